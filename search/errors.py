@@ -1,0 +1,157 @@
+"""The one exception tree of news-search: every failure a user can cause.
+
+    SearchError                 base; `str(e)` is the message, `e.hint` how to fix it
+    ├── RecordError             a record file cannot be read or parsed (path, line, field)
+    ├── UsageError              an argument is invalid: a bad date, sort, limit (option, value)
+    │   └── QueryError          a raw-mode query does not parse (query)
+    ├── DocumentNotFoundError   `show ID` names no indexed document (doc_id)
+    └── IndexError_             anything about the index folder (index_dir)
+        ├── IndexNotFoundError  no index there yet: run `search index`
+        ├── IndexCorruptError   not an index, or a damaged one: rebuild with --full
+        ├── SchemaVersionError  built by another schema version: rebuild with --full
+        └── IndexBusyError      another writer holds the lock (holder)
+
+Library code raises these and nothing else for user mistakes; the CLI turns
+them into exit codes in exactly one place (`search.cli`).  Internal bugs are
+left as ordinary exceptions on purpose, so they are not mistaken for a
+user's error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "DocumentNotFoundError",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexError_",
+    "IndexNotFoundError",
+    "QueryError",
+    "RecordError",
+    "SchemaVersionError",
+    "SearchError",
+    "UsageError",
+]
+
+
+class SearchError(Exception):
+    """Base of every error news-search raises for a user's input or setup."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RecordError(SearchError):
+    """A record file is unreadable or invalid; raised by `records`, reported by indexing."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.line = line
+        self.field = field
+        where = self.path if line is None else f"{self.path}:{line}"
+        what = problem if field is None else f"field '{field}': {problem}"
+        super().__init__(f"{where}: {what}", hint=hint)
+
+
+class UsageError(SearchError):
+    """An argument is invalid (bad date, unknown sort, page < 1...)."""
+
+    def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
+        self.option = option
+        super().__init__(message, hint=hint)
+
+
+class QueryError(UsageError):
+    """A query in raw (Whoosh syntax) mode does not parse."""
+
+    def __init__(self, query: str, problem: str, *, hint: str | None = None) -> None:
+        self.query = query
+        shown = query if len(query) <= 80 else query[:77] + "..."
+        super().__init__(
+            f"cannot parse query {shown!r}: {problem}",
+            option="query",
+            hint=hint or "Drop --raw to search the words as typed.",
+        )
+
+
+class DocumentNotFoundError(SearchError):
+    """No indexed document has this id (or path)."""
+
+    def __init__(self, doc_id: str) -> None:
+        self.doc_id = doc_id
+        super().__init__(
+            f"no document with id {doc_id!r} in the index",
+            hint="Ids are shown by `search query`; a record's file path works too.",
+        )
+
+
+class IndexError_(SearchError):  # noqa: N801 - trailing underscore avoids the builtin
+    """Something is wrong with the index folder itself."""
+
+    def __init__(self, index_dir: Path | str, message: str, *, hint: str | None = None) -> None:
+        self.index_dir = str(index_dir)
+        super().__init__(message, hint=hint)
+
+
+class IndexNotFoundError(IndexError_):
+    """There is no index in the folder yet."""
+
+    def __init__(self, index_dir: Path | str) -> None:
+        super().__init__(
+            index_dir,
+            f"no index at {index_dir}",
+            hint=f"Run `search index --index {index_dir} [PATH ...]` first.",
+        )
+
+
+class IndexCorruptError(IndexError_):
+    """The folder is not a news-search index, or its files are damaged."""
+
+    def __init__(self, index_dir: Path | str, problem: str) -> None:
+        super().__init__(
+            index_dir,
+            f"the index at {index_dir} is unreadable: {problem}",
+            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+        )
+
+
+class SchemaVersionError(IndexError_):
+    """The index was written by a different schema version of news-search."""
+
+    def __init__(self, index_dir: Path | str, found: object, expected: object) -> None:
+        self.found = found
+        self.expected = expected
+        super().__init__(
+            index_dir,
+            f"the index at {index_dir} has schema version {found}, this news-search uses {expected}",
+            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+        )
+
+
+class IndexBusyError(IndexError_):
+    """Another writer holds the index lock; retry later (CLI exit code 3)."""
+
+    def __init__(self, index_dir: Path | str, holder: str | None, waited: float) -> None:
+        self.holder = holder
+        self.waited = waited
+        who = f" by {holder}" if holder else ""
+        super().__init__(
+            index_dir,
+            f"the index at {index_dir} is locked{who} (waited {waited:g}s)",
+            hint="Another `search index` is running; retry later or pass --wait SECONDS.",
+        )

@@ -1,0 +1,186 @@
+"""Typed results: what the library returns and the CLI renders.
+
+Every value here is a frozen dataclass with a ``to_dict()`` giving the
+documented JSON shape, so the CLI's ``--json`` output and a Python caller see
+the same thing.  Nothing here knows about Whoosh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from search.records import Provider
+
+__all__ = ["Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: an article, or a related stub carried by one."""
+
+    id: str
+    kind: str  # "article" or "related"
+    path: str  # the record file (for a stub: the file that carries it)
+    title: str
+    excerpt: str | None
+    url: str | None
+    provider: Provider | None
+    topics: tuple[str, ...]
+    published: datetime | None
+    quality: int | None
+    heat: int | None
+    score: float
+    snippet: str  # HTML: matched words in <em>, the rest escaped
+    parent: str | None = None  # for a stub: the id of the article carrying it
+    duplicates: int = 0  # other hits with the same webUrl folded into this one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "path": self.path,
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "url": self.url,
+            "provider": {
+                "name": self.provider.name if self.provider else None,
+                "domain": self.provider.domain if self.provider else None,
+            },
+            "topics": list(self.topics),
+            "published": _iso(self.published),
+            "quality": self.quality,
+            "heat": self.heat,
+            "score": round(self.score, 4),
+            "snippet": self.snippet,
+            "parent": self.parent,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts over the whole matching set, most frequent first."""
+
+    topics: dict[str, int] = field(default_factory=dict)
+    providers: dict[str, int] = field(default_factory=dict)
+    years: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {"topics": dict(self.topics), "providers": dict(self.providers), "years": dict(self.years)}
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    """One page of ranked hits, with the total and the facets of all matches."""
+
+    query: str
+    total: int
+    page: int
+    limit: int
+    hits: tuple[Hit, ...]
+    facets: Facets | None
+    relaxed: bool = False  # no document had every word; ranked by how many they have
+    suggestion: str | None = None  # "did you mean", when the query finds little
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit)) if self.limit else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "limit": self.limit,
+            "hits": [hit.to_dict() for hit in self.hits],
+            "facets": (self.facets or Facets()).to_dict(),
+            "relaxed": self.relaxed,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record file that was not indexed (or indexed with a warning), and why."""
+
+    path: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "error": self.error}
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one indexing run did."""
+
+    added: int
+    updated: int
+    deleted: int
+    unchanged: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    warnings: tuple[Skipped, ...] = ()
+    full: bool = False
+    documents: int = 0  # searchable documents in the index after the run
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped in {self.seconds:.2f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "warnings": [{"path": w.path, "warning": w.error} for w in self.warnings],
+            "full": self.full,
+            "documents": self.documents,
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What is in an index."""
+
+    index_dir: str
+    documents: int
+    articles: int
+    related: int
+    size_bytes: int
+    updated: datetime | None
+    schema_version: int
+    whoosh_version: str
+    topics: dict[str, int]
+    providers: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index_dir,
+            "documents": self.documents,
+            "articles": self.articles,
+            "related": self.related,
+            "size_bytes": self.size_bytes,
+            "updated": _iso(self.updated),
+            "schema_version": self.schema_version,
+            "whoosh_version": self.whoosh_version,
+            "topics": dict(self.topics),
+            "providers": dict(self.providers),
+        }
