@@ -1,0 +1,92 @@
+"""news-search: full-text search for folders of news-article records.
+
+    from search import build_index, open_index
+    report = build_index(["seeds"], "index")
+    with open_index("index") as ix:
+        page = ix.search("facial recognition", topics=["AI"], sort="newest")
+
+This module only re-exports.  The names load on first use (PEP 562), so
+``import search`` loads neither Typer nor Rich, and the CLI's ``--help``
+does not load Whoosh.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from search.api import Document, Index, open_index
+    from search.errors import (
+        DocumentNotFoundError,
+        IndexBusyError,
+        IndexCorruptError,
+        IndexNotFoundError,
+        QueryError,
+        RecordError,
+        SchemaVersionError,
+        SearchError,
+        UsageError,
+    )
+    from search.indexer import build_index
+    from search.records import Article, Limits, Provider, Stub, load_record
+    from search.results import Facets, Hit, IndexReport, ResultPage, Skipped, Stats
+
+_EXPORTS = {
+    "search.api": ("Document", "Index", "open_index"),
+    "search.errors": (
+        "DocumentNotFoundError",
+        "IndexBusyError",
+        "IndexCorruptError",
+        "IndexNotFoundError",
+        "QueryError",
+        "RecordError",
+        "SchemaVersionError",
+        "SearchError",
+        "UsageError",
+    ),
+    "search.indexer": ("build_index",),
+    "search.records": ("Article", "Limits", "Provider", "Stub", "load_record"),
+    "search.results": ("Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "Article",
+    "Document",
+    "DocumentNotFoundError",
+    "Facets",
+    "Hit",
+    "Index",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexNotFoundError",
+    "IndexReport",
+    "Limits",
+    "Provider",
+    "QueryError",
+    "RecordError",
+    "ResultPage",
+    "SchemaVersionError",
+    "SearchError",
+    "Skipped",
+    "Stats",
+    "Stub",
+    "UsageError",
+    "build_index",
+    "load_record",
+    "open_index",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

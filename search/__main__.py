@@ -1,0 +1,5 @@
+"""`python -m search`: the same command as the `search` console script."""
+
+from search.cli import main
+
+main()

@@ -1,0 +1,346 @@
+"""The `search` command: a thin Typer layer over the library.
+
+Each command validates its options, makes one library call and renders the
+result: a Rich table for people, JSON (``--json``) for programs.  Errors
+become exit codes in exactly one place, ``_Group.invoke``:
+
+    0  success
+    1  error (a damaged index, a missing document, ...)
+    2  usage: a bad option, date or raw query
+    3  index busy: another writer holds the lock (retry later)
+    4  --strict and some records were skipped or had warnings
+
+The library (and Whoosh) is imported inside the commands, so ``--help``
+starts without loading either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from search import settings
+from search.errors import IndexBusyError, QueryError, SearchError, UsageError
+
+if TYPE_CHECKING:
+    from search.results import IndexReport, ResultPage
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_STRICT = 0, 1, 2, 3, 4
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_code(exc: SearchError) -> int:
+    if isinstance(exc, IndexBusyError):
+        return EXIT_BUSY
+    if isinstance(exc, (UsageError, QueryError)):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+class _Group(TyperGroup):
+    """Turns every SearchError into `Error: ...` on stderr and its exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SearchError as exc:
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            if exc.hint:
+                err.print(f"Hint: {escape(exc.hint)}")
+            raise typer.Exit(exit_code(exc)) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Full-text search for folders of news-article records.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+class Sort(str, Enum):
+    relevance = "relevance"
+    newest = "newest"
+    oldest = "oldest"
+    quality = "quality"
+
+
+IndexOpt = Annotated[
+    Path,
+    typer.Option("--index", envvar=settings.INDEX_DIR.env, help=settings.INDEX_DIR.help, show_default=True),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PathsArg = Annotated[Optional[list[Path]], typer.Argument(help="Record files or folders [default: seeds].")]
+WaitOpt = Annotated[float, typer.Option("--wait", envvar=settings.WAIT.env, min=0, help=settings.WAIT.help)]
+MaxSizeOpt = Annotated[
+    int, typer.Option("--max-file-size", envvar=settings.MAX_FILE_SIZE.env, min=1, help=settings.MAX_FILE_SIZE.help)
+]
+FollowOpt = Annotated[bool, typer.Option("--follow-symlinks", help="Index what symbolic links point to.")]
+ProcsOpt = Annotated[int, typer.Option("--procs", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)]
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does.")] = False,
+) -> None:
+    _configure_logging(verbose)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _report_exit(report: IndexReport, strict: bool) -> None:
+    if strict and (report.skipped or report.warnings):
+        raise typer.Exit(EXIT_STRICT)
+
+
+@app.command("index")
+def index_cmd(
+    paths: PathsArg = None,
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch (swapped in whole when done).")] = False,
+    wait: WaitOpt = 0.0,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 4 if any record is skipped or has warnings.")] = False,
+    follow_symlinks: FollowOpt = False,
+    max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
+    procs: ProcsOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index record files (incremental unless --full)."""
+    from search.indexer import build_index
+    from search.records import Limits
+
+    roots = [str(p) for p in (paths or [Path("seeds")])]
+    with _progress(enabled=not as_json and err.is_terminal) as progress:
+        report = build_index(
+            roots,
+            index,
+            full=full,
+            wait=wait,
+            limits=Limits(max_file_bytes=max_file_size),
+            follow_symlinks=follow_symlinks,
+            procs=procs or None,
+            progress=progress,
+        )
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        for skip in report.skipped:
+            err.print(f"[yellow]skipped[/] {escape(skip.error)}")
+        for warning in report.warnings:
+            err.print(f"[dim]warning[/] {escape(warning.path)}: {escape(warning.error)}")
+        out.print(f"{report.summary()}; {report.documents} documents in {index}")
+    _report_exit(report, strict)
+
+
+class _progress:
+    """A Rich progress bar on a terminal, or a no-op callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("indexing", total=None)
+
+        def update(done: int, total: int) -> None:
+            self.bar.update(task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command("query")
+def query_cmd(
+    text: Annotated[str, typer.Argument(help="Words, \"phrases\", -excluded, a OR b.")],
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Hits per page.")] = 10,
+    page: Annotated[int, typer.Option("--page", "-p", min=1, help="Page number.")] = 1,
+    topic: Annotated[Optional[list[str]], typer.Option("--topic", help="Only these topics (any).")] = None,
+    provider: Annotated[
+        Optional[list[str]], typer.Option("--provider", help="Only these providers, by name or domain (any).")
+    ] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Published on or after (ISO 8601).")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Published on or before (ISO 8601).")] = None,
+    published: Annotated[
+        Optional[bool], typer.Option("--published/--unpublished", help="Only records with this published flag.")
+    ] = None,
+    sort: Annotated[Sort, typer.Option("--sort", help="Order of hits.")] = Sort.relevance,
+    raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the index."""
+    from search.api import open_index
+
+    with open_index(index) as ix:
+        result = ix.search(
+            text,
+            topics=topic or (),
+            providers=provider or (),
+            since=since,
+            until=until,
+            published=published,
+            sort=sort.value,
+            limit=limit,
+            page=page,
+            raw=raw,
+        )
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        _render_page(result)
+
+
+def _html_to_rich(snippet: str) -> str:
+    import html
+
+    marked = escape(html.unescape(snippet.replace("<em>", "\x01").replace("</em>", "\x02")))
+    return marked.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
+
+
+def _render_page(result: ResultPage) -> None:
+    if result.suggestion:
+        out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]?")
+    if not result.total:
+        out.print(f"No results for {escape(repr(result.query))}.")
+        return
+    first = (result.page - 1) * result.limit + 1
+    last = first + len(result.hits) - 1
+    note = " (no document has every word; showing those with most)" if result.relaxed else ""
+    if result.hits:
+        shown = f"{first}-{last}"
+    else:
+        shown = "none"
+    out.print(f"{result.total} results, showing {shown} (page {result.page} of {result.pages}){note}")
+    table = Table(show_lines=True, expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("Article")
+    table.add_column("Provider")
+    table.add_column("Published")
+    table.add_column("Score", justify="right")
+    for n, hit in enumerate(result.hits, start=first):
+        title = f"[bold]{escape(hit.title)}[/]"
+        if hit.kind == "related":
+            title += " [dim](related stub)[/]"
+        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{escape(hit.id)}  {escape(hit.url or hit.path)}[/]"
+        provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
+        date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
+        table.add_row(str(n), cell, escape(provider), date, f"{hit.score:.2f}")
+    out.print(table)
+    if result.facets and result.facets.topics:
+        tops = ", ".join(f"{escape(k)} {v}" for k, v in list(result.facets.topics.items())[:8])
+        out.print(f"[dim]Topics:[/] {tops}")
+
+
+@app.command("show")
+def show_cmd(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="A document id (from `search query`) or a record path.")],
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+) -> None:
+    """Print a stored record as JSON, with its related stubs (never `secured`)."""
+    from search.api import open_index
+
+    with open_index(index) as ix:
+        document = ix.get(ident)
+    _print_json(document.to_dict())
+
+
+@app.command("stats")
+def stats_cmd(index: IndexOpt = Path(str(settings.INDEX_DIR.default)), as_json: JsonOpt = False) -> None:
+    """What the index holds."""
+    from search.api import open_index
+
+    with open_index(index) as ix:
+        stats = ix.stats()
+    if as_json:
+        _print_json(stats.to_dict())
+        return
+    updated = stats.updated.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.updated else "never"
+    out.print(
+        f"{stats.documents} documents ({stats.articles} articles, {stats.related} related stubs) in {stats.index_dir}\n"
+        f"size on disk: {stats.size_bytes / 1e6:.1f} MB; last updated {updated}; schema v{stats.schema_version},"
+        f" Whoosh {stats.whoosh_version}"
+    )
+    for name, counts in (("Top topics", stats.topics), ("Top providers", stats.providers)):
+        if counts:
+            out.print(f"{name}: " + ", ".join(f"{escape(k)} {v}" for k, v in list(counts.items())[:10]))
+
+
+@app.command("watch")
+def watch_cmd(
+    paths: PathsArg = None,
+    every: Annotated[str, typer.Option("--every", help="Interval between runs: 30s, 10m, 1h.")] = "10m",
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    wait: WaitOpt = 0.0,
+    follow_symlinks: FollowOpt = False,
+    max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
+) -> None:
+    """Reindex on a schedule in the foreground, until SIGINT or SIGTERM."""
+    from search.records import Limits
+    from search.watch import parse_interval, watch
+
+    interval = parse_interval(every)
+    _configure_logging(True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        logging.getLogger("search.watch").info("%s received: stopping after this run", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    roots = [str(p) for p in (paths or [Path("seeds")])]
+    watch(
+        roots,
+        index,
+        every=interval,
+        stop=stop,
+        wait=wait,
+        limits=Limits(max_file_bytes=max_file_size),
+        follow_symlinks=follow_symlinks,
+    )
+
+
+def main() -> None:
+    app()

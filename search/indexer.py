@@ -1,0 +1,253 @@
+"""Keep an index in step with record files: full builds and incremental runs.
+
+An incremental run is a set difference between the files under the given
+roots and the files the index says it holds (MoinMoin's approach):
+
+* the index keeps, per record, its path, size, mtime and content hash in the
+  ``source`` column, so the bookkeeping lives and commits with the index;
+* a file whose size and mtime are unchanged is not read at all; one whose
+  stat changed is read and hashed, and re-parsed only if its bytes differ
+  ("changed" means the content differs, not a newer mtime);
+* files gone from the roots leave the index, with their related stubs;
+* a file that now fails to parse loses its old version and is reported.
+
+Changes are committed in batches (COMMIT_EVERY files), each atomic in
+Whoosh, so a killed run loses at most its last batch and the next run picks
+up the rest.  A full build (``full=True``, the first build, or a schema
+change) writes a new generation and publishes it whole (see ``store``).
+
+Reading and parsing run in a process pool when there are enough files to
+repay its start-up; the one Whoosh writer stays in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.errors import RecordError, UsageError
+from search.records import Article, Limits, SourceFile, parse_record, read_source, walk
+from search.results import IndexReport, Skipped
+from search.schema import article_documents, decode_source
+from search.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Files per commit in an incremental run: bounds what a crash can lose.
+COMMIT_EVERY = 5_000
+#: Below this many files to parse, a process pool costs more than it saves
+#: (spawning a worker and importing yaml takes about 0.15 s).
+POOL_THRESHOLD = 2_000
+#: Whoosh writer memory for posting pools; its default is 128 MB.
+WRITER_LIMIT_MB = 256
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: str
+    known_digest: str | None  # the indexed version's hash, for a changed stat
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    path: str
+    size: int = 0
+    mtime_ns: int = 0
+    digest: str = ""
+    article: Article | None = None
+    error: str | None = None
+    same: bool = False  # stat changed but the bytes did not
+
+
+def _load(task: _Task, limits: Limits) -> _Loaded:
+    """Read, hash and parse one file (runs in a pool worker or inline)."""
+    path = Path(task.path)
+    try:
+        data, size, mtime_ns = read_source(path, limits)
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if digest == task.known_digest:
+            return _Loaded(task.path, size, mtime_ns, digest, same=True)
+        article = parse_record(data, path, limits)
+    except RecordError as exc:
+        return _Loaded(task.path, error=str(exc))
+    return _Loaded(task.path, size, mtime_ns, digest, article=article)
+
+
+def _load_batch(tasks: list[_Task], limits: Limits) -> list[_Loaded]:
+    return [_load(task, limits) for task in tasks]
+
+
+def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loaded]:
+    """Results in task order; parallel when it pays."""
+    if procs <= 1 or len(tasks) < POOL_THRESHOLD:
+        for task in tasks:
+            yield _load(task, limits)
+        return
+    chunk = 200
+    batches = [tasks[i : i + chunk] for i in range(0, len(tasks), chunk)]
+    # spawn, not fork: the CLI may run a progress-bar thread, and forking a
+    # threaded process is unsafe (and deprecated from Python 3.12).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=procs, mp_context=context) as pool:
+        for batch in pool.map(_load_batch, batches, [limits] * len(batches)):
+            yield from batch
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _indexed_sources(ix: Any, roots: Sequence[str]) -> dict[str, tuple[int, int, str]]:
+    """path -> (size, mtime_ns, digest) of the records indexed under `roots`."""
+    found: dict[str, tuple[int, int, str]] = {}
+    with ix.reader() as reader:
+        column = reader.column_reader("source")
+        for docnum in reader.all_doc_ids():
+            decoded = decode_source(column[docnum])
+            if decoded is not None and _under(decoded[0], roots):
+                found[decoded[0]] = decoded[1:]
+    return found
+
+
+def _default_procs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike[str]] = ("seeds",),
+    index_dir: str | os.PathLike[str] = "index",
+    *,
+    full: bool = False,
+    wait: float = 0.0,
+    limits: Limits | None = None,
+    follow_symlinks: bool = False,
+    procs: int | None = None,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Bring the index at `index_dir` in step with the record files under `paths`.
+
+    Incremental by default; ``full=True`` rebuilds from scratch into a new
+    generation that replaces the old one whole.  Raises IndexBusyError when
+    another writer holds the index for longer than `wait` seconds.  Bad
+    records never raise: they are listed in the report's ``skipped``.
+    """
+    started = time.perf_counter()
+    limits = limits or Limits()
+    roots = [str(Path(p).absolute()) for p in paths]
+    if not roots:
+        raise UsageError("no PATH to index", option="PATH")
+    store = Store(index_dir)
+    with store.writer_lock(wait):
+        store.prune()
+        found: list[SourceFile] = []
+        skipped: list[Skipped] = []
+        for item in walk(roots, follow_symlinks=follow_symlinks):
+            if isinstance(item, RecordError):
+                skipped.append(Skipped(item.path, str(item)))
+            else:
+                found.append(item)
+        fresh = full or store.current_name() is None
+        gen, ix = store.create_generation() if fresh else store.open_for_writing()
+        indexed = {} if fresh else _indexed_sources(ix, roots)
+        tasks: list[_Task] = []
+        unchanged = 0
+        for source in found:
+            key = str(source.path)
+            known = indexed.pop(key, None)
+            if known is None:
+                tasks.append(_Task(key, None))
+            elif known[0] == source.size and known[1] == source.mtime_ns:
+                unchanged += 1
+            else:
+                tasks.append(_Task(key, known[2]))
+        was_indexed = {t.path for t in tasks if t.known_digest is not None}
+        counts = _apply(
+            ix,
+            tasks,
+            removed=sorted(indexed),
+            was_indexed=was_indexed,
+            limits=limits,
+            procs=_default_procs() if procs is None else procs,
+            fresh=fresh,
+            skipped=skipped,
+            progress=progress,
+        )
+        if fresh:
+            store.publish(gen)
+        documents = ix.doc_count()
+    report = IndexReport(
+        added=counts["added"],
+        updated=counts["updated"],
+        deleted=len(indexed) + counts["failed"],
+        unchanged=unchanged + counts["same"],
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - started,
+        warnings=tuple(counts["warnings"]),
+        full=fresh,
+        documents=documents,
+    )
+    log.info("indexed %s into %s: %s", ", ".join(roots), index_dir, report.summary())
+    return report
+
+
+def _apply(
+    ix: Any,
+    tasks: list[_Task],
+    *,
+    removed: list[str],
+    was_indexed: set[str],
+    limits: Limits,
+    procs: int,
+    fresh: bool,
+    skipped: list[Skipped],
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Parse `tasks` and write them, committing every COMMIT_EVERY files."""
+    counts: dict[str, Any] = {"added": 0, "updated": 0, "failed": 0, "same": 0, "warnings": []}
+    total = len(tasks)
+    if progress:
+        progress(0, total)
+    if not tasks and not removed:
+        return counts
+    writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+    pending = 0
+    try:
+        for path in removed:
+            writer.delete_by_term("path", path)
+        for done, loaded in enumerate(_load_all(tasks, limits, procs), start=1):
+            if loaded.same:
+                counts["same"] += 1
+            else:
+                known = loaded.path in was_indexed
+                if known:
+                    writer.delete_by_term("path", loaded.path)
+                if loaded.article is None:
+                    skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
+                    counts["failed"] += known
+                else:
+                    for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
+                        writer.add_document(**document)
+                    counts["updated" if known else "added"] += 1
+                    counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
+                pending += 1
+            if not fresh and pending >= COMMIT_EVERY:
+                writer.commit()
+                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+                pending = 0
+            if progress:
+                progress(done, total)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return counts

@@ -1,0 +1,471 @@
+"""Turn what a person types into a Whoosh query, run it, and shape the page.
+
+Safe by default (as datasette and Elasticsearch's simple_query_string do):
+the user's text is read by a small tokenizer of our own, never by Whoosh's
+query parser, so no input can raise a syntax error.  It understands
+
+    words            every word must match (up to ALL_WORDS_MAX words)
+    "a phrase"       the words adjacent, in order
+    -word -"phrase"  must not match (also NOT word)
+    a OR b           either
+    +word            the same as word
+
+and treats anything else (colons, brackets, stars, operators in odd places)
+as plain text.  Longer queries, like natural-language questions, match any
+of their words, ranked by BM25F over weighted fields; a short query whose
+words never all meet in one document falls back to the same ranking
+(``ResultPage.relaxed``).  The raw Whoosh query language is opt-in.
+
+The work a query can do is bounded: at most MAX_TERMS terms are used, and a
+raw query's wildcard/fuzzy expansion is capped by Whoosh's own term limits
+plus a time limit on collection.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from whoosh import highlight, qparser, query, scoring, searching
+from whoosh.collectors import TimeLimitCollector, TopCollector
+
+from search.errors import QueryError, UsageError
+from search.records import Provider, parse_datetime
+from search.results import Facets, Hit, ResultPage
+from search.schema import FIELD_WEIGHTS, TEXT_FIELDS, unpack_record
+
+log = logging.getLogger(__name__)
+
+SORTS = ("relevance", "newest", "oldest", "quality")
+#: Up to this many words, all must match; beyond, a query reads as a question.
+ALL_WORDS_MAX = 4
+#: Terms beyond this are ignored: bounds the matchers one query builds.
+MAX_TERMS = 256
+#: Seconds a raw query may spend collecting before it is cut short.
+RAW_TIME_LIMIT = 5.0
+#: Page sizes: enough for any screen or export, bounded for memory.
+MAX_LIMIT = 1_000
+FACET_SIZE = 20
+#: Below this many matches, facets are read from stored fields per hit;
+#: above it, by walking the facet fields' postings once.
+FACET_PER_DOC_MAX = 2_000
+
+
+def weighting() -> scoring.WeightingModel:
+    """BM25F; B per field: short fields are normalised less by their length."""
+    return scoring.BM25F(B=0.75, K1=1.2, title_B=0.5, topics_B=0.3, provider_text_B=0.3)
+
+
+# -- reading the user's text ---------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_TOKENS = re.compile(r'(?P<neg>[-+]?)["“”„«»](?P<phrase>[^"“”„«»]*)["“”„«»]?|(?P<word>\S+)')
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A word or a phrase as typed, before analysis."""
+
+    text: str
+    phrase: bool = False
+    negated: bool = False
+
+
+def read_user_text(text: str) -> list[list[Clause]]:
+    """Split safe-mode text into OR-groups of clauses (the groups are ANDed)."""
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+    groups: list[list[Clause]] = []
+    join_next = negate_next = False
+    for match in _TOKENS.finditer(text):
+        word = match.group("word")
+        if word in ("OR", "|", "||"):
+            join_next = bool(groups)
+            continue
+        if word in ("AND", "&&"):
+            continue
+        if word == "NOT":
+            negate_next = True
+            continue
+        if word is not None:
+            negated = negate_next or (word.startswith("-") and len(word) > 1)
+            clause = Clause(word.lstrip("+-") if len(word) > 1 else word, negated=negated)
+        else:
+            negated = negate_next or match.group("neg") == "-"
+            clause = Clause(match.group("phrase"), phrase=True, negated=negated)
+        negate_next = False
+        if join_next and not clause.negated and groups and not groups[-1][0].negated:
+            groups[-1].append(clause)
+        else:
+            groups.append([clause])
+        join_next = False
+    return groups
+
+
+# -- building the Whoosh query -------------------------------------------------
+
+
+def _analyze(schema: Any, text: str) -> list[str]:
+    analyzer = schema["title"].analyzer
+    return [token.text for token in analyzer(text)]
+
+
+def _clause_query(terms: list[str], phrase: bool) -> query.Query | None:
+    if not terms:
+        return None
+    per_field: list[query.Query] = []
+    for field in TEXT_FIELDS:
+        weight = FIELD_WEIGHTS[field]
+        if len(terms) == 1:
+            per_field.append(query.Term(field, terms[0], boost=weight))
+        elif phrase:
+            per_field.append(query.Phrase(field, terms, boost=weight))
+        else:
+            # One typed word analysed into several ("covid-19"): keep them adjacent.
+            per_field.append(query.Phrase(field, terms, boost=weight))
+    return query.Or(per_field)
+
+
+@dataclass(frozen=True)
+class BuiltQuery:
+    positive: list[query.Query]  # each must match (or any, when relaxed)
+    negative: list[query.Query]
+    words: list[str]  # analysed terms, for "did you mean" and explain
+
+    @property
+    def empty(self) -> bool:
+        return not self.positive
+
+
+def build_safe_query(schema: Any, text: str) -> BuiltQuery:
+    positive: list[query.Query] = []
+    negative: list[query.Query] = []
+    words: list[str] = []
+    budget = MAX_TERMS
+    for group in read_user_text(text):
+        parts: list[query.Query] = []
+        for clause in group:
+            terms = _analyze(schema, clause.text)[:budget]
+            budget -= len(terms)
+            built = _clause_query(terms, clause.phrase)
+            if built is None:
+                continue
+            if clause.negated:
+                negative.append(built)
+            else:
+                parts.append(built)
+                words.extend(terms)
+        if parts:
+            positive.append(parts[0] if len(parts) == 1 else query.Or(parts))
+        if budget <= 0:
+            log.info("query truncated to its first %d terms", MAX_TERMS)
+            break
+    return BuiltQuery(positive, negative, words)
+
+
+def build_raw_query(schema: Any, text: str) -> query.Query:
+    """Whoosh query language, opt-in; a syntax error is a QueryError."""
+    parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=FIELD_WEIGHTS)
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # Whoosh's parser raises assorted types
+        raise QueryError(text, str(exc) or type(exc).__name__) from exc
+    for node in (parsed, *parsed.leaves()):
+        problem = getattr(node, "error", None)
+        if problem:
+            raise QueryError(text, str(problem))
+    for leaf in parsed.leaves():
+        field = getattr(leaf, "fieldname", None)
+        if field is not None and field not in schema.names():
+            raise QueryError(text, f"unknown field {field!r}", hint=f"Fields: {', '.join(TEXT_FIELDS)}.")
+    return parsed
+
+
+# -- filters -----------------------------------------------------------------------
+
+
+def _lexicon_matches(reader: Any, field: str, wanted: Iterable[str]) -> list[str]:
+    """The indexed values of `field` equal to any of `wanted`, ignoring case."""
+    folded = {w.strip().casefold() for w in wanted if w.strip()}
+    if not folded or field not in reader.schema.names():
+        return []
+    found: list[str] = []
+    for term in reader.lexicon(field):
+        value = term.decode("utf-8") if isinstance(term, bytes) else term
+        if value.casefold() in folded:
+            found.append(value)
+    return found
+
+
+def _date_bound(value: str | datetime | None, *, end: bool, option: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        moment = parse_datetime(value)
+    except ValueError as exc:
+        raise UsageError(f"invalid date for {option}: {value!r} ({exc})", option=option,
+                         hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.") from exc
+    if end and isinstance(value, str):
+        stripped = value.strip()
+        if re.fullmatch(r"\d{4}", stripped):
+            moment = moment.replace(year=moment.year + 1) - timedelta(seconds=1)
+        elif re.fullmatch(r"\d{4}-\d{2}", stripped):
+            nxt = moment.replace(day=28) + timedelta(days=4)
+            moment = nxt.replace(day=1) - timedelta(seconds=1)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
+            moment = moment + timedelta(days=1) - timedelta(seconds=1)
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True)
+class Filters:
+    topics: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    since: str | datetime | None = None
+    until: str | datetime | None = None
+    published: bool | None = None
+
+    def queries(self, reader: Any) -> list[query.Query]:
+        """Whoosh queries that every hit must also match (empty: no filter)."""
+        out: list[query.Query] = []
+        if self.topics:
+            values = _lexicon_matches(reader, "topic", self.topics)
+            out.append(query.Or([query.Term("topic", v) for v in values]) if values else query.NullQuery)
+        if self.providers:
+            wanted = [p.removeprefix("www.") for p in self.providers]
+            terms = [query.Term("provider", v) for v in _lexicon_matches(reader, "provider", wanted)]
+            terms += [query.Term("domain", v) for v in _lexicon_matches(reader, "domain", wanted)]
+            out.append(query.Or(terms) if terms else query.NullQuery)
+        low = _date_bound(self.since, end=False, option="--since")
+        high = _date_bound(self.until, end=True, option="--until")
+        if low is not None and high is not None and low > high:
+            raise UsageError(f"--since {self.since} is after --until {self.until}", option="--since")
+        if low is not None or high is not None:
+            out.append(query.NumericRange("date", low, high))
+        if self.published is not None:
+            out.append(query.Term("published_flag", self.published))
+        return out
+
+
+# -- running it -------------------------------------------------------------------
+
+
+class _Formatter(highlight.Formatter):
+    """Matched words in <em>, everything else HTML-escaped."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return "<em>" + html.escape(highlight.get_text(text, token, replace), quote=False) + "</em>"
+
+
+def _sort_facet(sort: str) -> Any:
+    from whoosh import sorting
+
+    if sort == "newest":
+        return [sorting.FieldFacet("newest", reverse=True), sorting.ScoreFacet()]
+    if sort == "oldest":
+        return [sorting.FieldFacet("oldest"), sorting.ScoreFacet()]
+    if sort == "quality":
+        return [sorting.FieldFacet("quality", reverse=True), sorting.ScoreFacet()]
+    return None
+
+
+def shadowed_stubs(searcher: searching.Searcher) -> set[int]:
+    """Docnums of related stubs whose webUrl a full indexed article also has."""
+    reader = searcher.reader()
+    hidden: set[int] = set()
+    for term in reader.lexicon("stub_url"):
+        if reader.doc_frequency("article_url", term):
+            hidden.update(searcher.docs_for_query(query.Term("stub_url", term)))
+    return hidden
+
+
+def _top(counter: Counter[str], *, by_key: bool = False) -> dict[str, int]:
+    if by_key:
+        return dict(sorted(counter.items(), reverse=True)[:FACET_SIZE])
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].casefold()))[:FACET_SIZE])
+
+
+def facet_counts(searcher: searching.Searcher, matched: set[int]) -> Facets:
+    topics: Counter[str] = Counter()
+    providers: Counter[str] = Counter()
+    years: Counter[str] = Counter()
+    if len(matched) <= FACET_PER_DOC_MAX:
+        for docnum in matched:
+            meta = searcher.stored_fields(docnum).get("meta") or {}
+            topics.update(meta.get("topics") or ())
+            prov = meta.get("provider") or {}
+            name = prov.get("name") or prov.get("domain")
+            if name:
+                providers[name] += 1
+            if meta.get("published"):
+                years[meta["published"][:4]] += 1
+    else:
+        reader = searcher.reader()
+        for field, counter in (("topic", topics), ("provider", providers), ("year", years)):
+            for term in reader.lexicon(field):
+                n = sum(1 for d in reader.postings(field, term).all_ids() if d in matched)
+                if n:
+                    counter[term.decode("utf-8")] += n
+    return Facets(topics=_top(topics), providers=_top(providers), years=_top(years, by_key=True))
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    filters: Filters = Filters()
+    sort: str = "relevance"
+    limit: int = 10
+    page: int = 1
+    raw: bool = False
+    facets: bool = True
+
+    def check(self) -> None:
+        if self.sort not in SORTS:
+            raise UsageError(f"unknown sort {self.sort!r}; use one of: {', '.join(SORTS)}", option="--sort")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {self.limit}", option="--limit")
+        if self.page < 1:
+            raise UsageError(f"--page must be 1 or more, not {self.page}", option="--page")
+
+
+def run_search(searcher: searching.Searcher, request: SearchRequest, hidden: set[int]) -> ResultPage:
+    """Execute `request` on `searcher`; `hidden` are docnums never shown."""
+    request.check()
+    schema = searcher.schema
+    filters = request.filters.queries(searcher.reader())
+    relaxed = False
+    if request.raw:
+        main: query.Query = build_raw_query(schema, request.text)
+        negative: list[query.Query] = []
+        if isinstance(main, query.NullQuery) or main is query.NullQuery:
+            main = query.Every()
+    else:
+        built = build_safe_query(schema, request.text)
+        negative = built.negative
+        if built.empty:
+            main = query.Every()
+        elif len(built.positive) == 1:
+            main = built.positive[0]
+        elif len(built.positive) <= ALL_WORDS_MAX:
+            main = query.And(built.positive)
+        else:
+            main, relaxed = query.Or(built.positive), True
+
+    def assemble(core: query.Query) -> query.Query:
+        q = query.And([core, *filters]) if filters else core
+        if negative:
+            q = query.AndNot(q, query.Or(negative))
+        return q
+
+    final = assemble(main)
+    matched = set(searcher.docs_for_query(final)) - hidden
+    if not matched and isinstance(main, query.And):
+        main, relaxed = query.Or(list(main.subqueries)), True
+        final = assemble(main)
+        matched = set(searcher.docs_for_query(final)) - hidden
+
+    offset = (request.page - 1) * request.limit
+    hits: list[Hit] = []
+    if matched and offset < len(matched):
+        results = _collect(searcher, final, request, offset + request.limit, hidden)
+        sorted_ = _sort_facet(request.sort) is not None
+        for whoosh_hit in list(results)[offset:]:
+            hits.append(_hit(whoosh_hit, sorted_))
+    facets = facet_counts(searcher, matched) if request.facets else None
+    return ResultPage(
+        query=request.text,
+        total=len(matched),
+        page=request.page,
+        limit=request.limit,
+        hits=tuple(hits),
+        facets=facets,
+        relaxed=relaxed,
+    )
+
+
+def _collect(searcher: searching.Searcher, final: query.Query, request: SearchRequest, limit: int,
+             hidden: set[int]) -> Any:
+    sortedby = _sort_facet(request.sort)
+    mask = hidden or None
+    if not request.raw:
+        return searcher.search(final, limit=limit, sortedby=sortedby, mask=mask, terms=True)
+    collector: Any = searcher.collector(limit=limit, sortedby=sortedby, mask=mask, terms=True)
+    timed = TimeLimitCollector(collector, timelimit=RAW_TIME_LIMIT, use_alarm=False)
+    try:
+        searcher.search_with_collector(final, timed)
+    except searching.TimeLimit:
+        log.warning("raw query %r hit the %.0fs time limit; results are partial", request.text, RAW_TIME_LIMIT)
+    return timed.results()
+
+
+_FORMATTER = _Formatter()
+_FRAGMENTER = highlight.ContextFragmenter(maxchars=240, surround=60)
+
+
+def _snippet(hit: Any, fields: dict[str, Any]) -> str:
+    matched_fields = {name for name, _ in (hit.matched_terms() or ())}
+    for field in ("excerpt", "body", "title"):
+        if field not in matched_fields:
+            continue
+        if field == "body":
+            text = unpack_record(fields["record"]).get("body") or ""
+        else:
+            text = fields.get(field) or ""
+        if not text:
+            continue
+        snippet = hit.highlights(field, text=text, top=2)
+        if snippet:
+            return str(snippet)
+    lead = fields.get("excerpt") or fields.get("title") or ""
+    return html.escape(lead if len(lead) <= 240 else lead[:239].rsplit(" ", 1)[0] + "…", quote=False)
+
+
+def _score(whoosh_hit: Any, sorted_: bool) -> float:
+    if sorted_:
+        # Sorted hits carry the sort key; its last part is ScoreFacet's -score.
+        key = whoosh_hit.score
+        return float(-key[-1]) if isinstance(key, tuple) and key else 0.0
+    return float(whoosh_hit.score or 0.0)
+
+
+def _hit(whoosh_hit: Any, sorted_: bool) -> Hit:
+    whoosh_hit.results.formatter = _FORMATTER
+    whoosh_hit.results.fragmenter = _FRAGMENTER
+    fields = whoosh_hit.fields()
+    meta = fields.get("meta") or {}
+    prov = meta.get("provider")
+    published = meta.get("published")
+    return Hit(
+        id=fields["id"],
+        kind=fields["kind"],
+        path=fields["path"],
+        title=fields["title"],
+        excerpt=fields.get("excerpt"),
+        url=fields.get("url"),
+        provider=Provider(prov.get("name"), prov.get("domain")) if prov else None,
+        topics=tuple(meta.get("topics") or ()),
+        published=datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if published
+        else None,
+        quality=meta.get("quality"),
+        heat=meta.get("heat"),
+        score=_score(whoosh_hit, sorted_),
+        snippet=_snippet(whoosh_hit, fields),
+        parent=fields.get("parent"),
+    )
+
+
+def explain_terms(schema: Any, text: str) -> Sequence[str]:
+    """The analysed terms of safe-mode `text` (for --explain and suggestions)."""
+    return build_safe_query(schema, text).words

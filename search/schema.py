@@ -1,0 +1,276 @@
+"""The Whoosh schema, its analyzers, and how an Article becomes index documents.
+
+Design:
+
+* One article file gives one ``kind="article"`` document plus one
+  ``kind="related"`` document per stub in its ``related`` list.  All of them
+  carry the file's absolute ``path``, so deleting by path removes a record
+  and its stubs together: stubs live and die with the file that carries them.
+* Full-text fields (title, excerpt, body, topics, provider) share one
+  analyzer: Unicode word tokens, lower case, accent folding, English stop
+  words removed, Porter stemming.
+* Filter and facet values are exact and keep their case (``topic``,
+  ``provider``, ``domain``, ``year``); filters match them case-insensitively
+  through the (small) lexicon instead of storing a second, folded copy.
+* The bookkeeping the incremental reindex needs (path, size, mtime, content
+  hash) lives in a column of the index itself, so the index and its
+  bookkeeping can never disagree.
+* ``secured`` never reaches this module: the record reader drops it.
+
+Bump SCHEMA_VERSION on any change to fields or analyzers; an index of another
+version is refused with a hint to rebuild (``search index --full``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from whoosh import analysis, columns, fields
+from whoosh.support.charset import accent_map
+
+from search.records import Article, Stub
+
+SCHEMA_VERSION = 1
+
+#: Field weights for BM25F: a title match counts for more than a body match.
+FIELD_WEIGHTS: dict[str, float] = {
+    "title": 3.0,
+    "topics": 2.0,
+    "excerpt": 1.5,
+    "body": 1.0,
+    "provider_text": 1.0,
+}
+TEXT_FIELDS = tuple(FIELD_WEIGHTS)
+
+#: Sort columns hold these for a missing date/quality so that they sort last.
+MISSING_LOW = -(2**62)
+MISSING_HIGH = 2**62
+
+#: Separates the values of a multi-valued exact field (topics, providers).
+VALUE_SEP = "\x1f"
+
+_WORDS = r"\w+(?:[.'’]\w+)*"
+
+
+def text_analyzer() -> analysis.Analyzer:
+    """Words, lower case, accents folded, English stop words out, stemmed."""
+    return (
+        analysis.RegexTokenizer(_WORDS)
+        | analysis.LowercaseFilter()
+        | analysis.CharsetFilter(accent_map)
+        | analysis.StopFilter(minsize=1)
+        | analysis.StemFilter(lang="en", cachesize=200_000)
+    )
+
+
+def _values_field() -> fields.KEYWORD:
+    field = fields.KEYWORD(scorable=False)
+    field.analyzer = analysis.RegexTokenizer(r"[^\x1f]+")
+    return field
+
+
+def build_schema() -> fields.Schema:
+    text = text_analyzer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        kind=fields.ID(stored=True),
+        path=fields.ID(stored=True),
+        parent=fields.ID(stored=True),
+        title=fields.TEXT(analyzer=text, stored=True),
+        excerpt=fields.TEXT(analyzer=text, stored=True),
+        body=fields.TEXT(analyzer=text),
+        topics=fields.TEXT(analyzer=text),
+        provider_text=fields.TEXT(analyzer=text),
+        topic=_values_field(),
+        provider=_values_field(),
+        domain=_values_field(),
+        year=fields.ID(),
+        published_flag=fields.BOOLEAN(),
+        date=fields.NUMERIC(int, bits=64, signed=True, shift_step=8),
+        url=fields.ID(stored=True),
+        article_url=fields.ID(),
+        stub_url=fields.ID(),
+        newest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
+        oldest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_HIGH)),
+        quality=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
+        source=fields.COLUMN(columns.VarBytesColumn()),
+        meta=fields.STORED(),
+        record=fields.STORED(),
+    )
+
+
+def doc_id(path: str) -> str:
+    """A short stable id for the record at `path` (64 bits of SHA-1)."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def encode_source(path: str, size: int, mtime_ns: int, digest: str) -> bytes:
+    return f"{path}\x00{size}\x00{mtime_ns}\x00{digest}".encode("utf-8", "surrogateescape")
+
+
+def decode_source(value: bytes) -> tuple[str, int, int, str] | None:
+    if not value:
+        return None
+    path, size, mtime, digest = value.decode("utf-8", "surrogateescape").split("\x00")
+    return path, int(size), int(mtime), digest
+
+
+def pack_record(record: dict[str, Any]) -> bytes:
+    """Compress the displayable record (about 3x smaller than the JSON)."""
+    return zlib.compress(json.dumps(record, ensure_ascii=False).encode("utf-8"), 6)
+
+
+def unpack_record(blob: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(zlib.decompress(blob).decode("utf-8"))
+    return value
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _common(
+    *,
+    title: str,
+    excerpt: str | None,
+    published: datetime | None,
+    url: str | None,
+    provider_name: str | None,
+    provider_domain: str | None,
+    quality: int | None,
+) -> dict[str, Any]:
+    epoch = _epoch(published)
+    doc: dict[str, Any] = {
+        "title": title,
+        "newest": MISSING_LOW if epoch is None else epoch,
+        "oldest": MISSING_HIGH if epoch is None else epoch,
+        "quality": MISSING_LOW if quality is None else quality,
+    }
+    if excerpt:
+        doc["excerpt"] = excerpt
+    if epoch is not None and published is not None:
+        doc["date"] = epoch
+        doc["year"] = str(published.year)
+    if url:
+        doc["url"] = url
+    names = [v for v in (provider_name, provider_domain) if v]
+    if names:
+        doc["provider_text"] = " ".join(names)
+    if provider_name:
+        doc["provider"] = provider_name
+    if provider_domain:
+        doc["domain"] = provider_domain
+    return doc
+
+
+def _meta(
+    *,
+    provider_name: str | None,
+    provider_domain: str | None,
+    topics: tuple[str, ...],
+    published: datetime | None,
+    quality: int | None,
+    heat: int | None,
+    is_published: bool | None,
+) -> dict[str, Any]:
+    return {
+        "provider": None
+        if not (provider_name or provider_domain)
+        else {"name": provider_name, "domain": provider_domain},
+        "topics": list(topics),
+        "published": iso_utc(published),
+        "quality": quality,
+        "heat": heat,
+        "is_published": is_published,
+    }
+
+
+def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -> Iterator[dict[str, Any]]:
+    """The Whoosh documents for one record file: the article, then its stubs."""
+    path = str(article.path)
+    ident = doc_id(path)
+    prov = article.provider
+    pname = prov.name if prov else None
+    pdomain = prov.domain if prov else None
+    doc = _common(
+        title=article.title,
+        excerpt=article.excerpt,
+        published=article.published,
+        url=article.url,
+        provider_name=pname,
+        provider_domain=pdomain,
+        quality=article.quality,
+    )
+    doc.update(
+        id=ident,
+        kind="article",
+        path=path,
+        source=encode_source(path, size, mtime_ns, digest),
+        meta=_meta(
+            provider_name=pname,
+            provider_domain=pdomain,
+            topics=article.topics,
+            published=article.published,
+            quality=article.quality,
+            heat=article.heat,
+            is_published=article.is_published,
+        ),
+        record=pack_record(article.to_record()),
+    )
+    if article.body:
+        doc["body"] = article.body
+    if article.topics:
+        doc["topics"] = " ".join(article.topics)
+        doc["topic"] = VALUE_SEP.join(article.topics)
+    if article.is_published is not None:
+        doc["published_flag"] = article.is_published
+    if article.url:
+        doc["article_url"] = article.url
+    yield doc
+    for number, stub in enumerate(article.related, start=1):
+        yield _stub_document(stub, path, ident, number)
+
+
+def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str, Any]:
+    prov = stub.provider
+    pname = prov.name if prov else None
+    pdomain = prov.domain if prov else None
+    doc = _common(
+        title=stub.title,
+        excerpt=stub.excerpt,
+        published=stub.published,
+        url=stub.url,
+        provider_name=pname,
+        provider_domain=pdomain,
+        quality=stub.quality,
+    )
+    doc.update(
+        id=f"{parent}-r{number}",
+        kind="related",
+        path=path,
+        parent=parent,
+        meta=_meta(
+            provider_name=pname,
+            provider_domain=pdomain,
+            topics=(),
+            published=stub.published,
+            quality=stub.quality,
+            heat=None,
+            is_published=None,
+        ),
+        record=pack_record(stub.record),
+    )
+    if stub.url:
+        doc["stub_url"] = stub.url
+    return doc

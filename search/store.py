@@ -1,0 +1,235 @@
+"""Where an index lives on disk: generations, the CURRENT pointer and the writer lock.
+
+Layout of an index folder::
+
+    index/
+      CURRENT          one line, the name of the live generation ("gen-000004")
+      LOCK             flock()ed by the one writer; holds "pid host start-time"
+      gen-000004/      a Whoosh index plus manifest.json (schema and Whoosh versions)
+      gen-000003/      the previous generation, kept for readers still on it
+
+Why generations: an incremental run writes into the live generation through
+Whoosh's own commit, which is atomic (segments first, then a new TOC renamed
+into place).  A full rebuild, or a schema change, instead writes a whole new
+generation beside the live one and then swaps CURRENT with os.replace(), so a
+search running meanwhile sees the old index until the new one is complete,
+then the new one whole.  A crash leaves an unpublished generation, which the
+next writer deletes; the previous one is kept so that a long-lived reader
+that has not refreshed yet keeps working.
+
+The lock is flock(2): the kernel drops it when its holder dies, even by
+SIGKILL, so a killed writer never blocks the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from whoosh.filedb.filestore import FileStorage
+
+from search.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexError_,
+    IndexNotFoundError,
+    SchemaVersionError,
+)
+from search.schema import SCHEMA_VERSION, build_schema
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+LOCK = "LOCK"
+MANIFEST = "manifest.json"
+_GEN_PREFIX = "gen-"
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _gen_number(name: str) -> int | None:
+    if name.startswith(_GEN_PREFIX) and name[len(_GEN_PREFIX) :].isdigit():
+        return int(name[len(_GEN_PREFIX) :])
+    return None
+
+
+class Store:
+    """One index folder: finds, opens, creates and publishes its generations."""
+
+    def __init__(self, index_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(index_dir)
+
+    # -- reading -----------------------------------------------------------
+
+    def current_name(self) -> str | None:
+        """The live generation's folder name, or None when there is no index."""
+        try:
+            name = (self.root / CURRENT).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except (NotADirectoryError, UnicodeDecodeError, OSError) as exc:
+            raise IndexCorruptError(self.root, f"cannot read {CURRENT}: {exc}") from exc
+        if _gen_number(name) is None:
+            raise IndexCorruptError(self.root, f"{CURRENT} names {name!r}, not a generation")
+        return name
+
+    def current_dir(self) -> Path:
+        """The live generation's folder; raises when there is no usable index."""
+        if not self.root.exists():
+            raise IndexNotFoundError(self.root)
+        if not self.root.is_dir():
+            raise IndexCorruptError(self.root, "it is a file, not a folder")
+        name = self.current_name()
+        if name is None:
+            visible = [p for p in self.root.iterdir() if not p.name.startswith(".") and p.name != LOCK]
+            if visible and not any(_gen_number(p.name) is not None for p in visible):
+                raise IndexCorruptError(self.root, "the folder holds files but no news-search index")
+            raise IndexNotFoundError(self.root)
+        gen = self.root / name
+        if not gen.is_dir():
+            raise IndexCorruptError(self.root, f"the live generation {name} is missing")
+        return gen
+
+    def manifest(self, gen: Path) -> dict[str, Any]:
+        try:
+            value = json.loads((gen / MANIFEST).read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is missing") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is unreadable: {exc}") from exc
+        if not isinstance(value, dict):
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is not an object")
+        return value
+
+    def open(self, gen: Path | None = None) -> tuple[Path, Any]:
+        """Open the live generation (or `gen`) read-only: (folder, Whoosh index)."""
+        gen = gen or self.current_dir()
+        found = self.manifest(gen).get("schema_version")
+        if found != SCHEMA_VERSION:
+            raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
+        try:
+            ix = FileStorage(str(gen), readonly=True).open_index()
+        except IndexError_:
+            raise
+        except Exception as exc:  # Whoosh raises many types for damaged files
+            raise IndexCorruptError(self.root, f"{type(exc).__name__}: {exc}") from exc
+        return gen, ix
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the live generation."""
+        gen = self.current_dir()
+        return sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
+
+    # -- writing (callers hold the lock) --------------------------------------
+
+    def create_generation(self) -> tuple[Path, Any]:
+        """A new, empty, unpublished generation: (folder, Whoosh index)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        numbers = [n for n in (_gen_number(p.name) for p in self.root.iterdir()) if n is not None]
+        gen = self.root / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
+        gen.mkdir()
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "whoosh_version": _package_version("whoosh"),
+            "news_search_version": _package_version("news-search"),
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        (gen / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+        ix = FileStorage(str(gen)).create_index(build_schema())
+        return gen, ix
+
+    def open_for_writing(self) -> tuple[Path, Any]:
+        """The live generation opened for an incremental update."""
+        gen = self.current_dir()
+        found = self.manifest(gen).get("schema_version")
+        if found != SCHEMA_VERSION:
+            raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
+        try:
+            return gen, FileStorage(str(gen)).open_index()
+        except Exception as exc:
+            raise IndexCorruptError(self.root, f"{type(exc).__name__}: {exc}") from exc
+
+    def publish(self, gen: Path) -> None:
+        """Make `gen` the live generation, atomically, then prune old ones."""
+        tmp = self.root / f"{CURRENT}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(gen.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        self._fsync_dir()
+        self.prune()
+
+    def prune(self) -> None:
+        """Delete every generation but the live one and the one before it."""
+        live = self.current_name()
+        live_n = _gen_number(live) if live else None
+        gens = sorted(
+            (n, p) for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None
+        )
+        keep = {live_n}
+        older = [n for n, _ in gens if live_n is not None and n < live_n]
+        if older:
+            keep.add(older[-1])
+        for n, path in gens:
+            if n not in keep:
+                log.info("removing old or unfinished generation %s", path.name)
+                shutil.rmtree(path, ignore_errors=True)
+        for stray in self.root.glob(f"{CURRENT}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stray.unlink()
+
+    def _fsync_dir(self) -> None:
+        with contextlib.suppress(OSError):
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the index's one writer lock; IndexBusyError after `wait` seconds."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + max(wait, 0.0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or None
+                        raise IndexBusyError(self.root, holder, wait) from None
+                    time.sleep(0.1)
+            started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

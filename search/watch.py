@@ -1,0 +1,71 @@
+"""The periodic reindex job: run the incremental build on a schedule.
+
+``watch()`` runs ``build_index`` every `every` seconds until `stop` is set,
+logging one line per run.  A failed run (a busy index, a full disk, an
+unreadable folder) is logged and the loop goes on; the next run redoes what
+the failed one did not commit.  Stopping is cooperative: the caller sets the
+event (the CLI does so on SIGINT/SIGTERM), the run under way finishes or is
+cancelled by Whoosh's writer, and the index is never left half-written,
+because every commit is atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from search.errors import SearchError, UsageError
+from search.indexer import build_index
+from search.records import Limits
+from search.results import IndexReport
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """'90', '30s', '10m', '1h', '1d' -> seconds (> 0)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"invalid interval {text!r}: use e.g. 30s, 10m, 1h", option="--every")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def watch(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    *,
+    every: float,
+    stop: threading.Event,
+    wait: float = 0.0,
+    limits: Limits | None = None,
+    follow_symlinks: bool = False,
+    max_runs: int | None = None,
+    on_report: Callable[[IndexReport | SearchError], None] | None = None,
+) -> int:
+    """Reindex every `every` seconds until `stop` is set; returns the number of runs."""
+    runs = 0
+    while not stop.is_set() and (max_runs is None or runs < max_runs):
+        started = time.monotonic()
+        outcome: IndexReport | SearchError
+        try:
+            outcome = build_index(paths, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks)
+            log.info("reindex: %s", outcome.summary())
+        except SearchError as exc:
+            outcome = exc
+            log.error("reindex failed: %s", exc)
+        except OSError as exc:  # a full disk or a vanished folder must not end the job
+            outcome = SearchError(f"{type(exc).__name__}: {exc}")
+            log.error("reindex failed: %s", outcome)
+        runs += 1
+        if on_report:
+            on_report(outcome)
+        if max_runs is not None and runs >= max_runs:
+            break
+        stop.wait(max(0.0, every - (time.monotonic() - started)))
+    return runs
