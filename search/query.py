@@ -209,7 +209,7 @@ def _date_bound(value: str | datetime | None, *, end: bool, option: str) -> int 
     try:
         moment = parse_datetime(value)
     except ValueError as exc:
-        raise UsageError(f"invalid date for {option}: {value!r} ({exc})", option=option,
+        raise UsageError(f"invalid date for {option}: {value!r}", option=option,
                          hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.") from exc
     if end and isinstance(value, str):
         stripped = value.strip()
@@ -348,7 +348,9 @@ def run_search(searcher: searching.Searcher, request: SearchRequest, hidden: set
     if request.raw:
         main: query.Query = build_raw_query(schema, request.text)
         negative: list[query.Query] = []
-        if isinstance(main, query.NullQuery) or main is query.NullQuery:
+        if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
+            if request.text.strip():
+                raise QueryError(request.text, "it has no searchable terms")
             main = query.Every()
     else:
         built = build_safe_query(schema, request.text)
