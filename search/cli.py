@@ -23,7 +23,7 @@ import sys
 import threading
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -54,7 +54,7 @@ def exit_code(exc: SearchError) -> int:
 class _Group(TyperGroup):
     """Turns every SearchError into `Error: ...` on stderr and its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SearchError as exc:
@@ -86,7 +86,7 @@ IndexOpt = Annotated[
     typer.Option("--index", envvar=settings.INDEX_DIR.env, help=settings.INDEX_DIR.help, show_default=True),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-PathsArg = Annotated[Optional[list[Path]], typer.Argument(help="Record files or folders [default: seeds].")]
+PathsArg = Annotated[list[Path] | None, typer.Argument(help="Record files or folders [default: seeds].")]
 WaitOpt = Annotated[float, typer.Option("--wait", envvar=settings.WAIT.env, min=0, help=settings.WAIT.help)]
 MaxSizeOpt = Annotated[
     int, typer.Option("--max-file-size", envvar=settings.MAX_FILE_SIZE.env, min=1, help=settings.MAX_FILE_SIZE.help)
@@ -197,14 +197,14 @@ def query_cmd(
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option("--page", "-p", min=1, help="Page number.")] = 1,
-    topic: Annotated[Optional[list[str]], typer.Option("--topic", help="Only these topics (any).")] = None,
+    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only these topics (any).")] = None,
     provider: Annotated[
-        Optional[list[str]], typer.Option("--provider", help="Only these providers, by name or domain (any).")
+        list[str] | None, typer.Option("--provider", help="Only these providers, by name or domain (any).")
     ] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Published on or after (ISO 8601).")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Published on or before (ISO 8601).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Published on or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Published on or before (ISO 8601).")] = None,
     published: Annotated[
-        Optional[bool], typer.Option("--published/--unpublished", help="Only records with this published flag.")
+        bool | None, typer.Option("--published/--unpublished", help="Only records with this published flag.")
     ] = None,
     sort: Annotated[Sort, typer.Option("--sort", help="Order of hits.")] = Sort.relevance,
     raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,

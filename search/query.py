@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from whoosh import highlight, qparser, query, scoring, searching
-from whoosh.collectors import TimeLimitCollector, TopCollector
+from whoosh.collectors import TimeLimitCollector
 
 from search.errors import QueryError, UsageError
 from search.records import Provider, parse_datetime
@@ -256,7 +256,7 @@ class Filters:
 # -- running it -------------------------------------------------------------------
 
 
-class _Formatter(highlight.Formatter):
+class _Formatter(highlight.Formatter):  # type: ignore[misc]
     """Matched words in <em>, everything else HTML-escaped."""
 
     between = " … "

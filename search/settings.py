@@ -22,7 +22,10 @@ class Setting:
 
 INDEX_DIR = Setting("index", "index", "SEARCH_INDEX_DIR", "Index folder.")
 MAX_FILE_SIZE = Setting(
-    "max-file-size", 5 * 1024 * 1024, "SEARCH_MAX_FILE_SIZE", "Largest record file read, in bytes; larger ones are skipped."
+    "max-file-size",
+    5 * 1024 * 1024,
+    "SEARCH_MAX_FILE_SIZE",
+    "Largest record file read, in bytes; larger ones are skipped.",
 )
 WAIT = Setting("wait", 0.0, "SEARCH_WAIT", "Seconds to wait for another writer to finish before giving up (exit 3).")
 PROCS = Setting("procs", 0, "SEARCH_PROCS", "Processes that parse records (0: one per core, at most 2).")

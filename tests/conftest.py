@@ -1,0 +1,84 @@
+"""Shared fixtures: the seed index, record writers, and the shared corpora.
+
+Tests never write into the repository: every index lives under pytest's
+tmp_path (or a session temp dir for the read-only seed index).
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from search import build_index, open_index
+from search.api import Index
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED = Path(os.environ.get("NEWS_SEARCH_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of seeds/, built once per session; treat it as read-only."""
+    index_dir = tmp_path_factory.mktemp("seed-index") / "index"
+    report = build_index([SEEDS], index_dir)
+    assert report.added == len(list(SEEDS.iterdir())) and not report.skipped
+    return index_dir
+
+
+@pytest.fixture()
+def seed_index(seed_index_dir: Path) -> Index:
+    with open_index(seed_index_dir) as ix:
+        yield ix
+
+
+RecordWriter = Callable[..., Path]
+
+
+def render_record(front: str, body: str | None = None) -> str:
+    text = "---\n" + front.strip("\n") + "\n---\n"
+    if body:
+        text += "\n" + body.strip("\n") + "\n"
+    return text
+
+
+@pytest.fixture()
+def write_record(tmp_path: Path) -> RecordWriter:
+    """write_record("a.md", 'title: "X"', body=None, folder="records") -> path."""
+
+    def write(name: str, front: str, body: str | None = None, folder: str = "records") -> Path:
+        path = tmp_path / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_record(front, body), "utf-8")
+        return path
+
+    return write
+
+
+def shared_path(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared corpora are not on this machine (set NEWS_SEARCH_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def unpack(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """unpack("corpora", "bbc.tar.gz") -> folder with the unpacked top folder, once per session."""
+    cache: dict[tuple[str, ...], Path] = {}
+
+    def _unpack(*parts: str) -> Path:
+        if parts not in cache:
+            archive = shared_path(*parts)
+            target = tmp_path_factory.mktemp("corpus")
+            with tarfile.open(archive) as tar:
+                tar.extractall(target, filter="data")
+            (top,) = [p for p in target.iterdir() if p.is_dir()]
+            cache[parts] = top
+        return cache[parts]
+
+    return _unpack
