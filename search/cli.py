@@ -307,6 +307,32 @@ def stats_cmd(index: IndexOpt = Path(str(settings.INDEX_DIR.default)), as_json: 
             out.print(f"{name}: " + ", ".join(f"{escape(k)} {v}" for k, v in list(counts.items())[:10]))
 
 
+@app.command("check")
+def check_cmd(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Also report record files under these roots that are not indexed.")
+    ] = None,
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the index's files and that it matches the record files; exit 1 if not."""
+    from search.check import check_index
+
+    report = check_index(index, [str(p) for p in paths or []])
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            where = f"{escape(problem.path)}: " if problem.path else ""
+            out.print(f"[red]{problem.kind}[/] {where}{escape(problem.detail)}")
+        verdict = "OK" if report.ok else f"{len(report.problems)} problems"
+        out.print(f"{verdict}: {report.documents} documents, {report.records_checked} record files checked")
+        if report.advice:
+            err.print(f"Hint: {escape(report.advice)}")
+    if not report.ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
 @app.command("watch")
 def watch_cmd(
     paths: PathsArg = None,

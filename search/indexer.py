@@ -182,6 +182,7 @@ def build_index(
             skipped=skipped,
             progress=progress,
         )
+        store.seal(gen)
         if fresh:
             store.publish(gen)
         documents = ix.doc_count()

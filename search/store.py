@@ -1,11 +1,17 @@
 """Where an index lives on disk: generations, the CURRENT pointer and the writer lock.
 
+Whoosh's segment files carry no checksums, so a flipped byte can go
+unnoticed (it just changes results).  After every commit the writer records
+a BLAKE2 digest of each new segment file (they never change once written)
+in ``checksums.json``; ``search check`` verifies them.
+
 Layout of an index folder::
 
     index/
       CURRENT          one line, the name of the live generation ("gen-000004")
       LOCK             flock()ed by the one writer; holds "pid host start-time"
-      gen-000004/      a Whoosh index plus manifest.json (schema and Whoosh versions)
+      gen-000004/      a Whoosh index, manifest.json (schema and Whoosh versions)
+                       and checksums.json (digests of its segment files)
       gen-000003/      the previous generation, kept for readers still on it
 
 Why generations: an incremental run writes into the live generation through
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -54,6 +61,7 @@ log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
+CHECKSUMS = "checksums.json"
 _GEN_PREFIX = "gen-"
 
 
@@ -62,6 +70,14 @@ def _package_version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _gen_number(name: str) -> int | None:
@@ -165,6 +181,25 @@ class Store:
             return gen, FileStorage(str(gen)).open_index()
         except Exception as exc:
             raise IndexCorruptError(self.root, f"{type(exc).__name__}: {exc}") from exc
+
+    def seal(self, gen: Path) -> None:
+        """Record digests of `gen`'s new segment files; forget deleted ones."""
+        known = self.checksums(gen)
+        current = {p.name: p for p in gen.glob("*.seg")}
+        sums = {name: digest for name, digest in known.items() if name in current}
+        for name, path in current.items():
+            if name not in sums:
+                sums[name] = file_digest(path)
+        tmp = gen / f"{CHECKSUMS}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(sums, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, gen / CHECKSUMS)
+
+    def checksums(self, gen: Path) -> dict[str, str]:
+        try:
+            value = json.loads((gen / CHECKSUMS).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def publish(self, gen: Path) -> None:
         """Make `gen` the live generation, atomically, then prune old ones."""

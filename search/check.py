@@ -1,0 +1,140 @@
+"""`search check`: verify an index against its own files and its record files.
+
+Three passes, each reporting problems instead of raising:
+
+1. the index opens (pointer, manifest, schema version, Whoosh TOC);
+2. every segment file matches the digest recorded when it was written, and
+   reads end to end: each field's terms and postings, every
+   stored document and its packed record, the bookkeeping column;
+3. the indexed records still match their files (same size and mtime; the
+   file exists), and, when roots are given, no record file under them is
+   missing from the index.
+
+The advice names the command that fixes what was found: a damaged index
+needs ``search index --full``; stale or missing records need an ordinary
+``search index``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.errors import IndexCorruptError, RecordError, SearchError
+from search.records import walk
+from search.schema import decode_source, unpack_record
+from search.store import Store, file_digest
+
+#: Problem kinds that mean the index itself is damaged.
+DAMAGED = frozenset({"unopenable", "damaged"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # unopenable | damaged | stale | vanished | missing
+    detail: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    index_dir: str
+    documents: int
+    records_checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def advice(self) -> str | None:
+        if not self.problems:
+            return None
+        if any(p.kind in DAMAGED for p in self.problems):
+            return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
+        return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index_dir,
+            "ok": self.ok,
+            "documents": self.documents,
+            "records_checked": self.records_checked,
+            "problems": [p.to_dict() for p in self.problems],
+            "advice": self.advice,
+        }
+
+
+def _read_segments(ix: Any, problems: list[Problem]) -> int:
+    """Read every term, posting and stored document; return the live doc count."""
+    try:
+        with ix.reader() as reader:
+            for field in reader.indexed_field_names():
+                for term in reader.lexicon(field):
+                    for _ in reader.postings(field, term).all_ids():
+                        pass
+            for _docnum, stored in reader.iter_docs():
+                unpack_record(stored["record"])
+            column = reader.column_reader("source")
+            for docnum in reader.all_doc_ids():
+                decode_source(column[docnum])
+            return int(reader.doc_count())
+    except Exception as exc:  # any failure here means damaged files
+        problems.append(Problem("damaged", f"{type(exc).__name__}: {exc}"))
+        return 0
+
+
+def _indexed_files(ix: Any) -> dict[str, tuple[int, int]]:
+    with ix.reader() as reader:
+        column = reader.column_reader("source")
+        found = {}
+        for docnum in reader.all_doc_ids():
+            decoded = decode_source(column[docnum])
+            if decoded is not None:
+                found[decoded[0]] = (decoded[1], decoded[2])
+        return found
+
+
+def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = None) -> CheckReport:
+    """Verify the index at `index_dir` (and, given `paths`, its coverage of them)."""
+    store = Store(index_dir)
+    problems: list[Problem] = []
+    try:
+        gen, ix = store.open()
+    except SearchError as exc:
+        hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""
+        problems.append(Problem("unopenable", f"{exc}{hint}"))
+        return CheckReport(str(index_dir), 0, 0, tuple(problems))
+    for name, digest in sorted(store.checksums(gen).items()):
+        segment = gen / name
+        if not segment.exists():
+            problems.append(Problem("damaged", f"segment file {name} is missing", str(segment)))
+        elif file_digest(segment) != digest:
+            problems.append(Problem("damaged", f"segment file {name} does not match its checksum", str(segment)))
+    documents = _read_segments(ix, problems)
+    indexed: dict[str, tuple[int, int]] = {}
+    if not problems:
+        indexed = _indexed_files(ix)
+        for path, (size, mtime_ns) in sorted(indexed.items()):
+            try:
+                st = os.stat(path)
+            except OSError:
+                problems.append(Problem("vanished", "indexed, but the file is gone or unreadable", path))
+                continue
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                problems.append(Problem("stale", "the file changed since it was indexed", path))
+    if paths and not any(p.kind in DAMAGED for p in problems):
+        for item in walk([str(Path(p).absolute()) for p in paths]):
+            if isinstance(item, RecordError):
+                continue
+            if str(item.path) not in indexed:
+                detail = "a record file that is not in the index (new, or skipped as invalid)"
+                problems.append(Problem("missing", detail, str(item.path)))
+    ix.close()
+    return CheckReport(str(index_dir), documents, len(indexed), tuple(problems))
