@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import re
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from whoosh import analysis, columns, fields
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
+from whoosh.system import pack_uint
 
 from search.records import Article, Stub
 
@@ -68,6 +73,76 @@ def text_analyzer() -> analysis.Analyzer:
     )
 
 
+class _FastAnalysis:
+    """text_analyzer() for indexing, as one loop instead of a generator chain.
+
+    It yields the same terms at the same positions (a property test holds
+    the two together); the query side and the highlighter keep using the
+    Whoosh analyzer.  Whoosh's chain costs about 5 us a token, this loop
+    under 1 us; stems and the encodings of one-position postings (most
+    postings) are memoised.
+    """
+
+    def __init__(self) -> None:
+        self.findall = re.compile(_WORDS, re.UNICODE).findall
+        self.fold = accent_map
+        self.stops = STOP_WORDS
+        self.stem = stemmer_for_language("en")
+        self.stems: dict[str, str] = {}
+        self.single: dict[int, bytes] = {}
+
+    def terms(self, text: str) -> Iterator[tuple[str, int]]:
+        """(term, position) pairs, as the Whoosh analyzer would give them."""
+        stems, fold, stops = self.stems, self.fold, self.stops
+        pos = -1
+        for index, word in enumerate(self.findall(text)):
+            word = word.lower().translate(fold)
+            if not word or word in stops:
+                continue
+            pos = index if pos < 0 else pos + 1
+            stem = stems.get(word)
+            if stem is None:
+                if len(stems) > 500_000:
+                    stems.clear()
+                stem = stems[word] = self.stem(word)
+            yield stem, pos
+
+    def postings(self, text: str) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """What fields.TEXT.index() returns: (term, freq, weight, encoded positions)."""
+        positions: dict[str, list[int]] = {}
+        for term, pos in self.terms(text):
+            found = positions.get(term)
+            if found is None:
+                positions[term] = [pos]
+            else:
+                found.append(pos)
+        single = self.single
+        for term, plist in positions.items():
+            if len(plist) == 1:
+                encoded = single.get(plist[0])
+                if encoded is None:
+                    encoded = single[plist[0]] = _encode_positions(plist)
+            else:
+                encoded = _encode_positions(plist)
+            yield term.encode("utf-8"), len(plist), float(len(plist)), encoded
+
+
+def _encode_positions(plist: list[int]) -> bytes:
+    """formats.Positions.encode: a count, then pickled position deltas."""
+    deltas = [plist[0]] + [b - a for a, b in zip(plist, plist[1:], strict=False)]
+    return bytes(pack_uint(len(deltas))) + pickle.dumps(deltas, 2)
+
+
+_FAST = _FastAnalysis()
+
+
+class FastText(fields.TEXT):  # type: ignore[misc]
+    """A TEXT field whose indexing takes the _FastAnalysis path."""
+
+    def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        return _FAST.postings(value)
+
+
 def _values_field() -> fields.KEYWORD:
     field = fields.KEYWORD(scorable=False)
     field.analyzer = analysis.RegexTokenizer(r"[^\x1f]+")
@@ -81,11 +156,11 @@ def build_schema() -> fields.Schema:
         kind=fields.ID(stored=True),
         path=fields.ID(stored=True),
         parent=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=text, stored=True),
-        excerpt=fields.TEXT(analyzer=text, stored=True),
-        body=fields.TEXT(analyzer=text),
-        topics=fields.TEXT(analyzer=text),
-        provider_text=fields.TEXT(analyzer=text),
+        title=FastText(analyzer=text, stored=True),
+        excerpt=FastText(analyzer=text, stored=True),
+        body=FastText(analyzer=text),
+        topics=FastText(analyzer=text),
+        provider_text=FastText(analyzer=text),
         topic=_values_field(),
         provider=_values_field(),
         domain=_values_field(),

@@ -1,0 +1,97 @@
+"""The schema module: the fast indexing path agrees with the query analyzer,
+and an Article becomes the documents the query side expects."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.records import Article, Provider, Stub
+from search.schema import (
+    _FAST,
+    MISSING_HIGH,
+    MISSING_LOW,
+    article_documents,
+    decode_source,
+    doc_id,
+    encode_source,
+    pack_record,
+    text_analyzer,
+    unpack_record,
+)
+
+ANALYZER = text_analyzer()
+WORDS = st.sampled_from(
+    ["The", "running", "Élections", "régionales", "U.S.", "it's", "co-operative", "3.5%", "日銀", "Zürich",
+     "İstanbul", "ﬁnance", "a", "of", "THE", "Naïve", "façade", "O'Brien", "e-mail", "\u0301", "x\u0301y"]
+)
+
+
+def analyzer_terms(text: str) -> list[tuple[str, int]]:
+    return [(t.text, t.pos) for t in ANALYZER(text, positions=True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.lists(WORDS | st.text(max_size=8)).map(" ".join)))
+def test_fast_analysis_gives_the_query_analyzers_terms_and_positions(text: str) -> None:
+    assert list(_FAST.terms(text)) == analyzer_terms(text)
+
+
+def test_fast_analysis_folds_case_and_accents_stems_and_drops_stop_words() -> None:
+    assert [t for t, _ in _FAST.terms("The Élections in Zürich are running")] == ["elect", "zurich", "run"]
+
+
+def test_fast_postings_count_each_term_once_with_its_positions() -> None:
+    postings = {term: (freq, weight) for term, freq, weight, _ in _FAST.postings("storm solar storm")}
+    assert postings == {b"storm": (2, 2.0), b"solar": (1, 1.0)}
+
+
+def _article(**overrides: object) -> Article:
+    values: dict[str, object] = dict(
+        path=Path("/records/a.md"), title="Solar storm", excerpt="Lights in the sky", body="Long body",
+        published=datetime(2020, 2, 12, 4, tzinfo=timezone.utc), url="https://example.com/a", amp_url=None,
+        cdn_amp_url=None, type="article", category="news", quality=59, heat=-1, is_published=True,
+        provider=Provider("Example News", "example.com"), topics=("Space", "Energy"), images=(),
+        related=(
+            Stub(title="Stub one", excerpt=None, published=None, url="https://example.com/s1", provider=None,
+                 quality=None, images=(), record={"title": "Stub one"}),
+        ),
+        extra={}, warnings=(),
+    )
+    values.update(overrides)
+    return Article(**values)  # type: ignore[arg-type]
+
+
+def test_an_article_and_its_stubs_share_the_path_and_stubs_point_to_their_parent() -> None:
+    article, stub = article_documents(_article(), 10, 20, "abc")
+    assert article["kind"] == "article" and stub["kind"] == "related"
+    assert article["path"] == stub["path"] == "/records/a.md"
+    assert article["id"] == doc_id("/records/a.md") and stub["id"] == article["id"] + "-r1"
+    assert stub["parent"] == article["id"]
+    assert decode_source(article["source"]) == ("/records/a.md", 10, 20, "abc")
+    assert "source" not in stub
+    assert article["article_url"] == "https://example.com/a" and stub["stub_url"] == "https://example.com/s1"
+
+
+def test_exact_values_keep_case_and_sort_columns_put_missing_values_last() -> None:
+    (doc,) = article_documents(_article(related=(), published=None, quality=None), 1, 1, "x")
+    assert doc["topic"] == "Space\x1fEnergy"
+    assert doc["provider"] == "Example News" and doc["domain"] == "example.com"
+    assert doc["newest"] == MISSING_LOW and doc["oldest"] == MISSING_HIGH and doc["quality"] == MISSING_LOW
+    assert "date" not in doc and "year" not in doc
+
+
+def test_dated_article_gets_epoch_seconds_and_year() -> None:
+    (doc,) = article_documents(_article(related=()), 1, 1, "x")
+    assert doc["date"] == doc["newest"] == doc["oldest"] == 1581480000
+    assert doc["year"] == "2020"
+
+
+def test_source_and_record_round_trip() -> None:
+    assert decode_source(encode_source("/a/b é.md", 5, 6, "d")) == ("/a/b é.md", 5, 6, "d")
+    assert decode_source(b"") is None
+    record = {"title": "Ünïcode", "topics": ["AI"]}
+    assert unpack_record(pack_record(record)) == record
