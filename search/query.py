@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from whoosh import highlight, qparser, query, scoring, searching
-from whoosh.collectors import TimeLimitCollector
+from whoosh.collectors import FilterCollector, TimeLimitCollector
 
 from search.errors import QueryError, UsageError
 from search.records import Provider, parse_datetime
@@ -259,13 +259,23 @@ class Filters:
 class _Formatter(highlight.Formatter):  # type: ignore[misc]
     """Matched words in <em>, everything else HTML-escaped."""
 
-    between = " … "
-
     def _text(self, text: str) -> str:
         return html.escape(text, quote=False)
 
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return "<em>" + html.escape(highlight.get_text(text, token, replace), quote=False) + "</em>"
+
+    def format(self, fragments: list[Any], replace: bool = False) -> str:
+        """Fragments joined by ' … ', with '…' where a fragment cuts the text."""
+        parts = []
+        for fragment in fragments:
+            part = self.format_fragment(fragment, replace=replace).strip()
+            if fragment.startchar > 0:
+                part = "…" + part
+            if fragment.endchar < len(fragment.text):
+                part += "…"
+            parts.append(part)
+        return " ".join(parts)
 
 
 def _sort_facet(sort: str) -> Any:
@@ -402,13 +412,18 @@ def _collect(searcher: searching.Searcher, final: query.Query, request: SearchRe
     mask = hidden or None
     if not request.raw:
         return searcher.search(final, limit=limit, sortedby=sortedby, mask=mask, terms=True)
-    collector: Any = searcher.collector(limit=limit, sortedby=sortedby, mask=mask, terms=True)
-    timed = TimeLimitCollector(collector, timelimit=RAW_TIME_LIMIT, use_alarm=False)
+    # The mask must wrap the time limit, not the reverse: TimeLimitCollector
+    # feeds its child directly, so a FilterCollector inside it filters nothing.
+    collector: Any = TimeLimitCollector(
+        searcher.collector(limit=limit, sortedby=sortedby, terms=True), timelimit=RAW_TIME_LIMIT, use_alarm=False
+    )
+    if mask:
+        collector = FilterCollector(collector, None, mask)
     try:
-        searcher.search_with_collector(final, timed)
+        searcher.search_with_collector(final, collector)
     except searching.TimeLimit:
         log.warning("raw query %r hit the %.0fs time limit; results are partial", request.text, RAW_TIME_LIMIT)
-    return timed.results()
+    return collector.results()
 
 
 _FORMATTER = _Formatter()
