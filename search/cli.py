@@ -83,16 +83,28 @@ class Sort(str, Enum):
 
 IndexOpt = Annotated[
     Path,
-    typer.Option("--index", metavar="DIR", envvar=settings.INDEX_DIR.env, help=settings.INDEX_DIR.help, show_default=True),
+    typer.Option(
+        "--index", metavar="DIR", envvar=settings.INDEX_DIR.env, help=settings.INDEX_DIR.help, show_default=True
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-PathsArg = Annotated[list[Path] | None, typer.Argument(metavar="PATH", help="Record files or folders [default: seeds].", show_default=False)]
-WaitOpt = Annotated[float, typer.Option("--wait", metavar="SECONDS", envvar=settings.WAIT.env, min=0, help=settings.WAIT.help)]
+PathsArg = Annotated[
+    list[Path] | None,
+    typer.Argument(metavar="PATH", help="Record files or folders [default: seeds].", show_default=False),
+]
+WaitOpt = Annotated[
+    float, typer.Option("--wait", metavar="SECONDS", envvar=settings.WAIT.env, min=0, help=settings.WAIT.help)
+]
 MaxSizeOpt = Annotated[
-    int, typer.Option("--max-file-size", metavar="BYTES", envvar=settings.MAX_FILE_SIZE.env, min=1, help=settings.MAX_FILE_SIZE.help)
+    int,
+    typer.Option(
+        "--max-file-size", metavar="BYTES", envvar=settings.MAX_FILE_SIZE.env, min=1, help=settings.MAX_FILE_SIZE.help
+    ),
 ]
 FollowOpt = Annotated[bool, typer.Option("--follow-symlinks", help="Index what symbolic links point to.")]
-ProcsOpt = Annotated[int, typer.Option("--procs", metavar="N", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)]
+ProcsOpt = Annotated[
+    int, typer.Option("--procs", metavar="N", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)
+]
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -193,20 +205,29 @@ class _progress:
 
 @app.command("query")
 def query_cmd(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words, \"phrases\", -excluded, a OR b.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help='Words, "phrases", -excluded, a OR b.')],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option("--page", "-p", metavar="P", min=1, help="Page number.")] = 1,
-    topic: Annotated[list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")] = None,
-    provider: Annotated[
-        list[str] | None, typer.Option("--provider", metavar="PROVIDER", help="Only these providers, by name or domain (any).")
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Published on or after (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="Published on or before (ISO 8601).")] = None,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option("--provider", metavar="PROVIDER", help="Only these providers, by name or domain (any)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="Published on or after (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="Published on or before (ISO 8601).")
+    ] = None,
     published: Annotated[
         bool | None, typer.Option("--published/--unpublished", help="Only records with this published flag.")
     ] = None,
-    sort: Annotated[Sort, typer.Option("--sort", metavar="relevance|newest|oldest|quality", help="Order of hits.")] = Sort.relevance,
+    sort: Annotated[
+        Sort, typer.Option("--sort", metavar="relevance|newest|oldest|quality", help="Order of hits.")
+    ] = Sort.relevance,
     raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -336,7 +357,9 @@ def check_cmd(
 @app.command("watch")
 def watch_cmd(
     paths: PathsArg = None,
-    every: Annotated[str, typer.Option("--every", metavar="INTERVAL", help="Interval between runs: 30s, 10m, 1h.")] = "10m",
+    every: Annotated[
+        str, typer.Option("--every", metavar="INTERVAL", help="Interval between runs: 30s, 10m, 1h.")
+    ] = "10m",
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     wait: WaitOpt = 0.0,
     follow_symlinks: FollowOpt = False,

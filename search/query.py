@@ -209,8 +209,11 @@ def _date_bound(value: str | datetime | None, *, end: bool, option: str) -> int 
     try:
         moment = parse_datetime(value)
     except ValueError as exc:
-        raise UsageError(f"invalid date for {option}: {value!r}", option=option,
-                         hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.") from exc
+        raise UsageError(
+            f"invalid date for {option}: {value!r}",
+            option=option,
+            hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.",
+        ) from exc
     if end and isinstance(value, str):
         stripped = value.strip()
         if re.fullmatch(r"\d{4}", stripped):
@@ -406,8 +409,9 @@ def run_search(searcher: searching.Searcher, request: SearchRequest, hidden: set
     )
 
 
-def _collect(searcher: searching.Searcher, final: query.Query, request: SearchRequest, limit: int,
-             hidden: set[int]) -> Any:
+def _collect(
+    searcher: searching.Searcher, final: query.Query, request: SearchRequest, limit: int, hidden: set[int]
+) -> Any:
     sortedby = _sort_facet(request.sort)
     mask = hidden or None
     if not request.raw:

@@ -216,9 +216,7 @@ class Store:
         """Delete every generation but the live one and the one before it."""
         live = self.current_name()
         live_n = _gen_number(live) if live else None
-        gens = sorted(
-            (n, p) for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None
-        )
+        gens = sorted((n, p) for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None)
         keep = {live_n}
         older = [n for n, _ in gens if live_n is not None and n < live_n]
         if older:
