@@ -62,10 +62,57 @@ VALUE_SEP = "\x1f"
 _WORDS = r"\w+(?:[.'’]\w+)*"
 
 
+# Han, kana, Hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+
+
+def split_cjk(word: str) -> list[str]:
+    """A token with CJK runs split as Lucene's CJK analyzer does: overlapping
+    character bigrams (a lone character stays whole), other runs kept."""
+    if not _CJK.search(word):
+        return [word]
+    parts: list[str] = []
+    end = 0
+    for run in _CJK.finditer(word):
+        if run.start() > end:
+            parts.append(word[end : run.start()])
+        text = run.group()
+        parts.extend([text] if len(text) == 1 else [text[i : i + 2] for i in range(len(text) - 1)])
+        end = run.end()
+    if end < len(word):
+        parts.append(word[end:])
+    return parts
+
+
+class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
+    """split_cjk() as a Whoosh filter; positions are renumbered to stay consecutive."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        pos = 0
+        for token in tokens:
+            text = token.text
+            parts = split_cjk(text)
+            start = getattr(token, "startchar", None)
+            offset = 0
+            for part in parts:
+                offset = text.index(part, offset) if len(parts) > 1 else 0
+                token.text = part
+                if token.positions:
+                    token.pos = pos
+                if start is not None and token.chars:
+                    token.startchar = start + offset
+                    token.endchar = start + offset + len(part)
+                pos += 1
+                # Bigrams overlap: the next part starts one character on.
+                offset += 1 if _CJK.match(part) and len(part) == 2 else len(part)
+                yield token
+
+
 def text_analyzer() -> analysis.Analyzer:
-    """Words, lower case, accents folded, English stop words out, stemmed."""
+    """Words (CJK as bigrams), lower case, accents folded, English stop words out, stemmed."""
     return (
         analysis.RegexTokenizer(_WORDS)
+        | CJKBigramFilter()
         | analysis.LowercaseFilter()
         | analysis.CharsetFilter(accent_map)
         | analysis.StopFilter(minsize=1)
@@ -95,7 +142,10 @@ class _FastAnalysis:
         """(term, position) pairs, as the Whoosh analyzer would give them."""
         stems, fold, stops = self.stems, self.fold, self.stops
         pos = -1
-        for index, word in enumerate(self.findall(text)):
+        words = self.findall(text)
+        if _CJK.search(text):
+            words = [part for word in words for part in split_cjk(word)]
+        for index, word in enumerate(words):
             word = word.lower().translate(fold)
             if not word or word in stops:
                 continue

@@ -26,7 +26,7 @@ from search.schema import (
 ANALYZER = text_analyzer()
 WORDS = st.sampled_from(
     ["The", "running", "Élections", "régionales", "U.S.", "it's", "co-operative", "3.5%", "日銀", "Zürich",
-     "İstanbul", "ﬁnance", "a", "of", "THE", "Naïve", "façade", "O'Brien", "e-mail", "\u0301", "x\u0301y"]
+     "İstanbul", "ﬁnance", "日銀", "マイナス金利政策の解除を決定", "H3ロケット1号機", "한국은행", "金", "a", "of", "THE", "Naïve", "façade", "O'Brien", "e-mail", "\u0301", "x\u0301y"]
 )
 
 
@@ -95,3 +95,14 @@ def test_source_and_record_round_trip() -> None:
     assert decode_source(b"") is None
     record = {"title": "Ünïcode", "topics": ["AI"]}
     assert unpack_record(pack_record(record)) == record
+
+
+def test_cjk_runs_are_indexed_as_overlapping_bigrams() -> None:
+    assert [t for t, _ in _FAST.terms("日銀 マイナス金利")] == ["日銀", "マイ", "イナ", "ナス", "ス金", "金利"]
+    assert [t for t, _ in _FAST.terms("H3ロケット")] == ["h3", "ロケ", "ケッ", "ット"]
+
+
+def test_cjk_bigrams_point_at_their_characters_for_highlighting() -> None:
+    text = "決定 金利政策"
+    spans = [(t.text, text[t.startchar : t.endchar]) for t in ANALYZER(text, chars=True)]
+    assert spans == [("決定", "決定"), ("金利", "金利"), ("利政", "利政"), ("政策", "政策")]
