@@ -25,8 +25,34 @@ from search.schema import (
 
 ANALYZER = text_analyzer()
 WORDS = st.sampled_from(
-    ["The", "running", "Élections", "régionales", "U.S.", "it's", "co-operative", "3.5%", "日銀", "Zürich",
-     "İstanbul", "ﬁnance", "日銀", "マイナス金利政策の解除を決定", "H3ロケット1号機", "한국은행", "金", "a", "of", "THE", "Naïve", "façade", "O'Brien", "e-mail", "\u0301", "x\u0301y"]
+    [
+        "The",
+        "running",
+        "Élections",
+        "régionales",
+        "U.S.",
+        "it's",
+        "co-operative",
+        "3.5%",
+        "日銀",
+        "Zürich",
+        "İstanbul",
+        "ﬁnance",
+        "日銀",
+        "マイナス金利政策の解除を決定",
+        "H3ロケット1号機",
+        "한국은행",
+        "金",
+        "a",
+        "of",
+        "THE",
+        "Naïve",
+        "façade",
+        "O'Brien",
+        "e-mail",
+        "\u0301",
+        "x\u0301y",
+    ]
 )
 
 
@@ -51,15 +77,36 @@ def test_fast_postings_count_each_term_once_with_its_positions() -> None:
 
 def _article(**overrides: object) -> Article:
     values: dict[str, object] = dict(
-        path=Path("/records/a.md"), title="Solar storm", excerpt="Lights in the sky", body="Long body",
-        published=datetime(2020, 2, 12, 4, tzinfo=timezone.utc), url="https://example.com/a", amp_url=None,
-        cdn_amp_url=None, type="article", category="news", quality=59, heat=-1, is_published=True,
-        provider=Provider("Example News", "example.com"), topics=("Space", "Energy"), images=(),
+        path=Path("/records/a.md"),
+        title="Solar storm",
+        excerpt="Lights in the sky",
+        body="Long body",
+        published=datetime(2020, 2, 12, 4, tzinfo=timezone.utc),
+        url="https://example.com/a",
+        amp_url=None,
+        cdn_amp_url=None,
+        type="article",
+        category="news",
+        quality=59,
+        heat=-1,
+        is_published=True,
+        provider=Provider("Example News", "example.com"),
+        topics=("Space", "Energy"),
+        images=(),
         related=(
-            Stub(title="Stub one", excerpt=None, published=None, url="https://example.com/s1", provider=None,
-                 quality=None, images=(), record={"title": "Stub one"}),
+            Stub(
+                title="Stub one",
+                excerpt=None,
+                published=None,
+                url="https://example.com/s1",
+                provider=None,
+                quality=None,
+                images=(),
+                record={"title": "Stub one"},
+            ),
         ),
-        extra={}, warnings=(),
+        extra={},
+        warnings=(),
     )
     values.update(overrides)
     return Article(**values)  # type: ignore[arg-type]
