@@ -197,7 +197,7 @@ def build_index(
         full=fresh,
         documents=documents,
     )
-    log.info("indexed %s into %s: %s", ", ".join(roots), index_dir, report.summary())
+    log.debug("indexed %s into %s: %s", ", ".join(roots), index_dir, report.summary())
     return report
 
 
