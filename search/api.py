@@ -19,14 +19,13 @@ import os
 import pickle
 import struct
 import zlib
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from search.errors import DocumentNotFoundError, IndexCorruptError, SearchError
-from search.query import Filters, SearchRequest, facet_counts, run_search, shadowed_stubs, weighting
+from search.query import Filters, SearchContext, SearchRequest, count_kind, run_search, weighting
 from search.results import ResultPage, Stats
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
 from search.store import Store
@@ -68,8 +67,7 @@ class Index:
         self._store = Store(index_dir)
         self._gen: Path | None = None
         self._ix: Any = None
-        self._searcher: Any = None
-        self._hidden: set[int] = set()
+        self._context: SearchContext | None = None
         self._ensure()
 
     # -- life cycle -------------------------------------------------------------
@@ -77,31 +75,30 @@ class Index:
     def _open(self) -> None:
         self.close()
         self._gen, self._ix = self._store.open()
-        self._searcher = self._ix.searcher(weighting=weighting())
-        self._hidden = shadowed_stubs(self._searcher)
+        self._context = SearchContext(self._ix.searcher(weighting=weighting()))
 
-    def _ensure(self) -> Any:
-        """The current searcher, moving to new data if there is any."""
+    def _ensure(self) -> SearchContext:
+        """The current searcher and its caches, moved to new data if there is any."""
         try:
-            if self._searcher is None or self._store.current_dir() != self._gen:
+            if self._context is None or self._store.current_dir() != self._gen:
                 self._open()
-            elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
-                self._hidden = shadowed_stubs(self._searcher)
+            elif not self._context.searcher.up_to_date():
+                self._context = SearchContext(self._context.searcher.refresh())
         except SearchError:
             raise
         except DAMAGE as exc:
             raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
-        return self._searcher
+        assert self._context is not None
+        return self._context
 
     def refresh(self) -> None:
         """See the latest committed data now (searches also do this by themselves)."""
         self._ensure()
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-        self._searcher = self._ix = self._gen = None
+        if self._context is not None:
+            self._context.searcher.close()
+        self._context = self._ix = self._gen = None
 
     def __enter__(self) -> Index:
         return self
@@ -147,15 +144,15 @@ class Index:
             raw=raw,
             facets=facets,
         )
-        searcher = self._ensure()
+        context = self._ensure()
         try:
-            return run_search(searcher, request, self._hidden)
+            return run_search(context, request)
         except DAMAGE as exc:
             raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
-        searcher = self._ensure()
+        searcher = self._ensure().searcher
         fields = searcher.document(id=ident)
         if fields is None and ident:
             fields = searcher.document(id=doc_id(str(Path(ident).absolute())))
@@ -179,17 +176,16 @@ class Index:
         )
 
     def stats(self) -> Stats:
-        searcher = self._ensure()
-        reader = searcher.reader()
-        kinds = Counter({k: reader.doc_frequency("kind", k) for k in ("article", "related")})
-        everything = facet_counts(searcher, set(reader.all_doc_ids()))
+        context = self._ensure()
+        searcher = context.searcher
+        everything = context.facets(searcher.reader().all_doc_ids())
         manifest = self._store.manifest(self._gen) if self._gen else {}
         updated = datetime.fromtimestamp(self._ix.last_modified(), tz=timezone.utc)
         return Stats(
             index_dir=str(self.index_dir),
             documents=searcher.doc_count(),
-            articles=kinds["article"],
-            related=kinds["related"],
+            articles=count_kind(searcher, "article"),
+            related=count_kind(searcher, "related"),
             size_bytes=self._store.size_bytes(),
             updated=updated,
             schema_version=int(manifest.get("schema_version", SCHEMA_VERSION)),

@@ -66,22 +66,29 @@ _WORDS = r"\w+(?:[.'’]\w+)*"
 _CJK = re.compile(r"[\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 
 
-def split_cjk(word: str) -> list[str]:
-    """A token with CJK runs split as Lucene's CJK analyzer does: overlapping
-    character bigrams (a lone character stays whole), other runs kept."""
+def split_cjk_spans(word: str) -> list[tuple[int, int]]:
+    """(offset, length) of a token's parts: CJK runs as Lucene's CJK analyzer
+    splits them, overlapping character bigrams (a lone character stays
+    whole); other runs kept whole."""
     if not _CJK.search(word):
-        return [word]
-    parts: list[str] = []
+        return [(0, len(word))]
+    spans: list[tuple[int, int]] = []
     end = 0
     for run in _CJK.finditer(word):
         if run.start() > end:
-            parts.append(word[end : run.start()])
-        text = run.group()
-        parts.extend([text] if len(text) == 1 else [text[i : i + 2] for i in range(len(text) - 1)])
+            spans.append((end, run.start() - end))
+        if run.end() - run.start() == 1:
+            spans.append((run.start(), 1))
+        else:
+            spans.extend((i, 2) for i in range(run.start(), run.end() - 1))
         end = run.end()
     if end < len(word):
-        parts.append(word[end:])
-    return parts
+        spans.append((end, len(word) - end))
+    return spans
+
+
+def split_cjk(word: str) -> list[str]:
+    return [word[offset : offset + length] for offset, length in split_cjk_spans(word)]
 
 
 class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
@@ -91,20 +98,15 @@ class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
         pos = 0
         for token in tokens:
             text = token.text
-            parts = split_cjk(text)
-            start = getattr(token, "startchar", None)
-            offset = 0
-            for part in parts:
-                offset = text.index(part, offset) if len(parts) > 1 else 0
-                token.text = part
+            start = token.startchar if token.chars else 0
+            for offset, length in split_cjk_spans(text):
+                token.text = text[offset : offset + length]
                 if token.positions:
                     token.pos = pos
-                if start is not None and token.chars:
+                if token.chars:
                     token.startchar = start + offset
-                    token.endchar = start + offset + len(part)
+                    token.endchar = start + offset + length
                 pos += 1
-                # Bigrams overlap: the next part starts one character on.
-                offset += 1 if _CJK.match(part) and len(part) == 2 else len(part)
                 yield token
 
 
@@ -137,6 +139,18 @@ class _FastAnalysis:
         self.stem = stemmer_for_language("en")
         self.stems: dict[str, str] = {}
         self.single: dict[int, bytes] = {}
+
+    def term(self, word: str) -> str | None:
+        """One token's term, or None for a stop word (CJK already split)."""
+        folded = word.lower().translate(self.fold)
+        if not folded or folded in self.stops:
+            return None
+        stem = self.stems.get(folded)
+        if stem is None:
+            if len(self.stems) > 500_000:
+                self.stems.clear()
+            stem = self.stems[folded] = self.stem(folded)
+        return stem
 
     def terms(self, text: str) -> Iterator[tuple[str, int]]:
         """(term, position) pairs, as the Whoosh analyzer would give them."""
@@ -184,6 +198,12 @@ def _encode_positions(plist: list[int]) -> bytes:
 
 
 _FAST = _FastAnalysis()
+WORDS_RE = re.compile(_WORDS, re.UNICODE)
+
+
+def analyse_word(word: str) -> str | None:
+    """The indexed term for one token (CJK already split), None for a stop word."""
+    return _FAST.term(word)
 
 
 class FastText(fields.TEXT):  # type: ignore[misc]
@@ -292,8 +312,9 @@ def _common(
     names = [v for v in (provider_name, provider_domain) if v]
     if names:
         doc["provider_text"] = " ".join(names)
-    if provider_name:
-        doc["provider"] = provider_name
+    if provider_name or provider_domain:
+        # The providers facet counts names; a provider known only by its domain counts under it.
+        doc["provider"] = provider_name or provider_domain
     if provider_domain:
         doc["domain"] = provider_domain
     return doc
