@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import struct
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from search.errors import DocumentNotFoundError, IndexCorruptError, SearchError
+from search.errors import DocumentNotFoundError
 from search.query import Filters, SearchContext, SearchRequest, count_kind, run_search, weighting
 from search.results import ResultPage, Stats
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
-from search.store import Store
+from search.store import CorruptionGuard, Store
 
 log = logging.getLogger(__name__)
-
-#: What Whoosh raises when a segment file is truncated or overwritten.  Other
-#: exceptions are bugs and are left alone, not disguised as a damaged index.
-DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueError, KeyError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -79,15 +72,14 @@ class Index:
 
     def _ensure(self) -> SearchContext:
         """The current searcher and its caches, moved to new data if there is any."""
-        try:
+        with CorruptionGuard(self.index_dir):
             if self._context is None or self._store.current_dir() != self._gen:
                 self._open()
             elif not self._context.searcher.up_to_date():
-                self._context = SearchContext(self._context.searcher.refresh())
-        except SearchError:
-            raise
-        except DAMAGE as exc:
-            raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
+                # Reopen rather than Searcher.refresh(): refresh() drops the
+                # readers of merged-away segments without closing their files.
+                self._context.searcher.close()
+                self._context = SearchContext(self._ix.searcher(weighting=weighting()))
         assert self._context is not None
         return self._context
 
@@ -145,10 +137,8 @@ class Index:
             facets=facets,
         )
         context = self._ensure()
-        try:
+        with CorruptionGuard(self.index_dir):
             return run_search(context, request)
-        except DAMAGE as exc:
-            raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
@@ -180,7 +170,7 @@ class Index:
         searcher = context.searcher
         everything = context.facets(searcher.reader().all_doc_ids())
         manifest = self._store.manifest(self._gen) if self._gen else {}
-        updated = datetime.fromtimestamp(self._ix.last_modified(), tz=timezone.utc)
+        updated = datetime.fromtimestamp(self._store.updated(self._gen), tz=timezone.utc) if self._gen else None
         return Stats(
             index_dir=str(self.index_dir),
             documents=searcher.doc_count(),

@@ -52,7 +52,7 @@ def exit_code(exc: SearchError) -> int:
 
 
 class _Group(TyperGroup):
-    """Turns every SearchError into `Error: ...` on stderr and its exit code."""
+    """Turns every SearchError (and OSError) into `Error: ...` on stderr and its exit code."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -62,6 +62,12 @@ class _Group(TyperGroup):
             if exc.hint:
                 err.print(f"Hint: {escape(exc.hint)}")
             raise typer.Exit(exit_code(exc)) from None
+        except OSError as exc:
+            # A read-only folder or a full disk: the system's own words, no traceback.
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"[bold red]Error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+            err.print("Hint: nothing committed before the failure is lost; fix the cause and run again.")
+            raise typer.Exit(EXIT_ERROR) from None
 
 
 app = typer.Typer(

@@ -22,10 +22,12 @@ repay its start-up; the one Whoosh writer stays in this process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -33,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.errors import RecordError, UsageError
+from search.errors import IndexCorruptError, RecordError, UsageError
 from search.records import Article, Limits, SourceFile, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
 from search.schema import article_documents, decode_source
-from search.store import Store
+from search.store import CorruptionGuard, Store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class _Loaded:
     digest: str = ""
     article: Article | None = None
     error: str | None = None
-    same: bool = False  # stat changed but the bytes did not
+    same: bool = False  # the stat changed but the bytes did not
 
 
 def _load(task: _Task, limits: Limits) -> _Loaded:
@@ -75,16 +77,28 @@ def _load(task: _Task, limits: Limits) -> _Loaded:
     try:
         data, size, mtime_ns = read_source(path, limits)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if digest == task.known_digest:
-            return _Loaded(task.path, size, mtime_ns, digest, same=True)
+        # Same bytes under a new stat (touched, copied): still parsed once, so
+        # the index can record the new stat and stop re-reading the file.
         article = parse_record(data, path, limits)
     except RecordError as exc:
         return _Loaded(task.path, error=str(exc))
-    return _Loaded(task.path, size, mtime_ns, digest, article=article)
+    return _Loaded(task.path, size, mtime_ns, digest, article=article, same=digest == task.known_digest)
 
 
 def _load_batch(tasks: list[_Task], limits: Limits) -> list[_Loaded]:
     return [_load(task, limits) for task in tasks]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker start-up: exit when the indexing process dies (even by
+    SIGKILL, which leaves idle workers waiting on their queue for ever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loaded]:
@@ -98,7 +112,9 @@ def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loade
     # spawn, not fork: the CLI may run a progress-bar thread, and forking a
     # threaded process is unsafe (and deprecated from Python 3.12).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=procs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=procs, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         for batch in pool.map(_load_batch, batches, [limits] * len(batches)):
             yield from batch
 
@@ -143,26 +159,29 @@ def build_index(
     """
     started = time.perf_counter()
     limits = limits or Limits()
-    roots = [str(Path(p).absolute()) for p in paths]
-    if not roots:
-        raise UsageError("no PATH to index", option="PATH")
+    roots = normalise_roots(paths)
     store = Store(index_dir)
     with store.writer_lock(wait):
-        store.prune()
-        found: list[SourceFile] = []
+        if full:
+            # --full is the repair for a damaged pointer too: do not read it first.
+            with contextlib.suppress(IndexCorruptError):
+                store.prune()
+        else:
+            store.prune()
+        found: dict[str, SourceFile] = {}
         skipped: list[Skipped] = []
         for item in walk(roots, follow_symlinks=follow_symlinks):
             if isinstance(item, RecordError):
                 skipped.append(Skipped(item.path, str(item)))
             else:
-                found.append(item)
+                found.setdefault(str(item.path), item)
         fresh = full or store.current_name() is None
         gen, ix = store.create_generation() if fresh else store.open_for_writing()
-        indexed = {} if fresh else _indexed_sources(ix, roots)
+        with CorruptionGuard(store.root):
+            indexed = {} if fresh else _indexed_sources(ix, roots)
         tasks: list[_Task] = []
         unchanged = 0
-        for source in found:
-            key = str(source.path)
+        for key, source in found.items():
             known = indexed.pop(key, None)
             if known is None:
                 tasks.append(_Task(key, None))
@@ -171,7 +190,8 @@ def build_index(
             else:
                 tasks.append(_Task(key, known[2]))
         was_indexed = {t.path for t in tasks if t.known_digest is not None}
-        counts = _apply(
+        apply = _apply if fresh else _guarded_apply
+        counts = apply(
             ix,
             tasks,
             removed=sorted(indexed),
@@ -201,6 +221,26 @@ def build_index(
     return report
 
 
+def normalise_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Absolute, normalised roots, without duplicates or roots inside other roots
+    (so `R` and `R/../R`, or `R` and `R/sub`, never index a file twice)."""
+    roots = sorted({os.path.abspath(p) for p in paths})
+    if not roots:
+        raise UsageError("no PATH to index", option="PATH")
+    kept: list[str] = []
+    for root in roots:
+        if not any(root.startswith(outer.rstrip(os.sep) + os.sep) for outer in kept):
+            kept.append(root)
+    return kept
+
+
+def _guarded_apply(ix: Any, tasks: list[_Task], **kwargs: Any) -> dict[str, Any]:
+    """_apply on an existing index: a damaged segment met while merging is an
+    IndexCorruptError (a failing disk stays an OSError)."""
+    with CorruptionGuard(ix.storage.folder, reading=False):
+        return _apply(ix, tasks, **kwargs)
+
+
 def _apply(
     ix: Any,
     tasks: list[_Task],
@@ -226,21 +266,18 @@ def _apply(
         for path in removed:
             writer.delete_by_term("path", path)
         for done, loaded in enumerate(_load_all(tasks, limits, procs), start=1):
-            if loaded.same:
-                counts["same"] += 1
+            known = loaded.path in was_indexed
+            if known:
+                writer.delete_by_term("path", loaded.path)
+            if loaded.article is None:
+                skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
+                counts["failed"] += known
             else:
-                known = loaded.path in was_indexed
-                if known:
-                    writer.delete_by_term("path", loaded.path)
-                if loaded.article is None:
-                    skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
-                    counts["failed"] += known
-                else:
-                    for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
-                        writer.add_document(**document)
-                    counts["updated" if known else "added"] += 1
-                    counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
-                pending += 1
+                for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
+                    writer.add_document(**document)
+                counts["same" if loaded.same else "updated" if known else "added"] += 1
+                counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
+            pending += 1
             if not fresh and pending >= COMMIT_EVERY:
                 writer.commit()
                 writer = ix.writer(limitmb=WRITER_LIMIT_MB)

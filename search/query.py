@@ -169,8 +169,20 @@ def build_safe_query(schema: Any, text: str) -> BuiltQuery:
     return BuiltQuery(positive, negative, words)
 
 
+#: Fields a raw query may name: the full text, and the exact values.
+RAW_FIELDS = (*TEXT_FIELDS, "topic", "provider", "domain", "year", "kind", "id", "url", "published_flag")
+_FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w.])([A-Za-z_]\w*):(?!//)')
+
+
 def build_raw_query(schema: Any, text: str) -> query.Query:
-    """Whoosh query language, opt-in; a syntax error is a QueryError."""
+    """Whoosh query language, opt-in; a syntax error or unknown field is a QueryError."""
+    fields_hint = f"Fields: {', '.join(RAW_FIELDS)}."
+    # Whoosh's parser reads an unknown `field:` as plain words, so a typo
+    # (titel:x) would silently find nothing: check the names first.
+    for match in _FIELD_PREFIX.finditer(text):
+        name = match.group(1)
+        if name is not None and name not in RAW_FIELDS:
+            raise QueryError(text, f"unknown field {name!r}", hint=fields_hint)
     parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=FIELD_WEIGHTS)
     try:
         parsed = parser.parse(text)
@@ -180,10 +192,6 @@ def build_raw_query(schema: Any, text: str) -> query.Query:
         problem = getattr(node, "error", None)
         if problem:
             raise QueryError(text, str(problem))
-    for leaf in parsed.leaves():
-        field = getattr(leaf, "fieldname", None)
-        if field is not None and field not in schema.names():
-            raise QueryError(text, f"unknown field {field!r}", hint=f"Fields: {', '.join(TEXT_FIELDS)}.")
     return parsed
 
 

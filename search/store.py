@@ -36,9 +36,12 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import shutil
 import socket
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib import metadata
@@ -50,13 +53,41 @@ from whoosh.filedb.filestore import FileStorage
 from search.errors import (
     IndexBusyError,
     IndexCorruptError,
-    IndexError_,
     IndexNotFoundError,
     SchemaVersionError,
+    SearchError,
 )
 from search.schema import SCHEMA_VERSION, build_schema
 
 log = logging.getLogger(__name__)
+
+#: What Whoosh raises when a segment file is truncated or overwritten.  Other
+#: exceptions are bugs and are left alone, not disguised as a damaged index;
+#: readers add OSError (a short read), writers do not (a full disk is not damage).
+_DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueError, KeyError, IndexError)
+
+
+def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
+    """Whether `exc`, raised by Whoosh, means damaged index files."""
+    if reading and isinstance(exc, OSError):
+        return True
+    # Whoosh reports a bad block or tag as a bare Exception ("Block tag error").
+    return isinstance(exc, _DAMAGE) or type(exc) is Exception
+
+
+class CorruptionGuard:
+    """`with CorruptionGuard(index_dir):` turns damage errors into IndexCorruptError."""
+
+    def __init__(self, index_dir: Path | str, *, reading: bool = True) -> None:
+        self.index_dir = index_dir
+        self.reading = reading
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and not isinstance(exc, SearchError) and is_damage(exc, reading=self.reading):
+            raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
 CURRENT = "CURRENT"
 LOCK = "LOCK"
@@ -140,18 +171,30 @@ class Store:
         found = self.manifest(gen).get("schema_version")
         if found != SCHEMA_VERSION:
             raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
-        try:
-            ix = FileStorage(str(gen), readonly=True).open_index()
-        except IndexError_:
-            raise
-        except Exception as exc:  # Whoosh raises many types for damaged files
-            raise IndexCorruptError(self.root, f"{type(exc).__name__}: {exc}") from exc
+        with CorruptionGuard(self.root):
+            # No mmap: a segment truncated under a memory map kills the reader
+            # with SIGBUS; a plain read fails with an exception we can report.
+            ix = FileStorage(str(gen), readonly=True, supports_mmap=False).open_index()
         return gen, ix
+
+    def updated(self, gen: Path) -> float:
+        """When `gen` last changed (its newest file), as a POSIX time.
+
+        Whoosh's own last_modified() stats a TOC that a concurrent commit may
+        have just deleted; this skips files that vanish under it."""
+        newest = 0.0
+        for path in gen.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, path.stat().st_mtime)
+        return newest
 
     def size_bytes(self) -> int:
         """Bytes on disk of the live generation."""
-        gen = self.current_dir()
-        return sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
+        total = 0
+        for path in self.current_dir().iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     # -- writing (callers hold the lock) --------------------------------------
 
@@ -177,10 +220,8 @@ class Store:
         found = self.manifest(gen).get("schema_version")
         if found != SCHEMA_VERSION:
             raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
-        try:
-            return gen, FileStorage(str(gen)).open_index()
-        except Exception as exc:
-            raise IndexCorruptError(self.root, f"{type(exc).__name__}: {exc}") from exc
+        with CorruptionGuard(self.root):
+            return gen, FileStorage(str(gen), supports_mmap=False).open_index()
 
     def seal(self, gen: Path) -> None:
         """Record digests of `gen`'s new segment files; forget deleted ones."""
@@ -240,6 +281,8 @@ class Store:
     @contextlib.contextmanager
     def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
         """Hold the index's one writer lock; IndexBusyError after `wait` seconds."""
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexCorruptError(self.root, "it is a file, not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -1,0 +1,557 @@
+"""The index folder: generations, the CURRENT pointer, the writer lock, and faults.
+
+Covers issue 3 (one writer at a time, schema versions, generations swapped
+whole) and the index-fault part of issue 4 (damaged segments, a damaged
+folder, a read-only folder): every fault is a SearchError with a hint, and
+the hint's advice (`search index --full`) really repairs the index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from search import build_index, open_index
+from search.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    SchemaVersionError,
+    SearchError,
+)
+from search.schema import SCHEMA_VERSION, decode_source
+from search.store import Store
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+N_SEEDS = len(list(SEEDS.iterdir()))
+HELPERS = Path(__file__).resolve().parent / "helpers"
+#: Bounds on waiting for a child process: generous, they only stop a hung test.
+PATIENCE = 30.0
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def snapshot(index_dir: Path) -> tuple[tuple[object, ...], ...]:
+    """Every live document (id, kind, path, parent, title, bookkeeping), sorted; duplicates show."""
+    _gen, ix = Store(index_dir).open()
+    with ix.reader() as reader:
+        column = reader.column_reader("source")
+        rows = [
+            (f["id"], f["kind"], f["path"], f.get("parent"), f["title"], decode_source(column[n]))
+            for n, f in reader.iter_docs()
+        ]
+    return tuple(sorted(rows, key=repr))
+
+
+def generations(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith("gen-"))
+
+
+def live_gen(index_dir: Path) -> Path:
+    return index_dir / (index_dir / "CURRENT").read_text("utf-8").strip()
+
+
+def segment_files(index_dir: Path) -> list[Path]:
+    found = [p for p in live_gen(index_dir).iterdir() if p.suffix in (".seg", ".trm", ".pst")]
+    assert found, f"no segment files in {live_gen(index_dir)}"
+    return found
+
+
+def raised_by(call: Callable[[], object]) -> tuple[type[BaseException] | None, str | None]:
+    """(type, hint) of what `call` raised; the traceback, and the files Whoosh left open in
+    it, are freed first, so a wrong exception fails this test cleanly and only this one."""
+    kind, hint = None, None
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the caller asserts on the type
+        kind, hint = type(exc), getattr(exc, "hint", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    return kind, hint
+
+
+def exercise(index_dir: Path) -> None:
+    """Open and use an index the ways a reader does."""
+    with open_index(index_dir) as ix:
+        page = ix.search("facial recognition")
+        ix.search("police", sort="newest", topics=["AI"])
+        ix.search("")
+        ix.stats()
+        if page.hits:
+            ix.get(page.hits[0].id)
+
+
+@pytest.fixture()
+def seed_copy(seed_index_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's seed index, free to damage."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index_dir, target)
+    return target
+
+
+@pytest.fixture()
+def collect_leaked_handles() -> Iterator[None]:
+    """Whoosh leaves a damaged segment's file handle to the garbage collector
+    (open_compound_file does not close it when the header is unreadable);
+    collect it here, so that its ResourceWarning does not land on a later test."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+#: For tests that open damaged segments: see collect_leaked_handles.
+tolerate_leaked_handles = [
+    pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning"),
+    pytest.mark.usefixtures("collect_leaked_handles"),
+]
+
+
+def leaky(test: Callable[..., None]) -> Callable[..., None]:
+    for mark in tolerate_leaked_handles:
+        test = mark(test)
+    return test
+
+
+@pytest.fixture()
+def records(tmp_path: Path) -> Path:
+    """A private copy of seeds/, so that its records' paths are this test's."""
+    target = tmp_path / "records"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture()
+def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start helper scripts in their own process group; kill leftovers at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(script: str, *args: object) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, str(HELPERS / script), *map(str, args)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(PATIENCE)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def expect_line(proc: subprocess.Popen[str], prefix: str) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith(prefix), f"helper said {line!r}, expected {prefix!r}"
+    return line.strip()
+
+
+# -- layout and generations -------------------------------------------------------------
+
+
+def test_first_build_publishes_generation_one_with_its_manifest(records: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    report = build_index([records], index_dir)
+    assert report.full
+    assert (index_dir / "CURRENT").read_text("utf-8") == "gen-000001\n"
+    assert generations(index_dir) == ["gen-000001"]
+    manifest = json.loads((index_dir / "gen-000001" / "manifest.json").read_text("utf-8"))
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["whoosh_version"] == "2.7.4"
+    # the lock file names no holder once the writer is gone
+    assert (index_dir / "LOCK").read_text("utf-8") == ""
+
+
+def test_incremental_run_writes_into_the_live_generation(records: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index([records], index_dir)
+    (records / "zz-new.md").write_text('---\ntitle: "Quokka census"\n---\nquokka\n', "utf-8")
+    report = build_index([records], index_dir)
+    assert not report.full and report.added == 1
+    assert generations(index_dir) == ["gen-000001"]
+
+
+def test_full_rebuild_swaps_generations_keeping_one_previous(seed_copy: Path) -> None:
+    index_dir = seed_copy
+    before = snapshot(index_dir)
+    assert build_index([SEEDS], index_dir, full=True).full
+    assert live_gen(index_dir).name == "gen-000002"
+    assert generations(index_dir) == ["gen-000001", "gen-000002"]  # kept for readers still on it
+    assert snapshot(index_dir) == before
+    build_index([SEEDS], index_dir, full=True)
+    assert generations(index_dir) == ["gen-000002", "gen-000003"]
+    assert snapshot(index_dir) == before
+
+
+def test_next_writer_removes_unpublished_generations_and_stray_temp_files(seed_copy: Path) -> None:
+    index_dir = seed_copy
+    before = snapshot(index_dir)
+    # what a full rebuild killed before its swap leaves behind
+    (index_dir / "gen-000007").mkdir()
+    (index_dir / "gen-000007" / "_MAIN_1.toc").write_bytes(b"half written")
+    (index_dir / "CURRENT.4242.tmp").write_text("gen-000007\n", "utf-8")
+    report = build_index([SEEDS], index_dir)
+    assert report.unchanged == N_SEEDS and not report.changed
+    assert generations(index_dir) == ["gen-000001"]
+    assert not list(index_dir.glob("CURRENT.*"))
+    assert snapshot(index_dir) == before
+
+
+# -- schema versions ------------------------------------------------------------------------
+
+
+def test_other_schema_version_is_refused_with_a_hint_and_full_rebuild_fixes_it(seed_copy: Path) -> None:
+    index_dir = seed_copy
+    before = snapshot(index_dir)
+    manifest_path = index_dir / "gen-000001" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["schema_version"] = SCHEMA_VERSION + 1
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+
+    with pytest.raises(SchemaVersionError) as opened:
+        open_index(index_dir)
+    assert opened.value.found == SCHEMA_VERSION + 1 and opened.value.expected == SCHEMA_VERSION
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(opened.value)
+    assert "--full" in (opened.value.hint or "")
+
+    with pytest.raises(SchemaVersionError) as built:
+        build_index([SEEDS], index_dir)
+    assert "--full" in (built.value.hint or "")
+    assert generations(index_dir) == ["gen-000001"]  # the refused run wrote nothing
+
+    report = build_index([SEEDS], index_dir, full=True)
+    assert report.full and report.added == N_SEEDS
+    assert live_gen(index_dir).name == "gen-000002"
+    assert snapshot(index_dir) == before
+    exercise(index_dir)
+
+
+# -- a damaged index folder ----------------------------------------------------------------
+
+
+def test_no_index_yet_says_to_run_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError) as caught:
+        open_index(tmp_path / "nothing")
+    assert "search index" in (caught.value.hint or "")
+
+
+def test_a_folder_of_other_files_is_not_an_index(tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "letter.txt").write_text("dear sir", "utf-8")
+    with pytest.raises(IndexCorruptError):
+        open_index(folder)
+
+
+def _current_garbage(index_dir: Path) -> None:
+    (index_dir / "CURRENT").write_text("garbage\n", "utf-8")
+
+
+def _current_binary(index_dir: Path) -> None:
+    (index_dir / "CURRENT").write_bytes(b"\xff\xfe\x00\n")
+
+
+def _live_generation_deleted(index_dir: Path) -> None:
+    shutil.rmtree(live_gen(index_dir))
+
+
+def _manifest_deleted(index_dir: Path) -> None:
+    (live_gen(index_dir) / "manifest.json").unlink()
+
+
+def _manifest_not_json(index_dir: Path) -> None:
+    (live_gen(index_dir) / "manifest.json").write_text("{schema", "utf-8")
+
+
+def _manifest_a_list(index_dir: Path) -> None:
+    (live_gen(index_dir) / "manifest.json").write_text("[1]", "utf-8")
+
+
+def _toc_truncated(index_dir: Path) -> None:
+    for toc in live_gen(index_dir).glob("*.toc"):
+        os.truncate(toc, toc.stat().st_size // 2)
+
+
+BUG_CURRENT = (
+    "BUG: build_index(full=True) cannot repair an unreadable CURRENT, although the hint says to "
+    "run --full: Store.prune() reads CURRENT first and raises"
+)
+
+FOLDER_DAMAGE = [
+    pytest.param(_current_garbage, id="CURRENT-garbage"),
+    pytest.param(_current_binary, id="CURRENT-binary"),
+    pytest.param(_live_generation_deleted, id="live-generation-deleted"),
+    pytest.param(_manifest_deleted, id="manifest-deleted"),
+    pytest.param(_manifest_not_json, id="manifest-not-json"),
+    pytest.param(_manifest_a_list, id="manifest-a-list"),
+    pytest.param(_toc_truncated, id="toc-truncated"),
+]
+
+
+@pytest.mark.parametrize("damage", FOLDER_DAMAGE)
+@leaky
+def test_damaged_folder_is_reported_and_the_hinted_full_rebuild_repairs_it(
+    damage: Callable[[Path], None], seed_copy: Path
+) -> None:
+    index_dir = seed_copy
+    before = snapshot(index_dir)
+    damage(index_dir)
+    with pytest.raises(IndexCorruptError) as caught:
+        exercise(index_dir)
+    assert "--full" in (caught.value.hint or "")
+    build_index([SEEDS], index_dir, full=True)
+    assert snapshot(index_dir) == before
+    exercise(index_dir)
+
+
+def test_indexing_into_a_path_that_is_a_file_is_a_search_error(records: Path, tmp_path: Path) -> None:
+    index_path = tmp_path / "index"
+    index_path.write_text("not a folder", "utf-8")
+    with pytest.raises(SearchError):
+        build_index([records], index_path)
+
+
+def _truncate_empty(path: Path) -> None:
+    os.truncate(path, 0)
+
+
+def _truncate_half(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _zero_fill(path: Path) -> None:
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _random_fill(path: Path) -> None:
+    path.write_bytes(random.Random(path.name).randbytes(path.stat().st_size))
+
+
+def _garbage_tail(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-64:] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+def _garbage_head(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[:64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+SEGMENT_DAMAGE = [_truncate_empty, _truncate_half, _zero_fill, _random_fill, _garbage_tail, _garbage_head]
+
+
+@pytest.mark.parametrize("damage", SEGMENT_DAMAGE, ids=lambda f: f.__name__.strip("_"))
+@leaky
+def test_damaged_segment_is_index_corrupt_error_on_open_or_search(
+    damage: Callable[[Path], None], seed_copy: Path
+) -> None:
+    for path in segment_files(seed_copy):
+        damage(path)
+    with pytest.raises(IndexCorruptError) as caught:
+        exercise(seed_copy)
+    assert isinstance(caught.value, SearchError)
+    assert "--full" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("damage", SEGMENT_DAMAGE, ids=lambda f: f.__name__.strip("_"))
+@leaky
+def test_damaged_segment_is_index_corrupt_error_on_incremental_build(
+    damage: Callable[[Path], None], seed_copy: Path
+) -> None:
+    for path in segment_files(seed_copy):
+        damage(path)
+    kind, hint = raised_by(lambda: build_index([SEEDS], seed_copy))
+    assert kind is IndexCorruptError
+    assert "--full" in (hint or "")
+
+
+@pytest.mark.parametrize("damage", [_truncate_half, _random_fill], ids=lambda f: f.__name__.strip("_"))
+@leaky
+def test_full_rebuild_repairs_a_damaged_segment(
+    damage: Callable[[Path], None], seed_copy: Path, seed_index_dir: Path
+) -> None:
+    for path in segment_files(seed_copy):
+        damage(path)
+    report = build_index([SEEDS], seed_copy, full=True)
+    assert report.added == N_SEEDS and not report.skipped
+    assert snapshot(seed_copy) == snapshot(seed_index_dir)
+    exercise(seed_copy)
+
+
+# Run in a child: if the damage kills the process, the test sees a signal, not a dead pytest.
+_DAMAGE_UNDER_READER = """
+import os, sys
+from pathlib import Path
+from search import open_index
+from search.errors import IndexCorruptError
+index_dir = Path(sys.argv[1])
+with open_index(index_dir) as ix:
+    ix.search("police")
+    for seg in index_dir.glob("gen-*/*.seg"):
+        os.truncate(seg, seg.stat().st_size // 2)
+    try:
+        ix.search("recognition")
+        ix.search("facial", sort="newest")
+        print("answered")
+    except IndexCorruptError:
+        print("corrupt")
+"""
+
+
+def test_segment_truncated_under_an_open_index_does_not_kill_the_reader(seed_copy: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _DAMAGE_UNDER_READER, str(seed_copy)],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert done.returncode == 0, f"reader died with {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.strip() in ("answered", "corrupt")
+
+
+# -- a read-only index folder ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """`folder` made read-only: by permissions, or for root (who ignores them) a read-only bind mount."""
+    if os.geteuid() != 0:
+        paths = [folder, *folder.rglob("*")]
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield folder
+        finally:
+            for p in reversed(paths):
+                p.chmod(modes[p])
+        return
+    mount_point = folder.with_name(folder.name + "-ro")
+    mount_point.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("running as root, which ignores permissions, and no mount(8) for a read-only bind mount")
+    bind = subprocess.run(["mount", "--bind", str(folder), str(mount_point)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip("running as root, which ignores permissions, and a bind mount is not allowed here")
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(mount_point)], capture_output=True)
+        if remount.returncode != 0:
+            pytest.skip("running as root, which ignores permissions, and a read-only remount is not allowed")
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_read_only_index_folder_still_searches(seed_copy: Path, seed_index_dir: Path) -> None:
+    with read_only(seed_copy) as folder:
+        with pytest.raises(OSError):
+            (folder / "probe").write_text("x", "utf-8")  # the folder really is read-only
+        with open_index(folder) as ix:
+            assert ix.search("facial recognition").total > 0
+            with open_index(seed_index_dir) as original:
+                assert ix.stats().documents == original.stats().documents
+            ix.refresh()
+        assert snapshot(folder) == snapshot(seed_index_dir)
+
+
+# -- one writer at a time ---------------------------------------------------------------------
+
+
+def test_second_writer_gets_index_busy_naming_the_holder_after_waiting(
+    records: Path, tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index([records], index_dir)
+    before = snapshot(index_dir)
+    (records / "zz-new.md").write_text('---\ntitle: "Quokka census"\n---\nquokka\n', "utf-8")
+    holder = spawn("hold_lock.py", index_dir, 60)
+    expect_line(holder, f"locked {holder.pid}")
+
+    started = time.monotonic()
+    with pytest.raises(IndexBusyError) as caught:
+        build_index([records], index_dir, wait=0.5)
+    assert time.monotonic() - started >= 0.5  # it waited before giving up
+    busy = caught.value
+    assert busy.waited == 0.5
+    assert busy.holder is not None and f"pid {holder.pid} " in busy.holder
+    assert f"pid {holder.pid} " in str(busy) and "waited 0.5s" in str(busy)
+    assert "--wait" in (busy.hint or "")
+    assert snapshot(index_dir) == before  # the refused run changed nothing
+
+
+def test_writer_with_enough_wait_runs_after_the_holder_releases(
+    records: Path, tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index([records], index_dir)
+    (records / "zz-new.md").write_text('---\ntitle: "Quokka census"\n---\nquokka\n', "utf-8")
+    holder = spawn("hold_lock.py", index_dir, 1.0)
+    expect_line(holder, "locked")
+    report = build_index([records], index_dir, wait=PATIENCE)
+    finished = time.monotonic()
+    releasing = float(expect_line(holder, "releasing").split()[1])
+    assert finished > releasing  # it ran after the release, not beside the holder
+    assert report.added == 1 and report.unchanged == N_SEEDS
+    with open_index(index_dir) as ix:
+        assert ix.search("quokka").total == 1
+
+
+def test_holder_killed_by_sigkill_leaves_no_blocking_lock(
+    seed_copy: Path, spawn: Callable[..., subprocess.Popen[str]]
+) -> None:
+    index_dir = seed_copy
+    holder = spawn("hold_lock.py", index_dir, 60)
+    expect_line(holder, "locked")
+    with pytest.raises(IndexBusyError):
+        build_index([SEEDS], index_dir)
+    os.kill(holder.pid, signal.SIGKILL)
+    assert holder.wait(PATIENCE) == -signal.SIGKILL
+    report = build_index([SEEDS], index_dir, wait=0)  # no wait needed: the kernel dropped the lock
+    assert report.unchanged == N_SEEDS
+
+
+def test_lock_holder_in_another_thread_blocks_a_writer(seed_copy: Path) -> None:
+    index_dir = seed_copy
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with Store(index_dir).writer_lock():
+            holding.set()
+            release.wait(PATIENCE)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(PATIENCE)
+        assert f"pid {os.getpid()} " in (index_dir / "LOCK").read_text("utf-8")
+        with pytest.raises(IndexBusyError) as caught:
+            build_index([SEEDS], index_dir, wait=0.2)
+        assert f"pid {os.getpid()} " in (caught.value.holder or "")
+    finally:
+        release.set()
+        thread.join(PATIENCE)
+    assert build_index([SEEDS], index_dir).unchanged == N_SEEDS
