@@ -104,8 +104,8 @@ class Index:
         self,
         text: str = "",
         *,
-        topics: list[str] | tuple[str, ...] = (),
-        providers: list[str] | tuple[str, ...] = (),
+        topics: str | list[str] | tuple[str, ...] = (),
+        providers: str | list[str] | tuple[str, ...] = (),
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         published: bool | None = None,
@@ -124,8 +124,9 @@ class Index:
         request = SearchRequest(
             text=text,
             filters=Filters(
-                topics=tuple(topics),
-                providers=tuple(providers),
+                # A lone string is one value, not its characters.
+                topics=(topics,) if isinstance(topics, str) else tuple(topics),
+                providers=(providers,) if isinstance(providers, str) else tuple(providers),
                 since=since,
                 until=until,
                 published=published,

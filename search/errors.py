@@ -67,6 +67,14 @@ class RecordError(SearchError):
         what = problem if field is None else f"field '{field}': {problem}"
         super().__init__(f"{where}: {what}", hint=hint)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable, so that a pool worker can hand one back to the indexer.
+        return (_record_error, (self.path, self.problem, self.line, self.field, self.hint))
+
+
+def _record_error(path: str, problem: str, line: int | None, field: str | None, hint: str | None) -> RecordError:
+    return RecordError(path, problem, line=line, field=field, hint=hint)
+
 
 class UsageError(SearchError):
     """An argument is invalid (bad date, unknown sort, page < 1...)."""

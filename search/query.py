@@ -95,16 +95,19 @@ def read_user_text(text: str) -> list[list[Clause]]:
             continue
         if word is not None:
             negated = negate_next or (word.startswith("-") and len(word) > 1)
-            clause = Clause(word.lstrip("+-") if len(word) > 1 else word, negated=negated)
+            bare = word.lstrip("+-") if len(word) > 1 else word
+            # "title:facial" is two words here, not a field name (that is --raw).
+            clauses = [Clause(piece, negated=negated) for piece in bare.split(":") if piece] or [Clause(bare)]
         else:
             negated = negate_next or match.group("neg") == "-"
-            clause = Clause(match.group("phrase"), phrase=True, negated=negated)
+            clauses = [Clause(match.group("phrase"), phrase=True, negated=negated)]
         negate_next = False
-        if join_next and not clause.negated and groups and not groups[-1][0].negated:
-            groups[-1].append(clause)
-        else:
-            groups.append([clause])
-        join_next = False
+        for clause in clauses:
+            if join_next and not clause.negated and groups and not groups[-1][0].negated:
+                groups[-1].append(clause)
+            else:
+                groups.append([clause])
+            join_next = False
     return groups
 
 
@@ -198,15 +201,23 @@ def build_raw_query(schema: Any, text: str) -> query.Query:
 # -- filters -----------------------------------------------------------------------
 
 
-def _lexicon_matches(reader: Any, field: str, wanted: Iterable[str]) -> list[str]:
-    """The indexed values of `field` equal to any of `wanted`, ignoring case."""
-    folded = {w.strip().casefold() for w in wanted if w.strip()}
+def _fold(value: str) -> str:
+    return value.strip().casefold()
+
+
+def _fold_host(value: str) -> str:
+    return _fold(value).removeprefix("www.")
+
+
+def _lexicon_matches(reader: Any, field: str, wanted: Iterable[str], fold: Any = _fold) -> list[str]:
+    """The indexed values of `field` equal to any of `wanted` once both are folded."""
+    folded = {fold(w) for w in wanted if w.strip()}
     if not folded or field not in reader.schema.names():
         return []
     found: list[str] = []
     for term in reader.lexicon(field):
         value = term.decode("utf-8") if isinstance(term, bytes) else term
-        if value.casefold() in folded:
+        if fold(value) in folded:
             found.append(value)
     return found
 
@@ -249,9 +260,9 @@ class Filters:
             values = _lexicon_matches(reader, "topic", self.topics)
             out.append(query.Or([query.Term("topic", v) for v in values]) if values else query.NullQuery)
         if self.providers:
-            wanted = [p.removeprefix("www.") for p in self.providers]
-            terms = [query.Term("provider", v) for v in _lexicon_matches(reader, "provider", wanted)]
-            terms += [query.Term("domain", v) for v in _lexicon_matches(reader, "domain", wanted)]
+            # A name ignoring case; a domain also ignoring a leading "www.", on both sides.
+            terms = [query.Term("provider", v) for v in _lexicon_matches(reader, "provider", self.providers)]
+            terms += [query.Term("domain", v) for v in _lexicon_matches(reader, "domain", self.providers, _fold_host)]
             out.append(query.Or(terms) if terms else query.NullQuery)
         low = _date_bound(self.since, end=False, option="--since")
         high = _date_bound(self.until, end=True, option="--until")
@@ -400,8 +411,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     searcher = context.searcher
     hidden = context.hidden
     schema = searcher.schema
-    # Filters select; they must not score (a topic match is not relevance).
-    filters = [query.ConstantScoreQuery(f, 0.0) for f in request.filters.queries(searcher.reader())]
+    filters = request.filters.queries(searcher.reader())
     relaxed = False
     bonus: query.Query | None = None
     if request.raw:
@@ -411,11 +421,19 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             if request.text.strip():
                 raise QueryError(request.text, "it has no searchable terms")
             main = query.Every()
+        leaves = sum(1 for _ in main.leaves())
+        if leaves > MAX_TERMS:
+            raise QueryError(request.text, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
     else:
         built = build_safe_query(schema, request.text)
         negative = built.negative
         bonus = _bonus(built)
-        if built.empty:
+        if built.empty and not negative and request.text.strip():
+            # Only stop words, symbols or operators: like Elasticsearch's
+            # zero_terms_query "none", that finds nothing.  An empty query
+            # browses everything, and "-word" alone means everything but it.
+            main = query.NullQuery
+        elif built.empty:
             main = query.Every()
         elif len(built.positive) == 1:
             main = built.positive[0]
@@ -440,8 +458,10 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     offset = (request.page - 1) * request.limit
     hits: list[Hit] = []
     if matched and offset < len(matched):
-        scored = query.AndMaybe(final, bonus) if bonus is not None else final
-        results = _collect(searcher, scored, request, offset + request.limit, hidden)
+        # Score the words alone, restricted to the matching set: filters select
+        # but must not score (a topic match is not relevance).
+        scored = query.AndMaybe(main, bonus) if bonus is not None else main
+        results = _collect(searcher, scored, request, offset + request.limit, matched)
         sorted_ = _sort_facet(request.sort) is not None
         terms = _highlight_terms(schema, request, main)
         for whoosh_hit in list(results)[offset:]:
@@ -458,21 +478,23 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
 
 
 def _collect(
-    searcher: searching.Searcher, final: query.Query, request: SearchRequest, limit: int, hidden: set[int]
+    searcher: searching.Searcher, scored: query.Query, request: SearchRequest, limit: int, matched: set[int]
 ) -> Any:
+    """The top `limit` of `matched`, ranked by `scored` (or sorted)."""
     sortedby = _sort_facet(request.sort)
-    mask = hidden or None
     if not request.raw:
-        return searcher.search(final, limit=limit, sortedby=sortedby, mask=mask)
-    # The mask must wrap the time limit, not the reverse: TimeLimitCollector
+        return searcher.search(scored, limit=limit, sortedby=sortedby, filter=matched)
+    # The filter must wrap the time limit, not the reverse: TimeLimitCollector
     # feeds its child directly, so a FilterCollector inside it filters nothing.
-    collector: Any = TimeLimitCollector(
-        searcher.collector(limit=limit, sortedby=sortedby), timelimit=RAW_TIME_LIMIT, use_alarm=False
+    collector: Any = FilterCollector(
+        TimeLimitCollector(
+            searcher.collector(limit=limit, sortedby=sortedby), timelimit=RAW_TIME_LIMIT, use_alarm=False
+        ),
+        matched,
+        None,
     )
-    if mask:
-        collector = FilterCollector(collector, None, mask)
     try:
-        searcher.search_with_collector(final, collector)
+        searcher.search_with_collector(scored, collector)
     except searching.TimeLimit:
         log.warning("raw query %r hit the %.0fs time limit; results are partial", request.text, RAW_TIME_LIMIT)
     return collector.results()

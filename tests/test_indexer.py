@@ -1,0 +1,757 @@
+"""The reindex job (issue 3): incremental runs, full rebuilds, failures and kills.
+
+Small cases write a handful of records with `write_record`; the crash and
+reader tests share one generated corpus (CRASH_* below, about 750 files), so
+they run without the shared corpora.  Child processes run
+tests/helpers/reindex.py, which narrates a build (progress, commits, the
+publish of a full rebuild) so that a kill lands at a known point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gc
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import whoosh.writing
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+
+import search.indexer
+from search import build_index, open_index
+from search.errors import IndexNotFoundError, UsageError
+from search.records import Article, parse_record
+from search.schema import decode_source
+from search.store import Store
+
+RecordWriter = Callable[..., Path]
+Row = tuple[Any, ...]
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+HELPERS = Path(__file__).resolve().parent / "helpers"
+PATIENCE = 60.0  # only stops a hung child; never a measure of speed
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def snapshot(index_dir: Path) -> tuple[Row, ...]:
+    """Every live document (id, kind, path, parent, title, bookkeeping), sorted; duplicates show."""
+    _gen, ix = Store(index_dir).open()
+    with ix.reader() as reader:
+        column = reader.column_reader("source")
+        rows = [
+            (f["id"], f["kind"], f["path"], f.get("parent"), f["title"], decode_source(column[n]))
+            for n, f in reader.iter_docs()
+        ]
+    return tuple(sorted(rows, key=repr))
+
+
+def by_path(rows: tuple[Row, ...]) -> dict[str, frozenset[Row]]:
+    """A record file's documents (its article and its stubs), per path."""
+    groups: dict[str, set[Row]] = defaultdict(set)
+    for row in rows:
+        groups[row[2]].add(row)
+    return {path: frozenset(group) for path, group in groups.items()}
+
+
+def titles(index_dir: Path, text: str) -> set[str]:
+    with open_index(index_dir) as ix:
+        page = ix.search(text, limit=1000)
+        assert page.total == len(page.hits)
+        return {hit.title for hit in page.hits}
+
+
+def record(title: str, *related: str) -> str:
+    front = f'title: "{title}"'
+    if related:
+        front += "\nrelated:" + "".join(
+            f'\n  - title: "{stub}"\n    webUrl: "https://example.org/{i}"' for i, stub in enumerate(related)
+        )
+    return front
+
+
+def touch(path: Path, seconds: int = 10) -> None:
+    """A new mtime, the same bytes."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+@pytest.fixture()
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths search.indexer parses, in order (runs use procs=1, so parsing is in-process)."""
+    seen: list[Path] = []
+
+    def counting(data: bytes, path: Path, *args: Any) -> Article:
+        seen.append(path)
+        return parse_record(data, path, *args)
+
+    monkeypatch.setattr(search.indexer, "parse_record", counting)
+    return seen
+
+
+@pytest.fixture()
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths search.indexer reads from disk."""
+    seen: list[Path] = []
+    real = search.indexer.read_source
+
+    def counting(path: Path, *args: Any) -> tuple[bytes, int, int]:
+        seen.append(Path(path))
+        return real(path, *args)
+
+    monkeypatch.setattr(search.indexer, "read_source", counting)
+    return seen
+
+
+@pytest.fixture()
+def collect_leaked_handles() -> Iterator[None]:
+    """Whoosh leaves the files of a writer that failed half-way to the garbage collector;
+    collect them here, so that their ResourceWarning does not land on a later test."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def counts(report: Any) -> tuple[int, int, int, int, int]:
+    return report.added, report.updated, report.deleted, report.unchanged, len(report.skipped)
+
+
+# -- incremental runs ---------------------------------------------------------------------
+
+
+def test_add_edit_delete_between_runs(write_record: RecordWriter, tmp_path: Path, parses: list[Path]) -> None:
+    index_dir = tmp_path / "index"
+    folder = tmp_path / "records"
+    write_record("a.md", record("Alpha aardvark"))
+    write_record("b.md", record("Bravo bison"))
+    write_record("c.md", record("Charlie cheetah"))
+    write_record("d.md", record("Delta dingo"))
+    first = build_index([folder], index_dir, procs=1)
+    assert counts(first) == (4, 0, 0, 0, 0) and first.full and first.documents == 4
+
+    write_record("e.md", record("Echo emu"))
+    write_record("b.md", record("Bravo buffalo and bison calves"))
+    (folder / "c.md").unlink()
+    touch(folder / "a.md")
+    parses.clear()
+    second = build_index([folder], index_dir, procs=1)
+    assert counts(second) == (1, 1, 1, 2, 0)
+    assert not second.full and second.documents == 4
+    assert sorted(p.name for p in parses) == ["b.md", "e.md"]  # only what changed was parsed
+    assert titles(index_dir, "buffalo") == {"Bravo buffalo and bison calves"}
+    assert titles(index_dir, "bison") == {"Bravo buffalo and bison calves"}  # the new version only
+    assert titles(index_dir, "cheetah") == set()
+    assert titles(index_dir, "emu") == {"Echo emu"}
+    assert titles(index_dir, "aardvark") == {"Alpha aardvark"}
+
+    parses.clear()
+    third = build_index([folder], index_dir, procs=1)
+    assert counts(third) == (0, 0, 0, 4, 0) and not third.changed
+    assert parses == []
+
+
+def test_no_change_run_reads_nothing(write_record: RecordWriter, tmp_path: Path, reads: list[Path]) -> None:
+    index_dir = tmp_path / "index"
+    for i in range(5):
+        write_record(f"r{i}.md", record(f"Record number {i}"))
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    reads.clear()
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert counts(report) == (0, 0, 0, 5, 0)
+    assert reads == []
+
+
+def test_touched_file_is_unchanged_and_not_reparsed(
+    write_record: RecordWriter, tmp_path: Path, parses: list[Path]
+) -> None:
+    index_dir = tmp_path / "index"
+    paths = [write_record(f"r{i}.md", record(f"Record number {i}")) for i in range(3)]
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    before = snapshot(index_dir)
+    for path in paths:
+        touch(path)
+    parses.clear()
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert counts(report) == (0, 0, 0, 3, 0) and not report.changed
+    assert parses == []
+    assert [row[:5] for row in snapshot(index_dir)] == [row[:5] for row in before]
+
+
+def test_touched_file_is_not_read_again_by_later_runs(
+    write_record: RecordWriter, tmp_path: Path, reads: list[Path]
+) -> None:
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    touch(path)
+    build_index([tmp_path / "records"], index_dir, procs=1)  # reads it once: fair, its stat changed
+    reads.clear()
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert report.unchanged == 1
+    assert reads == []  # size and mtime now match what the index holds
+
+
+def test_same_size_edit_is_an_update(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Record AAAA"))
+    build_index([tmp_path / "records"], index_dir)
+    size = path.stat().st_size
+    write_record("a.md", record("Record BBBB"))
+    touch(path, 1)  # a later mtime, whatever the clock's granularity
+    assert path.stat().st_size == size
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 1, 0, 0, 0)
+    assert titles(index_dir, "") == {"Record BBBB"}
+
+
+def test_renamed_file_is_one_deletion_and_one_addition(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    old = write_record("a.md", record("Alpha aardvark"))
+    write_record("b.md", record("Bravo bison"))
+    build_index([tmp_path / "records"], index_dir)
+    new = old.rename(old.with_name("z.md"))
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (1, 0, 1, 1, 0)
+    with open_index(index_dir) as ix:
+        (hit,) = ix.search("aardvark").hits
+    assert hit.path == str(new)
+
+
+def test_file_that_stops_parsing_leaves_results_and_is_reported(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    broken = write_record("b.md", record("Bravo bison", "Bison stub"))
+    build_index([tmp_path / "records"], index_dir)
+    assert titles(index_dir, "bison") == {"Bravo bison", "Bison stub"}
+
+    broken.write_text("no front matter here, bison\n", "utf-8")
+    report = build_index([tmp_path / "records"], index_dir)
+    # its old version (article and stub) left the index: that is the one deletion
+    assert counts(report) == (0, 0, 1, 1, 1)
+    (skipped,) = report.skipped
+    assert skipped.path == str(broken) and skipped.error
+    assert titles(index_dir, "bison") == set()
+    assert report.documents == 1
+
+    # still broken: reported again, nothing else to delete
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 0, 0, 1, 1)
+
+    write_record("b.md", record("Bravo bison"))
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (1, 0, 0, 1, 0)
+    assert titles(index_dir, "bison") == {"Bravo bison"}
+
+
+def test_deletion_is_scoped_to_the_given_roots(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    # "news" is a string prefix of "news-archive": a scope test by prefix would confuse them
+    news = [write_record(f"n{i}.md", record(f"News item {i}"), folder="news") for i in range(2)]
+    write_record("a0.md", record("Archive item zero"), folder="news-archive")
+    write_record("a1.md", record("Archive item one"), folder="news-archive")
+    assert build_index([tmp_path / "news"], index_dir).added == 2
+    report = build_index([tmp_path / "news-archive"], index_dir)
+    assert counts(report) == (2, 0, 0, 0, 0) and report.documents == 4
+
+    news[0].unlink()
+    report = build_index([tmp_path / "news-archive"], index_dir)
+    assert counts(report) == (0, 0, 0, 2, 0)  # news/ is not this run's business
+    report = build_index([tmp_path / "news"], index_dir)
+    assert counts(report) == (0, 0, 1, 1, 0)
+    assert titles(index_dir, "item") == {"News item 1", "Archive item zero", "Archive item one"}
+
+    # a single file as the root scopes the run to that file
+    report = build_index([news[1]], index_dir)
+    assert counts(report) == (0, 0, 0, 1, 0) and report.documents == 3
+
+
+def test_related_stubs_live_and_die_with_their_file(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    write_record("other.md", record("Unrelated okapi"))
+    host = write_record("host.md", record("Host article", "Wombat burrows", "Narwhal tusks"))
+    report = build_index([tmp_path / "records"], index_dir)
+    assert report.documents == 4
+    with open_index(index_dir) as ix:
+        (stub,) = ix.search("narwhal").hits
+    assert stub.kind == "related" and stub.path == str(host)
+
+    write_record("host.md", record("Host article", "Wombat burrows"))
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 1, 0, 1, 0) and report.documents == 3
+    assert titles(index_dir, "narwhal") == set()
+    assert titles(index_dir, "wombat") == {"Wombat burrows"}
+
+    host.unlink()
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 0, 1, 1, 0) and report.documents == 1
+    assert titles(index_dir, "wombat") == set()
+    assert titles(index_dir, "") == {"Unrelated okapi"}
+
+
+def test_full_rebuild_gives_the_same_results_in_a_new_generation(seed_index_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    queries = ["facial recognition", "police", "", "london OR paris"]
+
+    def results() -> list[tuple[int, list[str]]]:
+        with open_index(index_dir) as ix:
+            pages = [ix.search(q, limit=100) for q in queries]
+            pages.append(ix.search("privacy", sort="newest", limit=100))
+        return [(page.total, [hit.id for hit in page.hits]) for page in pages]
+
+    before, rows = results(), snapshot(index_dir)
+    old_gen = (index_dir / "CURRENT").read_text("utf-8").strip()
+    report = build_index([SEEDS], index_dir, full=True)
+    assert report.full and report.added == len(list(SEEDS.iterdir())) and report.unchanged == 0
+    new_gen = (index_dir / "CURRENT").read_text("utf-8").strip()
+    assert new_gen != old_gen
+    assert results() == before and snapshot(index_dir) == rows
+    assert (index_dir / old_gen).is_dir()  # kept for readers still on it...
+    build_index([SEEDS], index_dir, full=True)
+    assert not (index_dir / old_gen).exists()  # ...until the next swap
+    assert results() == before
+
+
+def test_missing_root_is_a_usage_error_and_deletes_nothing(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir)
+    before = snapshot(index_dir)
+    write_record("b.md", record("Bravo bison"))
+    missing = tmp_path / "unmounted"
+    for roots in ([missing], [tmp_path / "records", missing], [missing, tmp_path / "records"]):
+        with pytest.raises(UsageError) as caught:
+            build_index(roots, index_dir)
+        assert str(missing.name) in str(caught.value)
+        assert snapshot(index_dir) == before  # neither deleted nor half-applied
+
+
+def test_no_root_at_all_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        build_index([], tmp_path / "index")
+
+
+def test_empty_folder_is_a_fine_root(write_record: RecordWriter, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report = build_index([empty], tmp_path / "index")
+    assert counts(report) == (0, 0, 0, 0, 0) and report.documents == 0
+    with open_index(tmp_path / "index") as ix:
+        assert ix.search("anything").total == 0
+        assert ix.search("").total == 0
+
+    # a root whose every file went: all of them leave
+    paths = [write_record(f"r{i}.md", record(f"Record number {i}")) for i in range(3)]
+    build_index([tmp_path / "records"], tmp_path / "index2")
+    for path in paths:
+        path.unlink()
+    report = build_index([tmp_path / "records"], tmp_path / "index2")
+    assert counts(report) == (0, 0, 3, 0, 0) and report.documents == 0
+
+
+def test_overlapping_roots_index_each_file_once(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    write_record("top.md", record("Top story"))
+    write_record("inner.md", record("Inner story"), folder="records/sub")
+    roots = [tmp_path / "records", tmp_path / "records" / "sub"]
+    first = build_index(roots, index_dir)
+    second = build_index(roots, index_dir)
+    assert (first.added, first.documents) == (2, 2)
+    assert counts(second) == (0, 0, 0, 2, 0) and second.documents == 2
+
+
+def test_the_same_root_spelled_differently_is_the_same_root(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir)
+    report = build_index([tmp_path / "records" / ".." / "records"], index_dir)
+    assert counts(report) == (0, 0, 0, 1, 0) and report.documents == 1
+
+
+# -- a failing write --------------------------------------------------------------------------
+
+
+def _enospc(*_args: Any, **_kwargs: Any) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _fail_add_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whoosh.writing.SegmentWriter, "add_document", _enospc)
+
+
+def _fail_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whoosh.writing.SegmentWriter, "commit", _enospc)
+
+
+def _disk_fills_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file write fails after the first few: the disk fills up part-way through."""
+    real = StructFile.write
+    budget = {"writes": 3}
+
+    def write(self: StructFile, *args: Any) -> Any:
+        budget["writes"] -= 1
+        if budget["writes"] < 0:
+            _enospc()
+        return real(self, *args)
+
+    monkeypatch.setattr(StructFile, "write", write)
+
+
+@pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
+@pytest.mark.usefixtures("collect_leaked_handles")
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+@pytest.mark.parametrize("failure", [_fail_add_document, _fail_commit, _disk_fills_up], ids=lambda f: f.__name__[1:])
+def test_failing_write_keeps_the_previous_index_and_raises_oserror(
+    failure: Callable[[pytest.MonkeyPatch], None],
+    full: bool,
+    seed_index_dir: Path,
+    write_record: RecordWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Observed and asserted: the OSError (ENOSPC) propagates unchanged, not as a SearchError;
+    # the writer is cancelled, the lock released, and the live generation untouched.
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    write_record("new.md", record("Quokka census"))
+    roots = [SEEDS, tmp_path / "records"]
+    before, live = snapshot(index_dir), (index_dir / "CURRENT").read_text("utf-8")
+    with monkeypatch.context() as patch:
+        failure(patch)
+        with pytest.raises(OSError) as caught:
+            build_index(roots, index_dir, full=full)
+    assert caught.value.errno == errno.ENOSPC
+    # Whoosh's SegmentWriter takes its own MAIN_WRITELOCK in __init__ and, when a write fails
+    # there, keeps it until the half-made writer is freed: drop our hold on the traceback.
+    del caught
+    assert (index_dir / "CURRENT").read_text("utf-8") == live
+    assert snapshot(index_dir) == before
+    with open_index(index_dir) as ix:
+        assert ix.search("facial recognition").total > 0
+        assert ix.search("quokka").total == 0
+
+    report = build_index(roots, index_dir, wait=0)  # the lock was released
+    assert report.added == 1
+    assert titles(index_dir, "quokka") == {"Quokka census"}
+    assert sorted(p.name for p in index_dir.glob("gen-*")) == [live.strip()]  # the half-built one is gone
+
+
+# -- the crash corpus: kills, readers, concurrent writers --------------------------------------------
+
+CRASH_BASE = 300  # records in the index before the run under test
+CRASH_ADDED = 450  # records added for it
+CRASH_EDITED = 25  # the first records, rewritten
+CRASH_DELETED = 25  # the last base records, removed
+CRASH_COMMIT_EVERY = 100  # so that the run commits several times
+WORDS = (
+    "market election football film music science health budget court energy "
+    "harbour railway orchestra glacier vaccine satellite parliament festival"
+).split()
+
+
+def crash_record(i: int, version: int) -> str:
+    rnd = random.Random(i * 10 + version)
+    body = " ".join(rnd.choice(WORDS) for _ in range(40 + version * 7))
+    return (
+        f'---\ntitle: "Record {i} v{version}"\ntopics: [T{i % 7}]\n'
+        f'related:\n  - title: "Stub of record {i} v{version}"\n---\n\nuniq{i} {body}\n'
+    )
+
+
+@dataclass(frozen=True)
+class CrashCorpus:
+    records: Path
+    base_index: Path  # built before the changes below
+    base: tuple[Row, ...]  # its documents
+    expected: tuple[Row, ...]  # the documents of an index built from scratch after them
+
+    def observe(self, ix: Any) -> frozenset[str]:
+        """Titles found by one search (one searcher, so one state): an edited, an added and a
+        deleted record's."""
+        added, deleted = CRASH_BASE + 10, CRASH_BASE - 1
+        return frozenset(hit.title for hit in ix.search(f"uniq3 OR uniq{added} OR uniq{deleted}").hits)
+
+
+OLD_STATE = frozenset({"Record 3 v1", f"Record {CRASH_BASE - 1} v1"})
+NEW_STATE = frozenset({"Record 3 v2", f"Record {CRASH_BASE + 10} v1"})
+
+
+@pytest.fixture(scope="module")
+def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> CrashCorpus:
+    root = tmp_path_factory.mktemp("crash")
+    records = root / "records"
+    records.mkdir()
+    for i in range(CRASH_BASE):
+        (records / f"r{i:05d}.md").write_text(crash_record(i, 1), "utf-8")
+    build_index([records], root / "base", procs=1)
+    for i in range(CRASH_BASE, CRASH_BASE + CRASH_ADDED):
+        (records / f"r{i:05d}.md").write_text(crash_record(i, 1), "utf-8")
+    for i in range(CRASH_EDITED):
+        (records / f"r{i:05d}.md").write_text(crash_record(i, 2), "utf-8")
+    for i in range(CRASH_BASE - CRASH_DELETED, CRASH_BASE):
+        (records / f"r{i:05d}.md").unlink()
+    report = build_index([records], root / "expected", procs=1)
+    assert report.added == CRASH_BASE + CRASH_ADDED - CRASH_DELETED
+    return CrashCorpus(records, root / "base", snapshot(root / "base"), snapshot(root / "expected"))
+
+
+@pytest.fixture()
+def children() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start tests/helpers/reindex.py in its own process group; kill the group at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: object) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, str(HELPERS / "reindex.py"), *map(str, args)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(PATIENCE)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def kill_at(proc: subprocess.Popen[str], trigger: str | float) -> list[str]:
+    """SIGKILL `proc` when it prints a line starting with `trigger`, or after `trigger` seconds."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    watchdog = threading.Timer(PATIENCE, proc.kill)  # a hung child must not hang the suite
+    watchdog.start()
+    try:
+        if isinstance(trigger, float):
+            time.sleep(trigger)
+        else:
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if line.startswith(trigger):
+                    break
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(PATIENCE) == -signal.SIGKILL
+    finally:
+        watchdog.cancel()
+    if isinstance(trigger, str):
+        assert lines and lines[-1].startswith(trigger), f"never reached {trigger!r}: {lines[-3:]}"
+    assert not any(line.startswith("report ") for line in lines), "the run ended before the kill"
+    return lines
+
+
+@dataclass(frozen=True)
+class Kill:
+    trigger: str | float
+    args: tuple[str, ...] = ()
+    first_build: bool = False  # no index before the run
+
+
+KILLS = {
+    "at-start-up": Kill(0.3),
+    "after-the-diff": Kill("progress 0 "),
+    "mid-first-batch": Kill("progress 60 "),
+    "in-second-commit": Kill("commit-start 2"),
+    "mid-third-batch": Kill("progress 250 "),
+    "with-a-process-pool": Kill("progress 300 ", ("--procs", "2", "--pool-threshold", "100")),
+    "full-rebuild-mid-build": Kill("progress 400 ", ("--full",)),
+    "full-rebuild-at-publish": Kill("publish-start", ("--full",)),
+    "first-build": Kill("progress 300 ", first_build=True),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", KILLS.values(), ids=KILLS.keys())
+def test_sigkill_mid_run_leaves_last_committed_state_and_next_run_completes(
+    kill: Kill,
+    crash_corpus: CrashCorpus,
+    children: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    index_dir = tmp_path / "index"
+    if not kill.first_build:
+        shutil.copytree(crash_corpus.base_index, index_dir)
+    proc = children(index_dir, crash_corpus.records, "--commit-every", CRASH_COMMIT_EVERY, *kill.args)
+    lines = kill_at(proc, kill.trigger)
+
+    if kill.first_build:
+        with pytest.raises(IndexNotFoundError):
+            open_index(index_dir)
+    else:
+        with open_index(index_dir) as ix:  # searching works on what is there
+            ix.search("uniq5")
+            ix.search("orchestra glacier", sort="newest")
+            ix.search("")
+        state = snapshot(index_dir)
+        if "--full" in kill.args:
+            # the old generation stays live until the new one is published whole
+            assert state in (crash_corpus.base, crash_corpus.expected)
+            if "publish-start" not in lines:
+                assert state == crash_corpus.base
+        else:
+            old, new = by_path(crash_corpus.base), by_path(crash_corpus.expected)
+            for path, docs in by_path(state).items():
+                assert docs in (old.get(path), new.get(path)), f"{path} is neither its old nor its new version"
+            commits = sum(line.startswith("commit-end") for line in lines)
+            done = [path for path, docs in by_path(state).items() if docs == new.get(path) != old.get(path)]
+            assert len(done) >= commits * CRASH_COMMIT_EVERY  # committed batches were not lost
+
+    report = build_index([crash_corpus.records], index_dir, procs=1)
+    assert snapshot(index_dir) == crash_corpus.expected
+    assert report.documents == len(crash_corpus.expected)
+    live = (index_dir / "CURRENT").read_text("utf-8").strip()
+    leftovers = [p.name for p in index_dir.glob("gen-*") if p.name > live]
+    assert leftovers == []  # an unpublished generation does not survive the next run
+
+
+def search_during_reindex(
+    index_dir: Path,
+    proc_args: tuple[object, ...],
+    children: Callable[..., subprocess.Popen[str]],
+    look: Callable[[Any], Any],
+) -> tuple[list[Any], Any]:
+    """Call look(ix) in a loop on an Index opened before a reindex runs in a child process,
+    until it ends; then (what it saw during the run, what it sees after)."""
+    with open_index(index_dir) as ix:
+        look(ix)
+        proc = children(index_dir, *proc_args)
+        seen = []
+        while proc.poll() is None:
+            seen.append(look(ix))
+        assert proc.returncode == 0
+        assert seen, "the reindex ended before the first search"
+        return seen, look(ix)  # no refresh() needed
+
+
+def child_pids(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    if not path.exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to find the pool's workers")
+    return [int(child) for child in path.read_text().split()]
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_sigkilled_run_leaves_no_orphan_workers(
+    crash_corpus: CrashCorpus, children: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    proc = children(tmp_path / "index", crash_corpus.records, "--procs", "2", "--pool-threshold", "100")
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("progress 100 "):
+            break
+    workers = child_pids(proc.pid)
+    assert len(workers) >= 2  # the pool is up (two workers, and Python's resource tracker)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(PATIENCE)
+    deadline = time.monotonic() + 5  # EOF on their pipe would end them at once
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in workers if running(pid)] == []
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full-rebuild", "incremental"])
+def test_reader_opened_before_a_reindex_keeps_answering_then_sees_the_new_data(
+    full: bool,
+    crash_corpus: CrashCorpus,
+    children: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(crash_corpus.base_index, index_dir)
+    args = (crash_corpus.records, "--full") if full else (crash_corpus.records, "--commit-every", CRASH_COMMIT_EVERY)
+    old_total = len([row for row in crash_corpus.base if row[1] == "article"]) * 2
+    new_total = len([row for row in crash_corpus.expected if row[1] == "article"]) * 2
+
+    def look(ix: Any) -> tuple[frozenset[str], int]:
+        return crash_corpus.observe(ix), ix.search("", limit=1).total
+
+    seen, after = search_during_reindex(index_dir, args, children, look)
+    assert after == (NEW_STATE, new_total)
+    with open_index(index_dir) as fresh:
+        assert look(fresh) == after
+    assert snapshot(index_dir) == crash_corpus.expected
+    states = [state for state, _ in seen]
+    if full:
+        # nothing in between: the old index until the new one is whole, then never back
+        assert set(states) <= {OLD_STATE, NEW_STATE}
+        assert states == sorted(states, key=lambda state: state == NEW_STATE)
+        assert {total for _, total in seen} <= {old_total, new_total}
+    else:
+        # batches land one by one, but an edited record is always there in one version
+        assert all(len(state & {"Record 3 v1", "Record 3 v2"}) == 1 for state in states)
+        assert all(state <= OLD_STATE | NEW_STATE for state in states)
+
+
+def test_stats_survive_a_commit_landing_while_they_run(
+    seed_index_dir: Path, write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interleaving a reader in a loop meets now and then during an incremental reindex
+    # (seen with a reader polling stats() beside a run committing every 100 files), made
+    # deterministic: the commit lands after stats() listed the generation's files and before
+    # it looks at the table of contents, which the commit replaces and deletes.
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    write_record("new.md", record("Quokka census"))
+    real = Path.stat
+    landed: list[Any] = []
+
+    def commit_first(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.suffix == ".toc" and not landed:
+            landed.append(build_index([SEEDS, tmp_path / "records"], index_dir))
+        return real(self, *args, **kwargs)
+
+    with open_index(index_dir) as ix:
+        monkeypatch.setattr(Path, "stat", commit_first)
+        stats = ix.stats()
+        monkeypatch.undo()
+    assert landed and landed[0].added == 1
+    assert stats.documents in (landed[0].documents - 1, landed[0].documents)
+
+
+def test_two_concurrent_runs_one_waits_for_the_other(
+    crash_corpus: CrashCorpus,
+    children: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(crash_corpus.base_index, index_dir)
+    procs = [children(index_dir, crash_corpus.records, "--wait", PATIENCE) for _ in range(2)]
+    reports = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=PATIENCE * 2)
+        assert proc.returncode == 0
+        (line,) = [line for line in out.splitlines() if line.startswith("report ")]
+        reports.append(json.loads(line.removeprefix("report ")))
+    files = CRASH_BASE + CRASH_ADDED - CRASH_DELETED
+    worker, idle = sorted(reports, key=lambda r: r["unchanged"])
+    assert (worker["added"], worker["updated"], worker["deleted"]) == (CRASH_ADDED, CRASH_EDITED, CRASH_DELETED)
+    assert (idle["added"], idle["updated"], idle["deleted"], idle["unchanged"]) == (0, 0, 0, files)
+    assert snapshot(index_dir) == crash_corpus.expected
