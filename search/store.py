@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ import shutil
 import socket
 import struct
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -87,6 +89,11 @@ class CorruptionGuard:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None and not isinstance(exc, SearchError) and is_damage(exc, reading=self.reading):
+            # Whoosh leaves the damaged segment's files open when it fails;
+            # collect them now, quietly, rather than warn at some later GC.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
             raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
 CURRENT = "CURRENT"
