@@ -42,6 +42,7 @@ import shutil
 import socket
 import struct
 import time
+import traceback
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -89,10 +90,12 @@ class CorruptionGuard:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None and not isinstance(exc, SearchError) and is_damage(exc, reading=self.reading):
-            # Whoosh leaves the damaged segment's files open when it fails;
-            # collect them now, quietly, rather than warn at some later GC.
+            # Whoosh leaves the damaged segment's files open when it fails, held
+            # by the failed frames' locals; release and collect them now, quietly,
+            # rather than warn at whatever later GC (the error keeps the traceback).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ResourceWarning)
+                traceback.clear_frames(exc.__traceback__)
                 gc.collect()
             raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
