@@ -36,10 +36,11 @@ from typing import Any
 from whoosh import qparser, query, scoring, searching
 from whoosh.collectors import FilterCollector, TimeLimitCollector
 
+from search import ranking
 from search.errors import QueryError, UsageError
 from search.records import Provider, parse_datetime
 from search.results import Facets, Hit, ResultPage
-from search.schema import FIELD_WEIGHTS, TEXT_FIELDS, unpack_record
+from search.schema import TEXT_FIELD, analyse_text, unpack_record
 from search.snippets import highlight, lead
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ PHRASE_SLOP = 3
 
 
 def weighting() -> scoring.WeightingModel:
-    """BM25F; B per field: short fields are normalised less by their length."""
-    return scoring.BM25F(B=0.75, K1=1.2, title_B=0.5, topics_B=0.3, provider_text_B=0.3)
+    return ranking.NewsBM25()
 
 
 # -- reading the user's text ---------------------------------------------------
@@ -119,27 +119,21 @@ def _analyze(schema: Any, text: str) -> list[str]:
     return [token.text for token in analyzer(text)]
 
 
-def _clause_query(terms: list[str], phrase: bool) -> query.Query | None:
+def _clause_query(terms: list[str], boost: float = 1.0) -> query.Query | None:
+    """One word (a Term) or a phrase, or a word analysed into several
+    ("covid-19"), kept adjacent (a Phrase), on the combined text field."""
     if not terms:
         return None
-    per_field: list[query.Query] = []
-    for field in TEXT_FIELDS:
-        weight = FIELD_WEIGHTS[field]
-        if len(terms) == 1:
-            per_field.append(query.Term(field, terms[0], boost=weight))
-        elif phrase:
-            per_field.append(query.Phrase(field, terms, boost=weight))
-        else:
-            # One typed word analysed into several ("covid-19"): keep them adjacent.
-            per_field.append(query.Phrase(field, terms, boost=weight))
-    return query.Or(per_field)
+    if len(terms) == 1:
+        return query.Term(TEXT_FIELD, terms[0], boost=boost)
+    return query.Phrase(TEXT_FIELD, terms, boost=boost)
 
 
 @dataclass(frozen=True)
 class BuiltQuery:
     positive: list[query.Query]  # each must match (or any, when relaxed)
     negative: list[query.Query]
-    words: list[str]  # analysed terms, for "did you mean" and explain
+    words: list[str]  # analysed terms, for highlighting and feedback
 
     @property
     def empty(self) -> bool:
@@ -147,16 +141,33 @@ class BuiltQuery:
 
 
 def build_safe_query(schema: Any, text: str) -> BuiltQuery:
+    groups: list[list[tuple[Clause, list[str]]]] = []
+    budget = MAX_TERMS
+    for typed in read_user_text(text):
+        analysed = []
+        for clause in typed:
+            terms = _analyze(schema, clause.text)[:budget]
+            budget -= len(terms)
+            if terms:
+                analysed.append((clause, terms))
+        if analysed:
+            groups.append(analysed)
+        if budget <= 0:
+            log.info("query truncated to its first %d terms", MAX_TERMS)
+            break
+    # A word typed twice is one clause weighing 1 + ln 2, not two clauses.
+    weights = ranking.term_weights(t for group in groups for c, terms in group if not c.negated for t in terms)
     positive: list[query.Query] = []
     negative: list[query.Query] = []
     words: list[str] = []
-    budget = MAX_TERMS
-    for group in read_user_text(text):
+    seen: set[str] = set()
+    for group in groups:
         parts: list[query.Query] = []
-        for clause in group:
-            terms = _analyze(schema, clause.text)[:budget]
-            budget -= len(terms)
-            built = _clause_query(terms, clause.phrase)
+        for clause, terms in group:
+            lone = len(group) == 1 and len(terms) == 1
+            if lone and not clause.negated and terms[0] in seen:
+                continue
+            built = _clause_query(terms, weights[terms[0]] if lone and not clause.negated else 1.0)
             if built is None:
                 continue
             if clause.negated:
@@ -164,16 +175,15 @@ def build_safe_query(schema: Any, text: str) -> BuiltQuery:
             else:
                 parts.append(built)
                 words.extend(terms)
+                if lone:
+                    seen.add(terms[0])
         if parts:
             positive.append(parts[0] if len(parts) == 1 else query.Or(parts))
-        if budget <= 0:
-            log.info("query truncated to its first %d terms", MAX_TERMS)
-            break
     return BuiltQuery(positive, negative, words)
 
 
 #: Fields a raw query may name: the full text, and the exact values.
-RAW_FIELDS = (*TEXT_FIELDS, "topic", "provider", "domain", "year", "kind", "id", "url", "published_flag")
+RAW_FIELDS = (TEXT_FIELD, "title", "topic", "provider", "domain", "year", "kind", "id", "url", "published_flag")
 _FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w.])([A-Za-z_]\w*):(?!//)')
 
 
@@ -186,7 +196,7 @@ def build_raw_query(schema: Any, text: str) -> query.Query:
         name = match.group(1)
         if name is not None and name not in RAW_FIELDS:
             raise QueryError(text, f"unknown field {name!r}", hint=fields_hint)
-    parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=FIELD_WEIGHTS)
+    parser = qparser.QueryParser(TEXT_FIELD, schema)
     try:
         parsed = parser.parse(text)
     except Exception as exc:  # Whoosh's parser raises assorted types
@@ -389,20 +399,37 @@ def _highlight_terms(schema: Any, request: SearchRequest, main: query.Query) -> 
         return frozenset(build_safe_query(schema, request.text).words)
     terms = set()
     for field, text in main.iter_all_terms():
-        if field in TEXT_FIELDS:
+        if field in (TEXT_FIELD, "title"):
             terms.add(text.decode("utf-8") if isinstance(text, bytes) else str(text))
     return frozenset(terms)
 
 
 def _bonus(built: BuiltQuery) -> query.Query | None:
-    """Adjacent query words score extra: a sloppy phrase over each text field."""
-    words = [
-        q for q in built.positive if isinstance(q, query.Or) and all(isinstance(s, query.Term) for s in q.subqueries)
-    ]
-    terms = [q.subqueries[0].text for q in words]
-    if len(terms) < 2 or len(terms) != len(built.positive):
+    """Adjacent query words score extra: a sloppy phrase of a short query's words."""
+    if not 2 <= len(built.positive) <= ALL_WORDS_MAX:
         return None
-    return query.Or([query.Phrase(f, terms, slop=PHRASE_SLOP, boost=FIELD_WEIGHTS[f]) for f in TEXT_FIELDS])
+    if not all(isinstance(q, query.Term) for q in built.positive):
+        return None
+    return query.Phrase(TEXT_FIELD, [q.text for q in built.positive], slop=PHRASE_SLOP)
+
+
+def _with_feedback(
+    searcher: searching.Searcher, built: BuiltQuery, scored: query.Query, matched: set[int]
+) -> query.Query:
+    """Pseudo-relevance feedback: `scored` plus the best terms of its top hits."""
+    top = searcher.search(scored, limit=ranking.FEEDBACK_DOCS, filter=matched)
+    texts = []
+    for hit in top:
+        fields = hit.fields()
+        body = unpack_record(fields["record"]).get("body") or ""
+        texts.append(
+            [t for t, _ in analyse_text(" ".join((fields.get("title") or "", fields.get("excerpt") or "", body)))]
+        )
+    extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(built.words))
+    if not extra:
+        return scored
+    expansion = [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
+    return query.Or([scored, *expansion])
 
 
 def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
@@ -414,6 +441,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     filters = request.filters.queries(searcher.reader())
     relaxed = False
     bonus: query.Query | None = None
+    built: BuiltQuery | None = None
     if request.raw:
         main: query.Query = build_raw_query(schema, request.text)
         negative: list[query.Query] = []
@@ -460,7 +488,11 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     if matched and offset < len(matched):
         # Score the words alone, restricted to the matching set: filters select
         # but must not score (a topic match is not relevance).
-        scored = query.AndMaybe(main, bonus) if bonus is not None else main
+        scored = main
+        if built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
+            scored = _with_feedback(searcher, built, scored, matched)
+        if bonus is not None:
+            scored = query.AndMaybe(scored, bonus)
         results = _collect(searcher, scored, request, offset + request.limit, matched)
         sorted_ = _sort_facet(request.sort) is not None
         terms = _highlight_terms(schema, request, main)

@@ -558,9 +558,7 @@ def _split(text: str, path: Path) -> tuple[str, str | None, int]:
     raise RecordError(path, "file does not start with '---'", line=1, hint=hint)
 
 
-def _article(
-    data: dict[Any, Any], body: str | None, path: Path, front: str, line0: int, limits: Limits
-) -> Article:
+def _article(data: dict[Any, Any], body: str | None, path: Path, front: str, line0: int, limits: Limits) -> Article:
     warns: list[str] = []
     title = _title(data, path, front, line0, warns, limits)
     fields = dict(_ARTICLE_DEFAULTS)
@@ -579,14 +577,10 @@ def _article(
                 extra[name] = _json_safe(value)
     if body is not None:  # control characters are gone already (_decode)
         body = _cut(unicodedata.normalize("NFC", body).strip(), "body", warns, limits.max_text_chars)
-    return Article(
-        path=path.absolute(), title=title, body=body, extra=extra, warnings=tuple(warns), **fields
-    )
+    return Article(path=path.absolute(), title=title, body=body, extra=extra, warnings=tuple(warns), **fields)
 
 
-def _title(
-    data: dict[Any, Any], path: Path, front: str, line0: int, warns: list[str], limits: Limits
-) -> str:
+def _title(data: dict[Any, Any], path: Path, front: str, line0: int, warns: list[str], limits: Limits) -> str:
     value = data.get("title")
     if isinstance(value, bool):
         warns.append(f"field 'title': YAML read {_show(value)}, a boolean; quote the title to keep it")
@@ -797,8 +791,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any, str, list[str], Limits], Any]]] = {
 _LISTS = ("topics", "images", "related")
 _ARTICLE_DEFAULTS: dict[str, Any] = {attr: () if attr in _LISTS else None for attr, _ in _FIELDS.values()}
 _STUB_FIELDS = {
-    key: _FIELDS[key]
-    for key in ("excerpt", "publishedDateTime", "webUrl", "provider", "quality", "images")
+    key: _FIELDS[key] for key in ("excerpt", "publishedDateTime", "webUrl", "provider", "quality", "images")
 }
 _STUB_DEFAULTS: dict[str, Any] = {attr: () if attr in _LISTS else None for attr, _ in _STUB_FIELDS.values()}
 

@@ -6,9 +6,11 @@ Design:
   ``kind="related"`` document per stub in its ``related`` list.  All of them
   carry the file's absolute ``path``, so deleting by path removes a record
   and its stubs together: stubs live and die with the file that carries them.
-* Full-text fields (title, excerpt, body, topics, provider) share one
-  analyzer: Unicode word tokens, lower case, accent folding, English stop
-  words removed, Porter stemming.
+* Full text goes into one field, ``text``, whose parts (title, topics,
+  excerpt, body, provider) are weighted before BM25 saturates them (see
+  search.ranking); ``title`` is also indexed alone for raw ``title:``
+  queries.  One analyzer: Unicode word tokens (CJK as bigrams), lower case,
+  accent folding, English stop words removed, Porter stemming.
 * Filter and facet values are exact and keep their case (``topic``,
   ``provider``, ``domain``, ``year``); filters match them case-insensitively
   through the (small) lexicon instead of storing a second, folded copy.
@@ -40,17 +42,16 @@ from whoosh.system import pack_uint
 
 from search.records import Article, Stub
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-#: Field weights for BM25F: a title match counts for more than a body match.
-FIELD_WEIGHTS: dict[str, float] = {
-    "title": 3.0,
-    "topics": 2.0,
-    "excerpt": 1.5,
-    "body": 1.0,
-    "provider_text": 1.0,
-}
-TEXT_FIELDS = tuple(FIELD_WEIGHTS)
+#: The full-text field queries score on, and the weight of each part of a
+#: record in it: a title word counts twice (see search.ranking).
+TEXT_FIELD = "text"
+PART_WEIGHTS: dict[str, float] = {"title": 2.0, "topics": 1.0, "excerpt": 1.0, "body": 1.0, "provider": 1.0}
+#: Positions between two parts, so that a phrase never spans them.
+PART_GAP = 100
+
+Parts = list[tuple[str, float]]
 
 #: Sort columns hold these for a missing date/quality so that they sort last.
 MISSING_LOW = -(2**62)
@@ -171,15 +172,29 @@ class _FastAnalysis:
                 stem = stems[word] = self.stem(word)
             yield stem, pos
 
-    def postings(self, text: str) -> Iterator[tuple[bytes, int, float, bytes]]:
-        """What fields.TEXT.index() returns: (term, freq, weight, encoded positions)."""
+    def postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """What fields.TEXT.index() returns: (term, freq, weight, encoded positions).
+
+        `value` is a text, or weighted parts: a term's weight is the sum of
+        its occurrences times their part's weight (BM25F's weighted term
+        frequency), and each part starts PART_GAP positions after the last."""
+        parts: Parts = [(value, 1.0)] if isinstance(value, str) else value
         positions: dict[str, list[int]] = {}
-        for term, pos in self.terms(text):
-            found = positions.get(term)
-            if found is None:
-                positions[term] = [pos]
-            else:
-                found.append(pos)
+        weights: dict[str, float] = {}
+        base = 0
+        for text, part_weight in parts:
+            last = -1
+            for term, pos in self.terms(text):
+                last = base + pos
+                found = positions.get(term)
+                if found is None:
+                    positions[term] = [last]
+                    weights[term] = part_weight
+                else:
+                    found.append(last)
+                    weights[term] += part_weight
+            if last >= 0:
+                base = last + PART_GAP
         single = self.single
         for term, plist in positions.items():
             if len(plist) == 1:
@@ -188,7 +203,7 @@ class _FastAnalysis:
                     encoded = single[plist[0]] = _encode_positions(plist)
             else:
                 encoded = _encode_positions(plist)
-            yield term.encode("utf-8"), len(plist), float(len(plist)), encoded
+            yield term.encode("utf-8"), len(plist), weights[term], encoded
 
 
 def _encode_positions(plist: list[int]) -> bytes:
@@ -201,6 +216,11 @@ _FAST = _FastAnalysis()
 WORDS_RE = re.compile(_WORDS, re.UNICODE)
 
 
+def analyse_text(text: str) -> list[tuple[str, int]]:
+    """The indexed (term, position) pairs of a text."""
+    return list(_FAST.terms(text))
+
+
 def analyse_word(word: str) -> str | None:
     """The indexed term for one token (CJK already split), None for a stop word."""
     return _FAST.term(word)
@@ -209,7 +229,7 @@ def analyse_word(word: str) -> str | None:
 class FastText(fields.TEXT):  # type: ignore[misc]
     """A TEXT field whose indexing takes the _FastAnalysis path."""
 
-    def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+    def index(self, value: str | Parts, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         return _FAST.postings(value)
 
 
@@ -226,11 +246,9 @@ def build_schema() -> fields.Schema:
         kind=fields.ID(stored=True),
         path=fields.ID(stored=True),
         parent=fields.ID(stored=True),
+        text=FastText(analyzer=text),
         title=FastText(analyzer=text, stored=True),
-        excerpt=FastText(analyzer=text, stored=True),
-        body=FastText(analyzer=text),
-        topics=FastText(analyzer=text),
-        provider_text=FastText(analyzer=text),
+        excerpt=fields.STORED(),
         topic=_values_field(),
         provider=_values_field(),
         domain=_values_field(),
@@ -275,6 +293,25 @@ def unpack_record(blob: bytes) -> dict[str, Any]:
     return value
 
 
+def combined_text(
+    title: str,
+    topics: tuple[str, ...],
+    excerpt: str | None,
+    body: str | None,
+    provider_name: str | None,
+    provider_domain: str | None,
+) -> Parts:
+    """The weighted parts of the full-text field, in PART_WEIGHTS order."""
+    values = {
+        "title": title,
+        "topics": " ; ".join(topics),
+        "excerpt": excerpt or "",
+        "body": body or "",
+        "provider": " ".join(v for v in (provider_name, provider_domain) if v),
+    }
+    return [(values[part], weight) for part, weight in PART_WEIGHTS.items() if values[part]]
+
+
 def _epoch(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
@@ -309,9 +346,6 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
-    names = [v for v in (provider_name, provider_domain) if v]
-    if names:
-        doc["provider_text"] = " ".join(names)
     if provider_name or provider_domain:
         # The providers facet counts names; a provider known only by its domain counts under it.
         doc["provider"] = provider_name or provider_domain
@@ -374,10 +408,8 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
         ),
         record=pack_record(article.to_record()),
     )
-    if article.body:
-        doc["body"] = article.body
+    doc["text"] = combined_text(article.title, article.topics, article.excerpt, article.body, pname, pdomain)
     if article.topics:
-        doc["topics"] = " ".join(article.topics)
         doc["topic"] = VALUE_SEP.join(article.topics)
     if article.is_published is not None:
         doc["published_flag"] = article.is_published
@@ -401,6 +433,7 @@ def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str,
         provider_domain=pdomain,
         quality=stub.quality,
     )
+    doc["text"] = combined_text(stub.title, (), stub.excerpt, None, pname, pdomain)
     doc.update(
         id=f"{parent}-r{number}",
         kind="related",

@@ -99,6 +99,7 @@ class CorruptionGuard:
                 gc.collect()
             raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
 
+
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
