@@ -29,8 +29,9 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ COMMIT_EVERY = 5_000
 #: Below this many files to parse, a process pool costs more than it saves
 #: (spawning a worker and importing yaml takes about 0.15 s).
 POOL_THRESHOLD = 2_000
+#: Files a pool worker parses per task, and tasks in flight per worker.
+BATCH = 200
+IN_FLIGHT = 4
 #: Whoosh writer memory for posting pools; its default is 128 MB.
 WRITER_LIMIT_MB = 256
 
@@ -107,16 +111,23 @@ def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loade
         for task in tasks:
             yield _load(task, limits)
         return
-    chunk = 200
-    batches = [tasks[i : i + chunk] for i in range(0, len(tasks), chunk)]
+    batches = (tasks[i : i + BATCH] for i in range(0, len(tasks), BATCH))
     # spawn, not fork: the CLI may run a progress-bar thread, and forking a
     # threaded process is unsafe (and deprecated from Python 3.12).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=procs, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
     ) as pool:
-        for batch in pool.map(_load_batch, batches, [limits] * len(batches)):
-            yield from batch
+        # A bounded window of batches in flight: Executor.map would submit
+        # them all at once, and parsed articles piling up faster than the one
+        # writer takes them held 2 GiB at 200,000 records.
+        window: deque[Future[list[_Loaded]]] = deque()
+        for batch in batches:
+            window.append(pool.submit(_load_batch, batch, limits))
+            if len(window) >= procs * IN_FLIGHT:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:
