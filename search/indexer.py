@@ -105,6 +105,19 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe, spawn where it is not.
+
+    Forking a process that runs other threads (the CLI's progress bar) can
+    deadlock and is deprecated from Python 3.12, so that gets spawn.  But
+    spawn re-runs the caller's main module in each worker, which breaks a
+    library user's script without an `if __name__ == "__main__":` guard;
+    a single-threaded caller therefore gets fork (where the OS has it)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loaded]:
     """Results in task order; parallel when it pays."""
     if procs <= 1 or len(tasks) < POOL_THRESHOLD:
@@ -112,11 +125,8 @@ def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loade
             yield _load(task, limits)
         return
     batches = (tasks[i : i + BATCH] for i in range(0, len(tasks), BATCH))
-    # spawn, not fork: the CLI may run a progress-bar thread, and forking a
-    # threaded process is unsafe (and deprecated from Python 3.12).
-    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=procs, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+        max_workers=procs, mp_context=_pool_context(), initializer=_exit_with_parent, initargs=(os.getpid(),)
     ) as pool:
         # A bounded window of batches in flight: Executor.map would submit
         # them all at once, and parsed articles piling up faster than the one

@@ -30,7 +30,6 @@ from typing import Any
 
 import pytest
 import whoosh.writing
-from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
 import search.indexer
@@ -755,3 +754,30 @@ def test_two_concurrent_runs_one_waits_for_the_other(
     assert (worker["added"], worker["updated"], worker["deleted"]) == (CRASH_ADDED, CRASH_EDITED, CRASH_DELETED)
     assert (idle["added"], idle["updated"], idle["deleted"], idle["unchanged"]) == (0, 0, 0, files)
     assert snapshot(index_dir) == crash_corpus.expected
+
+
+UNGUARDED_SCRIPT = """
+import sys
+import search.indexer
+search.indexer.POOL_THRESHOLD = 10  # use the process pool on a small folder
+report = search.indexer.build_index([sys.argv[1]], sys.argv[2], procs=2)
+print(report.added)
+"""
+
+
+def test_a_script_without_a_main_guard_can_build_with_the_pool(write_record: RecordWriter, tmp_path: Path) -> None:
+    # spawn re-runs the caller's main module in each worker; a plain script
+    # (no `if __name__ == "__main__":`) must still be able to index.
+    for n in range(30):
+        write_record(f"r{n:02d}.md", record(f"Record {n}"))
+    script = tmp_path / "plain_script.py"
+    script.write_text(UNGUARDED_SCRIPT, "utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "records"), str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stdout.strip() == "30"
