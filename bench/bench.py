@@ -1,0 +1,807 @@
+"""Measure the product's speed against its peers, all in one run, and print the tables.
+
+The speed issue (6) and the reindex issue (3) state their targets as ratios
+to peers measured on the same machine in the same run, so every engine here
+runs in this one process, on the same parsed records and the same queries,
+and each figure is the median over ``--runs``.  Steps (``--only``):
+
+    build    parsing alone; FTS5, tantivy and a plain Whoosh script building
+             from parsed records; the product's full build from the files
+    query    300 seeded 1-3 word title queries, top 10, warm: p50 and p95
+    cold     a new ``search query WORD`` process vs ``grep -ril WORD`` and
+             a bare ``python -c "import typer, rich, whoosh, yaml"``
+    reindex  full build, then 1% edited + 0.5% deleted + 0.5% added, then
+             nothing changed: seconds, ratios to the full build, and a
+             PASS/FAIL check of the report's counts
+    --scale  N generated records: product build (in a child process, for
+             its peak memory), index size, query p50/p95, FTS5 alongside
+
+Nothing here asserts a time; it measures and prints.  The product steps are
+skipped with "product: not available" when ``search.build_index`` is absent.
+
+    .venv/bin/python bench/bench.py --runs 1 --json /tmp/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import inspect
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import generate
+import peers
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = ("build", "query", "cold", "reindex")
+PEER_LABELS = {
+    "fts5": "sqlite FTS5",
+    "tantivy": "tantivy",
+    "whoosh": "plain Whoosh script (one writer, StemmingAnalyzer)",
+}
+REPORT_FIELDS = ("added", "updated", "deleted", "unchanged", "skipped")
+
+# Run in a child so that its peak memory is its own: the benchmark process
+# holds parsed corpora and peer indexes that would swamp the figure.
+_CHILD_BUILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from search import build_index
+started = time.perf_counter()
+report = build_index([sys.argv[2]], sys.argv[3], full=True)
+seconds = time.perf_counter() - started
+counts = {}
+for name in ("added", "updated", "deleted", "unchanged", "skipped"):
+    value = getattr(report, name, 0)
+    counts[name] = value if isinstance(value, int) else len(value)
+print(json.dumps({
+    "seconds": seconds,
+    "report": counts,
+    "maxrss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "maxrss_children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+}))
+"""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1e3, p95 * 1e3
+
+
+def rss_bytes(maxrss: int) -> int:
+    # ru_maxrss is kilobytes on Linux and bytes on macOS.
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
+
+
+def report_counts(report: Any) -> dict[str, int]:
+    counts = {}
+    for name in REPORT_FIELDS:
+        value = getattr(report, name, 0)
+        counts[name] = value if isinstance(value, int) else len(value)
+    return counts
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
+
+
+def fmt_bytes(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in (header, *rows)
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def target(ratio: float, limit: float, percent: bool = False) -> str:
+    shown = f"{limit:.0%}" if percent else f"{limit:g}x"
+    return f"target <= {shown}: {'met' if ratio <= limit else 'missed'}"
+
+
+# ---------------------------------------------------------------- machine
+
+
+def machine_facts() -> dict[str, Any]:
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "absent"
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = 0
+    import whoosh
+    import yaml
+
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": cpu,
+        "memory_bytes": memory,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "whoosh": whoosh.versionstring(),
+        "pyyaml": f"{yaml.__version__} (libyaml {'yes' if yaml.__with_libyaml__ else 'no'})",
+        "tantivy": version("tantivy"),
+        "sqlite": sqlite3.sqlite_version,
+        "news-search": version("news-search"),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_start": load_average(),
+    }
+
+
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (AttributeError, OSError):
+        return None
+
+
+def load_product() -> tuple[Any, str]:
+    """The `search` package from this checkout, or None and the reason."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(1, str(REPO))
+    try:
+        import search
+
+        # The package may load these lazily, so touching them is the real test.
+        search.build_index, search.open_index  # noqa: B018
+    except AttributeError as exc:
+        return None, f"search has no build_index/open_index yet ({exc})"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return None, f"import search failed: {exc!r}"
+    return search, ""
+
+
+# ---------------------------------------------------------------- queries
+
+
+def make_queries(titles: Sequence[str], n: int, seed: int) -> list[str]:
+    """`n` queries of 1-3 consecutive content words from random titles."""
+    from whoosh.analysis import STOP_WORDS
+
+    rng = random.Random(seed)
+    queries: list[str] = []
+    for _ in range(n * 50):
+        if len(queries) == n or not titles:
+            break
+        words = [
+            w for w in peers.query_terms(rng.choice(titles)) if len(w) >= 3 and not w.isdigit() and w not in STOP_WORDS
+        ]
+        if words:
+            k = rng.randint(1, min(3, len(words)))
+            start = rng.randrange(len(words) - k + 1)
+            queries.append(" ".join(words[start : start + k]))
+    return queries
+
+
+def peer_hits(peer: Any) -> Callable[[str], int]:
+    """A peer's top-10 search, returning its hit count (for `time_queries`)."""
+    return lambda q: len(peer.search(q, 10))
+
+
+def time_queries(search: Callable[[str], int], queries: Sequence[str], runs: int) -> dict[str, Any]:
+    """Warm-up pass, then `runs` timed passes; `search` returns its hit count."""
+    empty = sum(1 for q in queries if search(q) == 0)
+    p50s, p95s = [], []
+    for _ in range(runs):
+        latencies = []
+        for q in queries:
+            started = time.perf_counter()
+            search(q)
+            latencies.append(time.perf_counter() - started)
+        p50, p95 = percentiles(latencies)
+        p50s.append(p50)
+        p95s.append(p95)
+    return {
+        "p50_ms": median(p50s),
+        "p95_ms": median(p95s),
+        "runs_p50_ms": p50s,
+        "runs_p95_ms": p95s,
+        "queries_without_hits": empty,
+    }
+
+
+# ---------------------------------------------------------------- reindex
+
+
+@dataclass(frozen=True)
+class Mutation:
+    total_before: int
+    changed: int
+    deleted: int
+    added: int
+
+    @property
+    def total_after(self) -> int:
+        return self.total_before - self.deleted + self.added
+
+
+def _prefix_scalar(text: str, key: str, prefix: str) -> str | None:
+    """`text` with `prefix` put at the start of top-level `key`'s value."""
+    marker = f"\n{key}: "
+    at = text.find(marker)
+    if at < 0:
+        return None
+    value = at + len(marker)
+    if text[value : value + 1] in ("'", '"'):
+        value += 1
+    elif text[value : value + 1] in ("|", ">", "&", "*", "!", "{", "["):
+        return None
+    return text[:value] + prefix + text[value:]
+
+
+def mutate(folder: Path, seed: int) -> Mutation:
+    """Edit 1% of the records' excerpts, delete 0.5%, add 0.5% new ones."""
+    paths = list(peers.iter_record_paths(folder))
+    total = len(paths)
+    rng = random.Random(seed)
+    rng.shuffle(paths)
+    n_change, n_delete, n_add = (round(total * 0.01), round(total * 0.005), round(total * 0.005))
+    pending = iter(paths)
+
+    def rewrite(path: Path, key: str, prefix: str, target: Path) -> bool:
+        original = path.read_text(encoding="utf-8")
+        edited = _prefix_scalar(original, key, prefix)
+        if edited is None:
+            return False
+        target.write_text(edited, encoding="utf-8")
+        try:
+            ok = bool(getattr(peers.load_doc(target), key).startswith(prefix))
+        except Exception:  # the edit broke the YAML, whatever the error
+            ok = False
+        if not ok:  # an unusual layout: put the file back and pick another
+            if target == path:
+                path.write_text(original, encoding="utf-8")
+            else:
+                target.unlink()
+        return ok
+
+    changed = deleted = added = 0
+    while changed < n_change:
+        path = next(pending)
+        changed += rewrite(path, "excerpt", "Updated ", path)
+    while added < n_add:
+        path = next(pending)
+        added += rewrite(path, "title", f"Added {added} ", path.with_name(f"{path.stem}-added-{added}.md"))
+    while deleted < n_delete:
+        next(pending).unlink()
+        deleted += 1
+    return Mutation(total, changed, deleted, added)
+
+
+# ---------------------------------------------------------------- harness
+
+
+class Bench:
+    """The run's shared state (parsed records, built peers, the product's index) and its steps."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.runs: int = args.runs
+        self.product, self.product_missing = load_product()
+        self.folders = generate.unpack_corpora(args.shared, args.cache)
+        self.folder = self.folders[args.corpus]
+        self.docs: list[peers.Doc] | None = None
+        self.peers: dict[str, Any] = {}
+        self.product_index: Path | None = None
+        self.results: dict[str, Any] = {}
+        self.peer_names = [p for p in args.peers.split(",") if p]
+        if "tantivy" in self.peer_names:
+            try:
+                import tantivy  # noqa: F401
+            except ImportError:
+                log("tantivy: not installed (pip install .[bench]); skipping it")
+                self.peer_names.remove("tantivy")
+
+    # -- shared state, built untimed when a step needs it and build did not run
+
+    def parsed(self) -> list[peers.Doc]:
+        if self.docs is None:
+            self.docs = peers.load_docs(self.folder)
+        return self.docs
+
+    def peer(self, name: str) -> Any:
+        if name not in self.peers:
+            log(f"  building {name} (untimed, for queries)")
+            peer = peers.make_peer(name, self.tmp / name)
+            peer.build(self.parsed())
+            self.peers[name] = peer
+        return self.peers[name]
+
+    def product_index_dir(self) -> Path:
+        if self.product_index is None:
+            log("  building the product index (untimed)")
+            self.product_index = self.tmp / "product-index"
+            self.product.build_index([str(self.folder)], str(self.product_index), full=True)
+        return self.product_index
+
+    # -- steps
+
+    def step_build(self) -> None:
+        parse_times = []
+        errors: list[tuple[Path, str]] = []
+        for run in range(self.runs):
+            errors.clear()
+            seconds, self.docs = timed(peers.load_docs, self.folder, errors)
+            parse_times.append(seconds)
+            log(f"  parse run {run + 1}: {seconds:.2f} s, {len(self.docs):,} records")
+        parse = median(parse_times)
+        result: dict[str, Any] = {
+            "parse": {"seconds": parse, "runs": parse_times, "records": len(self.parsed()), "errors": len(errors)}
+        }
+        for name in self.peer_names:
+            times = []
+            for run in range(self.runs):
+                if name in self.peers:
+                    self.peers.pop(name).close()
+                peer = peers.make_peer(name, self.tmp / name)
+                seconds, _ = timed(peer.build, self.parsed())
+                times.append(seconds)
+                self.peers[name] = peer
+                log(f"  {name} build run {run + 1}: {seconds:.2f} s")
+            result[name] = {"seconds": median(times), "runs": times, "index_bytes": self.peers[name].size_bytes()}
+        if self.product is not None:
+            times, reports = [], []
+            for run in range(self.runs):
+                index_dir = self.tmp / "product-index"
+                shutil.rmtree(index_dir, ignore_errors=True)
+                seconds, report = timed(self.product.build_index, [str(self.folder)], str(index_dir), full=True)
+                times.append(seconds)
+                reports.append(report_counts(report))
+                self.product_index = index_dir
+                log(f"  product full build run {run + 1}: {seconds:.2f} s {reports[-1]}")
+            product = median(times)
+            result["product"] = {
+                "seconds": product,
+                "runs": times,
+                "report": reports[-1],
+                "index_bytes": peers.disk_usage(index_dir),
+            }
+            if "fts5" in result:
+                result["product"]["ratio_to_parse_plus_fts5"] = product / (parse + result["fts5"]["seconds"])
+        self.results["build"] = result
+
+    def step_query(self) -> None:
+        queries = make_queries([d.title for d in self.parsed()], self.args.queries, self.args.seed)
+        result: dict[str, Any] = {"queries": len(queries), "sample": queries[:5]}
+        for name in self.peer_names:
+            peer = self.peer(name)
+            result[name] = time_queries(peer_hits(peer), queries, self.runs)
+            log(f"  {name} queries: p50 {result[name]['p50_ms']:.2f} ms")
+        if self.product is not None:
+            ix = self.product.open_index(str(self.product_index_dir()))
+            try:
+                result["product"] = time_queries(lambda q: len(ix.search(q, limit=10).hits), queries, self.runs)
+                log(f"  product queries: p50 {result['product']['p50_ms']:.2f} ms")
+                if "facets" in inspect.signature(ix.search).parameters:
+                    result["product_no_facets"] = time_queries(
+                        lambda q: len(ix.search(q, limit=10, facets=False).hits), queries, self.runs
+                    )
+            finally:
+                ix.close()
+        self.results["query"] = result
+
+    def step_cold(self) -> None:
+        word = self.args.word
+        commands: dict[str, list[str]] = {
+            "grep": ["grep", "-ril", word, str(self.folder)],
+            "python_imports": [sys.executable, "-c", "import typer, rich, whoosh, yaml"],
+        }
+        result: dict[str, Any] = {"word": word, "runs": self.args.cold_runs}
+        cli = Path(sys.executable).parent / "search"
+        if self.product is None:
+            pass
+        elif not cli.exists():
+            log(f"  product CLI: not installed at {cli} (pip install -e .)")
+            result["product_error"] = f"no console script at {cli}"
+        else:
+            commands["product"] = [str(cli), "query", word, "--index", str(self.product_index_dir())]
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        output_lines: dict[str, int] = {}
+        # One unmeasured round first, so every command meets the same warm
+        # page cache and the product's .pyc files exist.
+        for round_ in range(self.args.cold_runs + 1):
+            for name, command in commands.items():
+                started = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                elapsed = time.perf_counter() - started
+                if done.returncode not in (0, 1) or (name == "product" and done.returncode):
+                    result[f"{name}_error"] = f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}"
+                if round_:
+                    samples[name].append(elapsed)
+                output_lines[name] = len(done.stdout.splitlines())
+        for name, times in samples.items():
+            # Lines printed: a check that each command really answered.
+            result[name] = {"seconds": median(times), "runs": times, "output_lines": output_lines[name]}
+        if "product" in result:
+            result["product"]["ratio_to_grep"] = result["product"]["seconds"] / result["grep"]["seconds"]
+        self.results["cold"] = result
+
+    def step_reindex(self) -> None:
+        if self.product is None:
+            log("  product: not available; no reindex figures")
+            return
+        runs: list[dict[str, Any]] = []
+        for run in range(self.runs):
+            work = self.tmp / f"reindex-{run}"
+            records, index_dir = work / "records", work / "index"
+            shutil.copytree(self.folder, records)
+            build = self.product.build_index
+            full_s, full = timed(build, [str(records)], str(index_dir), full=True)
+            full_counts = report_counts(full)
+            mutation = mutate(records, self.args.seed)
+            inc_s, inc = timed(build, [str(records)], str(index_dir))
+            none_s, none = timed(build, [str(records)], str(index_dir))
+            skipped = full_counts["skipped"]
+            expected_inc = {
+                "added": mutation.added,
+                "updated": mutation.changed,
+                "deleted": mutation.deleted,
+                "skipped": skipped,
+                "unchanged": mutation.total_before - skipped - mutation.changed - mutation.deleted,
+            }
+            expected_none = {
+                "added": 0,
+                "updated": 0,
+                "deleted": 0,
+                "skipped": skipped,
+                "unchanged": mutation.total_after - skipped,
+            }
+            runs.append(
+                {
+                    "full": {"seconds": full_s, "report": full_counts},
+                    "incremental": {"seconds": inc_s, "report": report_counts(inc), "expected": expected_inc},
+                    "no_change": {"seconds": none_s, "report": report_counts(none), "expected": expected_none},
+                    "mutation": {
+                        "changed": mutation.changed,
+                        "deleted": mutation.deleted,
+                        "added": mutation.added,
+                        "records_before": mutation.total_before,
+                    },
+                }
+            )
+            log(f"  reindex run {run + 1}: full {full_s:.2f} s, incremental {inc_s:.2f} s, no change {none_s:.2f} s")
+            shutil.rmtree(work, ignore_errors=True)
+        result: dict[str, Any] = {"runs": runs}
+        for kind in ("full", "incremental", "no_change"):
+            result[kind] = median([r[kind]["seconds"] for r in runs])
+        result["incremental_ratio"] = result["incremental"] / result["full"]
+        result["no_change_ratio"] = result["no_change"] / result["full"]
+        result["counts_ok"] = all(
+            r[kind]["report"] == r[kind]["expected"] for r in runs for kind in ("incremental", "no_change")
+        )
+        self.results["reindex"] = result
+
+    def step_scale(self, n: int) -> dict[str, Any]:
+        folder, index_dir = self.tmp / f"scale-{n}", self.tmp / f"scale-{n}-index"
+        log(f"  generating {n:,} records")
+        made = generate.generate(n, folder, shared=self.args.shared, cache=self.args.cache, seed=self.args.seed)
+        result: dict[str, Any] = {
+            "records": made.records,
+            "generate_seconds": made.seconds,
+            "corpus_bytes": made.bytes,
+            "corpus_disk_bytes": peers.disk_usage(folder),
+        }
+        # Parse and FTS5 build streamed together, so a million records never
+        # sit in memory at once; parsing time is summed inside the stream.
+        parse_seconds = 0.0
+        titles: list[str] = []
+
+        def stream() -> Iterator[peers.Doc]:
+            nonlocal parse_seconds
+            for path in peers.iter_record_paths(folder):
+                started = time.perf_counter()
+                doc = peers.load_doc(path)
+                parse_seconds += time.perf_counter() - started
+                if len(titles) < 20_000:
+                    titles.append(doc.title)
+                yield doc
+
+        fts5 = peers.Fts5Peer(self.tmp / f"scale-{n}-fts5")
+        total, _ = timed(fts5.build, stream())
+        result["parse_seconds"] = parse_seconds
+        result["fts5"] = {"seconds": total - parse_seconds, "index_bytes": fts5.size_bytes()}
+        queries = make_queries(titles, self.args.queries, self.args.seed)
+        result["fts5"].update(time_queries(peer_hits(fts5), queries, self.runs))
+        fts5.close()
+        log(f"  scale {n:,}: parse {parse_seconds:.1f} s, FTS5 build {total - parse_seconds:.1f} s")
+        if self.product is not None:
+            log(f"  scale {n:,}: product full build in a child process")
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode:
+                result["product_error"] = f"exit {done.returncode}: {done.stderr.strip()[-800:]}"
+            else:
+                child = json.loads(done.stdout.strip().splitlines()[-1])
+                product: dict[str, Any] = {
+                    "seconds": child["seconds"],
+                    "report": child["report"],
+                    "peak_rss_bytes": rss_bytes(child["maxrss_self"]),
+                    "peak_rss_workers_bytes": rss_bytes(child["maxrss_children"]),
+                    "index_bytes": peers.disk_usage(index_dir),
+                    "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5"]["seconds"]),
+                }
+                ix = self.product.open_index(str(index_dir))
+                try:
+                    product.update(time_queries(lambda q: len(ix.search(q, limit=10).hits), queries, self.runs))
+                finally:
+                    ix.close()
+                result["product"] = product
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        return result
+
+    # -- output
+
+    def render(self) -> str:
+        out: list[str] = []
+        build, query = self.results.get("build", {}), self.results.get("query", {})
+        if build or query:
+            rows = []
+            if "parse" in build:
+                rows.append(
+                    ["parsing alone (PyYAML CSafeLoader, one process)", fmt_s(build["parse"]["seconds"]), "", ""]
+                )
+            for name in self.peer_names:
+                b, q = build.get(name, {}), query.get(name, {})
+                rows.append(
+                    [PEER_LABELS[name], fmt_s(b.get("seconds")), fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
+                )
+            if self.product is not None:
+                b, q = build.get("product", {}), query.get("product", {})
+                cell = fmt_s(b.get("seconds"))
+                if "ratio_to_parse_plus_fts5" in b:
+                    ratio = b["ratio_to_parse_plus_fts5"]
+                    cell += f" = {ratio:.2f}x parse+FTS5 ({target(ratio, 2)})"
+                rows.append(
+                    ["product: full build from files; search()", cell, fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
+                )
+                if "product_no_facets" in query:
+                    q = query["product_no_facets"]
+                    rows.append(["product: search(facets=False)", "", fmt_ms(q["p50_ms"]), fmt_ms(q["p95_ms"])])
+            else:
+                rows.append([f"product: not available ({self.product_missing})", "", "", ""])
+            out.append(table(["", "build (files already parsed)", "query p50", "query p95"], rows))
+            if query:
+                misses = ", ".join(
+                    f"{k} {v['queries_without_hits']}"
+                    for k, v in query.items()
+                    if isinstance(v, dict) and "queries_without_hits" in v
+                )
+                out.append(
+                    f"{query['queries']} queries of 1-3 title words, top 10, warm, "
+                    f"e.g. {query['sample'][:3]}; queries with no hit: {misses}"
+                )
+        cold = self.results.get("cold")
+        if cold:
+            grep = cold["grep"]["seconds"]
+            rows = [
+                [f"grep -ril {cold['word']} FOLDER", fmt_s(grep), "1.00x"],
+                [
+                    'python -c "import typer, rich, whoosh, yaml"',
+                    fmt_s(cold["python_imports"]["seconds"]),
+                    f"{cold['python_imports']['seconds'] / grep:.2f}x",
+                ],
+            ]
+            if "product" in cold:
+                ratio = cold["product"]["ratio_to_grep"]
+                rows.append(
+                    [
+                        f"search query {cold['word']} --index DIR",
+                        fmt_s(cold["product"]["seconds"]),
+                        f"{ratio:.2f}x ({target(ratio, 2)})",
+                    ]
+                )
+            out.append(table([f"cold command (median of {cold['runs']})", "wall", "vs grep"], rows))
+            errors = [f"{k}: {v}" for k, v in cold.items() if k.endswith("_error")]
+            out.extend(errors)
+        reindex = self.results.get("reindex")
+        if reindex:
+            last = reindex["runs"][-1]
+            m = last["mutation"]
+
+            def counts(c: dict[str, int]) -> str:
+                return "/".join(str(c[f]) for f in REPORT_FIELDS)
+
+            rows = [
+                ["full build", fmt_s(reindex["full"]), "", counts(last["full"]["report"]), ""],
+                [
+                    f"incremental ({m['changed']} edited, {m['deleted']} deleted, {m['added']} added)",
+                    fmt_s(reindex["incremental"]),
+                    f"{reindex['incremental_ratio']:.1%} ({target(reindex['incremental_ratio'], 0.05, percent=True)})",
+                    counts(last["incremental"]["report"]),
+                    counts(last["incremental"]["expected"]),
+                ],
+                [
+                    "no change",
+                    fmt_s(reindex["no_change"]),
+                    f"{reindex['no_change_ratio']:.1%} ({target(reindex['no_change_ratio'], 0.02, percent=True)})",
+                    counts(last["no_change"]["report"]),
+                    counts(last["no_change"]["expected"]),
+                ],
+            ]
+            out.append(table(["reindex run", "seconds", "vs full", "report a/u/d/unch/skip", "expected"], rows))
+            out.append(f"reindex report counts: {'PASS' if reindex['counts_ok'] else 'FAIL'}")
+        for s in self.results.get("scale", []):
+            rows = [
+                [
+                    "sqlite FTS5 (parse + build, streamed)",
+                    fmt_s(s["parse_seconds"] + s["fts5"]["seconds"]),
+                    fmt_bytes(s["fts5"]["index_bytes"]),
+                    fmt_ms(s["fts5"]["p50_ms"]),
+                    fmt_ms(s["fts5"]["p95_ms"]),
+                    "",
+                ]
+            ]
+            p = s.get("product")
+            if p:
+                rows.append(
+                    [
+                        f"product full build ({p['ratio_to_parse_plus_fts5']:.2f}x parse+FTS5)",
+                        fmt_s(p["seconds"]),
+                        fmt_bytes(p["index_bytes"]),
+                        fmt_ms(p["p50_ms"]),
+                        fmt_ms(p["p95_ms"]),
+                        (
+                            f"{fmt_bytes(p['peak_rss_bytes'])} main, "
+                            f"{fmt_bytes(p['peak_rss_workers_bytes'])} largest worker"
+                        ),
+                    ]
+                )
+            elif "product_error" in s:
+                rows.append([f"product failed: {s['product_error']}", "", "", "", "", ""])
+            out.append(
+                f"scale: {s['records']:,} generated records, {fmt_bytes(s['corpus_bytes'])} "
+                f"({fmt_bytes(s['corpus_disk_bytes'])} on disk), generated in "
+                f"{fmt_s(s['generate_seconds'])}; parsing alone {fmt_s(s['parse_seconds'])}"
+            )
+            out.append(table(["", "build", "index size", "query p50", "query p95", "peak RSS"], rows))
+        return "\n\n".join(out)
+
+
+def describe_machine(facts: dict[str, Any], args: argparse.Namespace, records: int) -> str:
+    cores = facts["cores"]
+    if facts["usable_cores"] not in (None, cores):
+        cores = f"{cores} ({facts['usable_cores']} usable)"
+    return (
+        f"machine: {cores} cores, {facts['cpu'] or 'cpu unknown'}, "
+        f"{fmt_bytes(facts['memory_bytes'])} RAM; {facts['platform']}\n"
+        f"versions: {facts['python']}, whoosh {facts['whoosh']}, pyyaml {facts['pyyaml']}, "
+        f"tantivy {facts['tantivy']}, sqlite {facts['sqlite']}, news-search {facts['news-search']}\n"
+        f"corpus: {args.corpus} ({records:,} records); medians of {args.runs} run(s); {facts['date']}; "
+        # Other work on the machine slows every engine, and not equally.
+        f"1-min load average {facts['load_average_start']} at start, {facts['load_average_end']} at end"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=generate.CORPORA, default="reuters21578")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=generate.DEFAULT_SHARED,
+        help="the shared data folder holding corpora/ (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="where to unpack the corpora (default: ~/.cache/news-search-bench)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians are reported")
+    parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps out of {','.join(STEPS)}")
+    parser.add_argument("--peers", default="fts5,tantivy,whoosh", help="peers to run")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--word", default="cocoa", help="the word for the cold CLI query")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--scale", default="", help="comma-separated record counts to generate")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: system temp)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    args.only = [s for s in args.only.split(",") if s]
+    unknown = (set(args.only) - set(STEPS)) | (set(args.peers.split(",")) - set(peers.PEERS) - {""})
+    if unknown:
+        parser.error(f"unknown step or peer: {', '.join(sorted(unknown))}")
+    args.scale = [int(n.replace("_", "")) for n in args.scale.split(",") if n]
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="news-search-bench-", dir=args.tmp) as tmp:
+        bench = Bench(args, Path(tmp))
+        facts = machine_facts()
+        if bench.product is None:
+            log(f"product: not available ({bench.product_missing})")
+        else:
+            log(f"product: search from {Path(bench.product.__file__).parent}")
+        for step in STEPS:
+            if step in args.only:
+                log(f"{step} ...")
+                getattr(bench, f"step_{step}")()
+        if args.scale:
+            bench.results["scale"] = []
+            for n in args.scale:
+                log(f"scale {n:,} ...")
+                bench.results["scale"].append(bench.step_scale(n))
+        facts["load_average_end"] = load_average()
+        records = len(bench.docs) if bench.docs is not None else sum(1 for _ in peers.iter_record_paths(bench.folder))
+        print(describe_machine(facts, args, records))
+        print()
+        print(bench.render())
+        for peer in bench.peers.values():
+            peer.close()
+    if args.json:
+        payload = {
+            "machine": facts,
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "results": bench.results,
+        }
+        args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""Peer search engines the product is measured against, behind one interface.
+
+Each peer is a small class: ``build(docs)`` indexes already-parsed records and
+``search(q, limit=10)`` returns the matching record names, best first.  The
+speed benchmark (``bench.py``) and the relevance harness (``relevance.py``)
+both drive them, so everything here is generic: a record is a `Doc`, the
+field weights are the product's (title 3, topics 2, excerpt 1.5, body 1), and
+the query group (``"and"`` for keyword queries, ``"or"`` for long
+natural-language ones) is a constructor argument that ``search`` may override.
+
+    Fts5Peer     sqlite FTS5, porter stemming, bm25(t, 3, 2, 1.5, 1)
+    TantivyPeer  tantivy, the ``en_stem`` tokenizer, field boosts in parse_query
+    WhooshPeer   a plain Whoosh script: one writer, StemmingAnalyzer, BM25F
+
+Query text is sanitised before a peer's parser sees it (word characters only,
+lower-cased so that ``AND``/``OR``/``NOT`` are never operators), so no user
+text can make a peer raise.  tantivy and Whoosh are imported only when their
+peer is created: tantivy is an optional extra (``pip install .[bench]``).
+
+Parsing lives here too (`load_doc`, `iter_docs`) because both harnesses need
+the same `Doc`s; it uses PyYAML's libyaml loader when present, as a plain
+script would.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+
+__all__ = [
+    "FIELD_WEIGHTS",
+    "PEERS",
+    "Doc",
+    "Fts5Peer",
+    "Group",
+    "NotARecord",
+    "Peer",
+    "TantivyPeer",
+    "WhooshPeer",
+    "disk_usage",
+    "iter_docs",
+    "iter_record_paths",
+    "load_doc",
+    "load_docs",
+    "make_peer",
+    "query_terms",
+]
+
+Group = Literal["and", "or"]
+
+# The product's weights, in the column order every peer uses.
+FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "topics": 2.0, "excerpt": 1.5, "body": 1.0}
+_FIELDS = tuple(FIELD_WEIGHTS)
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CLOSING_LINE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_WORD = re.compile(r"\w+")
+
+
+class NotARecord(ValueError):
+    """A file that is not a front-matter record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One parsed record: its name is the file name without ``.md``."""
+
+    name: str
+    title: str
+    excerpt: str
+    body: str
+    topics: list[str]
+    provider: str
+    published: datetime | None
+
+
+def iter_record_paths(folder: Path) -> Iterator[Path]:
+    """Every ``*.md`` record under `folder`, in a stable (sorted) order."""
+    for path in sorted(Path(folder).rglob("*.md")):
+        if path.is_file():
+            yield path
+
+
+def load_doc(path: Path) -> Doc:
+    """Parse one record file; raises NotARecord (a ValueError) when it is not one."""
+    text = Path(path).read_text(encoding="utf-8")
+    first_break = text.find("\n")
+    if first_break < 0 or text[:first_break].rstrip() != "---":
+        raise NotARecord(f"{path}: no front matter (first line is not ---)")
+    closing = _CLOSING_LINE.search(text, first_break + 1)
+    if closing is None:
+        raise NotARecord(f"{path}: front matter is not closed by a --- line")
+    meta = yaml.load(text[first_break + 1 : closing.start()], Loader=_Loader)
+    if not isinstance(meta, dict):
+        raise NotARecord(f"{path}: front matter is not a mapping")
+    provider = meta.get("provider")
+    if isinstance(provider, dict):
+        provider = provider.get("name")
+    topics = meta.get("topics") or []
+    published = meta.get("publishedDateTime")
+    return Doc(
+        name=Path(path).stem,
+        title=str(meta.get("title") or ""),
+        excerpt=str(meta.get("excerpt") or ""),
+        body=text[closing.end() :].strip(),
+        topics=[str(t) for t in topics] if isinstance(topics, list) else [str(topics)],
+        provider=str(provider or ""),
+        published=published if isinstance(published, datetime) else None,
+    )
+
+
+def iter_docs(folder: Path, errors: list[tuple[Path, str]] | None = None) -> Iterator[Doc]:
+    """Parse every record under `folder`; unreadable ones go to `errors`."""
+    for path in iter_record_paths(folder):
+        try:
+            yield load_doc(path)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            if errors is not None:
+                errors.append((path, str(exc)))
+
+
+def load_docs(folder: Path, errors: list[tuple[Path, str]] | None = None) -> list[Doc]:
+    """All records under `folder`, parsed into memory."""
+    return list(iter_docs(folder, errors))
+
+
+def query_terms(q: str) -> list[str]:
+    """The words of `q`, lower-cased: what every peer actually searches for."""
+    return [w.lower() for w in _WORD.findall(q)]
+
+
+class Peer(Protocol):
+    """What both harnesses need from an engine."""
+
+    name: str
+
+    def build(self, docs: Iterable[Doc]) -> None: ...
+
+    def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+class _TempDirPeer:
+    """Owns a working folder: the given one, or a temporary one removed on close.
+
+    A temporary folder is also removed when the peer is collected or the
+    interpreter exits, so a script that forgets `close` leaves no index behind.
+    """
+
+    name = "peer"
+
+    def __init__(self, path: Path | None, group: Group) -> None:
+        self._own_dir = path is None
+        self.path = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-")) if path is None else Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.group: Group = group
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, True) if self._own_dir else None
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the index, as ``du`` counts them."""
+        return disk_usage(self.path)
+
+    def close(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+class Fts5Peer(_TempDirPeer):
+    """sqlite FTS5 with the porter tokenizer, ranked by weighted bm25."""
+
+    name = "fts5"
+
+    def __init__(self, path: Path | None = None, group: Group = "and") -> None:
+        super().__init__(path, group)
+        self.db_path = self.path / "fts5.db"
+        self._db: sqlite3.Connection | None = None
+
+    def build(self, docs: Iterable[Doc]) -> None:
+        if self._db is not None:
+            self._db.close()
+        self.db_path.unlink(missing_ok=True)
+        db = sqlite3.connect(self.db_path)
+        # Columns in FIELD_WEIGHTS order, so bm25()'s weights line up; the
+        # name comes last and unindexed, so it takes no weight.
+        db.execute(
+            "CREATE VIRTUAL TABLE docs USING fts5("
+            "title, topics, excerpt, body, name UNINDEXED, tokenize='porter unicode61')"
+        )
+        with db:
+            db.executemany(
+                "INSERT INTO docs(title, topics, excerpt, body, name) VALUES (?, ?, ?, ?, ?)",
+                ((d.title, " ".join(d.topics), d.excerpt, d.body, d.name) for d in docs),
+            )
+        self._db = db
+
+    def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]:
+        terms = query_terms(q)
+        if not terms or self._db is None:
+            return []
+        # Quoted terms are plain strings to FTS5, never operators or columns.
+        joiner = " OR " if (group or self.group) == "or" else " "
+        match = joiner.join(f'"{t}"' for t in terms)
+        weights = ", ".join(str(w) for w in FIELD_WEIGHTS.values())
+        rows = self._db.execute(
+            f"SELECT name FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, {weights}) LIMIT ?", (match, limit)
+        )
+        return [name for (name,) in rows]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        super().close()
+
+
+class TantivyPeer(_TempDirPeer):
+    """tantivy with English stemming, field boosts given to its query parser."""
+
+    name = "tantivy"
+
+    def __init__(self, path: Path | None = None, group: Group = "and") -> None:
+        import tantivy
+
+        super().__init__(path, group)
+        self._tantivy = tantivy
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("name", stored=True, tokenizer_name="raw")
+        for field in _FIELDS:
+            builder.add_text_field(field, tokenizer_name="en_stem")
+        self._schema = builder.build()
+        self._index: Any = None
+        self._searcher: Any = None
+
+    def build(self, docs: Iterable[Doc]) -> None:
+        shutil.rmtree(self.path / "tantivy", ignore_errors=True)
+        (self.path / "tantivy").mkdir()
+        index = self._tantivy.Index(self._schema, path=str(self.path / "tantivy"))
+        writer = index.writer()
+        document = self._tantivy.Document
+        for d in docs:
+            writer.add_document(
+                document(name=d.name, title=d.title, topics=" ".join(d.topics), excerpt=d.excerpt, body=d.body)
+            )
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        self._index = index
+        self._searcher = index.searcher()
+
+    def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]:
+        terms = query_terms(q)
+        if not terms or self._index is None:
+            return []
+        query = self._index.parse_query(
+            " ".join(terms),
+            list(_FIELDS),
+            field_boosts=FIELD_WEIGHTS,
+            conjunction_by_default=(group or self.group) == "and",
+        )
+        searcher = self._searcher
+        hits = searcher.search(query, limit).hits
+        return [searcher.doc(address)["name"][0] for _score, address in hits]
+
+
+class WhooshPeer(_TempDirPeer):
+    """A plain Whoosh script: one writer, StemmingAnalyzer, BM25F, stored title."""
+
+    name = "whoosh"
+
+    def __init__(self, path: Path | None = None, group: Group = "and") -> None:
+        super().__init__(path, group)
+        self._index: Any = None
+        self._searcher: Any = None
+        self._parsers: dict[Group, Any] = {}
+
+    def build(self, docs: Iterable[Doc]) -> None:
+        from whoosh import index
+        from whoosh.analysis import StemmingAnalyzer
+        from whoosh.fields import ID, TEXT, Schema
+
+        self._close_searcher()
+        analyzer = StemmingAnalyzer()
+        schema = Schema(
+            name=ID(stored=True, unique=True),
+            title=TEXT(analyzer=analyzer, stored=True),
+            topics=TEXT(analyzer=analyzer),
+            excerpt=TEXT(analyzer=analyzer),
+            body=TEXT(analyzer=analyzer),
+        )
+        shutil.rmtree(self.path / "whoosh", ignore_errors=True)
+        (self.path / "whoosh").mkdir()
+        ix = index.create_in(str(self.path / "whoosh"), schema)
+        writer = ix.writer()
+        for d in docs:
+            writer.add_document(name=d.name, title=d.title, topics=" ".join(d.topics), excerpt=d.excerpt, body=d.body)
+        writer.commit()
+        self._open(ix)
+
+    def _open(self, ix: Any) -> None:
+        from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
+
+        self._index = ix
+        self._searcher = ix.searcher()
+        groups: dict[Group, Any] = {"and": AndGroup, "or": OrGroup}
+        self._parsers = {
+            group: MultifieldParser(list(_FIELDS), ix.schema, fieldboosts=FIELD_WEIGHTS, group=group_class)
+            for group, group_class in groups.items()
+        }
+
+    def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]:
+        terms = query_terms(q)
+        if not terms or self._searcher is None:
+            return []
+        query = self._parsers[group or self.group].parse(" ".join(terms))
+        return [hit["name"] for hit in self._searcher.search(query, limit=limit)]
+
+    def _close_searcher(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def close(self) -> None:
+        self._close_searcher()
+        super().close()
+
+
+PEERS: dict[str, type[_TempDirPeer]] = {"fts5": Fts5Peer, "tantivy": TantivyPeer, "whoosh": WhooshPeer}
+
+
+def make_peer(name: str, path: Path | None = None, group: Group = "and") -> Any:
+    """A peer by its short name (see `PEERS`)."""
+    return PEERS[name](path, group)
+
+
+def disk_usage(path: Path) -> int:
+    """Allocated bytes under `path`, like ``du -s --block-size=1``."""
+    total = 0
+    for entry in Path(path).rglob("*"):
+        try:
+            total += entry.lstat().st_blocks * 512
+        except OSError:
+            continue
+    return total
