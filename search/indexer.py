@@ -17,7 +17,9 @@ up the rest.  A full build (``full=True``, the first build, or a schema
 change) writes a new generation and publishes it whole (see ``store``).
 
 Reading and parsing run in a process pool when there are enough files to
-repay its start-up; the one Whoosh writer stays in this process.
+repay its start-up, feeding the one Whoosh writer in this process; a full
+build of many files instead parses here and writes in parallel
+sub-processes (see ``writers``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from search.records import Article, Limits, SourceFile, article_from_record, par
 from search.results import IndexReport, Skipped
 from search.schema import article_documents, decode_source, unpack_record
 from search.store import CorruptionGuard, Store
+from search.writers import check_count, close_inherited, exit_with, lock_fds, open_writer, parallel_available
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ POOL_THRESHOLD = 2_000
 BATCH = 200
 IN_FLIGHT = 4
 #: Whoosh writer memory for posting pools; its default is 128 MB.
-WRITER_LIMIT_MB = 256
+WRITER_LIMIT_MB = 96
 
 Progress = Callable[[int, int], None]
 
@@ -93,16 +96,12 @@ def _load_batch(tasks: list[_Task], limits: Limits) -> list[_Loaded]:
     return [_load(task, limits) for task in tasks]
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool worker start-up: exit when the indexing process dies (even by
-    SIGKILL, which leaves idle workers waiting on their queue for ever)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+def _worker_start(parent: int, inherited: tuple[int, ...]) -> None:
+    """Pool worker start-up: let go of the index lock a forked worker shares,
+    and exit when the indexing process dies (even by SIGKILL, which leaves
+    idle workers waiting on their queue for ever)."""
+    close_inherited(inherited)
+    exit_with(parent)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -118,7 +117,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loaded]:
+def _load_all(tasks: list[_Task], limits: Limits, procs: int, inherited: tuple[int, ...]) -> Iterator[_Loaded]:
     """Results in task order; parallel when it pays."""
     if procs <= 1 or len(tasks) < POOL_THRESHOLD:
         for task in tasks:
@@ -126,7 +125,7 @@ def _load_all(tasks: list[_Task], limits: Limits, procs: int) -> Iterator[_Loade
         return
     batches = (tasks[i : i + BATCH] for i in range(0, len(tasks), BATCH))
     with ProcessPoolExecutor(
-        max_workers=procs, mp_context=_pool_context(), initializer=_exit_with_parent, initargs=(os.getpid(),)
+        max_workers=procs, mp_context=_pool_context(), initializer=_worker_start, initargs=(os.getpid(), inherited)
     ) as pool:
         # A bounded window of batches in flight: Executor.map would submit
         # them all at once, and parsed articles piling up faster than the one
@@ -182,7 +181,7 @@ def build_index(
     limits = limits or Limits()
     roots = normalise_roots(paths)
     store = Store(index_dir)
-    with store.writer_lock(wait):
+    with store.writer_lock(wait) as lock_fd:
         if full:
             # --full is the repair for a damaged pointer too: do not read it first.
             with contextlib.suppress(IndexCorruptError):
@@ -222,6 +221,7 @@ def build_index(
             fresh=fresh,
             skipped=skipped,
             progress=progress,
+            inherited=(lock_fd,),
         )
         store.seal(gen)
         if fresh:
@@ -296,21 +296,28 @@ def _apply(
     fresh: bool,
     skipped: list[Skipped],
     progress: Progress | None,
+    inherited: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """Parse `tasks` and write them, committing every COMMIT_EVERY files."""
+    """Parse `tasks` and write them, committing every COMMIT_EVERY files.
+
+    `inherited`: descriptors (the index lock) that helper processes close."""
     counts: dict[str, Any] = {"added": 0, "updated": 0, "failed": 0, "same": 0, "warnings": []}
     total = len(tasks)
     if progress:
         progress(0, total)
     if not tasks and not removed:
         return counts
-    writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+    # A full build of many files writes in parallel sub-processes, and then
+    # parses here; otherwise one writer here and a parse pool.
+    parallel = fresh and len(tasks) >= POOL_THRESHOLD and parallel_available(procs)
+    writer = open_writer(ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited)
     stored = _StoredRecords(ix, limits)
-    pending = 0
+    pending = written = 0
     try:
         for path in removed:
             writer.delete_by_term("path", path)
-        for done, loaded in enumerate(_load_all(tasks, limits, procs), start=1):
+        loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
+        for done, loaded in enumerate(loads, start=1):
             if loaded.same:
                 # Same bytes under a new stat (touched, copied): rebuild the
                 # documents from the stored record with the new stat, so the
@@ -325,12 +332,13 @@ def _apply(
             else:
                 for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
                     writer.add_document(**document)
+                    written += 1
                 counts["same" if loaded.same else "updated" if known else "added"] += 1
                 counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
             pending += 1
             if not fresh and pending >= COMMIT_EVERY:
                 writer.commit()
-                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+                writer = open_writer(ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited)
                 pending = 0
             if progress:
                 progress(done, total)
@@ -340,4 +348,6 @@ def _apply(
         raise
     finally:
         stored.close()
+    if fresh:
+        check_count(ix, written)
     return counts

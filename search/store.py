@@ -290,8 +290,11 @@ class Store:
                 os.close(fd)
 
     @contextlib.contextmanager
-    def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
-        """Hold the index's one writer lock; IndexBusyError after `wait` seconds."""
+    def writer_lock(self, wait: float = 0.0) -> Iterator[int]:
+        """Hold the index's one writer lock; IndexBusyError after `wait` seconds.
+
+        Yields the lock's file descriptor: a forked helper process shares the
+        lock through it and must close it, or the lock outlives a killed writer."""
         if self.root.exists() and not self.root.is_dir():
             raise IndexCorruptError(self.root, "it is a file, not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -314,7 +317,7 @@ class Store:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
             try:
-                yield
+                yield fd
             finally:
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)

@@ -576,6 +576,7 @@ KILLS = {
     "with-a-process-pool": Kill("progress 300 ", ("--procs", "2", "--pool-threshold", "100")),
     "full-rebuild-mid-build": Kill("progress 400 ", ("--full",)),
     "full-rebuild-at-publish": Kill("publish-start", ("--full",)),
+    "parallel-full-build": Kill("progress 300 ", ("--full", "--procs", "2", "--pool-threshold", "100")),
     "first-build": Kill("progress 300 ", first_build=True),
 }
 
