@@ -133,8 +133,8 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         for item in walk([str(Path(p).absolute()) for p in paths]):
             if isinstance(item, RecordError):
                 continue
-            if str(item.path) not in indexed:
+            if item.path not in indexed:
                 detail = "a record file that is not in the index (new, or skipped as invalid)"
-                problems.append(Problem("missing", detail, str(item.path)))
+                problems.append(Problem("missing", detail, item.path))
     ix.close()
     return CheckReport(str(index_dir), documents, len(indexed), tuple(problems))

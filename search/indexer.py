@@ -43,7 +43,15 @@ from search.records import Article, Limits, SourceFile, article_from_record, par
 from search.results import IndexReport, Skipped
 from search.schema import article_documents, decode_source, unpack_record
 from search.store import CorruptionGuard, Store
-from search.writers import check_count, close_inherited, exit_with, lock_fds, open_writer, parallel_available
+from search.writers import (
+    check_count,
+    close_inherited,
+    delete_paths,
+    exit_with,
+    lock_fds,
+    open_writer,
+    parallel_available,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +155,15 @@ def _indexed_sources(ix: Any, roots: Sequence[str]) -> dict[str, tuple[int, int,
     """path -> (size, mtime_ns, digest) of the records indexed under `roots`."""
     found: dict[str, tuple[int, int, str]] = {}
     with ix.reader() as reader:
-        column = reader.column_reader("source")
-        for docnum in reader.all_doc_ids():
-            decoded = decode_source(column[docnum])
+        # One pass over the whole column is about 5x faster than a lookup
+        # per document; deleted documents are skipped afterwards.
+        deleted = (
+            set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
+        )
+        for docnum, value in enumerate(reader.column_reader("source", translate=False)):
+            if docnum in deleted:
+                continue
+            decoded = decode_source(value)
             if decoded is not None and _under(decoded[0], roots):
                 found[decoded[0]] = decoded[1:]
     return found
@@ -194,7 +208,7 @@ def build_index(
             if isinstance(item, RecordError):
                 skipped.append(Skipped(item.path, str(item)))
             else:
-                found.setdefault(str(item.path), item)
+                found.setdefault(item.path, item)
         fresh = full or store.current_name() is None
         gen, ix = store.create_generation() if fresh else store.open_for_writing()
         with CorruptionGuard(store.root):
@@ -313,9 +327,8 @@ def _apply(
     writer = open_writer(ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited)
     stored = _StoredRecords(ix, limits)
     pending = written = 0
+    doomed = list(removed)
     try:
-        for path in removed:
-            writer.delete_by_term("path", path)
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
             if loaded.same:
@@ -325,7 +338,7 @@ def _apply(
                 loaded = stored.get(loaded)
             known = loaded.path in was_indexed
             if known:
-                writer.delete_by_term("path", loaded.path)
+                doomed.append(loaded.path)
             if loaded.article is None:
                 skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
                 counts["failed"] += known
@@ -337,11 +350,13 @@ def _apply(
                 counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
             pending += 1
             if not fresh and pending >= COMMIT_EVERY:
+                delete_paths(writer, doomed)
                 writer.commit()
                 writer = open_writer(ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited)
                 pending = 0
             if progress:
                 progress(done, total)
+        delete_paths(writer, doomed)
         writer.commit()
     except BaseException:
         writer.cancel()

@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any
 
+from whoosh import query
 from whoosh.multiproc import MpWriter, SubWriterTask
 
 from search.errors import SearchError
@@ -119,3 +120,14 @@ def check_count(ix: Any, expected: int) -> None:
             f"the index holds {found} documents after the build, {expected} were written; it was not published",
             hint="Run the build again; if it recurs, run it with --procs 1 and report it.",
         )
+
+
+def delete_paths(writer: Any, paths: list[str]) -> None:
+    """Delete the committed documents of `paths` (records and their stubs),
+    through one searcher: Whoosh's delete_by_term opens a reader per call,
+    about 1.4 ms each, which made a 1% incremental run of Reuters 45% slower."""
+    if paths:
+        with writer.searcher() as searcher:
+            for docnum in searcher.docs_for_query(query.Or([query.Term("path", p) for p in paths]), for_deletion=True):
+                writer.delete_document(docnum)
+        paths.clear()

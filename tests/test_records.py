@@ -743,7 +743,7 @@ def listed(items: list[SourceFile | RecordError], root: Path) -> list[str]:
         if isinstance(item, RecordError):
             out.append(f"{Path(item.path).relative_to(root)}: {item.problem}")
         else:
-            out.append(str(item.path.relative_to(root)))
+            out.append(str(Path(item.path).relative_to(root)))
     return out
 
 
@@ -764,7 +764,7 @@ def test_walk_gives_absolute_paths_size_and_mtime(tmp_path: Path, monkeypatch: p
     (item,) = walk(["r"])
     assert isinstance(item, SourceFile)
     st = (tmp_path / "r" / "a.md").stat()
-    assert item == SourceFile(tmp_path / "r" / "a.md", st.st_size, st.st_mtime_ns)
+    assert item == SourceFile(str(tmp_path / "r" / "a.md"), st.st_size, st.st_mtime_ns)
 
 
 def test_walk_extensions_option(tmp_path: Path) -> None:
