@@ -40,7 +40,7 @@ from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
-from search.records import Article, Stub
+from search.records import Article, Provider, Stub
 
 SCHEMA_VERSION = 2
 
@@ -326,18 +326,33 @@ def _common(
     *,
     title: str,
     excerpt: str | None,
+    body: str | None,
+    topics: tuple[str, ...],
     published: datetime | None,
     url: str | None,
-    provider_name: str | None,
-    provider_domain: str | None,
+    provider: Provider | None,
     quality: int | None,
+    heat: int | None,
+    is_published: bool | None,
 ) -> dict[str, Any]:
+    """The fields an article and a related stub share."""
+    pname = provider.name if provider else None
+    pdomain = provider.domain if provider else None
     epoch = _epoch(published)
     doc: dict[str, Any] = {
         "title": title,
+        "text": combined_text(title, topics, excerpt, body, pname, pdomain),
         "newest": MISSING_LOW if epoch is None else epoch,
         "oldest": MISSING_HIGH if epoch is None else epoch,
         "quality": MISSING_LOW if quality is None else quality,
+        "meta": {
+            "provider": {"name": pname, "domain": pdomain} if (pname or pdomain) else None,
+            "topics": list(topics),
+            "published": iso_utc(published),
+            "quality": quality,
+            "heat": heat,
+            "is_published": is_published,
+        },
     }
     if excerpt:
         doc["excerpt"] = excerpt
@@ -346,69 +361,37 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
-    if provider_name or provider_domain:
+    if pname or pdomain:
         # The providers facet counts names; a provider known only by its domain counts under it.
-        doc["provider"] = provider_name or provider_domain
-    if provider_domain:
-        doc["domain"] = provider_domain
+        doc["provider"] = pname or pdomain
+    if pdomain:
+        doc["domain"] = pdomain
     return doc
-
-
-def _meta(
-    *,
-    provider_name: str | None,
-    provider_domain: str | None,
-    topics: tuple[str, ...],
-    published: datetime | None,
-    quality: int | None,
-    heat: int | None,
-    is_published: bool | None,
-) -> dict[str, Any]:
-    return {
-        "provider": None
-        if not (provider_name or provider_domain)
-        else {"name": provider_name, "domain": provider_domain},
-        "topics": list(topics),
-        "published": iso_utc(published),
-        "quality": quality,
-        "heat": heat,
-        "is_published": is_published,
-    }
 
 
 def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -> Iterator[dict[str, Any]]:
     """The Whoosh documents for one record file: the article, then its stubs."""
     path = str(article.path)
     ident = doc_id(path)
-    prov = article.provider
-    pname = prov.name if prov else None
-    pdomain = prov.domain if prov else None
     doc = _common(
         title=article.title,
         excerpt=article.excerpt,
+        body=article.body,
+        topics=article.topics,
         published=article.published,
         url=article.url,
-        provider_name=pname,
-        provider_domain=pdomain,
+        provider=article.provider,
         quality=article.quality,
+        heat=article.heat,
+        is_published=article.is_published,
     )
     doc.update(
         id=ident,
         kind="article",
         path=path,
         source=encode_source(path, size, mtime_ns, digest),
-        meta=_meta(
-            provider_name=pname,
-            provider_domain=pdomain,
-            topics=article.topics,
-            published=article.published,
-            quality=article.quality,
-            heat=article.heat,
-            is_published=article.is_published,
-        ),
         record=pack_record(article.to_record()),
     )
-    doc["text"] = combined_text(article.title, article.topics, article.excerpt, article.body, pname, pdomain)
     if article.topics:
         doc["topic"] = VALUE_SEP.join(article.topics)
     if article.is_published is not None:
@@ -421,33 +404,23 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
 
 
 def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str, Any]:
-    prov = stub.provider
-    pname = prov.name if prov else None
-    pdomain = prov.domain if prov else None
     doc = _common(
         title=stub.title,
         excerpt=stub.excerpt,
+        body=None,
+        topics=(),
         published=stub.published,
         url=stub.url,
-        provider_name=pname,
-        provider_domain=pdomain,
+        provider=stub.provider,
         quality=stub.quality,
+        heat=None,
+        is_published=None,
     )
-    doc["text"] = combined_text(stub.title, (), stub.excerpt, None, pname, pdomain)
     doc.update(
         id=f"{parent}-r{number}",
         kind="related",
         path=path,
         parent=parent,
-        meta=_meta(
-            provider_name=pname,
-            provider_domain=pdomain,
-            topics=(),
-            published=stub.published,
-            quality=stub.quality,
-            heat=None,
-            is_published=None,
-        ),
         record=pack_record(stub.record),
     )
     if stub.url:
