@@ -6,9 +6,14 @@ tmp_path (or a session temp dir for the read-only seed index).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +24,9 @@ from search.api import Index
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 SHARED = Path(os.environ.get("NEWS_SEARCH_SHARED", REPO.parent / "shared"))
+HELPERS = Path(__file__).resolve().parent / "helpers"
+#: Only stops a hung helper process at teardown; never a measure of speed.
+REAP_SECONDS = 60.0
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +90,36 @@ def unpack(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return cache[parts]
 
     return _unpack
+
+
+@pytest.fixture()
+def records(tmp_path: Path) -> Path:
+    """A private copy of seeds/ that a test may change, so its paths are this test's."""
+    target = tmp_path / "records"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture()
+def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """spawn("script.py", *args): run tests/helpers/script.py in its own process
+    group, stdout piped; whatever is left is killed at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(script: str, *args: object) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, str(HELPERS / script), *map(str, args)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(REAP_SECONDS)
+        if proc.stdout:
+            proc.stdout.close()

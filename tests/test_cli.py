@@ -91,14 +91,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture()
-def records(tmp_path: Path) -> Path:
-    """A private copy of seeds/ that a test may change."""
-    target = tmp_path / "records"
-    shutil.copytree(SEEDS, target)
-    return target
-
-
-@pytest.fixture()
 def seed_copy_index(tmp_path: Path, records: Path) -> Path:
     """An index of the private copy, built through the CLI."""
     index = tmp_path / "ix"

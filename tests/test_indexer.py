@@ -9,7 +9,6 @@ publish of a full rebuild) so that a kill lands at a known point.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import gc
 import json
@@ -513,27 +512,9 @@ def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> CrashCorpus:
 
 
 @pytest.fixture()
-def children() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start tests/helpers/reindex.py in its own process group; kill the group at teardown."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: object) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, str(HELPERS / "reindex.py"), *map(str, args)],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(PATIENCE)
-        if proc.stdout:
-            proc.stdout.close()
+def children(spawn: Callable[..., subprocess.Popen[str]]) -> Callable[..., subprocess.Popen[str]]:
+    """Start tests/helpers/reindex.py (see conftest.spawn)."""
+    return lambda *args: spawn("reindex.py", *args)
 
 
 def kill_at(proc: subprocess.Popen[str], trigger: str | float) -> list[str]:

@@ -129,38 +129,6 @@ def leaky(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 
-@pytest.fixture()
-def records(tmp_path: Path) -> Path:
-    """A private copy of seeds/, so that its records' paths are this test's."""
-    target = tmp_path / "records"
-    shutil.copytree(SEEDS, target)
-    return target
-
-
-@pytest.fixture()
-def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start helper scripts in their own process group; kill leftovers at teardown."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(script: str, *args: object) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, str(HELPERS / script), *map(str, args)],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(PATIENCE)
-        if proc.stdout:
-            proc.stdout.close()
-
-
 def expect_line(proc: subprocess.Popen[str], prefix: str) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline()
