@@ -268,8 +268,6 @@ def _html_to_rich(snippet: str) -> str:
 
 
 def _render_page(result: ResultPage) -> None:
-    if result.suggestion:
-        out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]?")
     if not result.total:
         out.print(f"No results for {escape(repr(result.query))}.")
         return

@@ -27,7 +27,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import chain
@@ -576,8 +576,3 @@ def _hit(whoosh_hit: Any, sorted_: bool, terms: frozenset[str]) -> Hit:
         snippet=_snippet(fields, terms),
         parent=fields.get("parent"),
     )
-
-
-def explain_terms(schema: Any, text: str) -> Sequence[str]:
-    """The analysed terms of safe-mode `text` (for --explain and suggestions)."""
-    return build_safe_query(schema, text).words

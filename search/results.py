@@ -40,7 +40,6 @@ class Hit:
     score: float
     snippet: str  # HTML: matched words in <em>, the rest escaped
     parent: str | None = None  # for a stub: the id of the article carrying it
-    duplicates: int = 0  # other hits with the same webUrl folded into this one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +60,6 @@ class Hit:
             "score": round(self.score, 4),
             "snippet": self.snippet,
             "parent": self.parent,
-            "duplicates": self.duplicates,
         }
 
 
@@ -88,7 +86,6 @@ class ResultPage:
     hits: tuple[Hit, ...]
     facets: Facets | None
     relaxed: bool = False  # no document had every word; ranked by how many they have
-    suggestion: str | None = None  # "did you mean", when the query finds little
 
     @property
     def pages(self) -> int:
@@ -103,7 +100,6 @@ class ResultPage:
             "hits": [hit.to_dict() for hit in self.hits],
             "facets": (self.facets or Facets()).to_dict(),
             "relaxed": self.relaxed,
-            "suggestion": self.suggestion,
         }
 
 
