@@ -24,7 +24,7 @@ from typing import Any
 
 from search.errors import IndexCorruptError, RecordError, SearchError
 from search.records import walk
-from search.schema import decode_source, unpack_record
+from search.schema import decode_source, indexed_sources, unpack_record
 from search.store import Store, file_digest
 
 #: Problem kinds that mean the index itself is damaged.
@@ -90,17 +90,6 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
         return 0
 
 
-def _indexed_files(ix: Any) -> dict[str, tuple[int, int]]:
-    with ix.reader() as reader:
-        column = reader.column_reader("source")
-        found = {}
-        for docnum in reader.all_doc_ids():
-            decoded = decode_source(column[docnum])
-            if decoded is not None:
-                found[decoded[0]] = (decoded[1], decoded[2])
-        return found
-
-
 def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = None) -> CheckReport:
     """Verify the index at `index_dir` (and, given `paths`, its coverage of them)."""
     store = Store(index_dir)
@@ -118,10 +107,10 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         elif file_digest(segment) != digest:
             problems.append(Problem("damaged", f"segment file {name} does not match its checksum", str(segment)))
     documents = _read_segments(ix, problems)
-    indexed: dict[str, tuple[int, int]] = {}
+    indexed: dict[str, tuple[int, int, str]] = {}
     if not problems:
-        indexed = _indexed_files(ix)
-        for path, (size, mtime_ns) in sorted(indexed.items()):
+        indexed = indexed_sources(ix)
+        for path, (size, mtime_ns, _digest) in sorted(indexed.items()):
             try:
                 st = os.stat(path)
             except OSError:

@@ -41,7 +41,7 @@ from typing import Any
 from search.errors import IndexCorruptError, RecordError, UsageError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
-from search.schema import article_documents, decode_source, unpack_record
+from search.schema import article_documents, indexed_sources, unpack_record
 from search.store import CorruptionGuard, Store
 from search.writers import (
     check_count,
@@ -151,24 +151,6 @@ def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def _indexed_sources(ix: Any, roots: Sequence[str]) -> dict[str, tuple[int, int, str]]:
-    """path -> (size, mtime_ns, digest) of the records indexed under `roots`."""
-    found: dict[str, tuple[int, int, str]] = {}
-    with ix.reader() as reader:
-        # One pass over the whole column is about 5x faster than a lookup
-        # per document; deleted documents are skipped afterwards.
-        deleted = (
-            set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
-        )
-        for docnum, value in enumerate(reader.column_reader("source", translate=False)):
-            if docnum in deleted:
-                continue
-            decoded = decode_source(value)
-            if decoded is not None and _under(decoded[0], roots):
-                found[decoded[0]] = decoded[1:]
-    return found
-
-
 def _default_procs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -212,7 +194,7 @@ def build_index(
         fresh = full or store.current_name() is None
         gen, ix = store.create_generation() if fresh else store.open_for_writing()
         with CorruptionGuard(store.root):
-            indexed = {} if fresh else _indexed_sources(ix, roots)
+            indexed = {} if fresh else {p: v for p, v in indexed_sources(ix).items() if _under(p, roots)}
         tasks: list[_Task] = []
         unchanged = 0
         for key, source in found.items():

@@ -283,6 +283,22 @@ def decode_source(value: bytes) -> tuple[str, int, int, str] | None:
     return path, int(size), int(mtime), digest
 
 
+def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
+    """path -> (size, mtime_ns, digest) of every live record in the index."""
+    found: dict[str, tuple[int, int, str]] = {}
+    with ix.reader() as reader:
+        # One pass over the whole column is about 5x faster than a lookup
+        # per document; deleted documents are skipped afterwards.
+        deleted = (
+            set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
+        )
+        for docnum, value in enumerate(reader.column_reader("source", translate=False)):
+            decoded = None if docnum in deleted else decode_source(value)
+            if decoded is not None:
+                found[decoded[0]] = decoded[1:]
+    return found
+
+
 def pack_record(record: dict[str, Any]) -> bytes:
     """Compress the displayable record (about 3x smaller than the JSON)."""
     return zlib.compress(json.dumps(record, ensure_ascii=False).encode("utf-8"), 6)

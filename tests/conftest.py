@@ -20,6 +20,8 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
+from search.schema import decode_source
+from search.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -123,3 +125,15 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         proc.wait(REAP_SECONDS)
         if proc.stdout:
             proc.stdout.close()
+
+
+def index_snapshot(index_dir: Path) -> tuple[tuple[object, ...], ...]:
+    """Every live document (id, kind, path, parent, title, bookkeeping), sorted; duplicates show."""
+    _gen, ix = Store(index_dir).open()
+    with ix.reader() as reader:
+        column = reader.column_reader("source")
+        rows = [
+            (f["id"], f["kind"], f["path"], f.get("parent"), f["title"], decode_source(column[n]))
+            for n, f in reader.iter_docs()
+        ]
+    return tuple(sorted(rows, key=repr))

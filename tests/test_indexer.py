@@ -29,14 +29,13 @@ from typing import Any
 
 import pytest
 import whoosh.writing
+from conftest import index_snapshot
 from whoosh.filedb.structfile import StructFile
 
 import search.indexer
 from search import build_index, open_index
 from search.errors import IndexNotFoundError, UsageError
 from search.records import Article, parse_record
-from search.schema import decode_source
-from search.store import Store
 
 RecordWriter = Callable[..., Path]
 Row = tuple[Any, ...]
@@ -49,16 +48,7 @@ PATIENCE = 60.0  # only stops a hung child; never a measure of speed
 # -- helpers ------------------------------------------------------------------------
 
 
-def snapshot(index_dir: Path) -> tuple[Row, ...]:
-    """Every live document (id, kind, path, parent, title, bookkeeping), sorted; duplicates show."""
-    _gen, ix = Store(index_dir).open()
-    with ix.reader() as reader:
-        column = reader.column_reader("source")
-        rows = [
-            (f["id"], f["kind"], f["path"], f.get("parent"), f["title"], decode_source(column[n]))
-            for n, f in reader.iter_docs()
-        ]
-    return tuple(sorted(rows, key=repr))
+snapshot = index_snapshot
 
 
 def by_path(rows: tuple[Row, ...]) -> dict[str, frozenset[Row]]:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import index_snapshot
 
 from search import build_index, open_index
 from search.errors import (
@@ -33,7 +34,7 @@ from search.errors import (
     SchemaVersionError,
     SearchError,
 )
-from search.schema import SCHEMA_VERSION, decode_source
+from search.schema import SCHEMA_VERSION
 from search.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -46,16 +47,7 @@ PATIENCE = 30.0
 # -- helpers ------------------------------------------------------------------------
 
 
-def snapshot(index_dir: Path) -> tuple[tuple[object, ...], ...]:
-    """Every live document (id, kind, path, parent, title, bookkeeping), sorted; duplicates show."""
-    _gen, ix = Store(index_dir).open()
-    with ix.reader() as reader:
-        column = reader.column_reader("source")
-        rows = [
-            (f["id"], f["kind"], f["path"], f.get("parent"), f["title"], decode_source(column[n]))
-            for n, f in reader.iter_docs()
-        ]
-    return tuple(sorted(rows, key=repr))
+snapshot = index_snapshot
 
 
 def generations(index_dir: Path) -> list[str]:
