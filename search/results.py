@@ -13,7 +13,7 @@ from typing import Any
 
 from search.records import Provider
 
-__all__ = ["Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats"]
+__all__ = ["Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats", "Suggestion"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -180,3 +180,16 @@ class Stats:
             "topics": dict(self.topics),
             "providers": dict(self.providers),
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion of a prefix: a title, a topic or a provider."""
+
+    text: str
+    kind: str  # "title", "topic" or "provider"
+    count: int  # documents it would find (for a title: 1, or its copies)
+    id: str | None = None  # for a title: the article's id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "kind": self.kind, "count": self.count, "id": self.id}
