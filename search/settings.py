@@ -7,9 +7,12 @@ arguments and never reads the environment itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["SETTINGS", "Setting"]
+from search.errors import UsageError
+
+__all__ = ["SETTINGS", "Setting", "parse_duration"]
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,14 @@ WAIT = Setting("wait", 0.0, "SEARCH_WAIT", "Seconds to wait for another writer t
 PROCS = Setting("procs", 0, "SEARCH_PROCS", "Processes that parse records (0: one per core, at most 2).")
 
 SETTINGS: tuple[Setting, ...] = (INDEX_DIR, MAX_FILE_SIZE, WAIT, PROCS)
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """'90', '30s', '10m', '1h', '7d', '2w', '1y' -> seconds (> 0); `option` names it in the error."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"invalid duration for {option}: {text!r}; use e.g. 30s, 10m, 1h, 7d", option=option)
+    return float(match.group(1)) * _UNITS[match.group(2)]

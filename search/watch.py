@@ -13,27 +13,22 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 
-from search.errors import SearchError, UsageError
+from search.errors import SearchError
 from search.indexer import build_index
 from search.records import Limits
 from search.results import IndexReport
+from search.settings import parse_duration
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_interval(text: str) -> float:
     """'90', '30s', '10m', '1h', '1d' -> seconds (> 0)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
-    if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"invalid interval {text!r}: use e.g. 30s, 10m, 1h", option="--every")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return parse_duration(text, option="--every")
 
 
 def watch(
