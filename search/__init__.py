@@ -29,8 +29,19 @@ if TYPE_CHECKING:
         UsageError,
     )
     from search.indexer import build_index
+    from search.ranking import Boost
     from search.records import Article, Limits, Provider, Stub, load_record
-    from search.results import Facets, Hit, IndexReport, ResultPage, Skipped, Stats
+    from search.results import (
+        Explanation,
+        Facets,
+        Hit,
+        IndexReport,
+        ResultPage,
+        SimilarPage,
+        Skipped,
+        Stats,
+        Suggestion,
+    )
 
 _EXPORTS = {
     "search.api": ("Document", "Index", "open_index"),
@@ -47,14 +58,28 @@ _EXPORTS = {
     ),
     "search.indexer": ("build_index",),
     "search.records": ("Article", "Limits", "Provider", "Stub", "load_record"),
-    "search.results": ("Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats"),
+    "search.ranking": ("Boost",),
+    "search.results": (
+        "Explanation",
+        "Explanation",
+        "Facets",
+        "Hit",
+        "IndexReport",
+        "ResultPage",
+        "SimilarPage",
+        "Skipped",
+        "Stats",
+        "Suggestion",
+    ),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Article",
+    "Boost",
     "Document",
     "DocumentNotFoundError",
+    "Explanation",
     "Facets",
     "Hit",
     "Index",
@@ -69,9 +94,11 @@ __all__ = [
     "ResultPage",
     "SchemaVersionError",
     "SearchError",
+    "SimilarPage",
     "Skipped",
     "Stats",
     "Stub",
+    "Suggestion",
     "UsageError",
     "build_index",
     "load_record",

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from search.errors import DocumentNotFoundError
-from search.query import Filters, SearchContext, SearchRequest, count_kind, run_search, weighting
-from search.results import ResultPage, Stats
+from search.errors import DocumentNotFoundError, UsageError
+from search.query import MAX_LIMIT, Filters, SearchContext, SearchRequest, count_kind, run_search, weighting
+from search.ranking import Boost
+from search.results import ResultPage, SimilarPage, Stats, Suggestion
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
 from search.store import CorruptionGuard, Store
 
@@ -114,12 +116,21 @@ class Index:
         page: int = 1,
         raw: bool = False,
         facets: bool = True,
+        boost: str | Sequence[str | Boost] = (),
+        collapse: bool = True,
+        explain: bool = False,
     ) -> ResultPage:
         """Ranked hits for `text` (safe syntax unless raw=True), filtered and paged.
 
         `topics` and `providers` match any of the given values, ignoring case
         (a provider by name or domain); `since`/`until` take ISO 8601 dates
         and are inclusive (``until="2020"`` means to the end of 2020).
+        `boost` multiplies relevance by news signals: "recency" (or
+        "recency:7d", the half-life) and/or "quality" (or "quality:2", the
+        weight); see search.ranking.  With `collapse` (the default) copies of
+        one story (same webUrl, or same title from the same provider) are
+        one hit whose `duplicates` counts the others.  `explain` fills each
+        hit's `explanation` and the page's `parsed_query`.
         """
         request = SearchRequest(
             text=text,
@@ -136,19 +147,28 @@ class Index:
             page=page,
             raw=raw,
             facets=facets,
+            boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+            collapse=collapse,
+            explain=explain,
         )
         context = self._ensure()
         with CorruptionGuard(self.index_dir):
             return run_search(context, request)
 
+    def _docnum(self, ident: str) -> int:
+        """The document with this id, or the article whose file is at this path."""
+        searcher = self._ensure().searcher
+        docnum = searcher.document_number(id=ident)
+        if docnum is None and ident:
+            docnum = searcher.document_number(id=doc_id(str(Path(ident).absolute())))
+        if docnum is None:
+            raise DocumentNotFoundError(ident)
+        return int(docnum)
+
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
         searcher = self._ensure().searcher
-        fields = searcher.document(id=ident)
-        if fields is None and ident:
-            fields = searcher.document(id=doc_id(str(Path(ident).absolute())))
-        if fields is None:
-            raise DocumentNotFoundError(ident)
+        fields = searcher.stored_fields(self._docnum(ident))
         related = ()
         if fields["kind"] == "article":
             related = tuple(
@@ -165,6 +185,26 @@ class Index:
             record=unpack_record(fields["record"]),
             related_ids=related,
         )
+
+    def similar(self, ident: str, *, limit: int = 10, collapse: bool = True) -> SimilarPage:
+        """Articles like the one with this id (or path): its own related stubs,
+        resolved to indexed articles where they exist, then more like it."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+        from search.similar import find_similar
+
+        docnum = self._docnum(ident)
+        with CorruptionGuard(self.index_dir):
+            return find_similar(self._ensure(), docnum, limit=limit, collapse=collapse)
+
+    def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
+        """Completions of `prefix`: topics, providers and article titles."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+        from search.complete import complete
+
+        with CorruptionGuard(self.index_dir):
+            return complete(self._ensure().searcher, prefix, limit=limit)
 
     def stats(self) -> Stats:
         context = self._ensure()

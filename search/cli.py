@@ -35,7 +35,7 @@ from search import settings
 from search.errors import IndexBusyError, QueryError, SearchError, UsageError
 
 if TYPE_CHECKING:
-    from search.results import IndexReport, ResultPage
+    from search.results import Explanation, Hit, IndexReport, ResultPage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_STRICT = 0, 1, 2, 3, 4
 
@@ -235,6 +235,21 @@ def query_cmd(
     sort: Annotated[
         Sort, typer.Option("--sort", metavar="relevance|newest|oldest|quality", help="Order of hits.")
     ] = Sort.relevance,
+    boost: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--boost",
+            metavar="recency[:HALF_LIFE]|quality[:WEIGHT]",
+            help="Multiply relevance by freshness (half-life, default 30d) or quality (weight, default 1).",
+        ),
+    ] = None,
+    collapse: Annotated[
+        bool,
+        typer.Option(
+            "--collapse/--no-collapse", help="Show copies of one story (same URL, or title and provider) once."
+        ),
+    ] = True,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the parsed query and each score's parts.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -253,11 +268,42 @@ def query_cmd(
             limit=limit,
             page=page,
             raw=raw,
+            boost=boost or (),
+            collapse=collapse,
+            explain=explain,
         )
     if as_json:
         _print_json(result.to_dict())
     else:
         _render_page(result)
+
+
+def _render_hits(hits: tuple[Hit, ...], first: int = 1) -> None:
+    table = Table(show_lines=True, expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("Article")
+    table.add_column("Provider")
+    table.add_column("Published")
+    table.add_column("Score", justify="right")
+    for n, hit in enumerate(hits, start=first):
+        title = f"[bold]{escape(hit.title)}[/]"
+        if hit.kind == "related":
+            title += " [dim](related stub)[/]"
+        if hit.duplicates:
+            title += f" [dim](+{hit.duplicates} {'copy' if hit.duplicates == 1 else 'copies'})[/]"
+        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{escape(hit.id)}  {escape(hit.url or hit.path)}[/]"
+        if hit.explanation:
+            cell += "\n" + _render_explanation(hit.explanation)
+        provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
+        date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
+        table.add_row(str(n), cell, escape(provider), date, f"{hit.score:.2f}")
+    out.print(table)
+
+
+def _render_explanation(explanation: Explanation) -> str:
+    parts = " + ".join(f"{escape(what)} [dim]{role}[/] {score:.2f}" for what, role, score in explanation.parts)
+    factors = "".join(f" x {escape(what)} {factor:.2f}" for what, factor in explanation.factors)
+    return f"[cyan]= ({parts or '0'}){factors}[/]" if factors else f"[cyan]= {parts or '0'}[/]"
 
 
 def _html_to_rich(snippet: str) -> str:
@@ -268,9 +314,15 @@ def _html_to_rich(snippet: str) -> str:
 
 
 def _render_page(result: ResultPage) -> None:
+    if result.parsed_query:
+        out.print(f"[dim]Parsed query:[/] {escape(result.parsed_query)}")
     if not result.total:
         out.print(f"No results for {escape(repr(result.query))}.")
+        if result.suggestion:
+            out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]")
         return
+    if result.suggestion:
+        out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]")
     first = (result.page - 1) * result.limit + 1
     last = first + len(result.hits) - 1
     note = " (no document has every word; showing those with most)" if result.relaxed else ""
@@ -279,21 +331,7 @@ def _render_page(result: ResultPage) -> None:
     else:
         shown = "none"
     out.print(f"{result.total} results, showing {shown} (page {result.page} of {result.pages}){note}")
-    table = Table(show_lines=True, expand=False)
-    table.add_column("#", justify="right")
-    table.add_column("Article")
-    table.add_column("Provider")
-    table.add_column("Published")
-    table.add_column("Score", justify="right")
-    for n, hit in enumerate(result.hits, start=first):
-        title = f"[bold]{escape(hit.title)}[/]"
-        if hit.kind == "related":
-            title += " [dim](related stub)[/]"
-        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{escape(hit.id)}  {escape(hit.url or hit.path)}[/]"
-        provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
-        date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
-        table.add_row(str(n), cell, escape(provider), date, f"{hit.score:.2f}")
-    out.print(table)
+    _render_hits(result.hits, first)
     if result.facets and result.facets.topics:
         tops = ", ".join(f"{escape(k)} {v}" for k, v in list(result.facets.topics.items())[:8])
         out.print(f"[dim]Topics:[/] {tops}")
@@ -310,6 +348,55 @@ def show_cmd(
     with open_index(index) as ix:
         document = ix.get(ident)
     _print_json(document.to_dict())
+
+
+@app.command("similar")
+def similar_cmd(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="A document id (from `search query`) or a record path.")],
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Similar articles.")] = 10,
+    collapse: Annotated[bool, typer.Option("--collapse/--no-collapse", help="Show copies of one story once.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Articles like this one: its related stubs (resolved where indexed), then more like it."""
+    from search.api import open_index
+
+    with open_index(index) as ix:
+        page = ix.similar(ident, limit=limit, collapse=collapse)
+    if as_json:
+        _print_json(page.to_dict())
+        return
+    out.print(f"Like [bold]{escape(page.title)}[/] [dim]{escape(page.id)}[/]")
+    if page.related:
+        out.print("Related (from the record):")
+        _render_hits(page.related)
+    if page.hits:
+        out.print("More like it:")
+        _render_hits(page.hits)
+    else:
+        out.print("No similar articles.")
+
+
+@app.command("suggest")
+def suggest_cmd(
+    prefix: Annotated[str, typer.Argument(metavar="PREFIX", help="The start of a title word, topic or provider.")],
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Suggestions.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Complete a prefix from the index's titles, topics and providers."""
+    from search.api import open_index
+
+    with open_index(index) as ix:
+        suggestions = ix.suggest(prefix, limit=limit)
+    if as_json:
+        _print_json([s.to_dict() for s in suggestions])
+        return
+    if not suggestions:
+        out.print(f"No suggestions for {escape(repr(prefix))}.")
+    for suggestion in suggestions:
+        count = f"  [dim]{suggestion.count}[/]" if suggestion.kind != "title" else f"  [dim]{suggestion.id}[/]"
+        out.print(f"{suggestion.kind:<8} {escape(suggestion.text)}{count}")
 
 
 @app.command("stats")

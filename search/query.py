@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from typing import Any
@@ -36,11 +36,13 @@ from typing import Any
 from whoosh import qparser, query, scoring, searching
 from whoosh.collectors import FilterCollector, TimeLimitCollector
 
-from search import ranking
+from search import explain, ranking
+from search.collapse import DuplicateGroups
 from search.errors import QueryError, UsageError
+from search.explain import Parts
 from search.records import Provider, parse_datetime
-from search.results import Facets, Hit, ResultPage
-from search.schema import TEXT_FIELD, analyse_text, unpack_record
+from search.results import Explanation, Facets, Hit, ResultPage
+from search.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.snippets import highlight, lead
 
 log = logging.getLogger(__name__)
@@ -362,17 +364,46 @@ def _top(counter: Counter[str], *, by_key: bool = False) -> dict[str, int]:
 
 class SearchContext:
     """One searcher and what is worth computing once per searcher: the hidden
-    (shadowed) stubs, and the facet table when facets are first asked for."""
+    (shadowed) stubs, and, when first needed, the facet table, the duplicate
+    groups and the newest date and best quality the --boost factors scale by."""
 
     def __init__(self, searcher: searching.Searcher) -> None:
         self.searcher = searcher
         self.hidden = shadowed_stubs(searcher)
         self._facets: FacetTable | None = None
+        self._groups: DuplicateGroups | None = None
+        self._signals: tuple[int | None, int | None] | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
         if self._facets is None:
             self._facets = FacetTable(self.searcher.reader())
         return self._facets.counts(matched)
+
+    def groups(self) -> DuplicateGroups:
+        if self._groups is None:
+            self._groups = DuplicateGroups(self.searcher.reader())
+        return self._groups
+
+    def factors(self, boosts: tuple[ranking.Boost, ...]) -> ranking.Factors | None:
+        if not boosts:
+            return None
+        if self._signals is None:
+            self._signals = _signals(self.searcher.reader())
+        factors = ranking.Factors(self.searcher.reader(), boosts, *self._signals)
+        return factors or None
+
+
+def _signals(reader: Any) -> tuple[int | None, int | None]:
+    """The newest publication date (not after now) and the best quality of the live documents."""
+    now = int(datetime.now(timezone.utc).timestamp())
+    live = set(reader.all_doc_ids()) if reader.has_deletions() else None
+    dates = reader.column_reader("newest")
+    qualities = reader.column_reader("quality")
+    newest = max(
+        (v for d, v in enumerate(dates) if MISSING_LOW < v <= now and (live is None or d in live)), default=None
+    )
+    best = max((v for d, v in enumerate(qualities) if v > 0 and (live is None or d in live)), default=None)
+    return newest, best
 
 
 @dataclass(frozen=True)
@@ -384,6 +415,10 @@ class SearchRequest:
     page: int = 1
     raw: bool = False
     facets: bool = True
+    boosts: tuple[str | ranking.Boost, ...] = ()
+    collapse: bool = True
+    explain: bool = False
+    suggest: bool = True  # look for a did-you-mean when little is found
 
     def check(self) -> None:
         if self.sort not in SORTS:
@@ -413,28 +448,27 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
     return query.Phrase(TEXT_FIELD, [q.text for q in built.positive], slop=PHRASE_SLOP)
 
 
-def _with_feedback(
+def _feedback(
     searcher: searching.Searcher, built: BuiltQuery, scored: query.Query, matched: set[int]
-) -> query.Query:
-    """Pseudo-relevance feedback: `scored` plus the best terms of its top hits."""
+) -> list[query.Query]:
+    """Pseudo-relevance feedback: the best terms of `scored`'s top hits, weighted."""
     top = searcher.search(scored, limit=ranking.FEEDBACK_DOCS, filter=matched)
-    texts = []
-    for hit in top:
-        fields = hit.fields()
-        body = unpack_record(fields["record"]).get("body") or ""
-        texts.append(
-            [t for t, _ in analyse_text(" ".join((fields.get("title") or "", fields.get("excerpt") or "", body)))]
-        )
+    texts = [document_terms(hit.fields()) for hit in top]
     extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(built.words))
-    if not extra:
-        return scored
-    expansion = [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
-    return query.Or([scored, *expansion])
+    return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
+
+
+def document_terms(fields: dict[str, Any]) -> list[str]:
+    """The indexed terms of a stored document's title, excerpt and body."""
+    body = unpack_record(fields["record"]).get("body") or ""
+    text = " ".join((fields.get("title") or "", fields.get("excerpt") or "", body))
+    return [t for t, _ in analyse_text(text)]
 
 
 def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     """Execute `request` with the context's searcher."""
     request.check()
+    boosts = ranking.parse_boosts(request.boosts)
     searcher = context.searcher
     hidden = context.hidden
     schema = searcher.schema
@@ -476,37 +510,119 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             q = query.AndNot(q, query.Or(negative))
         return q
 
-    final = assemble(main)
-    matched = set(searcher.docs_for_query(final)) - hidden
+    matched = set(searcher.docs_for_query(assemble(main))) - hidden
     if not matched and isinstance(main, query.And):
         main, relaxed = query.Or(list(main.subqueries)), True
-        final = assemble(main)
-        matched = set(searcher.docs_for_query(final)) - hidden
+        matched = set(searcher.docs_for_query(assemble(main))) - hidden
 
-    offset = (request.page - 1) * request.limit
-    hits: list[Hit] = []
-    if matched and offset < len(matched):
-        # Score the words alone, restricted to the matching set: filters select
-        # but must not score (a topic match is not relevance).
-        scored = main
-        if built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
-            scored = _with_feedback(searcher, built, scored, matched)
-        if bonus is not None:
-            scored = query.AndMaybe(scored, bonus)
-        results = _collect(searcher, scored, request, offset + request.limit, matched)
-        sorted_ = _sort_facet(request.sort) is not None
-        terms = _highlight_terms(schema, request, main)
-        for whoosh_hit in list(results)[offset:]:
-            hits.append(_hit(whoosh_hit, sorted_, terms))
+    # The score is a sum: the query's words, terms fed back from the top
+    # hits of a long question, and the proximity bonus of a short query.
+    scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
+    if matched and built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
+        expansion = _feedback(searcher, built, main, matched)
+        if expansion:
+            scored = query.Or([main, *expansion])
+            parts += [("feedback", term) for term in expansion]
+    if bonus is not None:
+        scored = query.AndMaybe(scored, bonus)
+        parts.append(("proximity", bonus))
+    page = rank_page(context, request, scored, parts, matched, _highlight_terms(schema, request, main), boosts)
+    suggestion = None
+    if built is not None and request.suggest and (relaxed or page.total < SUGGEST_BELOW):
+        suggestion = _did_you_mean(context, request, page.total, relaxed)
     return ResultPage(
         query=request.text,
-        total=len(matched),
+        total=page.total,
         page=request.page,
         limit=request.limit,
-        hits=tuple(hits),
-        facets=context.facets(matched) if request.facets else None,
+        hits=page.hits,
+        facets=page.facets,
         relaxed=relaxed,
+        suggestion=suggestion,
+        parsed_query=_parsed(main, filters, negative) if request.explain else None,
     )
+
+
+#: Did-you-mean is looked for when a query finds fewer than this many stories.
+SUGGEST_BELOW = 3
+
+
+def _did_you_mean(context: SearchContext, request: SearchRequest, total: int, relaxed: bool) -> str | None:
+    """A corrected query, kept only if it finds more than the typed one
+    (or finds every word where the typed one had to relax)."""
+    from search.spelling import correct
+
+    corrected = correct(context.searcher, request.text)
+    if not corrected or corrected.strip().casefold() == request.text.strip().casefold():
+        return None
+    probe = run_search(context, replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False))
+    if probe.total > total or (relaxed and probe.total and not probe.relaxed):
+        return corrected
+    return None
+
+
+def _parsed(main: query.Query, filters: list[query.Query], negative: list[query.Query]) -> str:
+    text = str(main)
+    if negative:
+        text += " ANDNOT " + " ".join(str(q) for q in negative)
+    if filters:
+        text += " FILTER " + " ".join(str(q) for q in filters)
+    return text
+
+
+@dataclass(frozen=True)
+class Ranked:
+    total: int
+    hits: tuple[Hit, ...]
+    facets: Facets | None
+
+
+def rank_page(
+    context: SearchContext,
+    request: SearchRequest,
+    scored: query.Query,
+    parts: Parts,
+    matched: set[int],
+    terms: frozenset[str],
+    boosts: tuple[ranking.Boost, ...] = (),
+) -> Ranked:
+    """One page of `matched`, ranked by `scored` (times the boost factors)
+    or sorted, each story once unless collapse is off; `parts` are the
+    leaves `scored` sums, for --explain."""
+    searcher = context.searcher
+    groups = context.groups() if request.collapse and matched else None
+    extra = groups.extra_copies(matched) if groups else set()
+    total = len(matched) - len(extra)
+    offset = (request.page - 1) * request.limit
+    needed = offset + request.limit
+    hits: list[Hit] = []
+    if matched and offset < total:
+        # Filters select but must not score (a topic match is not relevance):
+        # the query's words alone are scored, restricted to the matching set.
+        factors = context.factors(boosts) if request.sort == "relevance" else None
+        ranker = searcher
+        if factors:
+            ranker = searching.Searcher(
+                searcher.reader(), weighting=ranking.Boosted(searcher.weighting, factors), closereader=False
+            )
+        sorted_ = _sort_facet(request.sort) is not None
+        if groups:
+            copies = len(groups.in_groups(matched))
+            fetch = needed + min(copies, 4 * needed + 50)
+            while True:
+                found = {h.docnum: h for h in _collect(ranker, scored, request, fetch, matched)}
+                picked = groups.pick(list(found), matched, needed)
+                if len(picked) >= needed or len(found) < fetch or fetch >= needed + copies:
+                    break
+                fetch = needed + copies
+        else:
+            found = {h.docnum: h for h in _collect(ranker, scored, request, needed, matched)}
+            picked = [(docnum, 0) for docnum in found]
+        for docnum, duplicates in picked[offset:needed]:
+            explanation = explain.explain_hit(searcher, parts, docnum, factors) if request.explain else None
+            hits.append(_hit(found[docnum], sorted_, terms, duplicates, explanation))
+    facets = context.facets(matched - extra) if request.facets else None
+    return Ranked(total=total, hits=tuple(hits), facets=facets)
 
 
 def _collect(
@@ -553,8 +669,20 @@ def _score(whoosh_hit: Any, sorted_: bool) -> float:
     return float(whoosh_hit.score or 0.0)
 
 
-def _hit(whoosh_hit: Any, sorted_: bool, terms: frozenset[str]) -> Hit:
-    fields = whoosh_hit.fields()
+def _hit(
+    whoosh_hit: Any, sorted_: bool, terms: frozenset[str], duplicates: int = 0, explanation: Explanation | None = None
+) -> Hit:
+    return make_hit(whoosh_hit.fields(), _score(whoosh_hit, sorted_), terms, duplicates, explanation)
+
+
+def make_hit(
+    fields: dict[str, Any],
+    score: float,
+    terms: frozenset[str],
+    duplicates: int = 0,
+    explanation: Explanation | None = None,
+) -> Hit:
+    """A Hit from a document's stored fields; the snippet marks `terms`."""
     meta = fields.get("meta") or {}
     prov = meta.get("provider")
     published = meta.get("published")
@@ -572,7 +700,9 @@ def _hit(whoosh_hit: Any, sorted_: bool, terms: frozenset[str]) -> Hit:
         else None,
         quality=meta.get("quality"),
         heat=meta.get("heat"),
-        score=_score(whoosh_hit, sorted_),
+        score=score,
         snippet=_snippet(fields, terms),
         parent=fields.get("parent"),
+        duplicates=duplicates,
+        explanation=explanation,
     )

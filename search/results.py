@@ -13,13 +13,45 @@ from typing import Any
 
 from search.records import Provider
 
-__all__ = ["Facets", "Hit", "IndexReport", "ResultPage", "Skipped", "Stats", "Suggestion"]
+__all__ = [
+    "Explanation",
+    "Facets",
+    "Hit",
+    "IndexReport",
+    "ResultPage",
+    "SimilarPage",
+    "Skipped",
+    "Stats",
+    "Suggestion",
+]
 
 
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A hit's score taken apart: the sum of its parts, times its factors.
+
+    Each part is (what, role, score): what is the query term or phrase as the
+    index holds it (stemmed); role is "match" (a query word or phrase),
+    "proximity" (the words near each other), "feedback" (a term added from
+    the top hits of a long question) or "similar" (a term of the article
+    that `similar` started from).  Factors are the --boost multipliers."""
+
+    score: float
+    parts: tuple[tuple[str, str, float], ...]
+    factors: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 4),
+            "parts": [{"what": what, "role": role, "score": round(score, 4)} for what, role, score in self.parts],
+            "factors": [{"what": what, "factor": round(factor, 4)} for what, factor in self.factors],
+        }
 
 
 @dataclass(frozen=True)
@@ -40,6 +72,8 @@ class Hit:
     score: float
     snippet: str  # HTML: matched words in <em>, the rest escaped
     parent: str | None = None  # for a stub: the id of the article carrying it
+    duplicates: int = 0  # other matching copies of the same story, collapsed into this hit
+    explanation: Explanation | None = None  # with explain=True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +94,8 @@ class Hit:
             "score": round(self.score, 4),
             "snippet": self.snippet,
             "parent": self.parent,
+            "duplicates": self.duplicates,
+            "explanation": self.explanation.to_dict() if self.explanation else None,
         }
 
 
@@ -86,6 +122,8 @@ class ResultPage:
     hits: tuple[Hit, ...]
     facets: Facets | None
     relaxed: bool = False  # no document had every word; ranked by how many they have
+    suggestion: str | None = None  # did you mean: the query with misspelled words corrected
+    parsed_query: str | None = None  # with explain=True: the query as the engine ran it
 
     @property
     def pages(self) -> int:
@@ -100,6 +138,27 @@ class ResultPage:
             "hits": [hit.to_dict() for hit in self.hits],
             "facets": (self.facets or Facets()).to_dict(),
             "relaxed": self.relaxed,
+            "suggestion": self.suggestion,
+            "parsed_query": self.parsed_query,
+        }
+
+
+@dataclass(frozen=True)
+class SimilarPage:
+    """Articles like one article: its own related stubs (resolved to indexed
+    articles where one has the stub's webUrl), then more like it."""
+
+    id: str
+    title: str
+    related: tuple[Hit, ...]
+    hits: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "related": [hit.to_dict() for hit in self.related],
+            "hits": [hit.to_dict() for hit in self.hits],
         }
 
 

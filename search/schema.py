@@ -17,6 +17,9 @@ Design:
 * The bookkeeping the incremental reindex needs (path, size, mtime, content
   hash) lives in a column of the index itself, so the index and its
   bookkeeping can never disagree.
+* Duplicate keys (``dup``): one for the webUrl and one for the normalised
+  title with its provider, hashed; documents sharing a key are copies of
+  one story, which a search shows once (search.collapse).
 * ``secured`` never reaches this module: the record reader drops it.
 
 Bump SCHEMA_VERSION on any change to fields or analyzers; an index of another
@@ -42,7 +45,7 @@ from whoosh.system import pack_uint
 
 from search.records import Article, Provider, Stub
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.ranking).
@@ -153,6 +156,16 @@ class _FastAnalysis:
             stem = self.stems[folded] = self.stem(folded)
         return stem
 
+    def words(self, text: str) -> Iterator[tuple[str, int]]:
+        """(folded word, position) pairs, unstemmed and with stop words kept."""
+        words = self.findall(text)
+        if _CJK.search(text):
+            words = [part for word in words for part in split_cjk(word)]
+        for index, word in enumerate(words):
+            folded = word.lower().translate(self.fold)
+            if folded:
+                yield folded, index
+
     def terms(self, text: str) -> Iterator[tuple[str, int]]:
         """(term, position) pairs, as the Whoosh analyzer would give them."""
         stems, fold, stops = self.stems, self.fold, self.stops
@@ -256,6 +269,7 @@ def build_schema() -> fields.Schema:
         published_flag=fields.BOOLEAN(),
         date=fields.NUMERIC(int, bits=64, signed=True, shift_step=8),
         url=fields.ID(stored=True),
+        dup=_values_field(),
         article_url=fields.ID(),
         stub_url=fields.ID(),
         newest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
@@ -328,6 +342,28 @@ def combined_text(
     return [(values[part], weight) for part, weight in PART_WEIGHTS.items() if values[part]]
 
 
+def _dup_hash(key: str) -> str:
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+
+
+def duplicate_keys(title: str, url: str | None, provider: Provider | None) -> list[str]:
+    """The keys under which two records count as copies of one story: the
+    same webUrl (ignoring a trailing slash or #fragment and the host's case),
+    or the same title (ignoring case, accents and punctuation) from the same
+    provider (by name, else domain)."""
+    keys = []
+    if url:
+        trimmed = url.strip().split("#", 1)[0].rstrip("/")
+        scheme, sep, rest = trimmed.partition("://")
+        host, slash, tail = rest.partition("/")
+        keys.append("u:" + _dup_hash(f"{scheme.lower()}{sep}{host.lower()}{slash}{tail}" if sep else trimmed))
+    source = provider and (provider.name or provider.domain)
+    words = [w for w, _ in _FAST.words(title)] if title else []
+    if source and words:
+        keys.append("t:" + _dup_hash(source.strip().casefold() + "\x1f" + " ".join(words)))
+    return keys
+
+
 def _epoch(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
@@ -377,6 +413,9 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
+    keys = duplicate_keys(title, url, provider)
+    if keys:
+        doc["dup"] = VALUE_SEP.join(keys)
     if pname or pdomain:
         # The providers facet counts names; a provider known only by its domain counts under it.
         doc["provider"] = pname or pdomain

@@ -67,8 +67,10 @@ def seeds_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 EXPECTED_ALL = [
     "Article",
+    "Boost",
     "Document",
     "DocumentNotFoundError",
+    "Explanation",
     "Facets",
     "Hit",
     "Index",
@@ -83,9 +85,11 @@ EXPECTED_ALL = [
     "ResultPage",
     "SchemaVersionError",
     "SearchError",
+    "SimilarPage",
     "Skipped",
     "Stats",
     "Stub",
+    "Suggestion",
     "UsageError",
     "build_index",
     "load_record",

@@ -669,6 +669,75 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+# -- query: issue 5's options, similar, suggest ------------------------------------------------
+
+
+def test_boost_options_reorder_and_bad_ones_exit_2(seed_index_dir: Path) -> None:
+    plain = query_json(seed_index_dir, "bank")
+    boosted = query_json(seed_index_dir, "bank", "--boost", "recency:7d", "--boost", "quality")
+    assert {h["id"] for h in plain["hits"]} == {h["id"] for h in boosted["hits"]}
+    assert [h["score"] for h in plain["hits"]] != [h["score"] for h in boosted["hits"]]
+    for bad, says in (("heat", "unknown boost 'heat'"), ("recency:soon", "invalid duration for --boost")):
+        result = run("query", "bank", "--index", seed_index_dir, "--boost", bad)
+        assert result.exit_code == 2
+        assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_duplicates_are_collapsed_with_a_count_unless_asked(seed_index_dir: Path) -> None:
+    moon = [h for h in query_json(seed_index_dir, "japan moon")["hits"] if "moon" in h["path"]]
+    assert len(moon) == 1 and moon[0]["duplicates"] == 1
+    every = [h for h in query_json(seed_index_dir, "japan moon", "--no-collapse")["hits"] if "moon" in h["path"]]
+    assert len(every) == 2 and {h["duplicates"] for h in every} == {0}
+    table = run("query", "japan moon", "--index", seed_index_dir)
+    assert "(+1 copy)" in table.stdout
+
+
+def test_explain_prints_the_parsed_query_and_the_parts(seed_index_dir: Path) -> None:
+    result = run("query", "solar storm", "--index", seed_index_dir, "--explain", "--limit", "2")
+    assert result.exit_code == 0
+    assert "Parsed query: (text:solar AND text:storm)" in result.stdout
+    assert "solar match" in result.stdout and "proximity" in result.stdout
+    page = query_json(seed_index_dir, "solar storm", "--explain")
+    assert page["parsed_query"].startswith("(text:solar AND text:storm)")
+    assert all(h["explanation"]["parts"] for h in page["hits"])
+    assert query_json(seed_index_dir, "solar storm")["hits"][0]["explanation"] is None
+
+
+def test_did_you_mean_when_a_query_finds_nothing(seed_index_dir: Path) -> None:
+    result = run("query", "facail recognition", "--index", seed_index_dir)
+    assert result.exit_code == 0
+    assert "Did you mean: facial recognition" in result.stdout
+    assert query_json(seed_index_dir, "facail recognition")["suggestion"] == "facial recognition"
+    assert query_json(seed_index_dir, "facial recognition")["suggestion"] is None
+
+
+def test_similar_lists_related_then_like(seed_index_dir: Path) -> None:
+    page = run_json("similar", ORIGINAL, "--index", seed_index_dir, "--limit", "3")
+    assert set(page) == {"id", "title", "related", "hits"}
+    assert page["title"] == "Met Police try to calm tensions as live facial recognition hits London"
+    assert [h["kind"] for h in page["related"]] == ["article", "related", "related"]
+    assert len(page["hits"]) == 3 and all(h["id"] != page["id"] for h in page["hits"])
+    table = run("similar", page["id"], "--index", seed_index_dir)
+    assert table.exit_code == 0
+    assert "Related (from the record):" in table.stdout and "More like it:" in table.stdout
+    missing = run("similar", "0123456789abcdef", "--index", seed_index_dir)
+    assert missing.exit_code == 1 and error_lines(missing)
+
+
+def test_suggest_completes_topics_providers_and_titles(seed_index_dir: Path) -> None:
+    found = run_json("suggest", "fac", "--index", seed_index_dir)
+    assert found and all(set(s) == {"text", "kind", "count", "id"} for s in found)
+    assert any(s["kind"] == "title" and "facial" in s["text"].lower() for s in found)
+    assert any(
+        s["kind"] == "provider" and s["text"] == "Reuters"
+        for s in run_json("suggest", "reu", "--index", seed_index_dir)
+    )
+    table = run("suggest", "reu", "--index", seed_index_dir)
+    assert table.exit_code == 0 and "Reuters" in table.stdout
+    nothing = run("suggest", "zzzzqx", "--index", seed_index_dir)
+    assert nothing.exit_code == 0 and "No suggestions" in nothing.stdout
+
+
 # -- documentation ----------------------------------------------------------------------
 
 GROUP = get_command(app)

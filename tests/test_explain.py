@@ -1,0 +1,82 @@
+"""--explain: the parsed query, and each hit's score as parts that add up to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.api import Index
+from search.query import ALL_WORDS_MAX
+
+
+def check_adds_up(ix: Index, text: str, **options: object) -> None:
+    page = ix.search(text, explain=True, **options)  # type: ignore[arg-type]
+    assert page.hits, text
+    for hit in page.hits:
+        explanation = hit.explanation
+        assert explanation is not None
+        total = sum(score for _, _, score in explanation.parts)
+        for _, factor in explanation.factors:
+            total *= factor
+        assert total == pytest.approx(hit.score, rel=1e-6), (text, hit.title, explanation)
+        assert explanation.score == pytest.approx(hit.score, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "facial",
+        "solar storm",  # with the proximity bonus
+        '"electric bus"',
+        "central bank raises interest rates in norway",  # a question: feedback terms
+        "facial OR storm",
+        "rates -norway",
+    ],
+)
+def test_parts_add_up_to_the_score(seed_index: Index, text: str) -> None:
+    check_adds_up(seed_index, text)
+
+
+def test_factors_multiply_the_parts(seed_index: Index) -> None:
+    check_adds_up(seed_index, "bank", boost=["recency", "quality"])
+    hit = seed_index.search("bank", explain=True, boost=["recency:7d", "quality:2"]).hits[0]
+    assert hit.explanation is not None
+    assert [what for what, _ in hit.explanation.factors] == ["recency:7d", "quality:2"]
+
+
+def test_roles_name_where_each_part_comes_from(seed_index: Index) -> None:
+    hit = seed_index.search("solar storm", explain=True).hits[0]
+    assert hit.explanation is not None
+    roles = {(what, role) for what, role, _ in hit.explanation.parts}
+    assert ("solar", "match") in roles and ("storm", "match") in roles
+    assert any(role == "proximity" and what.startswith('"solar storm"') for what, role in roles)
+    question = "central bank raises interest rates in norway"
+    assert len(question.split()) > ALL_WORDS_MAX
+    hit = seed_index.search(question, explain=True).hits[0]
+    assert hit.explanation is not None
+    assert any(role == "feedback" for _, role, _ in hit.explanation.parts)
+
+
+def test_parsed_query_only_when_asked(seed_index: Index) -> None:
+    assert seed_index.search("solar storm").parsed_query is None
+    assert seed_index.search("solar storm").hits[0].explanation is None
+    parsed = seed_index.search("solar storm -aurora", topics="Space", explain=True).parsed_query
+    assert parsed is not None
+    assert "text:solar" in parsed and "text:storm" in parsed and "ANDNOT" in parsed and "topic:Space" in parsed
+
+
+def test_explain_does_not_change_the_ranking(seed_index: Index) -> None:
+    for text in ("facial recognition", "bank", "what is a deepfake and how does it work"):
+        plain = [(h.id, round(h.score, 6)) for h in seed_index.search(text).hits]
+        explained = [(h.id, round(h.score, 6)) for h in seed_index.search(text, explain=True).hits]
+        assert plain == explained
+
+
+def test_explanation_json_shape(seed_index: Index) -> None:
+    hit = seed_index.search("solar storm", explain=True, boost="recency").hits[0].to_dict()
+    explanation = hit["explanation"]
+    assert set(explanation) == {"score", "parts", "factors"}
+    assert set(explanation["parts"][0]) == {"what", "role", "score"}
+    assert set(explanation["factors"][0]) == {"what", "factor"}
+    assert Path(hit["path"]).exists()

@@ -1,0 +1,124 @@
+"""The news signals (--boost recency / quality): parsing, and what they do to
+scores: multiply, neutral (x1) where a record has no value, never reorder
+equal records without a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from search import build_index, open_index
+from search.api import Index
+from search.errors import UsageError
+from search.ranking import DEFAULT_HALF_LIFE, Boost, parse_boost, parse_boosts
+
+RecordWriter = Callable[..., Path]
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("recency", Boost("recency", DEFAULT_HALF_LIFE)),
+        ("recency:7d", Boost("recency", 7 * DAY)),
+        (" Recency : 2w ", Boost("recency", 14 * DAY)),
+        ("recency:1y", Boost("recency", 365 * DAY)),
+        ("quality", Boost("quality", 1.0)),
+        ("quality:2.5", Boost("quality", 2.5)),
+    ],
+)
+def test_parse_boost(text: str, expected: Boost) -> None:
+    assert parse_boost(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("heat", "unknown boost 'heat'"),
+        ("", "unknown boost ''"),
+        ("recency:soon", "invalid duration for --boost: 'soon'"),
+        ("recency:0d", "invalid duration for --boost"),
+        ("quality:-1", "invalid weight for --boost quality: '-1'"),
+        ("quality:0", "invalid weight"),
+        ("quality:1e9", "invalid weight"),
+        ("quality:nan", "invalid weight"),
+    ],
+)
+def test_bad_boosts_are_usage_errors(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_boost(text)
+    assert says in str(caught.value) and caught.value.option == "--boost"
+
+
+def test_the_last_boost_of_a_kind_wins_and_order_is_fixed() -> None:
+    assert parse_boosts(["quality:2", "recency:7d", "quality"]) == (
+        Boost("recency", 7 * DAY),
+        Boost("quality", 1.0),
+    )
+
+
+@pytest.fixture()
+def dated(write_record: RecordWriter, tmp_path: Path) -> Path:
+    # Same text; the older and the undated ones are indexed last, so a plain tie lists them last.
+    write_record("a-new.md", 'title: "Rates rise again"\npublishedDateTime: 2023-09-21T08:00:00Z\nquality: 20')
+    write_record("b-month.md", 'title: "Rates rise again"\npublishedDateTime: 2023-08-22T08:00:00Z\nquality: 80')
+    write_record("c-old.md", 'title: "Rates rise again"\npublishedDateTime: 2015-01-01T08:00:00Z')
+    write_record("d-undated.md", 'title: "Rates rise again"\nquality: 40')
+    build_index([tmp_path / "records"], tmp_path / "ix")
+    return tmp_path / "ix"
+
+
+def scores(ix: Index, text: str, **options: object) -> dict[str, float]:
+    return {Path(h.path).stem: h.score for h in ix.search(text, **options).hits}  # type: ignore[arg-type]
+
+
+def test_recency_multiplies_by_one_plus_the_decay(dated: Path) -> None:
+    with open_index(dated) as ix:
+        plain = scores(ix, "rates")
+        assert len(set(round(s, 6) for s in plain.values())) == 1  # premise: a four-way tie
+        base = plain["a-new"]
+        boosted = scores(ix, "rates", boost="recency:30d")
+        assert boosted["a-new"] == pytest.approx(2 * base)  # the newest in the index: age 0
+        assert boosted["b-month"] == pytest.approx(base * (1 + 0.5 ** (30 / 30)))
+        assert boosted["c-old"] == pytest.approx(base, rel=1e-6)  # years old: about x1
+        assert boosted["d-undated"] == pytest.approx(base)  # no date: neutral
+        order = [Path(h.path).stem for h in ix.search("rates", boost="recency").hits]
+        assert order[:2] == ["a-new", "b-month"]
+
+
+def test_quality_multiplies_by_its_share_of_the_best(dated: Path) -> None:
+    with open_index(dated) as ix:
+        base = scores(ix, "rates")["a-new"]
+        boosted = scores(ix, "rates", boost="quality:2")
+        assert boosted["b-month"] == pytest.approx(base * 3)  # the best quality: 1 + 2 x 80/80
+        assert boosted["d-undated"] == pytest.approx(base * 2)  # 1 + 2 x 40/80
+        assert boosted["a-new"] == pytest.approx(base * 1.5)
+        assert boosted["c-old"] == pytest.approx(base)  # no quality: neutral
+        both = scores(ix, "rates", boost=["recency:30d", "quality:2"])
+        assert both["a-new"] == pytest.approx(base * 2 * 1.5)
+
+
+def test_a_newer_article_wins_a_tie_when_recency_is_asked_for(tmp_path: Path, write_record: RecordWriter) -> None:
+    # Indexed older first: without the boost the older one leads the tie.
+    write_record("a-2019.md", 'title: "Central bank raises rates"\npublishedDateTime: 2019-09-19T08:00:00Z')
+    write_record("b-2023.md", 'title: "Central bank raises rates"\npublishedDateTime: 2023-09-21T08:00:00Z')
+    build_index([tmp_path / "records"], tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        assert [Path(h.path).stem for h in ix.search("central bank").hits] == ["a-2019", "b-2023"]
+        assert [Path(h.path).stem for h in ix.search("central bank", boost="recency").hits] == ["b-2023", "a-2019"]
+
+
+def test_boosts_do_not_outweigh_a_much_better_match(seed_index: Index) -> None:
+    # Factors are bounded (at most x2 at weight 1), so a title match still leads a body mention.
+    plain = seed_index.search("solar storm").hits
+    boosted = seed_index.search("solar storm", boost=["recency", "quality"]).hits
+    assert plain[0].id == boosted[0].id
+    assert {h.id for h in plain} == {h.id for h in boosted}
+
+
+def test_boosts_leave_sorted_orders_alone(seed_index: Index) -> None:
+    for sort in ("newest", "oldest", "quality"):
+        plain = [h.id for h in seed_index.search("bank", sort=sort).hits]
+        assert [h.id for h in seed_index.search("bank", sort=sort, boost="recency").hits] == plain
