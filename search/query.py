@@ -27,7 +27,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from itertools import chain
@@ -36,7 +36,7 @@ from typing import Any
 from whoosh import qparser, query, scoring, searching
 from whoosh.collectors import FilterCollector, TimeLimitCollector
 
-from search import explain, ranking
+from search import engine, explain, ranking
 from search.collapse import DuplicateGroups
 from search.errors import QueryError, UsageError
 from search.explain import Parts
@@ -373,11 +373,17 @@ class SearchContext:
         self._facets: FacetTable | None = None
         self._groups: DuplicateGroups | None = None
         self._signals: tuple[int | None, int | None] | None = None
+        self._engine: engine.Engine | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
         if self._facets is None:
             self._facets = FacetTable(self.searcher.reader())
         return self._facets.counts(matched)
+
+    def engine(self) -> engine.Engine:
+        if self._engine is None:
+            self._engine = engine.Engine(self.searcher, TEXT_FIELD)
+        return self._engine
 
     def groups(self) -> DuplicateGroups:
         if self._groups is None:
@@ -510,23 +516,31 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             q = query.AndNot(q, query.Or(negative))
         return q
 
-    matched = set(searcher.docs_for_query(assemble(main))) - hidden
-    if not matched and isinstance(main, query.And):
-        main, relaxed = query.Or(list(main.subqueries)), True
+    factors = context.factors(boosts) if request.sort == "relevance" else None
+    top: Top | None = None
+    if built is not None and request.sort == "relevance" and not built.empty:
+        try:
+            main, relaxed, matched, top, parts = _engine_search(context, built, main, relaxed, filters, factors)
+        except engine.Unsupported as exc:
+            log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
+    if top is None:
         matched = set(searcher.docs_for_query(assemble(main))) - hidden
-
-    # The score is a sum: the query's words, terms fed back from the top
-    # hits of a long question, and the proximity bonus of a short query.
-    scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
-    if matched and built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
-        expansion = _feedback(searcher, built, main, matched)
-        if expansion:
-            scored = query.Or([main, *expansion])
-            parts += [("feedback", term) for term in expansion]
-    if bonus is not None:
-        scored = query.AndMaybe(scored, bonus)
-        parts.append(("proximity", bonus))
-    page = rank_page(context, request, scored, parts, matched, _highlight_terms(schema, request, main), boosts)
+        if not matched and isinstance(main, query.And):
+            main, relaxed = query.Or(list(main.subqueries)), True
+            matched = set(searcher.docs_for_query(assemble(main))) - hidden
+        # The score is a sum: the query's words, terms fed back from the top
+        # hits of a long question, and the proximity bonus of a short query.
+        scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
+        if matched and built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
+            expansion = _feedback(searcher, built, main, matched)
+            if expansion:
+                scored = query.Or([main, *expansion])
+                parts += [("feedback", term) for term in expansion]
+        if bonus is not None:
+            scored = query.AndMaybe(scored, bonus)
+            parts.append(("proximity", bonus))
+        top = _whoosh_top(context, scored, request, matched, factors)
+    page = rank_page(context, request, top, parts, matched, _highlight_terms(schema, request, main), factors)
     suggestion = None
     if built is not None and request.suggest and (relaxed or page.total < SUGGEST_BELOW):
         suggestion = _did_you_mean(context, request, page.total, relaxed)
@@ -541,6 +555,86 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         suggestion=suggestion,
         parsed_query=_parsed(main, filters, negative) if request.explain else None,
     )
+
+
+#: The best n of a matching set as (docnum, score), best first.
+Top = Callable[[int], list[tuple[int, float]]]
+
+
+def _engine_search(
+    context: SearchContext,
+    built: BuiltQuery,
+    main: query.Query,
+    relaxed: bool,
+    filters: list[query.Query],
+    factors: ranking.Factors | None,
+) -> tuple[query.Query, bool, set[int], Top, Parts]:
+    """run_search's relevance path through search.engine (see there): the
+    same matching set, parts and scores as Whoosh's searcher, faster."""
+    fast = context.engine()
+    fast.start()
+    searcher = context.searcher
+    excluded: set[int] = set()
+    for negated in built.negative:
+        excluded.update(fast.evaluate(negated))
+    allowed = set(searcher.docs_for_query(query.And(filters))) if filters else None
+
+    def restrict(found: engine.Scores) -> engine.Scores:
+        keys = found.keys() - context.hidden - excluded
+        if allowed is not None:
+            keys &= allowed
+        return {d: found[d] for d in keys}
+
+    scores = restrict(fast.evaluate(main))
+    if not scores and isinstance(main, query.And):
+        main, relaxed = query.Or(list(main.subqueries)), True
+        scores = restrict(fast.evaluate(main))
+    parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
+    if scores and len(built.positive) > ALL_WORDS_MAX:
+        stored = searcher.stored_fields
+        texts = [document_terms(stored(d)) for d, _ in engine.rank(scores, ranking.FEEDBACK_DOCS)]
+        extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(built.words))
+        for term, weight in extra.items():
+            expansion = query.Term(TEXT_FIELD, term, boost=ranking.FEEDBACK_WEIGHT * weight)
+            parts.append(("feedback", expansion))
+            for d, s in fast.term(term, expansion.boost).items():
+                if d in scores:
+                    scores[d] += s
+    proximity = _bonus(built)
+    add_bonus = None
+    if proximity is not None:
+        parts.append(("proximity", proximity))
+
+        def add_bonus(docs: list[int]) -> engine.Scores:
+            assert isinstance(proximity, query.Phrase)
+            return fast.phrase(proximity, docs)
+
+    def top(n: int) -> list[tuple[int, float]]:
+        return engine.rank(scores, n, add_bonus, factors)
+
+    return main, relaxed, set(scores), top, parts
+
+
+def _whoosh_top(
+    context: SearchContext,
+    scored: query.Query,
+    request: SearchRequest,
+    matched: set[int],
+    factors: ranking.Factors | None,
+) -> Top:
+    """The best n of `matched` by Whoosh's searcher (raw queries, sorted orders)."""
+    searcher = context.searcher
+    ranker = searcher
+    if factors:
+        ranker = searching.Searcher(
+            searcher.reader(), weighting=ranking.Boosted(searcher.weighting, factors), closereader=False
+        )
+    sorted_ = _sort_facet(request.sort) is not None
+
+    def top(n: int) -> list[tuple[int, float]]:
+        return [(h.docnum, _score(h, sorted_)) for h in _collect(ranker, scored, request, n, matched)]
+
+    return top
 
 
 #: Did-you-mean is looked for when a query finds fewer than this many stories.
@@ -580,15 +674,14 @@ class Ranked:
 def rank_page(
     context: SearchContext,
     request: SearchRequest,
-    scored: query.Query,
+    top: Top,
     parts: Parts,
     matched: set[int],
     terms: frozenset[str],
-    boosts: tuple[ranking.Boost, ...] = (),
+    factors: ranking.Factors | None = None,
 ) -> Ranked:
-    """One page of `matched`, ranked by `scored` (times the boost factors)
-    or sorted, each story once unless collapse is off; `parts` are the
-    leaves `scored` sums, for --explain."""
+    """One page of `matched` in `top`'s order, each story once unless
+    collapse is off; `parts` are the leaves the score sums, for --explain."""
     searcher = context.searcher
     groups = context.groups() if request.collapse and matched else None
     extra = groups.extra_copies(matched) if groups else set()
@@ -597,30 +690,22 @@ def rank_page(
     needed = offset + request.limit
     hits: list[Hit] = []
     if matched and offset < total:
-        # Filters select but must not score (a topic match is not relevance):
-        # the query's words alone are scored, restricted to the matching set.
-        factors = context.factors(boosts) if request.sort == "relevance" else None
-        ranker = searcher
-        if factors:
-            ranker = searching.Searcher(
-                searcher.reader(), weighting=ranking.Boosted(searcher.weighting, factors), closereader=False
-            )
-        sorted_ = _sort_facet(request.sort) is not None
         if groups:
             copies = len(groups.in_groups(matched))
             fetch = needed + min(copies, 4 * needed + 50)
             while True:
-                found = {h.docnum: h for h in _collect(ranker, scored, request, fetch, matched)}
+                found = dict(top(fetch))
                 picked = groups.pick(list(found), matched, needed)
                 if len(picked) >= needed or len(found) < fetch or fetch >= needed + copies:
                     break
                 fetch = needed + copies
         else:
-            found = {h.docnum: h for h in _collect(ranker, scored, request, needed, matched)}
+            found = dict(top(needed))
             picked = [(docnum, 0) for docnum in found]
         for docnum, duplicates in picked[offset:needed]:
             explanation = explain.explain_hit(searcher, parts, docnum, factors) if request.explain else None
-            hits.append(_hit(found[docnum], sorted_, terms, duplicates, explanation))
+            fields = searcher.stored_fields(docnum)
+            hits.append(make_hit(fields, found[docnum], terms, duplicates, explanation))
     facets = context.facets(matched - extra) if request.facets else None
     return Ranked(total=total, hits=tuple(hits), facets=facets)
 
@@ -667,12 +752,6 @@ def _score(whoosh_hit: Any, sorted_: bool) -> float:
         key = whoosh_hit.score
         return float(-key[-1]) if isinstance(key, tuple) and key else 0.0
     return float(whoosh_hit.score or 0.0)
-
-
-def _hit(
-    whoosh_hit: Any, sorted_: bool, terms: frozenset[str], duplicates: int = 0, explanation: Explanation | None = None
-) -> Hit:
-    return make_hit(whoosh_hit.fields(), _score(whoosh_hit, sorted_), terms, duplicates, explanation)
 
 
 def make_hit(

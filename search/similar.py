@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from whoosh import query
 
-from search import ranking
+from search import engine, ranking
+from search.explain import Parts
 from search.query import SearchContext, SearchRequest, document_terms, make_hit, rank_page
 from search.results import Hit, SimilarPage
 from search.schema import TEXT_FIELD, analyse_text
@@ -34,13 +35,20 @@ def find_similar(context: SearchContext, docnum: int, limit: int = 10, collapse:
     terms = [query.Term(TEXT_FIELD, term, boost=weight) for term, weight in like.items()]
     hits: tuple[Hit, ...] = ()
     if terms:
-        scored = query.Or(terms)
-        own = {d for d in searcher.docs_for_query(query.Term("parent", ident))}
+        fast = context.engine()
+        fast.start()
+        scores = fast.evaluate(query.Or(terms))
+        own = set(searcher.docs_for_query(query.Term("parent", ident)))
         copies = set(context.groups().same_story(docnum))
-        matched = set(searcher.docs_for_query(scored)) - context.hidden - own - copies - resolved - {docnum}
+        matched = scores.keys() - context.hidden - own - copies - resolved - {docnum}
+        scores = {d: scores[d] for d in matched}
         request = SearchRequest(limit=limit, facets=False, collapse=collapse, suggest=False)
-        parts = [("similar", term) for term in terms]
-        hits = rank_page(context, request, scored, parts, matched, frozenset(like)).hits
+        parts: Parts = [("similar", term) for term in terms]
+
+        def top(n: int) -> list[tuple[int, float]]:
+            return engine.rank(scores, n)
+
+        hits = rank_page(context, request, top, parts, matched, frozenset(like)).hits
     return SimilarPage(id=ident, title=fields.get("title") or "", related=related, hits=hits)
 
 

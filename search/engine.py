@@ -1,0 +1,268 @@
+"""Scoring the queries the safe syntax builds straight from the postings.
+
+Whoosh's searcher walks a tree of matcher objects one posting at a time,
+several Python calls per posting per query node; on Reuters that was about
+three quarters of a keyword query's time.  The queries this product builds
+in safe mode are a small algebra (terms and phrases on the full-text field,
+all or any of them, a proximity bonus, weighted feedback terms), so this
+module evaluates them term-at-a-time instead: each term's postings are read
+a block at a time (ids and weighted frequencies as arrays), combined as
+dictionaries, and scored with the same BM25 as search.ranking (Robertson
+idf, Whoosh's byte-quantised field lengths, the term's boost), so results and
+scores are those of the Whoosh search (a test holds the two together).
+
+Positions are read only where needed: to verify a quoted phrase, and for the
+proximity bonus of a short query.  The bonus (Whoosh's sloppy Phrase scores
+the sum of its words' scores where they occur in order within the slop) at
+most doubles a score, so it is computed for the best-scored documents first
+and the window widened until no document outside it could still reach the
+page: the ranking is exact without checking positions in every match.
+
+Anything else (raw queries, sorted orders) stays with Whoosh's searcher.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from whoosh import query
+from whoosh.util.numeric import byte_to_length
+
+from search import ranking
+
+#: Whoosh's length byte -> the field length BM25 sees.
+_LENGTHS = [float(byte_to_length(b)) for b in range(256)]
+#: Documents whose proximity bonus is checked first; widened as needed.
+BONUS_WINDOW = 64
+
+Scores = dict[int, float]
+
+
+class Unsupported(Exception):
+    """The query has a node this evaluator does not handle (Whoosh will)."""
+
+
+class _Segment:
+    def __init__(self, reader: Any, offset: int, field: str) -> None:
+        self.reader = reader
+        self.offset = offset
+        self.deleted: frozenset[int] = frozenset()
+        if reader.has_deletions():
+            self.deleted = frozenset(set(range(reader.doc_count_all())) - set(reader.all_doc_ids()))
+        column = reader._perdoc._cached_reader(f"_{field}_len", _lengths_column())
+        self.lengths: bytes = b""
+        if column is not None:
+            self.lengths = column._dbfile.get(column._basepos, column._count)
+
+    def matcher(self, field: str, term: bytes) -> Any:
+        if (field, term) not in self.reader:
+            return None
+        m = self.reader.postings(field, term)
+        return getattr(m, "child", m)  # deletions are filtered here, not by a wrapper
+
+
+def _lengths_column() -> Any:
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+
+    return LENGTHS_COLUMN
+
+
+class _Postings:
+    """One term's postings in one query: BM25 scores (unboosted) per docnum,
+    and the blocks they came from, kept to look positions up later."""
+
+    def __init__(self) -> None:
+        self.scores: Scores = {}
+        # Per block: (global docnum of its first posting's segment offset, ids, last id, values).
+        self.blocks: list[tuple[int, Any, int, Any]] = []
+        self.last_ids: list[int] = []  # global docnum of each block's last posting
+
+
+class Engine:
+    """Evaluates safe-mode queries over one searcher's segments.
+
+    Call start() before each query: term postings read during a query are
+    kept until the next one (a phrase and the proximity bonus reuse them),
+    never across queries, so a benchmark's repeated query is not a cache hit."""
+
+    def __init__(self, searcher: Any, field: str) -> None:
+        self.searcher = searcher
+        self.field = field
+        reader = searcher.reader()
+        leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+        self.segments = [_Segment(leaf, offset, field) for leaf, offset in leaves]
+        self.n = reader.doc_count_all()
+        self.avgfl = searcher.avg_field_length(field) or 1
+        self.k1, self.b = ranking.K1, ranking.B
+        self.decode = searcher.schema[field].format.decoder("positions")
+        self.memo: dict[bytes, _Postings] = {}
+
+    def start(self) -> None:
+        self.memo = {}
+
+    # -- terms ---------------------------------------------------------------------------------
+
+    def _postings(self, term: bytes) -> _Postings:
+        found = self.memo.get(term)
+        if found is not None:
+            return found
+        found = self.memo[term] = _Postings()
+        df = sum(s.reader.doc_frequency(self.field, term) for s in self.segments)
+        if not df:
+            return found
+        idf = math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        k1, b, avgfl = self.k1, self.b, self.avgfl
+        lengths = _LENGTHS
+        scores = found.scores
+        top = idf * (k1 + 1)
+        norm_base, norm_len = k1 * (1 - b), k1 * b / avgfl
+        for segment in self.segments:
+            m = segment.matcher(self.field, term)
+            if m is None:
+                continue
+            raw, offset, deleted = segment.lengths, segment.offset, segment.deleted
+            for ids, weights, values in _blocks(m):
+                found.blocks.append((offset, ids, ids[-1], values))
+                found.last_ids.append(offset + ids[-1])
+                for docnum, tf in zip(ids, weights, strict=True):
+                    if docnum in deleted:
+                        continue
+                    fl = lengths[raw[docnum]] if docnum < len(raw) else 0.0
+                    scores[offset + docnum] = top * tf / (tf + norm_base + norm_len * fl)
+        return found
+
+    def term(self, text: str | bytes, boost: float = 1.0) -> Scores:
+        """docnum -> BM25 score of one term (times its boost)."""
+        scores = self._postings(_bytes(text)).scores
+        return dict(scores) if boost == 1 else {d: s * boost for d, s in scores.items()}
+
+    def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
+        """docnum -> positions of a term, for those of `docnums` that have it."""
+        postings = self._postings(_bytes(text))
+        out: dict[int, list[int]] = {}
+        for docnum in docnums:
+            if docnum not in postings.scores:
+                continue
+            offset, ids, _last, values = postings.blocks[bisect_left(postings.last_ids, docnum)]
+            out[docnum] = self.decode(values[bisect_left(ids, docnum - offset)])
+        return out
+
+    # -- the query algebra -------------------------------------------------------------------------
+
+    def evaluate(self, q: query.Query) -> Scores:
+        """docnum -> score for every live document `q` matches (Unsupported otherwise)."""
+        if isinstance(q, query.Term) and q.fieldname == self.field:
+            return self.term(q.text, q.boost)
+        if isinstance(q, query.Phrase) and q.fieldname == self.field:
+            return self.phrase(q, None)
+        if isinstance(q, query.And):
+            parts = sorted((self.evaluate(sub) for sub in q.subqueries), key=len)
+            if not parts:
+                return {}
+            scores = dict(parts[0])
+            for part in parts[1:]:
+                scores = {d: s + part[d] for d, s in scores.items() if d in part}
+            return _boosted(scores, q.boost)
+        if isinstance(q, query.Or):
+            scores = {}
+            for sub in q.subqueries:
+                for d, s in self.evaluate(sub).items():
+                    scores[d] = scores.get(d, 0.0) + s
+            return _boosted(scores, q.boost)
+        raise Unsupported(type(q).__name__)
+
+    def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
+        """Whoosh's Phrase (an ordered SpanNear2 within q.slop): the sum of
+        its words' scores where they occur so, times its boost."""
+        parts: list[Scores] = [self._postings(_bytes(word)).scores for word in q.words]
+        if not parts or not all(parts):
+            return {}
+        common = set(sorted(parts, key=len)[0])
+        for part in parts:
+            common.intersection_update(part)
+        if among is not None:
+            common.intersection_update(among)
+        if not common:
+            return {}
+        found = [self.positions(word, common) for word in q.words]
+        scores: Scores = {}
+        for docnum in common:
+            if _near([found_word.get(docnum, []) for found_word in found], q.slop):
+                scores[docnum] = q.boost * sum(part[docnum] for part in parts)
+        return scores
+
+
+def _boosted(scores: Scores, boost: float) -> Scores:
+    return scores if boost == 1 else {d: s * boost for d, s in scores.items()}
+
+
+def _blocks(m: Any) -> Iterable[tuple[Any, Any, Any]]:
+    """A W3 leaf matcher's postings a block at a time: (ids, weights, encoded
+    values).  Whoosh keeps all three in one pickle per block, so reading the
+    values costs nothing more; they are decoded only when asked for."""
+    while m.is_active():
+        m._read_ids()
+        m._read_weights()
+        m._read_values()
+        yield m._ids, m._weights, m._values
+        m._next_block()
+
+
+def _near(positions: list[list[int]], slop: int) -> bool:
+    """Whoosh's SpanNear2(ordered=True, mindist=1): each word after the last
+    span's end, at a distance of 1 to `slop`; spans grow as words join."""
+    spans = {(p, p) for p in positions[0]}
+    for later in positions[1:]:
+        grown = set()
+        for start, end in spans:
+            for p in later:
+                if p < start:
+                    continue
+                if p > end + slop:
+                    break
+                dist = p - end if p > end else 0
+                if 1 <= dist <= slop:
+                    grown.add((start, max(end, p)))
+        spans = grown
+        if not spans:
+            return False
+    return bool(spans)
+
+
+def rank(
+    scores: Scores,
+    wanted: int,
+    bonus: Callable[[list[int]], Scores] | None = None,
+    factor: Callable[[int], float] | None = None,
+) -> list[tuple[int, float]]:
+    """The best `wanted` of `scores` as (docnum, final score), best first, ties by docnum.
+
+    final = (score + bonus) x factor, where bonus(docs) gives each document's
+    bonus, at most its score (so at most doubling it), and is asked only of
+    a window of the best documents, widened until it is exact."""
+    finals = {d: s * factor(d) for d, s in scores.items()} if factor else scores
+
+    def top(items: Iterable[tuple[int, float]], count: int) -> list[tuple[int, float]]:
+        return heapq.nsmallest(count, items, key=lambda item: (-item[1], item[0]))
+
+    if bonus is None:
+        return top(finals.items(), wanted)
+    window = max(BONUS_WINDOW, wanted)
+    while True:
+        ordered = top(finals.items(), window + 1)
+        inside, outside = ordered[:window], ordered[window:]
+        extra = bonus([d for d, _ in inside])
+        rescored = [(d, (scores[d] + extra.get(d, 0.0)) * (factor(d) if factor else 1.0)) for d, _ in inside]
+        best = top(rescored, wanted)
+        # A document outside the window scores at most twice its present score.
+        if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
+            return best
+        window *= 4
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text
