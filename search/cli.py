@@ -278,13 +278,14 @@ def query_cmd(
         _render_page(result)
 
 
-def _render_hits(hits: tuple[Hit, ...], first: int = 1) -> None:
+def _render_hits(hits: tuple[Hit, ...], first: int = 1, scores: bool = True) -> None:
     table = Table(show_lines=True, expand=False)
     table.add_column("#", justify="right")
     table.add_column("Article")
     table.add_column("Provider")
     table.add_column("Published")
-    table.add_column("Score", justify="right")
+    if scores:
+        table.add_column("Score", justify="right")
     for n, hit in enumerate(hits, start=first):
         title = f"[bold]{escape(hit.title)}[/]"
         if hit.kind == "related":
@@ -296,7 +297,7 @@ def _render_hits(hits: tuple[Hit, ...], first: int = 1) -> None:
             cell += "\n" + _render_explanation(hit.explanation)
         provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
         date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
-        table.add_row(str(n), cell, escape(provider), date, f"{hit.score:.2f}")
+        table.add_row(str(n), cell, escape(provider), date, *([f"{hit.score:.2f}"] if scores else []))
     out.print(table)
 
 
@@ -330,7 +331,8 @@ def _render_page(result: ResultPage) -> None:
         shown = f"{first}-{last}"
     else:
         shown = "none"
-    out.print(f"{result.total} results, showing {shown} (page {result.page} of {result.pages}){note}")
+    noun = "result" if result.total == 1 else "results"
+    out.print(f"{result.total} {noun}, showing {shown} (page {result.page} of {result.pages}){note}")
     _render_hits(result.hits, first)
     if result.facets and result.facets.topics:
         tops = ", ".join(f"{escape(k)} {v}" for k, v in list(result.facets.topics.items())[:8])
@@ -369,7 +371,7 @@ def similar_cmd(
     out.print(f"Like [bold]{escape(page.title)}[/] [dim]{escape(page.id)}[/]")
     if page.related:
         out.print("Related (from the record):")
-        _render_hits(page.related)
+        _render_hits(page.related, scores=False)
     if page.hits:
         out.print("More like it:")
         _render_hits(page.hits)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +170,7 @@ class Factors:
     """docnum -> the product of the asked-for factors, from the sort columns."""
 
     def __init__(self, reader: Any, boosts: tuple[Boost, ...], newest: int | None, best_quality: int | None) -> None:
-        self.parts: list[tuple[str, Any, Any]] = []
+        self.parts: list[tuple[str, Any, Callable[[int], float]]] = []
         for boost in boosts:
             if boost.name == "recency" and newest is not None:
                 column = reader.column_reader("newest")
@@ -196,16 +196,16 @@ class Factors:
 _MISSING = -(2**61)
 
 
-def _recency(newest: int, half_life: float) -> Any:
+def _recency(newest: int, half_life: float) -> Callable[[int], float]:
     def factor(epoch: int) -> float:
         if epoch <= _MISSING:
             return 1.0
-        return 1.0 + 0.5 ** (max(0, newest - epoch) / half_life)
+        return 1.0 + float(0.5 ** (max(0, newest - epoch) / half_life))
 
     return factor
 
 
-def _quality(best: int, weight: float) -> Any:
+def _quality(best: int, weight: float) -> Callable[[int], float]:
     def factor(quality: int) -> float:
         if quality <= _MISSING:
             return 1.0
