@@ -234,6 +234,15 @@ def analyse_text(text: str) -> list[tuple[str, int]]:
     return list(_FAST.terms(text))
 
 
+def fold(text: str) -> str:
+    """Lower case with accents folded, as the analyzer does before stemming."""
+    return text.lower().translate(accent_map)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
 def analyse_word(word: str) -> str | None:
     """The indexed term for one token (CJK already split), None for a stop word."""
     return _FAST.term(word)

@@ -15,17 +15,29 @@ import html
 import re
 from collections.abc import Iterator
 
-from search.schema import WORDS_RE, analyse_word, split_cjk_spans
+from search.schema import WORDS_RE, analyse_word, fold, has_cjk, split_cjk_spans
 
 WIDTH = 240
 
 
 def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    if has_cjk(text):
+        return [
+            (start, end)
+            for match in WORDS_RE.finditer(text)
+            for start, end in _token_spans(match)
+            if analyse_word(text[start:end]) in terms
+        ]
+    # Porter stemming only rewrites endings ("lying" -> "lie"), so a word can
+    # only analyse to a term that starts with its own first (folded) letter:
+    # most words are passed over without being analysed.
+    heads = {term[:1] for term in terms}
     spans = []
     for match in WORDS_RE.finditer(text):
-        for start, end in _token_spans(match):
-            if analyse_word(text[start:end]) in terms:
-                spans.append((start, end))
+        word = match.group()
+        if fold(word[:1])[:1] in heads:
+            if analyse_word(word) in terms:
+                spans.append(match.span())
     return spans
 
 

@@ -695,6 +695,48 @@ def test_snippets_hold_no_markup_but_em(ix: Index) -> None:
         assert not re.search(r"[<>]", visible(hit.snippet)), hit.snippet
 
 
+def _every_match(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """The snippet matches by analysing every token, with no shortcut."""
+    from search.schema import WORDS_RE, analyse_word, split_cjk_spans
+
+    return [
+        (m.start() + offset, m.start() + offset + length)
+        for m in WORDS_RE.finditer(text)
+        for offset, length in split_cjk_spans(m.group())
+        if analyse_word(m.group()[offset : offset + length]) in terms
+    ]
+
+
+_SNIPPET_WORDS = [
+    "Lying",
+    "dying",
+    "G's",
+    "Zürich",
+    "Élections",
+    "ÆON",
+    "running",
+    "runs",
+    "ran",
+    "金利",
+    "U.S.",
+    "3's",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SNIPPET_WORDS) | st.text(min_size=1, max_size=8), min_size=1, max_size=30),
+    st.lists(st.sampled_from(_SNIPPET_WORDS) | st.text(min_size=1, max_size=8), min_size=1, max_size=4),
+)
+def test_property_snippet_shortcut_finds_every_match(words: list[str], query_words: list[str]) -> None:
+    from search.schema import analyse_text
+    from search.snippets import _matches
+
+    text = " ".join(words)
+    terms = frozenset(t for w in query_words for t, _ in analyse_text(w))
+    assert _matches(text, terms) == _every_match(text, terms)
+
+
 # -- related stubs -------------------------------------------------------------------------------------
 
 
