@@ -53,7 +53,8 @@ class _Segment:
         self.deleted: frozenset[int] = frozenset()
         if reader.has_deletions():
             self.deleted = frozenset(set(range(reader.doc_count_all())) - set(reader.all_doc_ids()))
-        column = reader._perdoc._cached_reader(f"_{field}_len", _lengths_column())
+        perdoc = getattr(reader, "_perdoc", None)  # an empty index has an EmptyReader, without one
+        column = perdoc._cached_reader(f"_{field}_len", _lengths_column()) if perdoc is not None else None
         self.lengths: bytes = b""
         if column is not None:
             self.lengths = column._dbfile.get(column._basepos, column._count)
