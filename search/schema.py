@@ -355,11 +355,17 @@ def _dup_hash(key: str) -> str:
     return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
 
 
-def duplicate_keys(title: str, url: str | None, provider: Provider | None) -> list[str]:
+def duplicate_keys(
+    title: str, url: str | None, provider: Provider | None, published: datetime | None = None
+) -> list[str]:
     """The keys under which two records count as copies of one story: the
     same webUrl (ignoring a trailing slash or #fragment and the host's case),
     or the same title (ignoring case, accents and punctuation) from the same
-    provider (by name, else domain)."""
+    provider (by name, else domain) on the same day (UTC; undated records by
+    title alone).  The day matters: wires reuse headlines for recurring
+    stories ("HOG AND CATTLE SLAUGHTER GUESSTIMATES" on 25 days of Reuters-21578),
+    while a same-day repeat is a resend (314 of 472 such Reuters pairs have
+    identical bodies, the rest differ by a correction)."""
     keys = []
     if url:
         trimmed = url.strip().split("#", 1)[0].rstrip("/")
@@ -369,7 +375,8 @@ def duplicate_keys(title: str, url: str | None, provider: Provider | None) -> li
     source = provider and (provider.name or provider.domain)
     words = [w for w, _ in _FAST.words(title)] if title else []
     if source and words:
-        keys.append("t:" + _dup_hash(source.strip().casefold() + "\x1f" + " ".join(words)))
+        day = published.astimezone(timezone.utc).strftime("%Y-%m-%d") if published else ""
+        keys.append("t:" + _dup_hash(f"{source.strip().casefold()}\x1f{day}\x1f{' '.join(words)}"))
     return keys
 
 
@@ -422,7 +429,7 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
-    keys = duplicate_keys(title, url, provider)
+    keys = duplicate_keys(title, url, provider, published)
     if keys:
         doc["dup"] = VALUE_SEP.join(keys)
     if pname or pdomain:

@@ -4,6 +4,7 @@ the same provider) are one hit with a count; totals, facets and pages count stor
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,17 @@ def test_title_keys_ignore_case_accents_and_punctuation_but_not_the_provider() -
     assert key != duplicate_keys("Cafe prices rise", None, Provider("AP", None))
     assert key != duplicate_keys("Cafe prices rose", None, reuters)
     assert duplicate_keys("Cafe prices rise", None, None) == []  # no provider: no title key
+
+
+def test_title_keys_need_the_same_day_when_dated() -> None:
+    reuters = Provider("Reuters", None)
+    morning = datetime(1987, 3, 9, 8, 0, tzinfo=timezone.utc)
+    evening = datetime(1987, 3, 9, 22, 0, tzinfo=timezone.utc)
+    next_week = datetime(1987, 3, 16, 8, 0, tzinfo=timezone.utc)
+    key = duplicate_keys("Cash wholesale beef prices", None, reuters, morning)
+    assert key == duplicate_keys("Cash wholesale beef prices", None, reuters, evening)  # a resend
+    assert key != duplicate_keys("Cash wholesale beef prices", None, reuters, next_week)  # a recurring story
+    assert key != duplicate_keys("Cash wholesale beef prices", None, reuters)
 
 
 # -- searching -------------------------------------------------------------------------------------

@@ -312,19 +312,27 @@ def test_reuters_bbc_and_seeds_in_one_index(
     cocoa = _json(module_search("query", "cocoa", "--topic", "cocoa", "--limit", "1000", "--json", "--index", index))
     assert "BAHIA COCOA REVIEW" in [h["title"] for h in cocoa["hits"]]
     assert all("cocoa" in h["topics"] for h in cocoa["hits"])
-    # Reuters dates are all 1987 (one story has none).
+    # Reuters dates are all 1987 (one story has none): every file, with --no-collapse.
     in_1987 = _json(
         module_search(
             "query", "", "--provider", "reuters.com", "--since", "1987-01-01", "--until", "1987-12-31",
-            "--json", "--index", index,
+            "--json", "--no-collapse", "--index", index,
         )
     )  # fmt: skip
     assert in_1987["total"] == REUTERS_RECORDS - 1
     assert in_1987["facets"]["years"] == {"1987": REUTERS_RECORDS - 1}
+    # The wire resent some stories the same day under the same headline: those are one story each,
+    # but a headline reused on other days (a daily price report) is not collapsed.
+    stories = _json(module_search("query", "", "--provider", "reuters.com", "--json", "--index", index))
+    assert REUTERS_RECORDS - 1000 < stories["total"] < REUTERS_RECORDS
+    daily = _json(module_search("query", '"hog and cattle slaughter guesstimates"', "--json", "--index", index))
+    assert daily["total"] >= 20
 
     # BBC: the class counts from the data card, plus whatever seeds/ holds from bbc.co.uk.
     def bbc_page(where: Path) -> dict[str, Any]:
-        page: dict[str, Any] = _json(module_search("query", "", "--provider", "bbc.co.uk", "--json", "--index", where))
+        page: dict[str, Any] = _json(
+            module_search("query", "", "--provider", "bbc.co.uk", "--no-collapse", "--json", "--index", where)
+        )
         return page
 
     bbc_all, bbc_seeds = bbc_page(index), bbc_page(cli_seed_index)
