@@ -17,9 +17,9 @@ Design:
 * The bookkeeping the incremental reindex needs (path, size, mtime, content
   hash) lives in a column of the index itself, so the index and its
   bookkeeping can never disagree.
-* Duplicate keys (``dup``): one for the webUrl and one for the normalised
-  title with its provider, hashed; documents sharing a key are copies of
-  one story, which a search shows once (search.collapse).
+* Duplicate keys (column ``dupkeys``): 8 bytes of hash for the webUrl and 8
+  for the normalised title with its provider and day; documents sharing a
+  key are copies of one story, which a search shows once (search.collapse).
 * ``secured`` never reaches this module: the record reader drops it.
 
 Bump SCHEMA_VERSION on any change to fields or analyzers; an index of another
@@ -278,7 +278,7 @@ def build_schema() -> fields.Schema:
         published_flag=fields.BOOLEAN(),
         date=fields.NUMERIC(int, bits=64, signed=True, shift_step=8),
         url=fields.ID(stored=True),
-        dup=_values_field(),
+        dupkeys=fields.COLUMN(columns.FixedBytesColumn(DUP_KEY_BYTES, default=bytes(DUP_KEY_BYTES))),
         article_url=fields.ID(),
         stub_url=fields.ID(),
         newest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
@@ -351,13 +351,17 @@ def combined_text(
     return [(values[part], weight) for part, weight in PART_WEIGHTS.items() if values[part]]
 
 
-def _dup_hash(key: str) -> str:
-    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+#: The dupkeys column: an 8-byte URL key, then an 8-byte title key (zeros: none).
+DUP_KEY_BYTES = 16
+
+
+def _dup_hash(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
 
 
 def duplicate_keys(
     title: str, url: str | None, provider: Provider | None, published: datetime | None = None
-) -> list[str]:
+) -> tuple[bytes | None, bytes | None]:
     """The keys under which two records count as copies of one story: the
     same webUrl (ignoring a trailing slash or #fragment and the host's case),
     or the same title (ignoring case, accents and punctuation) from the same
@@ -366,18 +370,18 @@ def duplicate_keys(
     stories ("HOG AND CATTLE SLAUGHTER GUESSTIMATES" on 25 days of Reuters-21578),
     while a same-day repeat is a resend (314 of 472 such Reuters pairs have
     identical bodies, the rest differ by a correction)."""
-    keys = []
+    url_key = title_key = None
     if url:
         trimmed = url.strip().split("#", 1)[0].rstrip("/")
         scheme, sep, rest = trimmed.partition("://")
         host, slash, tail = rest.partition("/")
-        keys.append("u:" + _dup_hash(f"{scheme.lower()}{sep}{host.lower()}{slash}{tail}" if sep else trimmed))
+        url_key = _dup_hash(f"{scheme.lower()}{sep}{host.lower()}{slash}{tail}" if sep else trimmed)
     source = provider and (provider.name or provider.domain)
     words = [w for w, _ in _FAST.words(title)] if title else []
     if source and words:
         day = published.astimezone(timezone.utc).strftime("%Y-%m-%d") if published else ""
-        keys.append("t:" + _dup_hash(f"{source.strip().casefold()}\x1f{day}\x1f{' '.join(words)}"))
-    return keys
+        title_key = _dup_hash(f"{source.strip().casefold()}\x1f{day}\x1f{' '.join(words)}")
+    return url_key, title_key
 
 
 def _epoch(value: datetime | None) -> int | None:
@@ -429,9 +433,9 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
-    keys = duplicate_keys(title, url, provider, published)
-    if keys:
-        doc["dup"] = VALUE_SEP.join(keys)
+    url_key, title_key = duplicate_keys(title, url, provider, published)
+    if url_key or title_key:
+        doc["dupkeys"] = (url_key or bytes(8)) + (title_key or bytes(8))
     if pname or pdomain:
         # The providers facet counts names; a provider known only by its domain counts under it.
         doc["provider"] = pname or pdomain

@@ -39,8 +39,9 @@ def find_similar(context: SearchContext, docnum: int, limit: int = 10, collapse:
         fast.start()
         scores = fast.evaluate(query.Or(terms))
         own = set(searcher.docs_for_query(query.Term("parent", ident)))
-        copies = set(context.groups().same_story(docnum))
-        matched = scores.keys() - context.hidden - own - copies - resolved - {docnum}
+        matched = scores.keys() - context.hidden - own - resolved
+        copies = set(context.dup_keys().among(matched | {docnum}).copies(docnum))
+        matched -= copies | {docnum}
         scores = {d: scores[d] for d in matched}
         request = SearchRequest(limit=limit, facets=False, collapse=collapse, suggest=False)
         parts: Parts = [("similar", term) for term in terms]

@@ -47,7 +47,6 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +107,8 @@ _GEN_PREFIX = "gen-"
 
 
 def _package_version(name: str) -> str:
+    from importlib import metadata  # only writers need it: ~10 ms off a search's start
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -625,6 +625,23 @@ def test_facets_over_a_large_index(big: Index, text: str) -> None:
     assert "gamma.example" in page.facets.providers  # a provider known by its domain only
 
 
+@pytest.mark.parametrize("which", ["seeds", "big"])
+def test_facets_by_document_equal_the_facet_table(ix: Index, big: Index, which: str) -> None:
+    # Small result sets are counted from stored fields, large ones from the table: the same counts.
+    import random
+
+    from search.query import FacetTable, _facets_of_documents
+
+    index = ix if which == "seeds" else big
+    searcher = index._ensure().searcher
+    table = FacetTable(searcher.reader())
+    everything = sorted(searcher.reader().all_doc_ids())
+    rng = random.Random(5)
+    for size in (0, 1, 7, 60, len(everything)):
+        docs = rng.sample(everything, min(size, len(everything)))
+        assert _facets_of_documents(searcher, docs) == table.counts(docs), size
+
+
 # -- snippets ------------------------------------------------------------------------------------------
 
 
