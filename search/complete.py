@@ -44,16 +44,15 @@ from __future__ import annotations
 import heapq
 import logging
 import re
-import unicodedata
 from itertools import islice
 from typing import Any
 
 from whoosh import query
 from whoosh.support.charset import accent_map
 
-from search.query import _CONTROL
+from search.query import clean_user_text
 from search.results import Suggestion
-from search.schema import _CJK, WORDS_RE, analyse_text, analyse_word, split_cjk
+from search.schema import WORDS_RE, analyse_text, analyse_word, has_cjk, split_cjk
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def complete(searcher: Any, prefix: str, limit: int = 10) -> tuple[Suggestion, .
     """Up to `limit` (at most MAX_SUGGESTIONS) completions of `prefix`, in the
     order the module docstring gives; () for a blank prefix."""
     limit = min(limit, MAX_SUGGESTIONS)
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", prefix)).lstrip()
+    text = clean_user_text(prefix).lstrip()
     if limit < 1 or not text.strip() or len(text) > MAX_PREFIX:
         return ()
     values = _values(searcher, _fold(text))
@@ -130,7 +129,7 @@ def _titles(searcher: Any, text: str, limit: int) -> list[Suggestion]:
     required = {term for term, _ in analyse_text(text[: tokens[-1].end()] if tokens else "")}
     expansions: list[str] = []
     if partial is not None:
-        if _CJK.search(partial) and len(partial) > 1:
+        if has_cjk(partial) and len(partial) > 1:
             # Written without spaces: its bigrams must all be there, in the title's text.
             required.update(term for term, _ in analyse_text(partial))
         else:
@@ -225,7 +224,7 @@ def _expand(reader: Any, folded: str, partial: str) -> list[str]:
 
 
 def _has_partial(title: str, words: list[str], partial: str) -> bool:
-    if _CJK.search(partial):
+    if has_cjk(partial):
         return partial in _fold(title)
     return any(word.startswith(partial) for word in words)
 
@@ -234,6 +233,6 @@ def _starts_with(words: list[str], typed: list[str], partial: str | None) -> boo
     """Whether the title begins with the words typed (the partial one as a prefix)."""
     if words[: len(typed)] != typed:
         return False
-    if partial is None or _CJK.search(partial):
+    if partial is None or has_cjk(partial):
         return True
     return len(words) > len(typed) and words[len(typed)].startswith(partial)

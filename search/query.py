@@ -68,7 +68,8 @@ def weighting() -> scoring.WeightingModel:
 # -- reading the user's text ---------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_TOKENS = re.compile(r'(?P<neg>[-+]?)["“”„«»](?P<phrase>[^"“”„«»]*)["“”„«»]?|(?P<word>\S+)')
+#: Safe-mode tokens: a quoted phrase (maybe negated), or a word.
+USER_TOKENS = re.compile(r'(?P<neg>[-+]?)["“”„«»](?P<phrase>[^"“”„«»]*)["“”„«»]?|(?P<word>\S+)')
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,17 @@ class Clause:
     negated: bool = False
 
 
+def clean_user_text(text: str) -> str:
+    """NFKC-normalised, with control characters turned into spaces."""
+    return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+
+
 def read_user_text(text: str) -> list[list[Clause]]:
     """Split safe-mode text into OR-groups of clauses (the groups are ANDed)."""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+    text = clean_user_text(text)
     groups: list[list[Clause]] = []
     join_next = negate_next = False
-    for match in _TOKENS.finditer(text):
+    for match in USER_TOKENS.finditer(text):
         word = match.group("word")
         if word in ("OR", "|", "||"):
             join_next = bool(groups)
@@ -573,7 +579,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         top = _whoosh_top(context, scored, request, matched, factors)
     page = rank_page(context, request, top, parts, matched, _highlight_terms(schema, request, main), factors)
     suggestion = None
-    if built is not None and request.suggest and (relaxed or page.total < SUGGEST_BELOW):
+    if built is not None and request.suggest and (relaxed or not page.total):
         suggestion = _did_you_mean(context, request, page.total, relaxed)
     return ResultPage(
         query=request.text,
@@ -666,10 +672,6 @@ def _whoosh_top(
         return [(h.docnum, _score(h, sorted_)) for h in _collect(ranker, scored, request, n, matched)]
 
     return top
-
-
-#: Did-you-mean is looked for when a query finds fewer than this many stories.
-SUGGEST_BELOW = 3
 
 
 def _did_you_mean(context: SearchContext, request: SearchRequest, total: int, relaxed: bool) -> str | None:

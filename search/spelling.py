@@ -53,15 +53,14 @@ from __future__ import annotations
 import logging
 import math
 import string
-import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from whoosh.support.charset import accent_map
 
-from search.query import _CONTROL, _TOKENS, MAX_TERMS
-from search.schema import _CJK, TEXT_FIELD, WORDS_RE, analyse_word, unpack_record
+from search.query import MAX_TERMS, USER_TOKENS, clean_user_text
+from search.schema import TEXT_FIELD, WORDS_RE, analyse_word, has_cjk, unpack_record
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ _ALPHABET = string.ascii_lowercase
 def correct(searcher: Any, text: str) -> str | None:
     """`text` (safe-mode query syntax) with misspelled words replaced, or
     None when no word has a better spelling in the index."""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+    text = clean_user_text(text)
     reader = searcher.reader()
     ceiling = reader.doc_count_all()
     decided: dict[str, str | None] = {}
@@ -129,7 +128,7 @@ def positive_words(text: str) -> Iterator[tuple[int, int]]:
     allows, as query.read_user_text reads it: not in a negated clause, not an
     operator.  `text` is already normalised as read_user_text normalises it."""
     negate_next = False
-    for match in _TOKENS.finditer(text):
+    for match in USER_TOKENS.finditer(text):
         word = match.group("word")
         if word in _OPERATORS:
             continue
@@ -149,7 +148,7 @@ def positive_words(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _correctable(word: str) -> bool:
-    return MIN_LENGTH <= len(word) <= MAX_LENGTH and word.isalpha() and not _CJK.search(word)
+    return MIN_LENGTH <= len(word) <= MAX_LENGTH and word.isalpha() and not has_cjk(word)
 
 
 def _fold(word: str) -> str:
