@@ -74,9 +74,11 @@ def _lengths_column() -> Any:
 
 class _Postings:
     """One term's postings in one query: BM25 scores (unboosted) per docnum,
-    and the blocks they came from, kept to look positions up later."""
+    and the blocks they came from, kept to look positions up later; all of
+    them, or those of the documents in `covers` (and others in the same blocks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, covers: set[int] | None) -> None:
+        self.covers = covers
         self.scores: Scores = {}
         # Per block: (global docnum of its first posting's segment offset, ids, last id, values).
         self.blocks: list[tuple[int, Any, int, Any]] = []
@@ -107,12 +109,18 @@ class Engine:
 
     # -- terms ---------------------------------------------------------------------------------
 
-    def _postings(self, term: bytes) -> _Postings:
+    def df(self, text: str | bytes) -> int:
+        term = _bytes(text)
+        return int(sum(s.reader.doc_frequency(self.field, term) for s in self.segments))
+
+    def _postings(self, term: bytes, among: set[int] | None = None) -> _Postings:
+        """A term's postings: all of them, or (among) those of some documents,
+        reading only the blocks that can hold one of them."""
         found = self.memo.get(term)
-        if found is not None:
+        if found is not None and (found.covers is None or (among is not None and among <= found.covers)):
             return found
-        found = self.memo[term] = _Postings()
-        df = sum(s.reader.doc_frequency(self.field, term) for s in self.segments)
+        found = self.memo[term] = _Postings(covers=None if among is None else set(among))
+        df = self.df(term)
         if not df:
             return found
         idf = math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
@@ -122,11 +130,17 @@ class Engine:
         top = idf * (k1 + 1)
         norm_base, norm_len = k1 * (1 - b), k1 * b / avgfl
         for segment in self.segments:
+            offset, count = segment.offset, segment.reader.doc_count_all()
+            wanted = None
+            if among is not None:
+                wanted = sorted(d - offset for d in among if offset <= d < offset + count)
+                if not wanted:
+                    continue
             m = segment.matcher(self.field, term)
             if m is None:
                 continue
-            raw, offset, deleted = segment.lengths, segment.offset, segment.deleted
-            for ids, weights, values in _blocks(m):
+            raw, deleted = segment.lengths, segment.deleted
+            for ids, weights, values in _blocks(m, wanted):
                 found.blocks.append((offset, ids, ids[-1], values))
                 found.last_ids.append(offset + ids[-1])
                 for docnum, tf in zip(ids, weights, strict=True):
@@ -136,14 +150,18 @@ class Engine:
                     scores[offset + docnum] = top * tf / (tf + norm_base + norm_len * fl)
         return found
 
-    def term(self, text: str | bytes, boost: float = 1.0) -> Scores:
-        """docnum -> BM25 score of one term (times its boost)."""
-        scores = self._postings(_bytes(text)).scores
+    def term(self, text: str | bytes, boost: float = 1.0, among: set[int] | None = None) -> Scores:
+        """docnum -> BM25 score of one term (times its boost), for every
+        document that has it, or only for those among `among`."""
+        scores = self._postings(_bytes(text), among).scores
+        if among is not None:
+            return {d: scores[d] * boost for d in among if d in scores}
         return dict(scores) if boost == 1 else {d: s * boost for d, s in scores.items()}
 
     def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
         """docnum -> positions of a term, for those of `docnums` that have it."""
-        postings = self._postings(_bytes(text))
+        docnums = set(docnums)
+        postings = self._postings(_bytes(text), docnums)
         out: dict[int, list[int]] = {}
         for docnum in docnums:
             if docnum not in postings.scores:
@@ -161,11 +179,17 @@ class Engine:
         if isinstance(q, query.Phrase) and q.fieldname == self.field:
             return self.phrase(q, None)
         if isinstance(q, query.And):
-            parts = sorted((self.evaluate(sub) for sub in q.subqueries), key=len)
-            if not parts:
+            # The rarest term first; the others are read only in the blocks
+            # that hold its documents (a rare word and a common one read a
+            # few blocks of the common one's postings, not all of them).
+            subs = sorted(q.subqueries, key=self._cost)
+            if not subs:
                 return {}
-            scores = dict(parts[0])
-            for part in parts[1:]:
+            scores = dict(self.evaluate(subs[0]))
+            for sub in subs[1:]:
+                if not scores:
+                    return {}
+                part = self.restricted(sub, set(scores))
                 scores = {d: s + part[d] for d, s in scores.items() if d in part}
             return _boosted(scores, q.boost)
         if isinstance(q, query.Or):
@@ -176,17 +200,35 @@ class Engine:
             return _boosted(scores, q.boost)
         raise Unsupported(type(q).__name__)
 
+    def _cost(self, q: query.Query) -> int:
+        """Documents a node matches at most, to evaluate the cheapest first."""
+        if isinstance(q, query.Term) and q.fieldname == self.field:
+            return int(self.df(q.text))
+        if isinstance(q, query.Phrase) and q.fieldname == self.field:
+            return int(min((self.df(w) for w in q.words), default=0))
+        return int(self.n)
+
+    def restricted(self, q: query.Query, among: set[int]) -> Scores:
+        """evaluate(q) for the documents in `among` only."""
+        if isinstance(q, query.Term) and q.fieldname == self.field:
+            return self.term(q.text, q.boost, among)
+        if isinstance(q, query.Phrase) and q.fieldname == self.field:
+            return self.phrase(q, among)
+        found = self.evaluate(q)
+        return {d: found[d] for d in among if d in found}
+
     def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
         """Whoosh's Phrase (an ordered SpanNear2 within q.slop): the sum of
         its words' scores where they occur so, times its boost."""
-        parts: list[Scores] = [self._postings(_bytes(word)).scores for word in q.words]
+        wanted = None if among is None else set(among)
+        parts: list[Scores] = [self._postings(_bytes(word), wanted).scores for word in q.words]
         if not parts or not all(parts):
             return {}
         common = set(sorted(parts, key=len)[0])
         for part in parts:
             common.intersection_update(part)
-        if among is not None:
-            common.intersection_update(among)
+        if wanted is not None:
+            common.intersection_update(wanted)
         if not common:
             return {}
         found = [self.positions(word, common) for word in q.words]
@@ -201,15 +243,27 @@ def _boosted(scores: Scores, boost: float) -> Scores:
     return scores if boost == 1 else {d: s * boost for d, s in scores.items()}
 
 
-def _blocks(m: Any) -> Iterable[tuple[Any, Any, Any]]:
+def _blocks(m: Any, wanted: list[int] | None = None) -> Iterable[tuple[Any, Any, Any]]:
     """A W3 leaf matcher's postings a block at a time: (ids, weights, encoded
-    values).  Whoosh keeps all three in one pickle per block, so reading the
-    values costs nothing more; they are decoded only when asked for."""
+    values), every block or (wanted: sorted local docnums) only those that
+    can hold one of them, judged by each block's header (its last id) before
+    its data is read.  Whoosh keeps all three in one pickle per block, so
+    reading the values costs nothing more; they are decoded only when asked for."""
+    i = 0
     while m.is_active():
+        if wanted is not None:
+            last = m._maxid
+            if wanted[i] > last:
+                m._next_block()
+                continue
+            while i < len(wanted) and wanted[i] <= last:
+                i += 1
         m._read_ids()
         m._read_weights()
         m._read_values()
         yield m._ids, m._weights, m._values
+        if wanted is not None and i >= len(wanted):
+            return
         m._next_block()
 
 

@@ -634,9 +634,8 @@ def _engine_search(
         for term, weight in extra.items():
             expansion = query.Term(TEXT_FIELD, term, boost=ranking.FEEDBACK_WEIGHT * weight)
             parts.append(("feedback", expansion))
-            for d, s in fast.term(term, expansion.boost).items():
-                if d in scores:
-                    scores[d] += s
+            for d, s in fast.term(term, expansion.boost, among=set(scores)).items():
+                scores[d] += s
     proximity = _bonus(built)
     add_bonus = None
     if proximity is not None:
