@@ -402,16 +402,19 @@ class SearchContext:
         self.searcher = searcher
         self.hidden = shadowed_stubs(searcher)
         self._facets: FacetTable | None = None
+        self._facet_calls = 0
         self._dup_keys: DuplicateKeys | None = None
         self._signals: tuple[int | None, int | None] | None = None
         self._engine: engine.Engine | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
         docs = matched if isinstance(matched, (set, list)) else list(matched)
-        if self._facets is None and len(docs) <= max(FACETS_BY_DOCUMENT, self.searcher.doc_count_all() // 50):
-            # Few matches: reading their stored fields (about 30 us each)
-            # beats building the table (about 1.5 us per indexed document),
-            # which a cold one-query process would pay in full.
+        self._facet_calls += 1
+        if self._facet_calls == 1 and len(docs) <= max(FACETS_BY_DOCUMENT, self.searcher.doc_count_all() // 50):
+            # The first search of a searcher, with few matches: reading their
+            # stored fields (about 30 us each) beats building the table (about
+            # 1.5 us per indexed document), which a one-query process (the
+            # CLI) would pay in full; a second search builds the table.
             return _facets_of_documents(self.searcher, docs)
         if self._facets is None:
             self._facets = FacetTable(self.searcher.reader())
