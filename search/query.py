@@ -494,13 +494,12 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
     return query.Phrase(TEXT_FIELD, [q.text for q in built.positive], slop=PHRASE_SLOP)
 
 
-def _feedback(
-    searcher: searching.Searcher, built: BuiltQuery, scored: query.Query, matched: set[int]
-) -> list[query.Query]:
-    """Pseudo-relevance feedback: the best terms of `scored`'s top hits, weighted."""
+def _feedback(searcher: searching.Searcher, scored: query.Query, matched: set[int]) -> list[query.Query]:
+    """Pseudo-relevance feedback: the best terms of `scored`'s top hits,
+    weighted; the query's own words among them gain weight (see search.ranking)."""
     top = searcher.search(scored, limit=ranking.FEEDBACK_DOCS, filter=matched)
     texts = [document_terms(hit.fields()) for hit in top]
-    extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(built.words))
+    extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS)
     return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
 
 
@@ -572,7 +571,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         # hits of a long question, and the proximity bonus of a short query.
         scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
         if matched and built is not None and len(built.positive) > ALL_WORDS_MAX and request.sort == "relevance":
-            expansion = _feedback(searcher, built, main, matched)
+            expansion = _feedback(searcher, main, matched)
             if expansion:
                 scored = query.Or([main, *expansion])
                 parts += [("feedback", term) for term in expansion]
@@ -633,7 +632,7 @@ def _engine_search(
     if scores and len(built.positive) > ALL_WORDS_MAX:
         stored = searcher.stored_fields
         texts = [document_terms(stored(d)) for d, _ in engine.rank(scores, ranking.FEEDBACK_DOCS)]
-        extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(built.words))
+        extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS)
         for term, weight in extra.items():
             expansion = query.Term(TEXT_FIELD, term, boost=ranking.FEEDBACK_WEIGHT * weight)
             parts.append(("feedback", expansion))
