@@ -21,11 +21,19 @@ binary, so 2**grade - 1 would give the same figures) and a log2(rank + 1)
 discount; the ideal ranking comes from the judgments, not from the run, so a
 relevant document a system never returns still costs it.
 
+``--keywords N`` asks the same questions the way people type into a search
+box: each topic cut to its first N words that are not English stop words
+(the product's list) and have more than three letters, e.g. MED 1 "the
+crystalline lens in vertebrates, including humans" becomes "crystalline lens
+vertebrates" at N=3.  The collection names in the table then carry the
+suffix ``/kwN``.
+
 Usage (from the repository root)::
 
     .venv/bin/python bench/relevance.py                      # every shared collection
     .venv/bin/python bench/relevance.py ../shared/relevance/med --json med.json
     .venv/bin/python bench/relevance.py --product-only --search-kwargs '{"facets": false}'
+    .venv/bin/python bench/relevance.py --keywords 2               # short keyword queries
     .venv/bin/python bench/relevance.py --selftest
 
 The metrics are small pure functions, checked on hand-computed examples by
@@ -458,6 +466,20 @@ def _selftest() -> None:
     print("selftest: ok")
 
 
+def keyword_queries(queries: Sequence[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    """Each query cut to its first `n` content words (see the module docstring)."""
+    import re
+
+    from whoosh.analysis.filters import STOP_WORDS
+
+    words = re.compile(r"\w+(?:[.'’]\w+)*")
+    out = []
+    for qid, text in queries:
+        kept = [w for w in words.findall(text) if len(w) > 3 and w.lower() not in STOP_WORDS]
+        out.append((qid, " ".join(kept[:n])))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -489,6 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="JSON",
         help="extra keyword arguments for ix.search, e.g. '{\"limit\": 100}'",
     )
+    parser.add_argument(
+        "--keywords", type=int, default=0, metavar="N", help="cut each query to its first N content words"
+    )
     parser.add_argument("--selftest", action="store_true", help="check the metrics and exit")
     args = parser.parse_args(argv)
 
@@ -518,6 +543,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, tarfile.TarError) as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return 1
+        if args.keywords:
+            collection = Collection(
+                name=f"{collection.name}/kw{args.keywords}",
+                docs_dir=collection.docs_dir,
+                queries=keyword_queries(collection.queries, args.keywords),
+                qrels=collection.qrels,
+            )
         outcome = evaluate_collection(
             collection,
             k=args.k,

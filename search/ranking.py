@@ -11,15 +11,16 @@ the closing notes of the search-quality issue give the figures.
 * Robertson-Sparck Jones idf, log(1 + (N - df + 0.5) / (df + 0.5)): never
   negative, and flatter for common words than Whoosh's log(N / (df + 1)) + 1.
 * A word typed twice weighs 1 + ln 2 (a long question repeats its key words).
-* Pseudo-relevance feedback for questions only (more than ALL_WORDS_MAX
-  words), Rocchio-style: the FEEDBACK_TERMS best terms of the top
+* Pseudo-relevance feedback for every query of two words or more,
+  Rocchio-style: the FEEDBACK_TERMS best terms of the top
   FEEDBACK_DOCS hits (by summed tf x idf, in at least FEEDBACK_MIN_DOCS of
   them, as Terrier's expansion.mindocuments) are added with weight
   FEEDBACK_WEIGHT times their score over the best one's.  As in Rocchio and
   RM3 the question's own words compete too, so the words central to the top
   hits gain weight (CISI 1, about descriptive titles: "titl" x2), where a
-  long question would otherwise weigh all its words alike.  Keyword queries
-  are left alone: on a two-word news query feedback mostly adds noise.
+  long question would otherwise weigh all its words alike.  The expansion
+  re-ranks the matches; it never adds documents.  On 2- and 3-word queries
+  cut from CISI's and MED's topics it is worth +6% to +12% nDCG@10.
 
 Optional news signals, asked for per search (``--boost``), multiply the
 relevance score the way Elasticsearch's function_score does with

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from search.api import Index
-from search.query import ALL_WORDS_MAX
+from search.query import PROXIMITY_MAX_WORDS
 
 
 def check_adds_up(ix: Index, text: str, **options: object) -> None:
@@ -52,7 +52,7 @@ def test_roles_name_where_each_part_comes_from(seed_index: Index) -> None:
     assert ("solar", "match") in roles and ("storm", "match") in roles
     assert any(role == "proximity" and what.startswith('"solar storm"') for what, role in roles)
     question = "central bank raises interest rates in norway"
-    assert len(question.split()) > ALL_WORDS_MAX
+    assert len(question.split()) > PROXIMITY_MAX_WORDS
     hit = seed_index.search(question, explain=True).hits[0]
     assert hit.explanation is not None
     assert any(role == "feedback" for _, role, _ in hit.explanation.parts)
