@@ -38,6 +38,9 @@ from search import ranking
 _LENGTHS = [float(byte_to_length(b)) for b in range(256)]
 #: Documents whose proximity bonus is checked first; widened as needed.
 BONUS_WINDOW = 64
+#: A term's postings are read only where some documents are when those are
+#: fewer than its document frequency over this (otherwise all are read).
+RESTRICT_RATIO = 8
 
 Scores = dict[int, float]
 
@@ -103,6 +106,7 @@ class Engine:
         self.k1, self.b = ranking.K1, ranking.B
         self.decode = searcher.schema[field].format.decoder("positions")
         self.memo: dict[bytes, _Postings] = {}
+        self.dfs: dict[bytes, int] = {}
 
     def start(self) -> None:
         self.memo = {}
@@ -110,8 +114,15 @@ class Engine:
     # -- terms ---------------------------------------------------------------------------------
 
     def df(self, text: str | bytes) -> int:
+        """Documents holding the term, deleted ones included (as Whoosh's idf counts),
+        cached for the searcher's life: the index under it does not change."""
         term = _bytes(text)
-        return int(sum(s.reader.doc_frequency(self.field, term) for s in self.segments))
+        found = self.dfs.get(term)
+        if found is None:
+            if len(self.dfs) > 200_000:
+                self.dfs.clear()
+            found = self.dfs[term] = int(sum(s.reader.doc_frequency(self.field, term) for s in self.segments))
+        return found
 
     def _postings(self, term: bytes, among: set[int] | None = None) -> _Postings:
         """A term's postings: all of them, or (among) those of some documents,
@@ -119,8 +130,10 @@ class Engine:
         found = self.memo.get(term)
         if found is not None and (found.covers is None or (among is not None and among <= found.covers)):
             return found
-        found = self.memo[term] = _Postings(covers=None if among is None else set(among))
         df = self.df(term)
+        if among is not None and len(among) * RESTRICT_RATIO > df:
+            among = None  # most blocks would be read anyway: read them all, once
+        found = self.memo[term] = _Postings(covers=None if among is None else set(among))
         if not df:
             return found
         idf = math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
@@ -155,6 +168,8 @@ class Engine:
         document that has it, or only for those among `among`."""
         scores = self._postings(_bytes(text), among).scores
         if among is not None:
+            if len(scores) < len(among):
+                return {d: s * boost for d, s in scores.items() if d in among}
             return {d: scores[d] * boost for d in among if d in scores}
         return dict(scores) if boost == 1 else {d: s * boost for d, s in scores.items()}
 
@@ -288,6 +303,23 @@ def _near(positions: list[list[int]], slop: int) -> bool:
     return bool(spans)
 
 
+def best_of(scores: Scores, count: int) -> list[tuple[int, float]]:
+    """The `count` best (docnum, score), best first, ties by docnum.
+
+    The threshold comes from heapq over the bare floats (C speed); only the
+    documents at or above it are sorted with the tie-break, which on 10,000
+    matches is several times faster than a heap keyed on (-score, docnum)."""
+    if count <= 0 or not scores:
+        return []
+    if count >= len(scores):
+        chosen = list(scores.items())
+    else:
+        threshold = heapq.nlargest(count, scores.values())[-1]
+        chosen = [(d, s) for d, s in scores.items() if s >= threshold]
+    chosen.sort(key=lambda item: (-item[1], item[0]))
+    return chosen[:count]
+
+
 def rank(
     scores: Scores,
     wanted: int,
@@ -301,18 +333,15 @@ def rank(
     a window of the best documents, widened until it is exact."""
     finals = {d: s * factor(d) for d, s in scores.items()} if factor else scores
 
-    def top(items: Iterable[tuple[int, float]], count: int) -> list[tuple[int, float]]:
-        return heapq.nsmallest(count, items, key=lambda item: (-item[1], item[0]))
-
     if bonus is None:
-        return top(finals.items(), wanted)
+        return best_of(finals, wanted)
     window = max(BONUS_WINDOW, wanted)
     while True:
-        ordered = top(finals.items(), window + 1)
+        ordered = best_of(finals, window + 1)
         inside, outside = ordered[:window], ordered[window:]
         extra = bonus([d for d, _ in inside])
-        rescored = [(d, (scores[d] + extra.get(d, 0.0)) * (factor(d) if factor else 1.0)) for d, _ in inside]
-        best = top(rescored, wanted)
+        rescored = {d: (scores[d] + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside}
+        best = best_of(rescored, wanted)
         # A document outside the window scores at most twice its present score.
         if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
             return best

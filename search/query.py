@@ -525,13 +525,17 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
     return query.Phrase(TEXT_FIELD, [q.text for q in built.positive], slop=PHRASE_SLOP)
 
 
-def _feedback(searcher: searching.Searcher, top: list[int]) -> list[query.Query]:
+def _feedback(
+    searcher: searching.Searcher, top: list[int], df: Callable[[str], int] | None = None
+) -> list[query.Query]:
     """Pseudo-relevance feedback: the best terms of the top hits `top`,
     weighted; the query's own words among them gain weight (see search.ranking).
     The top hits are those of the query without its filters, so that a
     filter selects documents but never changes a score."""
     texts = [document_terms(searcher.stored_fields(docnum)) for docnum in top]
-    extra = ranking.feedback_terms(searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS)
+    extra = ranking.feedback_terms(
+        searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS, df=df
+    )
     return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
 
 
@@ -654,7 +658,8 @@ def _engine_search(
         relaxed = not fast.restricted(query.And(built.positive), set(scores))
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
     if scores and _wants_feedback(built):
-        for expansion in _feedback(searcher, [d for d, _ in engine.rank(unfiltered, ranking.FEEDBACK_DOCS)]):
+        best = [d for d, _ in engine.best_of(unfiltered, ranking.FEEDBACK_DOCS)]
+        for expansion in _feedback(searcher, best, fast.df):
             assert isinstance(expansion, query.Term)
             parts.append(("feedback", expansion))
             for d, s in fast.term(expansion.text, expansion.boost, among=set(scores)).items():

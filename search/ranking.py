@@ -66,8 +66,7 @@ class _Scorer(scoring.BM25FScorer):  # type: ignore[misc]
     def __init__(self, searcher: Any, fieldname: str, text: bytes, b: float, k1: float, qf: int = 1) -> None:
         parent = searcher.get_parent()
         n = parent.doc_count_all()
-        df = parent.doc_frequency(fieldname, text)
-        self.idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        self.idf = robertson_idf(n, parent.doc_frequency(fieldname, text))
         self.avgfl = parent.avg_field_length(fieldname) or 1
         self.B = b
         self.K1 = k1
@@ -87,9 +86,7 @@ class NewsBM25(scoring.BM25F):  # type: ignore[misc]
         return _Scorer(searcher, fieldname, text, self.B, self.K1, qf=qf)
 
 
-def idf(searcher: Any, field: str, term: str) -> float:
-    n = searcher.doc_count_all()
-    df = searcher.doc_frequency(field, term)
+def robertson_idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
@@ -106,11 +103,15 @@ def feedback_terms(
     count: int | None = None,
     min_df: int = 1,
     min_docs: int = 1,
+    df: Callable[[str], int] | None = None,
 ) -> dict[str, float]:
     """The `count` best expansion terms of some top documents (their terms
     given), scored by summed tf x idf; weights normalised to the best one.
     Terms in fewer than `min_df` documents of the index, or fewer than
-    `min_docs` of `texts`, are passed over."""
+    `min_docs` of `texts`, are passed over.  `df` gives a term's document
+    frequency (a cached one; by default the searcher is asked each time)."""
+    frequency = df or (lambda term: int(searcher.doc_frequency(field, term)))
+    n = searcher.doc_count_all()
     texts = [list(terms) for terms in texts]
     docs_with = Counter(term for terms in texts for term in set(terms))
     scores: dict[str, float] = {}
@@ -119,9 +120,10 @@ def feedback_terms(
         for term, tf in counts.items():
             if term in exclude or len(term) <= 2 or term.isdigit() or docs_with[term] < min_docs:
                 continue
-            if min_df > 1 and searcher.doc_frequency(field, term) < min_df:
+            found = frequency(term)
+            if found < min_df:
                 continue
-            scores[term] = scores.get(term, 0.0) + (1.0 + math.log(tf)) * idf(searcher, field, term)
+            scores[term] = scores.get(term, 0.0) + (1.0 + math.log(tf)) * robertson_idf(n, found)
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: FEEDBACK_TERMS if count is None else count]
     if not best:
         return {}
