@@ -33,6 +33,7 @@ from conftest import index_snapshot
 from whoosh.filedb.structfile import StructFile
 
 import search.indexer
+import search.writers
 from search import build_index, open_index
 from search.errors import IndexNotFoundError, UsageError
 from search.records import Article, parse_record
@@ -372,6 +373,31 @@ def test_the_same_root_spelled_differently_is_the_same_root(write_record: Record
     build_index([tmp_path / "records"], index_dir)
     report = build_index([tmp_path / "records" / ".." / "records"], index_dir)
     assert counts(report) == (0, 0, 0, 1, 0) and report.documents == 1
+
+
+def test_parallel_full_build_forks_with_a_frozen_heap_thaws_it_and_matches_one_writer(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not search.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}", f"Stub {n}"))
+    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    frozen_at_fork: list[int] = []
+    real_new_task = search.writers.ParallelWriter._new_task
+
+    def spy(writer: Any) -> Any:
+        task = real_new_task(writer)
+        frozen_at_fork.append(gc.get_freeze_count())
+        return task
+
+    monkeypatch.setattr(search.writers.ParallelWriter, "_new_task", spy)
+    parallel = build_index([tmp_path / "records"], tmp_path / "parallel", procs=2)
+    serial = build_index([tmp_path / "records"], tmp_path / "serial", procs=1)
+    assert frozen_at_fork and all(frozen_at_fork)  # each sub-writer forked from a frozen heap
+    assert gc.get_freeze_count() == 0  # and the caller's heap thawed after the commit
+    assert (parallel.added, parallel.documents) == (serial.added, serial.documents) == (60, 120)
+    assert snapshot(tmp_path / "parallel") == snapshot(tmp_path / "serial")
 
 
 # -- a failing write --------------------------------------------------------------------------
