@@ -250,6 +250,9 @@ def query_cmd(
         ),
     ] = True,
     explain: Annotated[bool, typer.Option("--explain", help="Show the parsed query and each score's parts.")] = False,
+    feedback: Annotated[
+        bool, typer.Option("--feedback/--no-feedback", help="Re-rank with terms from the top hits (slower, better).")
+    ] = True,
     raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -271,6 +274,7 @@ def query_cmd(
             boost=boost or (),
             collapse=collapse,
             explain=explain,
+            feedback=feedback,
         )
     if as_json:
         _print_json(result.to_dict())

@@ -683,6 +683,13 @@ def test_boost_options_reorder_and_bad_ones_exit_2(seed_index_dir: Path) -> None
         assert says in result.stderr and "Traceback" not in result.stderr
 
 
+def test_no_feedback_changes_scores_not_matches(seed_index_dir: Path) -> None:
+    on = query_json(seed_index_dir, "central bank rates", "--limit", "100")
+    off = query_json(seed_index_dir, "central bank rates", "--limit", "100", "--no-feedback")
+    assert on["total"] == off["total"] and {h["id"] for h in on["hits"]} == {h["id"] for h in off["hits"]}
+    assert [h["score"] for h in on["hits"]] != [h["score"] for h in off["hits"]]
+
+
 def test_duplicates_are_collapsed_with_a_count_unless_asked(seed_index_dir: Path) -> None:
     moon = [h for h in query_json(seed_index_dir, "japan moon")["hits"] if "moon" in h["path"]]
     assert len(moon) == 1 and moon[0]["duplicates"] == 1

@@ -80,3 +80,14 @@ def test_explanation_json_shape(seed_index: Index) -> None:
     assert set(explanation["parts"][0]) == {"what", "role", "score"}
     assert set(explanation["factors"][0]) == {"what", "factor"}
     assert Path(hit["path"]).exists()
+
+
+def test_feedback_can_be_switched_off(seed_index: Index) -> None:
+    question = "central bank raises interest rates in norway"
+    with_it = seed_index.search(question, explain=True).hits
+    without = seed_index.search(question, explain=True, feedback=False).hits
+    assert any(role == "feedback" for h in with_it for _, role, _ in h.explanation.parts)  # type: ignore[union-attr]
+    assert not any(role == "feedback" for h in without for _, role, _ in h.explanation.parts)  # type: ignore[union-attr]
+    assert {h.id for h in with_it} <= {h.id for h in seed_index.search(question, limit=100).hits}
+    # Feedback re-ranks the matches; it never adds or removes one.
+    assert seed_index.search(question).total == seed_index.search(question, feedback=False).total
