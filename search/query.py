@@ -33,7 +33,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from itertools import chain
@@ -95,17 +95,24 @@ def clean_user_text(text: str) -> str:
     return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
 
 
-def read_user_text(text: str) -> list[list[Clause]]:
-    """Split safe-mode text into OR-groups of clauses (the groups are ANDed)."""
-    text = clean_user_text(text)
-    groups: list[list[Clause]] = []
-    join_next = negate_next = False
+@dataclass(frozen=True)
+class Token:
+    """One piece of safe-mode text: an operator (OR, AND), or a word or
+    phrase with what the operators before it made of it."""
+
+    match: re.Match[str]
+    operator: str | None = None  # "OR" or "AND"; None for a word or phrase
+    negated: bool = False
+    required: bool = False
+
+
+def user_tokens(text: str) -> Iterator[Token]:
+    """The tokens of `text` (already cleaned by clean_user_text); NOT is folded into the next one."""
+    negate_next = False
     for match in USER_TOKENS.finditer(text):
         word = match.group("word")
-        if word in ("OR", "|", "||"):
-            join_next = bool(groups)
-            continue
-        if word in ("AND", "&&"):
+        if word in ("OR", "|", "||", "AND", "&&"):
+            yield Token(match, operator="OR" if word in ("OR", "|", "||") else "AND")
             continue
         if word == "NOT":
             negate_next = True
@@ -113,14 +120,30 @@ def read_user_text(text: str) -> list[list[Clause]]:
         if word is not None:
             negated = negate_next or (word.startswith("-") and len(word) > 1)
             required = not negated and word.startswith("+") and len(word) > 1
+        else:
+            negated = negate_next or match.group("neg") == "-"
+            required = not negated and match.group("neg") == "+"
+        negate_next = False
+        yield Token(match, negated=negated, required=required)
+
+
+def read_user_text(text: str) -> list[list[Clause]]:
+    """Split safe-mode text into OR-groups of clauses."""
+    groups: list[list[Clause]] = []
+    join_next = False
+    for token in user_tokens(clean_user_text(text)):
+        if token.operator == "OR":
+            join_next = bool(groups)
+            continue
+        if token.operator is not None:
+            continue
+        word, negated, required = token.match.group("word"), token.negated, token.required
+        if word is not None:
             bare = word.lstrip("+-") if len(word) > 1 else word
             # "title:facial" is two words here, not a field name (that is --raw).
             clauses = [Clause(p, negated=negated, required=required) for p in bare.split(":") if p] or [Clause(bare)]
         else:
-            negated = negate_next or match.group("neg") == "-"
-            required = not negated and match.group("neg") == "+"
-            clauses = [Clause(match.group("phrase"), phrase=True, negated=negated, required=required)]
-        negate_next = False
+            clauses = [Clause(token.match.group("phrase"), phrase=True, negated=negated, required=required)]
         for clause in clauses:
             if join_next and not clause.negated and groups and not groups[-1][0].negated and not clause.required:
                 groups[-1].append(clause)

@@ -59,7 +59,7 @@ from typing import Any
 
 from whoosh.support.charset import accent_map
 
-from search.query import MAX_TERMS, USER_TOKENS, clean_user_text
+from search.query import MAX_TERMS, clean_user_text, user_tokens
 from search.schema import TEXT_FIELD, WORDS_RE, analyse_word, has_cjk, unpack_record
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,6 @@ FIRST_LETTER_COST = math.log(10)
 CANDIDATES = 5
 SAMPLE_DOCS = 8
 
-_OPERATORS = frozenset({"OR", "|", "||", "AND", "&&"})
 _ALPHABET = string.ascii_lowercase
 
 
@@ -127,24 +126,13 @@ def positive_words(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each word of `text` that a safe-mode search requires or
     allows, as query.read_user_text reads it: not in a negated clause, not an
     operator.  `text` is already normalised as read_user_text normalises it."""
-    negate_next = False
-    for match in USER_TOKENS.finditer(text):
-        word = match.group("word")
-        if word in _OPERATORS:
+    for token in user_tokens(text):
+        if token.operator is not None or token.negated:
             continue
-        if word == "NOT":
-            negate_next = True
-            continue
-        if word is not None:
-            negated = negate_next or (word.startswith("-") and len(word) > 1)
-            start, end = match.span("word")
-        else:
-            negated = negate_next or match.group("neg") == "-"
-            start, end = match.span("phrase")
-        negate_next = False
-        if not negated:
-            for found in WORDS_RE.finditer(text, start, end):
-                yield found.span()
+        span = "word" if token.match.group("word") is not None else "phrase"
+        start, end = token.match.span(span)
+        for found in WORDS_RE.finditer(text, start, end):
+            yield found.span()
 
 
 def _correctable(word: str) -> bool:
