@@ -80,7 +80,7 @@ def complete(searcher: Any, prefix: str, limit: int = 10) -> tuple[Suggestion, .
     order the module docstring gives; () for a blank prefix."""
     limit = min(limit, MAX_SUGGESTIONS)
     text = clean_user_text(prefix).lstrip()
-    if limit < 1 or not text.strip() or len(text) > MAX_PREFIX:
+    if limit < 1 or not text.strip() or len(text) > MAX_PREFIX or not searcher.doc_count_all():
         return ()
     values = _values(searcher, _fold(text))
     titles = _titles(searcher, text, limit)

@@ -215,12 +215,14 @@ def build_safe_query(schema: Any, text: str) -> BuiltQuery:
     negative: list[query.Query] = []
     words: list[str] = []
     required: set[int] = set()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # a lone term -> its place in positive
     for group in groups:
         parts: list[query.Query] = []
         for clause, terms in group:
             lone = len(group) == 1 and len(terms) == 1
             if lone and not clause.negated and terms[0] in seen:
+                if clause.required:  # "oil price +oil": the oil typed first is now required
+                    required.add(seen[terms[0]])
                 continue
             built = _clause_query(terms, weights[terms[0]] if lone and not clause.negated else 1.0)
             if built is None:
@@ -231,7 +233,7 @@ def build_safe_query(schema: Any, text: str) -> BuiltQuery:
                 parts.append(built)
                 words.extend(terms)
                 if lone:
-                    seen.add(terms[0])
+                    seen[terms[0]] = len(positive)
         if parts:
             if len(group) == 1 and group[0][0].required:
                 required.add(len(positive))
@@ -490,6 +492,8 @@ class SearchContext:
 
 def _signals(reader: Any) -> tuple[int | None, int | None]:
     """The newest publication date (not after now) and the best quality of the live documents."""
+    if not reader.doc_count_all():
+        return None, None  # an empty index (Whoosh's EmptyReader has no columns)
     now = int(datetime.now(timezone.utc).timestamp())
     live = set(reader.all_doc_ids()) if reader.has_deletions() else None
     dates = reader.column_reader("newest")
@@ -608,10 +612,12 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             main = built.main()
 
     def assemble(core: query.Query, filtered: bool = True) -> query.Query:
-        q = query.And([core, *filters]) if filters and filtered else core
-        if negative:
-            q = query.AndNot(q, query.Or(negative))
-        return q
+        return query.And([core, *filters]) if filters and filtered else core
+
+    # Exclusions are subtracted as a set: Whoosh 2.7.4's AndNot matcher keeps
+    # the first document of the positive side when the negative side starts
+    # on a lower one, so "oil -plan" could return a document saying "plan".
+    excluded = set(searcher.docs_for_query(query.Or(negative))) if negative else set()
 
     factors = context.factors(boosts) if request.sort == "relevance" else None
     top: Top | None = None
@@ -623,14 +629,14 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         except engine.Unsupported as exc:
             log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
     if top is None:
-        matched = set(searcher.docs_for_query(assemble(main))) - hidden
+        matched = set(searcher.docs_for_query(assemble(main))) - hidden - excluded
         if built is not None and len(built.positive) > 1 and matched:
             relaxed = not matched.intersection(searcher.docs_for_query(query.And(built.positive)))
         # The score is a sum: the query's words, terms fed back from the top
         # hits, and the proximity bonus of a short query.
         scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
         if matched and built is not None and _wants_feedback(built, request):
-            unfiltered = set(searcher.docs_for_query(assemble(main, filtered=False))) - hidden
+            unfiltered = set(searcher.docs_for_query(assemble(main, filtered=False))) - hidden - excluded
             best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered)
             expansion = _feedback(searcher, [hit.docnum for hit in best])
             if expansion:

@@ -1129,3 +1129,36 @@ def test_property_raw_search_raises_only_query_errors(mini: Index, text: str) ->
         assert isinstance(exc, QueryError) and exc.query == text
     else:
         assert isinstance(page, ResultPage) and page.total >= len(page.hits)
+
+
+# -- found in review ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort", ["relevance", "newest", "oldest", "quality"])
+def test_exclusion_holds_when_the_excluded_word_comes_first(
+    write_record: RecordWriter, tmp_path: Path, sort: str
+) -> None:
+    # Whoosh's AndNot kept the positive side's first document when the negative
+    # side's first posting was lower (docnum 0 here): b.md came back for "fiat -plan".
+    write_record("a.md", 'title: "A plan"')
+    write_record("b.md", 'title: "Fiat plan"')
+    write_record("c.md", 'title: "Fiat cars"')
+    build_index([tmp_path / "records"], tmp_path / "ix")
+    with open_index(tmp_path / "ix") as index:
+        assert [Path(h.path).name for h in index.search("fiat -plan", sort=sort).hits] == ["c.md"]
+        assert [Path(h.path).name for h in index.search("-plan", sort=sort).hits] == ["c.md"]
+
+
+def test_a_word_required_after_being_typed_plain_is_required(ix: Index) -> None:
+    assert id_set(ix, "facial london +facial") == id_set(ix, "facial")
+    assert id_set(ix, "+facial london facial") == id_set(ix, "facial")
+
+
+def test_an_empty_index_answers_every_kind_of_request(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    build_index([tmp_path / "empty"], tmp_path / "ix")
+    with open_index(tmp_path / "ix") as index:
+        for options in ({}, {"boost": ["recency", "quality"]}, {"sort": "newest"}, {"explain": True}):
+            assert index.search("oil", **options).total == 0
+        for prefix in ("oil ", "o'", "金利", "o"):
+            assert index.suggest(prefix) == ()
