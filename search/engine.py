@@ -213,6 +213,13 @@ class Engine:
                 for d, s in self.evaluate(sub).items():
                     scores[d] = scores.get(d, 0.0) + s
             return _boosted(scores, q.boost)
+        if isinstance(q, query.AndMaybe):
+            # The required part's documents; the optional part only adds to them.
+            scores = dict(self.evaluate(q.a))
+            if scores:
+                for d, s in self.restricted(q.b, set(scores)).items():
+                    scores[d] += s
+            return _boosted(scores, q.boost)
         raise Unsupported(type(q).__name__)
 
     def _cost(self, q: query.Query) -> int:
@@ -229,6 +236,12 @@ class Engine:
             return self.term(q.text, q.boost, among)
         if isinstance(q, query.Phrase) and q.fieldname == self.field:
             return self.phrase(q, among)
+        if isinstance(q, query.Or):
+            scores: Scores = {}
+            for sub in q.subqueries:
+                for d, s in self.restricted(sub, among).items():
+                    scores[d] = scores.get(d, 0.0) + s
+            return _boosted(scores, q.boost)
         found = self.evaluate(q)
         return {d: found[d] for d in among if d in found}
 
@@ -325,24 +338,32 @@ def rank(
     wanted: int,
     bonus: Callable[[list[int]], Scores] | None = None,
     factor: Callable[[int], float] | None = None,
+    candidates: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """The best `wanted` of `scores` as (docnum, final score), best first, ties by docnum.
 
     final = (score + bonus) x factor, where bonus(docs) gives each document's
-    bonus, at most its score (so at most doubling it), and is asked only of
-    a window of the best documents, widened until it is exact."""
+    bonus, at most its score (so at most doubling it), and only documents in
+    `candidates` (default: all) can have one.  The others' finals are exact;
+    the candidates' bonus is asked of a window of the best of them, widened
+    until no candidate outside it could still reach the page."""
     finals = {d: s * factor(d) for d, s in scores.items()} if factor else scores
-
     if bonus is None:
         return best_of(finals, wanted)
+    hopeful = finals.keys() if candidates is None else finals.keys() & candidates
+    if not hopeful:
+        return best_of(finals, wanted)
+    # The best of the others are final: only they, and candidates, can be on the page.
+    settled = dict(best_of({d: f for d, f in finals.items() if d not in hopeful}, wanted))
+    pending = {d: finals[d] for d in hopeful}
     window = max(BONUS_WINDOW, wanted)
     while True:
-        ordered = best_of(finals, window + 1)
+        ordered = best_of(pending, window + 1)
         inside, outside = ordered[:window], ordered[window:]
         extra = bonus([d for d, _ in inside])
         rescored = {d: (scores[d] + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside}
-        best = best_of(rescored, wanted)
-        # A document outside the window scores at most twice its present score.
+        best = best_of({**settled, **rescored}, wanted)
+        # A candidate outside the window scores at most twice its present score.
         if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
             return best
         window *= 4

@@ -701,15 +701,20 @@ def _engine_search(
                 scores[d] += s
     proximity = _bonus(built)
     add_bonus = None
-    if proximity is not None:
+    candidates: set[int] | None = None
+    if proximity is not None and scores:
         parts.append(("proximity", proximity))
+        # Only documents with every word of the phrase can earn the bonus.
+        candidates = set(scores)
+        for word in proximity.words:
+            candidates &= fast.term(word, among=candidates).keys()
 
         def add_bonus(docs: list[int]) -> engine.Scores:
             assert isinstance(proximity, query.Phrase)
             return fast.phrase(proximity, docs)
 
     def top(n: int) -> list[tuple[int, float]]:
-        return engine.rank(scores, n, add_bonus, factors)
+        return engine.rank(scores, n, add_bonus, factors, candidates)
 
     return main, relaxed, set(scores), top, parts
 
@@ -798,7 +803,9 @@ def rank_page(
             found = dict(top(needed))
             picked = [(docnum, 0) for docnum in found]
         for docnum, duplicates in picked[offset:needed]:
-            explanation = explain.explain_hit(searcher, parts, docnum, factors) if request.explain else None
+            explanation = (
+                explain.explain_hit(searcher, parts, docnum, factors, context.engine()) if request.explain else None
+            )
             fields = searcher.stored_fields(docnum)
             hits.append(make_hit(fields, found[docnum], terms, duplicates, explanation))
     facets = context.facets(matched - extra) if request.facets else None
