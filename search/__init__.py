@@ -61,7 +61,6 @@ _EXPORTS = {
     "search.ranking": ("Boost",),
     "search.results": (
         "Explanation",
-        "Explanation",
         "Facets",
         "Hit",
         "IndexReport",

@@ -120,6 +120,7 @@ class Index:
         collapse: bool = True,
         explain: bool = False,
         feedback: bool = True,
+        suggest: bool = True,
     ) -> ResultPage:
         """Ranked hits for `text` (safe syntax unless raw=True), filtered and paged.
 
@@ -133,7 +134,8 @@ class Index:
         one hit whose `duplicates` counts the others.  `explain` fills each
         hit's `explanation` and the page's `parsed_query`.  `feedback=False`
         skips pseudo-relevance feedback: about half the time of a query of
-        two words or more, at some cost in ranking quality.
+        two words or more, at some cost in ranking quality.  `suggest=False`
+        skips the did-you-mean (a second search when nothing is found).
         """
         request = SearchRequest(
             text=text,
@@ -154,14 +156,14 @@ class Index:
             collapse=collapse,
             explain=explain,
             feedback=feedback,
+            suggest=suggest,
         )
         context = self._ensure()
         with CorruptionGuard(self.index_dir):
             return run_search(context, request)
 
-    def _docnum(self, ident: str) -> int:
+    def _docnum(self, searcher: Any, ident: str) -> int:
         """The document with this id, or the article whose file is at this path."""
-        searcher = self._ensure().searcher
         docnum = searcher.document_number(id=ident)
         if docnum is None and ident:
             docnum = searcher.document_number(id=doc_id(str(Path(ident).absolute())))
@@ -172,7 +174,7 @@ class Index:
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
         searcher = self._ensure().searcher
-        fields = searcher.stored_fields(self._docnum(ident))
+        fields = searcher.stored_fields(self._docnum(searcher, ident))
         related = ()
         if fields["kind"] == "article":
             related = tuple(
@@ -197,9 +199,12 @@ class Index:
             raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
         from search.similar import find_similar
 
-        docnum = self._docnum(ident)
+        # One searcher for both steps: a reindex between them would pair a
+        # document number of one generation with another's searcher.
+        context = self._ensure()
+        docnum = self._docnum(context.searcher, ident)
         with CorruptionGuard(self.index_dir):
-            return find_similar(self._ensure(), docnum, limit=limit, collapse=collapse)
+            return find_similar(context, docnum, limit=limit, collapse=collapse)
 
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
         """Completions of `prefix`: topics, providers and article titles."""

@@ -387,7 +387,7 @@ def similar_cmd(
 def suggest_cmd(
     prefix: Annotated[str, typer.Argument(metavar="PREFIX", help="The start of a title word, topic or provider.")],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
-    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Suggestions.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=50, help="Suggestions.")] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Complete a prefix from the index's titles, topics and providers."""

@@ -48,11 +48,10 @@ from itertools import islice
 from typing import Any
 
 from whoosh import query
-from whoosh.support.charset import accent_map
 
 from search.query import clean_user_text
 from search.results import Suggestion
-from search.schema import WORDS_RE, analyse_text, analyse_word, has_cjk, split_cjk
+from search.schema import WORDS_RE, analyse_text, analyse_word, fold, has_cjk, split_cjk
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def complete(searcher: Any, prefix: str, limit: int = 10) -> tuple[Suggestion, .
 
 def _fold(text: str) -> str:
     """Lower case, accents off, runs of spaces as one (a trailing one kept)."""
-    return _SPACES.sub(" ", text.casefold().translate(accent_map))
+    return _SPACES.sub(" ", fold(text.casefold()))
 
 
 # -- topics and providers ------------------------------------------------------

@@ -471,6 +471,11 @@ class SearchContext:
             self._facets = FacetTable(self.searcher.reader())
         return self._facets.counts(docs)
 
+    def release(self) -> None:
+        """Drop what one search read (the engine's postings), keeping the per-searcher caches."""
+        if self._engine is not None:
+            self._engine.start()
+
     def engine(self) -> engine.Engine:
         if self._engine is None:
             self._engine = engine.Engine(self.searcher, TEXT_FIELD)
@@ -527,6 +532,12 @@ class SearchRequest:
             raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {self.limit}", option="--limit")
         if self.page < 1:
             raise UsageError(f"--page must be 1 or more, not {self.page}", option="--page")
+        if self.boosts and self.sort != "relevance":
+            raise UsageError(
+                f"--boost works with --sort relevance, not --sort {self.sort}",
+                option="--boost",
+                hint="Drop --sort to rank by relevance times the boosts, or drop --boost to sort.",
+            )
 
 
 def _highlight_terms(schema: Any, request: SearchRequest, main: query.Query) -> frozenset[str]:
@@ -647,6 +658,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             parts.append(("proximity", bonus))
         top = _whoosh_top(context, scored, request, matched, factors)
     page = rank_page(context, request, top, parts, matched, _highlight_terms(schema, request, main), factors)
+    context.release()
     suggestion = None
     if built is not None and request.suggest and (relaxed or not page.total):
         suggestion = _did_you_mean(context, request, page.total, relaxed)
@@ -749,7 +761,9 @@ def _did_you_mean(context: SearchContext, request: SearchRequest, total: int, re
     corrected = correct(context.searcher, request.text)
     if not corrected or corrected.strip().casefold() == request.text.strip().casefold():
         return None
-    probe = run_search(context, replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False))
+    probe = run_search(
+        context, replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False, explain=False)
+    )
     if probe.total > total or (relaxed and probe.total and not probe.relaxed):
         return corrected
     return None
@@ -816,7 +830,7 @@ def _collect(
     searcher: searching.Searcher, scored: query.Query, request: SearchRequest, limit: int, matched: set[int]
 ) -> Any:
     """The top `limit` of `matched`, ranked by `scored` (or sorted)."""
-    return _exact_top(searcher, scored, limit, matched, _sort_facet(request.sort), request.raw, request.text)
+    return _exact_top(searcher, scored, limit, matched, _sort_facet(request.sort), True, request.text)
 
 
 def _exact_top(
@@ -849,7 +863,7 @@ def _exact_top(
     try:
         searcher.search_with_collector(scored, collector)
     except searching.TimeLimit:
-        log.warning("raw query %r hit the %.0fs time limit; results are partial", text, RAW_TIME_LIMIT)
+        log.warning("query %r hit the %.0fs time limit; results are partial", text, RAW_TIME_LIMIT)
     return collector.results()
 
 

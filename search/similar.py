@@ -50,6 +50,7 @@ def find_similar(context: SearchContext, docnum: int, limit: int = 10, collapse:
             return engine.rank(scores, n)
 
         hits = rank_page(context, request, top, parts, matched, frozenset(like)).hits
+        context.release()
     return SimilarPage(id=ident, title=fields.get("title") or "", related=related, hits=hits)
 
 

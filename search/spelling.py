@@ -57,10 +57,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh.support.charset import accent_map
-
 from search.query import MAX_TERMS, clean_user_text, user_tokens
-from search.schema import TEXT_FIELD, WORDS_RE, analyse_word, has_cjk, unpack_record
+from search.schema import TEXT_FIELD, WORDS_RE, analyse_word, fold, has_cjk, unpack_record
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +137,9 @@ def _correctable(word: str) -> bool:
     return MIN_LENGTH <= len(word) <= MAX_LENGTH and word.isalpha() and not has_cjk(word)
 
 
-def _fold(word: str) -> str:
-    return word.lower().translate(accent_map)
-
-
 def _suggest(reader: Any, word: str, term: str, frequency: int) -> str | None:
     """The best surface word for `word` (whose term is `term`), or None."""
-    folded = _fold(word)
+    folded = fold(word)
     limit = 1 if len(folded) <= SHORT else 2
     if frequency:
         # A word the index has is a real word more often than a typo: on
@@ -168,8 +162,8 @@ def _suggest(reader: Any, word: str, term: str, frequency: int) -> str | None:
         form = _surface_form(reader, candidate, folded)
         if form is None:
             continue
-        distance = _distance(folded, _fold(form), limit)
-        if distance > limit or _fold(form) == folded:
+        distance = _distance(folded, fold(form), limit)
+        if distance > limit or fold(form) == folded:
             continue
         cost = _cost(distance, form[:1] != folded[:1], count)
         if best is None or (cost, form) < best:
@@ -295,7 +289,7 @@ def _surface_form(reader: Any, stem: str, typed: str) -> str | None:
 
 def _nearest(forms: Counter[str], typed: str) -> tuple[int, str] | None:
     """(distance, form) of the form nearest `typed`, the most frequent on a tie."""
-    ranked = [(_distance(typed, _fold(form), len(form) + len(typed)), -count, form) for form, count in forms.items()]
+    ranked = [(_distance(typed, fold(form), len(form) + len(typed)), -count, form) for form, count in forms.items()]
     if not ranked:
         return None
     distance, _count, form = min(ranked)
@@ -308,7 +302,7 @@ def _collect_forms(text: str, stem: str, forms: Counter[str]) -> None:
     head = stem[:2]
     for match in WORDS_RE.finditer(text):
         word = match.group()
-        if _fold(word[:4]).startswith(head) and analyse_word(word) == stem:
+        if fold(word[:4]).startswith(head) and analyse_word(word) == stem:
             forms[word.lower()] += 1
 
 
