@@ -49,9 +49,9 @@ from typing import Any
 
 from whoosh import query
 
-from search.query import clean_user_text
 from search.results import Suggestion
 from search.schema import WORDS_RE, analyse_text, analyse_word, fold, has_cjk, split_cjk
+from search.syntax import clean_user_text
 
 log = logging.getLogger(__name__)
 

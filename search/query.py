@@ -1,42 +1,30 @@
-"""Turn what a person types into a Whoosh query, run it, and shape the page.
+"""Run a search: match, rank, collapse, page, and shape the hits.
 
-Safe by default (as datasette and Elasticsearch's simple_query_string do):
-the user's text is read by a small tokenizer of our own, never by Whoosh's
-query parser, so no input can raise a syntax error.  It understands
+The text becomes a Whoosh query in search.syntax; here it is run.  A
+document needs any of the query's words (all of the +required ones, none of
+the excluded ones) and passes the filters, which select but never score.
+Relevance is BM25F over weighted fields (search.ranking), with a proximity
+bonus for queries of two to PROXIMITY_MAX_WORDS words and pseudo-relevance
+feedback for every query of two words or more; relevance queries are
+evaluated by search.engine, raw queries and sorted orders by Whoosh's
+searcher.  Matching any word rather than all of them is what the relevance
+harness asked for: with every word required, 2- and 3-word queries cut from
+the judged collections' topics lost 16-32% nDCG@10 and half of MAP@100 to
+sqlite FTS5, because a page stops where the documents with every word run
+out; ``ResultPage.relaxed`` says when no document has them all.
 
-    words            any of them may match; more of them, rarer ones and
-                     ones closer together rank higher
-    "a phrase"       the words adjacent, in order
-    +word +"phrase"  must match
-    -word -"phrase"  must not match (also NOT word)
-    a OR b           either (the same as a b, unless a or b is required)
-
-and treats anything else (colons, brackets, stars, operators in odd places)
-as plain text.  Documents are ranked by BM25F over weighted fields, with a
-proximity bonus for queries of two to PROXIMITY_MAX_WORDS words and
-pseudo-relevance feedback for every query of two words or more (see
-search.ranking for why each was kept).  Matching any word rather than all
-of them is what the relevance harness asked for: with every word required,
-2- and 3-word queries cut from the judged collections' topics lost 16-32%
-nDCG@10 and half of MAP@100 to sqlite FTS5, because a page stops where the
-documents with every word run out; ``ResultPage.relaxed`` says when no
-document has them all.  The raw Whoosh query language is opt-in.
-
-The work a query can do is bounded: at most MAX_TERMS terms are used, and a
-raw query's wildcard/fuzzy expansion is capped by Whoosh's own term limits
-plus a time limit on collection.
+The work a query can do is bounded: at most syntax.MAX_TERMS terms are used,
+a raw query's wildcard/fuzzy expansion is capped by Whoosh's own term
+limits, and collection on Whoosh's path has a time limit.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from itertools import chain
 from typing import Any
 
 from whoosh import query, scoring, searching
@@ -46,23 +34,22 @@ from search import engine, explain, ranking
 from search.collapse import DuplicateKeys
 from search.errors import QueryError, UsageError
 from search.explain import Parts
+from search.facets import FACETS_BY_DOCUMENT, FacetTable, facets_of_documents
 from search.records import Provider, parse_datetime
 from search.results import Explanation, Facets, Hit, ResultPage
 from search.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.snippets import highlight, lead
+from search.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query
 
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "newest", "oldest", "quality")
 #: Queries of two to this many words score their words' proximity.
 PROXIMITY_MAX_WORDS = 4
-#: Terms beyond this are ignored: bounds the matchers one query builds.
-MAX_TERMS = 256
 #: Seconds a raw query may spend collecting before it is cut short.
 RAW_TIME_LIMIT = 5.0
 #: Page sizes: enough for any screen or export, bounded for memory.
 MAX_LIMIT = 1_000
-FACET_SIZE = 20
 #: Query words within this many positions of each other score a bonus.
 PHRASE_SLOP = 3
 #: Queries of this many words or more get pseudo-relevance feedback.
@@ -71,202 +58,6 @@ FEEDBACK_MIN_WORDS = 2
 
 def weighting() -> scoring.WeightingModel:
     return ranking.NewsBM25()
-
-
-# -- reading the user's text ---------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-#: Safe-mode tokens: a quoted phrase (maybe negated), or a word.
-USER_TOKENS = re.compile(r'(?P<neg>[-+]?)["“”„«»](?P<phrase>[^"“”„«»]*)["“”„«»]?|(?P<word>\S+)')
-
-
-@dataclass(frozen=True)
-class Clause:
-    """A word or a phrase as typed, before analysis."""
-
-    text: str
-    phrase: bool = False
-    negated: bool = False
-    required: bool = False
-
-
-def clean_user_text(text: str) -> str:
-    """NFKC-normalised, with control characters turned into spaces."""
-    return _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
-
-
-@dataclass(frozen=True)
-class Token:
-    """One piece of safe-mode text: an operator (OR, AND), or a word or
-    phrase with what the operators before it made of it."""
-
-    match: re.Match[str]
-    operator: str | None = None  # "OR" or "AND"; None for a word or phrase
-    negated: bool = False
-    required: bool = False
-
-
-def user_tokens(text: str) -> Iterator[Token]:
-    """The tokens of `text` (already cleaned by clean_user_text); NOT is folded into the next one."""
-    negate_next = False
-    for match in USER_TOKENS.finditer(text):
-        word = match.group("word")
-        if word in ("OR", "|", "||", "AND", "&&"):
-            yield Token(match, operator="OR" if word in ("OR", "|", "||") else "AND")
-            continue
-        if word == "NOT":
-            negate_next = True
-            continue
-        if word is not None:
-            negated = negate_next or (word.startswith("-") and len(word) > 1)
-            required = not negated and word.startswith("+") and len(word) > 1
-        else:
-            negated = negate_next or match.group("neg") == "-"
-            required = not negated and match.group("neg") == "+"
-        negate_next = False
-        yield Token(match, negated=negated, required=required)
-
-
-def read_user_text(text: str) -> list[list[Clause]]:
-    """Split safe-mode text into OR-groups of clauses."""
-    groups: list[list[Clause]] = []
-    join_next = False
-    for token in user_tokens(clean_user_text(text)):
-        if token.operator == "OR":
-            join_next = bool(groups)
-            continue
-        if token.operator is not None:
-            continue
-        word, negated, required = token.match.group("word"), token.negated, token.required
-        if word is not None:
-            bare = word.lstrip("+-") if len(word) > 1 else word
-            # "title:facial" is two words here, not a field name (that is --raw).
-            clauses = [Clause(p, negated=negated, required=required) for p in bare.split(":") if p] or [Clause(bare)]
-        else:
-            clauses = [Clause(token.match.group("phrase"), phrase=True, negated=negated, required=required)]
-        for clause in clauses:
-            if join_next and not clause.negated and groups and not groups[-1][0].negated and not clause.required:
-                groups[-1].append(clause)
-            else:
-                groups.append([clause])
-            join_next = False
-    return groups
-
-
-# -- building the Whoosh query -------------------------------------------------
-
-
-def _analyze(schema: Any, text: str) -> list[str]:
-    analyzer = schema["title"].analyzer
-    return [token.text for token in analyzer(text)]
-
-
-def _clause_query(terms: list[str], boost: float = 1.0) -> query.Query | None:
-    """One word (a Term) or a phrase, or a word analysed into several
-    ("covid-19"), kept adjacent (a Phrase), on the combined text field."""
-    if not terms:
-        return None
-    if len(terms) == 1:
-        return query.Term(TEXT_FIELD, terms[0], boost=boost)
-    return query.Phrase(TEXT_FIELD, terms, boost=boost)
-
-
-@dataclass(frozen=True)
-class BuiltQuery:
-    positive: list[query.Query]  # a document needs one (or every required one); more rank higher
-    negative: list[query.Query]
-    words: list[str]  # analysed terms, for highlighting and feedback
-    required: frozenset[int] = frozenset()  # indexes into positive typed with +
-
-    @property
-    def empty(self) -> bool:
-        return not self.positive
-
-    def main(self) -> query.Query:
-        """Any of the positive clauses, all of the required ones."""
-        must = [q for i, q in enumerate(self.positive) if i in self.required]
-        should = [q for i, q in enumerate(self.positive) if i not in self.required]
-        optional = (should[0] if len(should) == 1 else query.Or(should)) if should else None
-        if not must:
-            assert optional is not None
-            return optional
-        needed = must[0] if len(must) == 1 else query.And(must)
-        return query.AndMaybe(needed, optional) if optional is not None else needed
-
-
-def build_safe_query(schema: Any, text: str) -> BuiltQuery:
-    groups: list[list[tuple[Clause, list[str]]]] = []
-    budget = MAX_TERMS
-    for typed in read_user_text(text):
-        analysed = []
-        for clause in typed:
-            terms = _analyze(schema, clause.text)[:budget]
-            budget -= len(terms)
-            if terms:
-                analysed.append((clause, terms))
-        if analysed:
-            groups.append(analysed)
-        if budget <= 0:
-            log.info("query truncated to its first %d terms", MAX_TERMS)
-            break
-    # A word typed twice is one clause weighing 1 + ln 2, not two clauses.
-    weights = ranking.term_weights(t for group in groups for c, terms in group if not c.negated for t in terms)
-    positive: list[query.Query] = []
-    negative: list[query.Query] = []
-    words: list[str] = []
-    required: set[int] = set()
-    seen: dict[str, int] = {}  # a lone term -> its place in positive
-    for group in groups:
-        parts: list[query.Query] = []
-        for clause, terms in group:
-            lone = len(group) == 1 and len(terms) == 1
-            if lone and not clause.negated and terms[0] in seen:
-                if clause.required:  # "oil price +oil": the oil typed first is now required
-                    required.add(seen[terms[0]])
-                continue
-            built = _clause_query(terms, weights[terms[0]] if lone and not clause.negated else 1.0)
-            if built is None:
-                continue
-            if clause.negated:
-                negative.append(built)
-            else:
-                parts.append(built)
-                words.extend(terms)
-                if lone:
-                    seen[terms[0]] = len(positive)
-        if parts:
-            if len(group) == 1 and group[0][0].required:
-                required.add(len(positive))
-            positive.append(parts[0] if len(parts) == 1 else query.Or(parts))
-    return BuiltQuery(positive, negative, words, frozenset(required))
-
-
-#: Fields a raw query may name: the full text, and the exact values.
-RAW_FIELDS = (TEXT_FIELD, "title", "topic", "provider", "domain", "year", "kind", "id", "url", "published_flag")
-_FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w.])([A-Za-z_]\w*):(?!//)')
-
-
-def build_raw_query(schema: Any, text: str) -> query.Query:
-    """Whoosh query language, opt-in; a syntax error or unknown field is a QueryError."""
-    fields_hint = f"Fields: {', '.join(RAW_FIELDS)}."
-    # Whoosh's parser reads an unknown `field:` as plain words, so a typo
-    # (titel:x) would silently find nothing: check the names first.
-    for match in _FIELD_PREFIX.finditer(text):
-        name = match.group(1)
-        if name is not None and name not in RAW_FIELDS:
-            raise QueryError(text, f"unknown field {name!r}", hint=fields_hint)
-    from whoosh import qparser  # only raw queries need Whoosh's parser: ~15 ms off a search's start
-
-    parser = qparser.QueryParser(TEXT_FIELD, schema)
-    try:
-        parsed = parser.parse(text)
-    except Exception as exc:  # Whoosh's parser raises assorted types
-        raise QueryError(text, str(exc) or type(exc).__name__) from exc
-    for node in (parsed, *parsed.leaves()):
-        problem = getattr(node, "error", None)
-        if problem:
-            raise QueryError(text, str(problem))
-    return parsed
 
 
 # -- filters -----------------------------------------------------------------------
@@ -378,72 +169,6 @@ def count_kind(searcher: searching.Searcher, kind: str) -> int:
     return sum(1 for _ in searcher.docs_for_query(query.Term("kind", kind)))
 
 
-#: Facet name -> the exact-value field it counts.
-FACET_FIELDS = (("topics", "topic"), ("providers", "provider"), ("years", "year"))
-
-
-class FacetTable:
-    """docnum -> facet value ids, read once per searcher from the facet fields'
-    postings (about 30 ms for Reuters' 20,841 records), so that counting the
-    facets of a result set is one dictionary update per matching document
-    instead of a stored-field read (about 30 us each)."""
-
-    def __init__(self, reader: Any) -> None:
-        size = reader.doc_count_all()
-        self.names: dict[str, list[str]] = {}
-        self.per_doc: dict[str, list[tuple[int, ...]]] = {}
-        for facet, field in FACET_FIELDS:
-            names: list[str] = []
-            per_doc: list[tuple[int, ...]] = [()] * size
-            shared: dict[tuple[int, ...], tuple[int, ...]] = {}
-            for value_id, term in enumerate(reader.lexicon(field)):
-                names.append(term.decode("utf-8"))
-                for docnum in reader.postings(field, term).all_ids():
-                    combined = per_doc[docnum] + (value_id,)
-                    per_doc[docnum] = shared.setdefault(combined, combined)
-            self.names[facet] = names
-            self.per_doc[facet] = per_doc
-
-    def counts(self, matched: Iterable[int]) -> Facets:
-        docs = list(matched)
-        out: dict[str, dict[str, int]] = {}
-        for facet, _field in FACET_FIELDS:
-            per_doc, names = self.per_doc[facet], self.names[facet]
-            counter = Counter(chain.from_iterable(per_doc[d] for d in docs))
-            named = Counter({names[i]: n for i, n in counter.items()})
-            out[facet] = _top(named, by_key=facet == "years")
-        return Facets(topics=out["topics"], providers=out["providers"], years=out["years"])
-
-
-#: Up to this many matches (or a 50th of the index) are counted document by document.
-FACETS_BY_DOCUMENT = 200
-
-
-def _facets_of_documents(searcher: searching.Searcher, docs: Iterable[int]) -> Facets:
-    """The FacetTable's counts, from the documents' stored fields."""
-    counts: dict[str, Counter[str]] = {"topics": Counter(), "providers": Counter(), "years": Counter()}
-    for docnum in docs:
-        meta = searcher.stored_fields(docnum).get("meta") or {}
-        counts["topics"].update({t for t in meta.get("topics") or () if t})
-        provider = meta.get("provider") or {}
-        name = provider.get("name") or provider.get("domain")
-        if name:
-            counts["providers"][name] += 1
-        if meta.get("published"):
-            counts["years"][meta["published"][:4]] += 1
-    return Facets(
-        topics=_top(counts["topics"]),
-        providers=_top(counts["providers"]),
-        years=_top(counts["years"], by_key=True),
-    )
-
-
-def _top(counter: Counter[str], *, by_key: bool = False) -> dict[str, int]:
-    if by_key:
-        return dict(sorted(counter.items(), reverse=True)[:FACET_SIZE])
-    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].casefold()))[:FACET_SIZE])
-
-
 class SearchContext:
     """One searcher and what is worth computing once per searcher: the hidden
     (shadowed) stubs, and, when first needed, the facet table, the duplicate
@@ -466,7 +191,7 @@ class SearchContext:
             # stored fields (about 30 us each) beats building the table (about
             # 1.5 us per indexed document), which a one-query process (the
             # CLI) would pay in full; a second search builds the table.
-            return _facets_of_documents(self.searcher, docs)
+            return facets_of_documents(self.searcher, docs)
         if self._facets is None:
             self._facets = FacetTable(self.searcher.reader())
         return self._facets.counts(docs)

@@ -57,8 +57,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from search.query import MAX_TERMS, clean_user_text, user_tokens
 from search.schema import TEXT_FIELD, WORDS_RE, analyse_word, fold, has_cjk, unpack_record
+from search.syntax import MAX_TERMS, clean_user_text, user_tokens
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 from search import build_index, load_record, open_index
 from search.api import Index
 from search.errors import QueryError, UsageError
-from search.query import MAX_LIMIT, MAX_TERMS, build_safe_query, read_user_text
+from search.query import MAX_LIMIT
 from search.results import Hit, ResultPage
-from search.schema import build_schema
 
 RecordWriter = Callable[..., Path]
 #: A result set this large must count its facets exactly like a small one (an earlier design
@@ -88,50 +87,6 @@ def ix(seed_index_dir: Path) -> Iterator[Index]:
     """The seed index, one open Index for the module (read-only)."""
     with open_index(seed_index_dir) as index:
         yield index
-
-
-# -- reading the user's text (pure) -----------------------------------------------------------------
-
-
-def clauses(text: str) -> list[list[tuple[str, bool, bool]]]:
-    return [[(c.text, c.phrase, c.negated) for c in group] for group in read_user_text(text)]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("solar storm", [[("solar", False, False)], [("storm", False, False)]]),
-        ('"solar storm"', [[("solar storm", True, False)]]),
-        ("“solar storm”", [[("solar storm", True, False)]]),
-        ('"solar storm', [[("solar storm", True, False)]]),  # an unclosed quote runs to the end
-        ("-storm", [[("storm", False, True)]]),
-        ('-"solar storm"', [[("solar storm", True, True)]]),
-        ("NOT storm", [[("storm", False, True)]]),
-        ('NOT "solar storm"', [[("solar storm", True, True)]]),
-        ("+storm", [[("storm", False, False)]]),
-        ("solar OR storm grid", [[("solar", False, False), ("storm", False, False)], [("grid", False, False)]]),
-        ('"solar storm" OR grid', [[("solar storm", True, False), ("grid", False, False)]]),
-        ("OR storm", [[("storm", False, False)]]),  # nothing to join on the left
-        ("storm OR", [[("storm", False, False)]]),
-        ("storm AND grid", [[("storm", False, False)], [("grid", False, False)]]),
-        ("solar OR -storm", [[("solar", False, False)], [("storm", False, True)]]),  # OR never joins a NOT
-        ("solar\x00storm\x1b", [[("solar", False, False)], [("storm", False, False)]]),
-        ("", []),
-        ("AND OR", []),
-    ],
-)
-def test_read_user_text(text: str, expected: list[list[tuple[str, bool, bool]]]) -> None:
-    assert clauses(text) == expected
-
-
-def test_build_safe_query_drops_stop_words_and_caps_terms() -> None:
-    schema = build_schema()
-    assert build_safe_query(schema, "the of and").empty
-    built = build_safe_query(schema, " ".join(f"word{i}" for i in range(1_000)))
-    assert len(built.words) == MAX_TERMS
-    assert built.words[0] == "word0"  # the first terms are the ones kept
-    excluded = build_safe_query(schema, "storm -grid")
-    assert len(excluded.positive) == 1 and len(excluded.negative) == 1 and excluded.words == ["storm"]
 
 
 # -- safe syntax on the seeds --------------------------------------------------------------------------
@@ -646,7 +601,7 @@ def test_facets_by_document_equal_the_facet_table(ix: Index, big: Index, which: 
     # Small result sets are counted from stored fields, large ones from the table: the same counts.
     import random
 
-    from search.query import FacetTable, _facets_of_documents
+    from search.facets import FacetTable, facets_of_documents
 
     index = ix if which == "seeds" else big
     searcher = index._ensure().searcher
@@ -655,7 +610,7 @@ def test_facets_by_document_equal_the_facet_table(ix: Index, big: Index, which: 
     rng = random.Random(5)
     for size in (0, 1, 7, 60, len(everything)):
         docs = rng.sample(everything, min(size, len(everything)))
-        assert _facets_of_documents(searcher, docs) == table.counts(docs), size
+        assert facets_of_documents(searcher, docs) == table.counts(docs), size
 
 
 # -- snippets ------------------------------------------------------------------------------------------

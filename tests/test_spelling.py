@@ -19,10 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import build_index
-from search.query import read_user_text, weighting
+from search.query import weighting
 from search.schema import WORDS_RE, analyse_word
 from search.spelling import MAX_CORRECTED, RARE_RATIO, correct, positive_words
 from search.store import Store
+from search.syntax import read_user_text
 
 RECORDS = {
     "government.md": (
