@@ -433,6 +433,10 @@ class Bench:
                     result["product_no_facets"] = time_queries(
                         lambda q: len(ix.search(q, limit=10, facets=False).hits), queries, self.runs
                     )
+                if "feedback" in inspect.signature(ix.search).parameters:
+                    result["product_lean"] = time_queries(
+                        lambda q: len(ix.search(q, limit=10, facets=False, feedback=False).hits), queries, self.runs
+                    )
             finally:
                 ix.close()
         self.results["query"] = result
@@ -619,6 +623,11 @@ class Bench:
                 if "product_no_facets" in query:
                     q = query["product_no_facets"]
                     rows.append(["product: search(facets=False)", "", fmt_ms(q["p50_ms"]), fmt_ms(q["p95_ms"])])
+                if "product_lean" in query:
+                    q = query["product_lean"]
+                    rows.append(
+                        ["product: search(facets=False, feedback=False)", "", fmt_ms(q["p50_ms"]), fmt_ms(q["p95_ms"])]
+                    )
             else:
                 rows.append([f"product: not available ({self.product_missing})", "", "", ""])
             out.append(table(["", "build (files already parsed)", "query p50", "query p95"], rows))
