@@ -104,6 +104,61 @@ def rss_bytes(maxrss: int) -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, from /proc (children of every thread)."""
+    pids, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        pids.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as handle:
+                    queue.extend(int(child) for child in handle.read().split())
+        except OSError:
+            pass  # gone meanwhile
+    return pids
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """RSS and PSS of one process in bytes; (0, 0) when it is gone."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def run_sampled(cmd: list[str], every: float = 0.5) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
+    """Run `cmd` and sample the memory of its whole process tree every `every` s.
+
+    The peaks of the summed RSS (which counts pages a forked child still
+    shares with its parent once per process) and of the summed PSS (which
+    splits them: what the machine really holds).  Empty without /proc."""
+    peaks = {"peak_tree_rss_bytes": 0, "peak_tree_pss_bytes": 0}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        sampling = os.path.exists(f"/proc/{proc.pid}/smaps_rollup")
+        while proc.poll() is None:
+            if sampling:
+                rss = pss = 0
+                for pid in _tree(proc.pid):
+                    one_rss, one_pss = _memory(pid)
+                    rss, pss = rss + one_rss, pss + one_pss
+                peaks["peak_tree_rss_bytes"] = max(peaks["peak_tree_rss_bytes"], rss)
+                peaks["peak_tree_pss_bytes"] = max(peaks["peak_tree_pss_bytes"], pss)
+            time.sleep(every)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+    return done, (peaks if sampling else {})
+
+
 def report_counts(report: Any) -> dict[str, int]:
     counts = {}
     for name in REPORT_FIELDS:
@@ -567,12 +622,7 @@ class Bench:
         log(f"  scale {n:,}: parse {parse_seconds:.1f} s, FTS5 build {total - parse_seconds:.1f} s")
         if self.product is not None:
             log(f"  scale {n:,}: product full build in a child process")
-            done = subprocess.run(
-                [sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            done, tree = run_sampled([sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir)])
             if done.returncode:
                 result["product_error"] = f"exit {done.returncode}: {done.stderr.strip()[-800:]}"
             else:
@@ -582,6 +632,7 @@ class Bench:
                     "report": child["report"],
                     "peak_rss_bytes": rss_bytes(child["maxrss_self"]),
                     "peak_rss_workers_bytes": rss_bytes(child["maxrss_children"]),
+                    **tree,
                     "index_bytes": peers.disk_usage(index_dir),
                     "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5"]["seconds"]),
                 }
@@ -714,6 +765,12 @@ class Bench:
                         (
                             f"{fmt_bytes(p['peak_rss_bytes'])} main, "
                             f"{fmt_bytes(p['peak_rss_workers_bytes'])} largest worker"
+                            + (
+                                f"; all processes {fmt_bytes(p['peak_tree_pss_bytes'])} "
+                                f"(PSS; RSS sum {fmt_bytes(p['peak_tree_rss_bytes'])})"
+                                if "peak_tree_pss_bytes" in p
+                                else ""
+                            )
                         ),
                     ]
                 )
