@@ -414,7 +414,7 @@ class Bench:
     def peer(self, name: str) -> Any:
         if name not in self.peers:
             log(f"  building {name} (untimed, for queries)")
-            peer = peers.make_peer(name, self.tmp / name)
+            peer = peers.make_peer(name, self.tmp / name, group=self.args.peer_semantics)
             peer.build(self.parsed())
             self.peers[name] = peer
         return self.peers[name]
@@ -445,7 +445,7 @@ class Bench:
             for run in range(self.runs):
                 if name in self.peers:
                     self.peers.pop(name).close()
-                peer = peers.make_peer(name, self.tmp / name)
+                peer = peers.make_peer(name, self.tmp / name, group=self.args.peer_semantics)
                 seconds, _ = timed(peer.build, self.parsed())
                 times.append(seconds)
                 self.peers[name] = peer
@@ -474,7 +474,11 @@ class Bench:
 
     def step_query(self) -> None:
         queries = make_queries([d.title for d in self.parsed()], self.args.queries, self.args.seed)
-        result: dict[str, Any] = {"queries": len(queries), "sample": queries[:5]}
+        result: dict[str, Any] = {
+            "queries": len(queries),
+            "sample": queries[:5],
+            "peer_semantics": self.args.peer_semantics,
+        }
         for name in self.peer_names:
             peer = self.peer(name)
             result[name] = time_queries(peer_hits(peer), queries, self.runs)
@@ -688,8 +692,9 @@ class Bench:
                     for k, v in query.items()
                     if isinstance(v, dict) and "queries_without_hits" in v
                 )
+                semantics = "any word" if query.get("peer_semantics", "or") == "or" else "every word"
                 out.append(
-                    f"{query['queries']} queries of 1-3 title words, top 10, warm, "
+                    f"{query['queries']} queries of 1-3 title words, top 10, warm, peers matching {semantics}, "
                     f"e.g. {query['sample'][:3]}; queries with no hit: {misses}"
                 )
         cold = self.results.get("cold")
@@ -816,6 +821,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps out of {','.join(STEPS)}")
     parser.add_argument("--peers", default="fts5,tantivy,whoosh", help="peers to run")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--peer-semantics",
+        choices=("or", "and"),
+        default="or",
+        help="peers match any query word (or, as the product does by default) or every word (and)",
+    )
     parser.add_argument("--word", default="cocoa", help="the word for the cold CLI query")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--scale", default="", help="comma-separated record counts to generate")
