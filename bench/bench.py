@@ -616,7 +616,7 @@ class Bench:
                     titles.append(doc.title)
                 yield doc
 
-        fts5 = peers.Fts5Peer(self.tmp / f"scale-{n}-fts5")
+        fts5 = peers.Fts5Peer(self.tmp / f"scale-{n}-fts5", group=self.args.peer_semantics)
         total, _ = timed(fts5.build, stream())
         result["parse_seconds"] = parse_seconds
         result["fts5"] = {"seconds": total - parse_seconds, "index_bytes": fts5.size_bytes()}
