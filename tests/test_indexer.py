@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 import whoosh.writing
 from conftest import index_snapshot
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.structfile import StructFile
 
 import search.indexer
@@ -37,6 +39,7 @@ import search.writers
 from search import build_index, open_index
 from search.errors import IndexNotFoundError, UsageError
 from search.records import Article, parse_record
+from search.store import Store
 
 RecordWriter = Callable[..., Path]
 Row = tuple[Any, ...]
@@ -398,6 +401,27 @@ def test_parallel_full_build_forks_with_a_frozen_heap_thaws_it_and_matches_one_w
     assert gc.get_freeze_count() == 0  # and the caller's heap thawed after the commit
     assert (parallel.added, parallel.documents) == (serial.added, serial.documents) == (60, 120)
     assert snapshot(tmp_path / "parallel") == snapshot(tmp_path / "serial")
+
+
+def test_packed_terms_index_writes_the_same_bytes_and_the_index_names_the_stock_codec(
+    records: Path, tmp_path: Path
+) -> None:
+    def terms_file(packed: bool) -> bytes:
+        path = tmp_path / f"terms-{packed}"
+        writer = OrderedHashWriter(StructFile(open(path, "wb")))
+        if packed:  # as PackedCodec.field_writer does
+            writer.buckets = [search.writers._PackedBucket() for _ in writer.buckets]
+        for n in range(5_000):
+            writer.add(f"path\x00/records/{n:05d}.md".encode(), b"v" * (n % 7))
+        writer.close()
+        return path.read_bytes()
+
+    assert terms_file(packed=True) == terms_file(packed=False)
+    build_index([records], tmp_path / "index")
+    _gen, ix = Store(tmp_path / "index").open()
+    segments = ix._segments()
+    assert segments and all(type(segment.codec()) is W3Codec for segment in segments)
+    ix.close()
 
 
 # -- a failing write --------------------------------------------------------------------------
