@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from search.errors import DocumentNotFoundError, UsageError
-from search.query import MAX_LIMIT, Filters, SearchContext, SearchRequest, count_kind, run_search, weighting
+from search.errors import DocumentNotFoundError
+from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
 from search.ranking import Boost
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
@@ -195,8 +195,7 @@ class Index:
     def similar(self, ident: str, *, limit: int = 10, collapse: bool = True) -> SimilarPage:
         """Articles like the one with this id (or path): its own related stubs,
         resolved to indexed articles where they exist, then more like it."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+        check_limit(limit)
         from search.similar import find_similar
 
         # One searcher for both steps: a reindex between them would pair a
@@ -208,8 +207,7 @@ class Index:
 
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
         """Completions of `prefix`: topics, providers and article titles."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+        check_limit(limit)
         from search.complete import complete
 
         with CorruptionGuard(self.index_dir):

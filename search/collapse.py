@@ -42,11 +42,6 @@ class DuplicateKeys:
             chunks.append(raw.ljust(count * DUP_KEY_BYTES, b"\0"))
         self.keys = b"".join(chunks)
 
-    def of(self, doc: int) -> tuple[bytes, bytes]:
-        start = doc * DUP_KEY_BYTES
-        half = DUP_KEY_BYTES // 2
-        return self.keys[start : start + half], self.keys[start + half : start + DUP_KEY_BYTES]
-
     def among(self, matched: set[int]) -> Groups:
         return Groups(self, matched)
 

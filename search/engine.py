@@ -24,7 +24,6 @@ Anything else (raw queries, sorted orders) stays with Whoosh's searcher.
 from __future__ import annotations
 
 import heapq
-import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -136,7 +135,7 @@ class Engine:
         found = self.memo[term] = _Postings(covers=None if among is None else set(among))
         if not df:
             return found
-        idf = math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        idf = ranking.robertson_idf(self.n, df)
         k1, b, avgfl = self.k1, self.b, self.avgfl
         lengths = _LENGTHS
         scores = found.scores

@@ -235,6 +235,12 @@ def _signals(reader: Any) -> tuple[int | None, int | None]:
     return newest, best
 
 
+def check_limit(limit: int) -> None:
+    """A page size from 1 to MAX_LIMIT, or a UsageError naming --limit."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     text: str = ""
@@ -253,8 +259,7 @@ class SearchRequest:
     def check(self) -> None:
         if self.sort not in SORTS:
             raise UsageError(f"unknown sort {self.sort!r}; use one of: {', '.join(SORTS)}", option="--sort")
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {self.limit}", option="--limit")
+        check_limit(self.limit)
         if self.page < 1:
             raise UsageError(f"--page must be 1 or more, not {self.page}", option="--page")
         if self.boosts and self.sort != "relevance":
@@ -265,9 +270,10 @@ class SearchRequest:
             )
 
 
-def _highlight_terms(schema: Any, request: SearchRequest, main: query.Query) -> frozenset[str]:
-    if not request.raw:
-        return frozenset(build_safe_query(schema, request.text).words)
+def _highlight_terms(built: BuiltQuery | None, main: query.Query) -> frozenset[str]:
+    """The terms a snippet marks: the safe query's words, or a raw query's full-text terms."""
+    if built is not None:
+        return frozenset(built.words)
     terms = set()
     for field, text in main.iter_all_terms():
         if field in (TEXT_FIELD, "title"):
@@ -382,7 +388,7 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
             scored = query.AndMaybe(scored, bonus)
             parts.append(("proximity", bonus))
         top = _whoosh_top(context, scored, request, matched, factors)
-    page = rank_page(context, request, top, parts, matched, _highlight_terms(schema, request, main), factors)
+    page = rank_page(context, request, top, parts, matched, _highlight_terms(built, main), factors)
     context.release()
     suggestion = None
     if built is not None and request.suggest and (relaxed or not page.total):
