@@ -752,7 +752,7 @@ COMMANDS: dict[str, Any] = GROUP.commands  # type: ignore[attr-defined]
 
 
 def _readme() -> str:
-    return README.read_text("utf-8")
+    return "\n".join(p.read_text("utf-8") for p in [README, *sorted((REPO / "docs").glob("*.md"))])
 
 
 def _long_options(params: list[Any]) -> list[str]:
