@@ -11,11 +11,16 @@ natural-language ones) is a constructor argument that ``search`` may override.
     Fts5Peer     sqlite FTS5, porter stemming, bm25(t, 3, 2, 1.5, 1)
     TantivyPeer  tantivy, the ``en_stem`` tokenizer, field boosts in parse_query
     WhooshPeer   a plain Whoosh script: one writer, StemmingAnalyzer, BM25F
+    Bm25sPeer    bm25s with its defaults (Lucene's BM25, k1 1.5, b 0.75)
+                 with PyStemmer's English stemmer and bm25s's English stop
+                 words, over one text per record (title, topics, excerpt and
+                 body joined): bm25s has no fields, so no field weights
 
 Query text is sanitised before a peer's parser sees it (word characters only,
 lower-cased so that ``AND``/``OR``/``NOT`` are never operators), so no user
 text can make a peer raise.  tantivy and Whoosh are imported only when their
-peer is created: tantivy is an optional extra (``pip install .[bench]``).
+peer is created: tantivy, bm25s and PyStemmer are optional extras
+(``pip install .[bench]``).
 
 Parsing lives here too (`load_doc`, `iter_docs`) because both harnesses need
 the same `Doc`s; it uses PyYAML's libyaml loader when present, as a plain
@@ -41,6 +46,7 @@ __all__ = [
     "FIELD_WEIGHTS",
     "PEERS",
     "Doc",
+    "Bm25sPeer",
     "Fts5Peer",
     "Group",
     "NotARecord",
@@ -335,7 +341,73 @@ class WhooshPeer(_TempDirPeer):
         super().close()
 
 
-PEERS: dict[str, type[_TempDirPeer]] = {"fts5": Fts5Peer, "tantivy": TantivyPeer, "whoosh": WhooshPeer}
+class Bm25sPeer(_TempDirPeer):
+    """bm25s as its README uses it: ``bm25s.tokenize`` with English stop words
+    and PyStemmer, ``BM25().index``, scores for every document per query.
+
+    bm25s always ranks by any word; for the ``"and"`` group the documents
+    lacking a query word are masked out before the top `limit` are taken, so
+    it does the same work as the other peers.  The index is saved under the
+    peer's folder so that its size on disk can be measured."""
+
+    name = "bm25s"
+
+    def __init__(self, path: Path | None = None, group: Group = "and") -> None:
+        import bm25s
+        import Stemmer
+
+        super().__init__(path, group)
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        self._retriever: Any = None
+        self._names: list[str] = []
+
+    def _tokens(self, texts: list[str], return_ids: bool) -> Any:
+        return self._bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, return_ids=return_ids, show_progress=False
+        )
+
+    def build(self, docs: Iterable[Doc]) -> None:
+        docs = list(docs)
+        self._names = [d.name for d in docs]
+        texts = [" ".join((d.title, " ".join(d.topics), d.excerpt, d.body)) for d in docs]
+        retriever = self._bm25s.BM25()  # its defaults, as a user would start
+
+        retriever.index(self._tokens(texts, return_ids=True), show_progress=False)
+        shutil.rmtree(self.path / "bm25s", ignore_errors=True)
+        retriever.save(str(self.path / "bm25s"))
+        self._retriever = retriever
+
+    def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]:
+        import numpy as np
+
+        retriever = self._retriever
+        if retriever is None or not self._names:
+            return []
+        ids = retriever.get_tokens_ids(self._tokens([q], return_ids=False)[0])
+        if not ids:
+            return []
+        scores = np.asarray(retriever.get_scores_from_ids(ids), dtype=np.float64)
+        if (group or self.group) == "and":
+            matrix = retriever.scores
+            for token in set(ids):
+                holders = np.zeros(len(scores), dtype=bool)
+                holders[matrix["indices"][matrix["indptr"][token] : matrix["indptr"][token + 1]]] = True
+                scores[~holders] = 0.0
+        matching = np.flatnonzero(scores > 0)
+        if len(matching) > limit:
+            matching = matching[np.argpartition(-scores[matching], limit - 1)[:limit]]
+        # Best first; equal scores in index order, so a run is repeatable.
+        order = matching[np.lexsort((matching, -scores[matching]))]
+        return [self._names[i] for i in order]
+
+
+PEERS: dict[str, type[_TempDirPeer]] = {
+    "fts5": Fts5Peer,
+    "tantivy": TantivyPeer,
+    "bm25s": Bm25sPeer,
+    "whoosh": WhooshPeer,
+}
 
 
 def make_peer(name: str, path: Path | None = None, group: Group = "and") -> Any:

@@ -2,15 +2,15 @@
 
 A judged collection is a folder holding ``docs.tar.gz`` (one top folder of
 records), ``queries.tsv`` (``qid<TAB>text``) and ``qrels.txt`` (TREC:
-``qid 0 docname grade``); the ones in ``../shared/relevance`` are CISI and
-MED.  For each collection the harness
+``qid 0 docname grade``); the ones in ``../shared/relevance`` are CISI,
+LISA, MED and NPL.  For each collection the harness
 
 1. unpacks the records once into a cache folder keyed by the archive's digest;
 2. builds the product's index with its defaults through the library API
    (``build_index``/``open_index``), runs every query with ``ix.search`` and
    keeps the article hits, ranked, by record name (file stem);
 3. runs the same queries through the peers of ``peers.py`` (sqlite FTS5,
-   tantivy, a plain Whoosh script), all with OR semantics because the queries
+   tantivy, bm25s, a plain Whoosh script), all with OR semantics because the queries
    are long natural-language text;
 4. scores every run against the judgments: nDCG@k, MAP@100 and recall@100,
    averaged over the judged queries.
@@ -71,6 +71,7 @@ PRODUCT = "news-search"
 PEER_LABELS: dict[str, str] = {
     "fts5": "sqlite FTS5",
     "tantivy": "tantivy",
+    "bm25s": "bm25s",
     "whoosh": "plain Whoosh",
 }
 
