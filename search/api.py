@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from search.errors import DocumentNotFoundError
 from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
@@ -28,6 +28,9 @@ from search.ranking import Boost
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
 from search.store import CorruptionGuard, Store
+
+if TYPE_CHECKING:
+    from search.alerts.api import Alerts
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,13 @@ class Index:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def alerts(self) -> Alerts:
+        """This index's saved searches (search.alerts): add, list, get, show, remove, test."""
+        from search.alerts.api import Alerts
+
+        return Alerts(self.index_dir)
 
     # -- searching ----------------------------------------------------------------
 

@@ -33,7 +33,7 @@ DAMAGED = frozenset({"unopenable", "damaged"})
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unopenable | damaged | stale | vanished | missing
+    kind: str  # unopenable | damaged | stale | vanished | missing | alerts
     detail: str
     path: str | None = None
 
@@ -58,6 +58,8 @@ class CheckReport:
             return None
         if any(p.kind in DAMAGED for p in self.problems):
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
+        if all(p.kind == "alerts" for p in self.problems):
+            return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on meanwhile."
         return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +95,9 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
 def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = None) -> CheckReport:
     """Verify the index at `index_dir` (and, given `paths`, its coverage of them)."""
     store = Store(index_dir)
-    problems: list[Problem] = []
+    from search.alerts.api import check_alerts  # saved searches live beside the generations
+
+    problems = [Problem("alerts", detail, path) for path, detail in check_alerts(index_dir)]
     try:
         gen, ix = store.open()
     except SearchError as exc:

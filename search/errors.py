@@ -3,8 +3,13 @@
     SearchError                 base; `str(e)` is the message, `e.hint` how to fix it
     ├── RecordError             a record file cannot be read or parsed (path, line, field)
     ├── UsageError              an argument is invalid: a bad date, sort, limit (option, value)
-    │   └── QueryError          a raw-mode query does not parse (query)
+    │   ├── QueryError          a raw-mode query does not parse (query)
+    │   └── AlertNameError      an alert name is empty, too long or not a plain word (name)
     ├── DocumentNotFoundError   `show ID` names no indexed document (doc_id)
+    ├── AlertError              about saved searches (name)
+    │   ├── AlertNotFoundError  no alert by that name
+    │   ├── AlertExistsError    `alert add` with a name already taken
+    │   └── AlertsCorruptError  the alerts files cannot be read (path, with :line)
     └── IndexError_             anything about the index folder (index_dir)
         ├── IndexNotFoundError  no index there yet: run `search index`
         ├── IndexCorruptError   not an index, or a damaged one: rebuild with --full
@@ -22,6 +27,11 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AlertError",
+    "AlertExistsError",
+    "AlertNameError",
+    "AlertNotFoundError",
+    "AlertsCorruptError",
     "DocumentNotFoundError",
     "IndexBusyError",
     "IndexCorruptError",
@@ -94,6 +104,59 @@ class QueryError(UsageError):
             f"cannot parse query {shown!r}: {problem}",
             option="query",
             hint=hint or "Drop --raw to search the words as typed.",
+        )
+
+
+def _shown(name: str, width: int = 40) -> str:
+    """A name as an error message quotes it: repr (control characters escaped), cut short."""
+    return repr(name) if len(name) <= width else repr(name[:width]) + f"... ({len(name)} characters)"
+
+
+class AlertNameError(UsageError):
+    """An alert name that is empty, too long, or more than a plain word."""
+
+    def __init__(self, name: str, longest: int) -> None:
+        self.name = name
+        super().__init__(
+            f"invalid alert name {_shown(name)}",
+            option="NAME",
+            hint=f"Use 1 to {longest} letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+
+
+class AlertError(SearchError):
+    """Something about saved searches (alerts)."""
+
+
+class AlertNotFoundError(AlertError):
+    """No alert has this name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
+        super().__init__(f"no alert named {_shown(name)}", hint=f"Alerts: {listed}. See `search alert list`.")
+
+
+class AlertExistsError(AlertError):
+    """`alert add` with a name that is already taken."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"an alert named {_shown(name)} already exists",
+            hint=f"Pick another name, or `search alert rm {name}` first (that also drops its matches).",
+        )
+
+
+class AlertsCorruptError(AlertError):
+    """An alerts file (definitions, match log) cannot be read; the reindex goes on without alerts."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path}: {problem}",
+            hint="Fix or restore that file by hand (it is plain JSON; see docs/alerts.md); "
+            "articles keep being indexed meanwhile, and their matches wait until it reads again.",
         )
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from search.alerts.run import AlertRun
 from search.errors import IndexCorruptError, RecordError, UsageError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
@@ -196,6 +197,7 @@ def build_index(
             else:
                 found.setdefault(item.path, None if fresh else item)
         gen, ix = store.create_generation() if fresh else store.open_for_writing()
+        alerts = AlertRun.begin(store.root, ix, fresh=fresh)  # matches each commit's articles (search.alerts)
         with CorruptionGuard(store.root):
             indexed = {} if fresh else {p: v for p, v in indexed_sources(ix).items() if _under(p, roots)}
         tasks: list[_Task] = []
@@ -221,6 +223,7 @@ def build_index(
             skipped=skipped,
             progress=progress,
             inherited=(lock_fd,),
+            alerts=alerts,
         )
         store.seal(gen)
         if fresh:
@@ -236,6 +239,7 @@ def build_index(
         warnings=tuple(counts["warnings"]),
         full=fresh,
         documents=documents,
+        alerts=alerts.finish(),
     )
     log.debug("indexed %s into %s: %s", ", ".join(roots), index_dir, report.summary())
     return report
@@ -296,6 +300,7 @@ def _apply(
     skipped: list[Skipped],
     progress: Progress | None,
     inherited: tuple[int, ...] = (),
+    alerts: AlertRun | None = None,
 ) -> dict[str, Any]:
     """Parse `tasks` and write them, committing every COMMIT_EVERY files.
 
@@ -313,6 +318,7 @@ def _apply(
     stored = _StoredRecords(ix, limits)
     pending = written = 0
     doomed = list(removed)
+    alerts = alerts or AlertRun()
     try:
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
@@ -332,17 +338,19 @@ def _apply(
                     writer.add_document(**document)
                     written += 1
                 counts["same" if loaded.same else "updated" if known else "added"] += 1
+                if not loaded.same:
+                    alerts.saw(loaded.path, loaded.digest)
                 counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
             pending += 1
             if not fresh and pending >= COMMIT_EVERY:
                 delete_paths(writer, doomed)
-                writer.commit()
+                alerts.commit(writer)
                 writer = open_writer(ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited)
                 pending = 0
             if progress:
                 progress(done, total)
         delete_paths(writer, doomed)
-        writer.commit()
+        alerts.commit(writer)
     except BaseException:
         writer.cancel()
         raise

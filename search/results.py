@@ -174,6 +174,18 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class AlertNews:
+    """What one indexing run did for saved searches (see search.alerts)."""
+
+    matches: tuple[tuple[str, int], ...] = ()  # (alert, new matches this run)
+    delivered: tuple[tuple[str, int], ...] = ()  # (alert, matches handed to its --exec/--file)
+    problems: tuple[str, ...] = ()  # warnings: the articles were indexed all the same
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"matches": dict(self.matches), "delivered": dict(self.delivered), "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
 class IndexReport:
     """What one indexing run did."""
 
@@ -186,16 +198,20 @@ class IndexReport:
     warnings: tuple[Skipped, ...] = ()
     full: bool = False
     documents: int = 0  # searchable documents in the index after the run
+    alerts: AlertNews = AlertNews()
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.deleted)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped in {self.seconds:.2f}s"
         )
+        if self.alerts.matches:
+            text += "; new alert matches: " + ", ".join(f"{name} {n}" for name, n in self.alerts.matches)
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +224,7 @@ class IndexReport:
             "warnings": [{"path": w.path, "warning": w.error} for w in self.warnings],
             "full": self.full,
             "documents": self.documents,
+            "alerts": self.alerts.to_dict(),
         }
 
 

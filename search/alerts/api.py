@@ -1,0 +1,249 @@
+"""The library's door to saved searches: ``Alerts(index_dir)``, or ``open_index(dir).alerts``.
+
+    alerts = open_index("index").alerts
+    alerts.add("oil", "crude oil -palm", topics=["crude"])
+    ...                                  # search index brings new files in
+    page = alerts.show("oil", since=0)   # AlertMatches: the alert, its matches, next_cursor
+    alerts.show("oil", since=page.next_cursor)   # only what came after
+
+Changing alerts (add, remove) takes the index's writer lock, so it never
+races a reindex run (IndexBusyError after `wait` seconds, as for
+`search index`); reading them (list, get, show, test) takes no lock.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from search.alerts.files import Alert, AlertFiles, Definitions, Match, check_name
+from search.errors import AlertExistsError, AlertNotFoundError, AlertsCorruptError, SearchError, UsageError
+from search.results import ResultPage
+from search.store import Store
+
+#: `alert show` pages: at most this many matches a call.
+MAX_SHOW = 1_000
+
+
+@dataclass(frozen=True)
+class AlertMatches:
+    """An alert's matches after a cursor, oldest first; pass next_cursor as `since` to go on."""
+
+    alert: Alert
+    matches: tuple[Match, ...]
+    next_cursor: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert": self.alert.to_dict(),
+            "matches": [m.to_dict() for m in self.matches],
+            "next_cursor": self.next_cursor,
+        }
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """An alert with how many matches it has and its newest cursor (for `alert list`)."""
+
+    alert: Alert
+    matches: int
+    last_cursor: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.alert.to_dict(), "matches": self.matches, "last_cursor": self.last_cursor}
+
+
+def _values(value: str | builtins.list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class Alerts:
+    """The saved searches of the index at `index_dir`."""
+
+    def __init__(self, index_dir: str | os.PathLike[str] = "index") -> None:
+        self.index_dir = Path(index_dir)
+        self._files = AlertFiles(self.index_dir)
+        self._store = Store(self.index_dir)
+
+    def add(
+        self,
+        name: str,
+        query: str = "",
+        *,
+        topics: str | builtins.list[str] | tuple[str, ...] = (),
+        providers: str | builtins.list[str] | tuple[str, ...] = (),
+        since: str | None = None,
+        until: str | None = None,
+        published: bool | None = None,
+        boost: str | builtins.list[str] | tuple[str, ...] = (),
+        raw: bool = False,
+        exec: str | None = None,
+        file: str | os.PathLike[str] | None = None,
+        wait: float = 0.0,
+    ) -> Alert:
+        """Save a search under `name`; from the next reindex run on, each new or
+        changed article it matches is recorded once.  The query and filters are
+        checked as `search query` checks them, with the same errors."""
+        check_name(name)
+        if exec is not None and not exec.strip():
+            raise UsageError("--exec needs a command", option="--exec")
+        alert = Alert(
+            name=name,
+            query=query,
+            topics=_values(topics),
+            providers=_values(providers),
+            since=since or None,
+            until=until or None,
+            published=published,
+            boost=_values(boost),
+            raw=raw,
+            exec=exec,
+            file=str(Path(file).absolute()) if file else None,
+            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        self._validate(alert)
+        with self._store.writer_lock(wait):
+            definitions = self._files.read_definitions()
+            if definitions.get(name) is not None:
+                raise AlertExistsError(name)
+            stale = [m for m in self._files.read_matches() if m.alert == name]
+            if stale:  # left by a hand edit or an interrupted rm: a new alert starts clean
+                self._files.rewrite_matches(m for m in self._files.read_matches() if m.alert != name)
+            self._files.write_definitions(replace(definitions, alerts=(*definitions.alerts, alert)))
+        return alert
+
+    def _validate(self, alert: Alert) -> None:
+        """Run the alert's search once, so a bad query or filter fails here as in `search query`."""
+        from search.api import open_index
+
+        with open_index(self.index_dir) as ix:  # IndexNotFoundError: build the index first
+            _search(ix, alert, limit=1, facets=False)
+
+    def list(self) -> tuple[AlertSummary, ...]:
+        """Every alert, oldest first, with its match count."""
+        definitions = self._files.read_definitions()
+        counts = {a.name: [0, 0] for a in definitions.alerts}
+        for match in self._files.read_matches():
+            if match.alert in counts:
+                counts[match.alert][0] += 1
+                counts[match.alert][1] = match.cursor
+        return tuple(AlertSummary(a, *counts[a.name]) for a in definitions.alerts)
+
+    def get(self, name: str) -> Alert:
+        definitions = self._files.read_definitions()
+        return self._find(definitions, name)
+
+    def _find(self, definitions: Definitions, name: str) -> Alert:
+        alert = definitions.get(name)
+        if alert is None:
+            raise AlertNotFoundError(name, [a.name for a in definitions.alerts])
+        return alert
+
+    def show(self, name: str, *, since: int = 0, limit: int = 100) -> AlertMatches:
+        """The alert's matches with a cursor above `since`, oldest first, at most `limit`."""
+        if not 1 <= limit <= MAX_SHOW:
+            raise UsageError(f"--limit must be 1 to {MAX_SHOW}, not {limit}", option="--limit")
+        if since < 0:
+            raise UsageError(f"--since must be a cursor (0 or more), not {since}", option="--since")
+        alert = self.get(name)
+        found: builtins.list[Match] = []
+        for match in self._files.read_matches():
+            if match.alert == name and match.cursor > since:
+                found.append(match)
+                if len(found) >= limit:
+                    break
+        return AlertMatches(alert, tuple(found), found[-1].cursor if found else since)
+
+    def remove(self, name: str, *, wait: float = 0.0) -> Alert:
+        """Delete the alert and its matches."""
+        check_name(name)
+        with self._store.writer_lock(wait):
+            definitions = self._files.read_definitions()
+            alert = self._find(definitions, name)
+            kept: builtins.list[Match] = []
+            last = 0
+            for match in self._files.read_matches():
+                last = match.cursor
+                if match.alert != name:
+                    kept.append(match)
+            # The log first: were the run killed between the two writes, the
+            # alert would still be defined, and a second rm would finish.
+            self._files.rewrite_matches(kept)
+            self._files.write_definitions(
+                Definitions(
+                    alerts=tuple(a for a in definitions.alerts if a.name != name),
+                    next_cursor=max(definitions.next_cursor, last + 1),  # cursors never go back
+                )
+            )
+            try:
+                delivered = self._files.read_delivered()
+            except AlertsCorruptError:
+                delivered = {}
+            if delivered.pop(name, None) is not None:
+                self._files.write_delivered(delivered)
+        return alert
+
+    def test(self, name: str, *, limit: int = 10) -> ResultPage:
+        """Run the alert over the whole index now, as `search query` would; records nothing."""
+        from search.api import open_index
+
+        alert = self.get(name)
+        with open_index(self.index_dir) as ix:
+            return _search(ix, alert, limit=limit, facets=True)
+
+
+def _search(ix: Any, alert: Alert, *, limit: int, facets: bool) -> ResultPage:
+    """`search query` with the alert's text and filters, every article counted (no collapsing)."""
+    page: ResultPage = ix.search(
+        alert.query,
+        topics=alert.topics,
+        providers=alert.providers,
+        since=alert.since,
+        until=alert.until,
+        published=alert.published,
+        raw=alert.raw,
+        boost=alert.boost,
+        limit=limit,
+        facets=facets,
+        collapse=False,
+        feedback=False,
+        suggest=False,
+    )
+    return page
+
+
+def check_alerts(index_dir: str | os.PathLike[str]) -> builtins.list[tuple[str, str]]:
+    """(path, problem) for each alerts file that does not read, or alert that no longer compiles."""
+    files = AlertFiles(Path(index_dir))
+    if not files.folder.is_dir():
+        return []
+    problems: builtins.list[tuple[str, str]] = []
+    definitions = None
+    readers = (files.read_definitions, lambda: builtins.list(files.read_matches()), files.read_pending)
+    for reader in (*readers, files.read_delivered):
+        try:
+            value = reader()
+        except AlertsCorruptError as exc:
+            problems.append((exc.path, str(exc)))
+        else:
+            if isinstance(value, Definitions):
+                definitions = value
+    if definitions is not None and definitions.alerts:
+        from search.alerts.matching import compile_alert
+
+        try:
+            _gen, ix = Store(index_dir).open()
+        except SearchError:
+            return problems  # the index's own check reports that
+        with ix.searcher() as searcher:
+            for alert in definitions.alerts:
+                try:
+                    compile_alert(searcher, alert)
+                except SearchError as exc:
+                    problems.append((str(files.path("alerts.json")), f"alert {alert.name!r}: {exc}"))
+        ix.close()
+    return problems

@@ -1,0 +1,166 @@
+"""Which of a run's articles each alert matches: `search query`'s matching set, on a few documents.
+
+An alert matches what ``search query`` with the same text and filters would
+return (with ``--no-collapse``), restricted to the articles a run added or
+changed: any of the words, every +required one, phrases in order, none of
+the -excluded ones, and the filters.  The Whoosh query is built by the
+library's own builders (search.syntax, query.Filters), never parsed here.
+
+What differs is the cost.  ``search query`` walks whole posting lists; a
+reindex run brings a few new articles into a large archive, so here each
+segment's matcher is only asked, with skip_to(), about the run's documents,
+in increasing order.  Whoosh's term matchers skip whole posting blocks
+without decoding them, and And/Or/Not/phrase matchers skip through their
+children, so the work follows the new documents, not the archive.  Matching
+is match or no match: nothing is scored.
+
+Only articles match, never the related stubs an article carries (those are
+other stories, mentioned by it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from whoosh import query
+
+from search.alerts.files import Alert
+from search.errors import QueryError
+from search.query import Filters, SearchRequest
+from search.schema import decode_source
+from search.syntax import MAX_TERMS, build_raw_query, build_safe_query
+
+log = logging.getLogger(__name__)
+
+
+def request_of(alert: Alert, *, limit: int = 10) -> SearchRequest:
+    """The `search query` request an alert stands for (no collapsing: every article counts)."""
+    return SearchRequest(
+        text=alert.query,
+        filters=Filters(
+            topics=alert.topics,
+            providers=alert.providers,
+            since=alert.since,
+            until=alert.until,
+            published=alert.published,
+        ),
+        limit=limit,
+        raw=alert.raw,
+        boosts=alert.boost,
+        facets=False,
+        collapse=False,
+        feedback=False,
+        suggest=False,
+    )
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """An alert as Whoosh queries: a document matches `positive` and not `negative`."""
+
+    alert: Alert
+    positive: query.Query
+    negative: query.Query | None
+
+
+def compile_alert(searcher: Any, alert: Alert) -> Compiled:
+    """The alert's matching query, built as search.query.run_search builds it.
+
+    Raises what `search query` raises for the same input (UsageError, QueryError)."""
+    schema = searcher.schema
+    negative: list[query.Query] = []
+    if alert.raw:
+        main: query.Query = build_raw_query(schema, alert.query)
+        if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
+            if alert.query.strip():
+                raise QueryError(alert.query, "it has no searchable terms")
+            main = query.Every()
+        leaves = sum(1 for _ in main.leaves())
+        if leaves > MAX_TERMS:
+            raise QueryError(alert.query, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
+    else:
+        built = build_safe_query(schema, alert.query)
+        negative = built.negative
+        if built.empty and not negative and alert.query.strip():
+            main = query.NullQuery  # only stop words or symbols: finds nothing, as in search query
+        elif built.empty:
+            main = query.Every()
+        else:
+            main = built.main()
+    filters = request_of(alert).filters.queries(searcher.reader())
+    positive = query.And([main, *filters]) if filters else main
+    return Compiled(alert, positive, query.Or(negative) if negative else None)
+
+
+def among(searcher: Any, q: query.Query, docnums: list[int]) -> set[int]:
+    """The documents of `docnums` (sorted, live) that `q` matches, without walking the rest."""
+    found: set[int] = set()
+    leaves = searcher.leaf_searchers()
+    for n, (leaf, offset) in enumerate(leaves):
+        end = leaves[n + 1][1] if n + 1 < len(leaves) else searcher.doc_count_all()
+        local = docnums[bisect.bisect_left(docnums, offset) : bisect.bisect_left(docnums, end)]
+        if not local:
+            continue
+        try:
+            matcher = q.matcher(leaf, leaf.boolean_context())
+        except query.TermNotFound:
+            continue
+        for docnum in local:
+            target = docnum - offset
+            if not matcher.is_active():
+                break
+            if matcher.id() < target:
+                matcher.skip_to(target)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == target:
+                found.add(docnum)
+    return found
+
+
+def evaluate(searcher: Any, alerts: Iterable[Compiled], docnums: Iterable[int]) -> dict[str, list[int]]:
+    """Alert name -> the documents of `docnums` it matches, in document order."""
+    ordered = sorted(set(docnums))
+    result: dict[str, list[int]] = {}
+    if not ordered:
+        return result
+    for compiled in alerts:
+        hits = among(searcher, compiled.positive, ordered)
+        if hits and compiled.negative is not None:
+            hits -= among(searcher, compiled.negative, sorted(hits))
+        if hits:
+            result[compiled.alert.name] = sorted(hits)
+    return result
+
+
+def live_articles(searcher: Any, ids: dict[str, str]) -> dict[int, str]:
+    """docnum -> id of the articles among `ids` (id -> content digest) that are in
+    the index with that very content: a journalled batch whose commit did not
+    happen has its old version there, or none, and is not matched."""
+    column = searcher.reader().column_reader("source", translate=False)
+    found: dict[int, str] = {}
+    for ident, digest in ids.items():
+        docnum = searcher.document_number(id=ident)
+        if docnum is None:
+            continue
+        source = decode_source(column[docnum])
+        if source is not None and (not digest or source[3] == digest):
+            found[docnum] = ident
+    return found
+
+
+def describe(searcher: Any, docnum: int) -> dict[str, Any]:
+    """The fields a match records: id, path, title, url, published."""
+    fields = searcher.stored_fields(docnum)
+    meta = fields.get("meta") or {}
+    return {
+        "id": fields["id"],
+        "path": fields["path"],
+        "title": fields.get("title") or "",
+        "url": fields.get("url"),
+        "published": meta.get("published"),
+    }
