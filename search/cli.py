@@ -491,3 +491,9 @@ def watch_cmd(
 
 def main() -> None:
     app()
+
+
+# Command groups in their own modules (imported last: they use the options above).
+from search.alerts_cli import alert_app  # noqa: E402
+
+app.add_typer(alert_app, name="alert")
