@@ -135,8 +135,11 @@ def list_cmd(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     for column in ("Name", "Query", "Filters", "Matches", "Last cursor", "Delivery"):
         table.add_column(column, justify="right" if column in ("Matches", "Last cursor") else "left")
     for s in summaries:
-        delivery = ", ".join(x for x in (f"exec {s.alert.exec}" if s.alert.exec else "",
-                                         f"file {s.alert.file}" if s.alert.file else "") if x)
+        delivery = ", ".join(
+            x
+            for x in (f"exec {s.alert.exec}" if s.alert.exec else "", f"file {s.alert.file}" if s.alert.file else "")
+            if x
+        )
         table.add_row(
             escape(s.alert.name),
             escape(s.alert.query),

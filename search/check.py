@@ -59,7 +59,7 @@ class CheckReport:
         if any(p.kind in DAMAGED for p in self.problems):
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
         if all(p.kind == "alerts" for p in self.problems):
-            return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on meanwhile."
+            return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on."
         return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SEEDS, render_record
 from typer.testing import CliRunner, Result
 
-from conftest import SEEDS, render_record
 from search import build_index
 from search.cli import app
 from search.store import Store
@@ -105,7 +105,9 @@ def test_duplicate_and_unknown_names_exit_1(setup: tuple[Path, Path]) -> None:
     [("oil", "--since", "soon"), ("oil", "--since", "2021", "--until", "2020"), ("oil", "--boost", "speed"),
      ("titel:oil", "--raw")],
 )  # fmt: skip
-def test_bad_query_or_filters_exit_2_with_the_query_commands_words(setup: tuple[Path, Path], args: tuple[str, ...]) -> None:
+def test_bad_query_or_filters_exit_2_with_the_query_commands_words(
+    setup: tuple[Path, Path], args: tuple[str, ...]
+) -> None:
     _records, index = setup
     by_query = run("query", *args, "--index", index)
     by_add = run("alert", "add", "bad", *args, "--index", index)
