@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SEEDS, render_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,6 @@ from search.errors import (
     UsageError,
 )
 from search.store import Store
-from conftest import SEEDS, render_record
 
 WORDS = ("grain", "wheat", "oil", "crude", "bank", "rates", "moon", "storm")
 
@@ -78,7 +78,12 @@ def test_add_list_show_remove_through_open_index(archive: tuple[Path, Path]) -> 
     records, index = archive
     with open_index(index) as ix:
         alert = ix.alerts.add("grain", "wheat OR grain", topics=["Markets"], boost=["recency"])
-    assert (alert.name, alert.query, alert.topics, alert.boost) == ("grain", "wheat OR grain", ("Markets",), ("recency",))
+    assert (alert.name, alert.query, alert.topics, alert.boost) == (
+        "grain",
+        "wheat OR grain",
+        ("Markets",),
+        ("recency",),
+    )
     [summary] = Alerts(index).list()
     assert (summary.alert, summary.matches, summary.last_cursor) == (alert, 0, 0)
     assert Alerts(index).show("grain").to_dict() == {"alert": alert.to_dict(), "matches": [], "next_cursor": 0}
@@ -105,7 +110,10 @@ def test_new_and_changed_articles_are_matched_once_ever(archive: tuple[Path, Pat
     second = build_index([records], index)
     assert second.alerts.matches == (("wheat", 1),)
     page = alerts.show("wheat")
-    assert [(m.path, m.title) for m in page.matches] == [(str(a), "Wheat harvest up"), (str(b), "Oil prices fall, wheat steady")]
+    assert [(m.path, m.title) for m in page.matches] == [
+        (str(a), "Wheat harvest up"),
+        (str(b), "Oil prices fall, wheat steady"),
+    ]
     cursors = [m.cursor for m in page.matches]
     assert cursors == sorted(cursors) and len(set(cursors)) == 2
     assert alerts.show("wheat", since=cursors[0]).matches == page.matches[1:]
@@ -142,8 +150,22 @@ def test_filters_and_operators_match_as_search_query_does(archive: tuple[Path, P
         put(records, "4.md", article("Palm oil and crude")),
         put(records, "5.md", article("Crude awakening")),
         put(records, "6.md", article("Central bank raises rates", date="2023-02-02", provider="x")),
-        put(records, "7.md", render_record('title: "Central bank holds"\npublishedDateTime: 2023-03-03T00:00:00Z\nprovider: {name: Ex, domain: www.example.com}')),
-        put(records, "8.md", render_record('title: "Bank central to plans"\npublishedDateTime: 2023-03-03T00:00:00Z\nprovider: {name: Ex, domain: example.com}')),
+        put(
+            records,
+            "7.md",
+            render_record(
+                'title: "Central bank holds"\npublishedDateTime: 2023-03-03T00:00:00Z\n'
+                "provider: {name: Ex, domain: www.example.com}"
+            ),
+        ),
+        put(
+            records,
+            "8.md",
+            render_record(
+                'title: "Bank central to plans"\npublishedDateTime: 2023-03-03T00:00:00Z\n'
+                "provider: {name: Ex, domain: example.com}"
+            ),
+        ),
     }
     build_index([records], index)
     paths = {str(p) for p in new}
@@ -235,7 +257,20 @@ def test_matching_a_run_equals_search_query_among_its_articles(
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a/b", "../x", "a\\b", "x\x00y", "tab\there", "new\nline", "-dash", ".hidden", "sp ace", "x" * 10_000, "é\u0301"],
+    [
+        "",
+        "a/b",
+        "../x",
+        "a\\b",
+        "x\x00y",
+        "tab\there",
+        "new\nline",
+        "-dash",
+        ".hidden",
+        "sp ace",
+        "x" * 10_000,
+        "é\u0301",
+    ],
 )
 def test_hostile_names_are_refused_with_what_is_allowed(archive: tuple[Path, Path], name: str) -> None:
     _records, index = archive
@@ -391,3 +426,83 @@ def test_alert_files_are_outside_every_generation(archive: tuple[Path, Path]) ->
     Alerts(index).add("x", "x")
     assert AlertFiles(index).folder.parent == index
     assert not any(p.name == "alerts" for gen in index.glob("gen-*") for p in gen.iterdir())
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+def test_exec_gets_the_new_matches_as_json_lines_and_a_failure_is_retried(
+    archive: tuple[Path, Path], tmp_path: Path
+) -> None:
+    records, index = archive
+    inbox = tmp_path / "got.jsonl"
+    flag = tmp_path / "fail"
+    flag.write_text("")
+    command = (
+        f'test ! -e {flag} || {{ echo "mailer down" >&2; exit 7; }}; '
+        f'cat >> {inbox}; echo "$SEARCH_ALERT $SEARCH_ALERT_COUNT" >> {inbox}.env'
+    )
+    Alerts(index).add("wheat", "wheat", exec=command)
+    put(records, "1.md", article("Wheat one"))
+    failed = build_index([records], index)
+    assert failed.added == 1 and failed.alerts.matches == (("wheat", 1),) and failed.alerts.delivered == ()
+    (problem,) = failed.alerts.problems
+    assert "alert 'wheat'" in problem and "exit status 7: mailer down" in problem and "again next run" in problem
+    assert not inbox.exists()
+
+    flag.unlink()  # the mailer is back: the next run hands over the old match and the new one
+    put(records, "2.md", article("Wheat two"))
+    ok = build_index([records], index)
+    assert ok.alerts.delivered == (("wheat", 2),) and ok.alerts.problems == ()
+    lines = [json.loads(line) for line in inbox.read_text("utf-8").splitlines()]
+    assert [(d["alert"], d["title"]) for d in lines] == [("wheat", "Wheat one"), ("wheat", "Wheat two")]
+    assert set(lines[0]) == {"alert", "id", "path", "title", "url", "published", "matched_at", "cursor"}
+    assert (tmp_path / "got.jsonl.env").read_text() == "wheat 2\n"
+    assert build_index([records], index).alerts.delivered == ()  # nothing new, nothing sent
+
+
+def test_a_hung_command_is_killed_and_never_blocks_the_index(
+    archive: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from search.alerts import delivery
+
+    records, index = archive
+    monkeypatch.setattr(delivery, "EXEC_TIMEOUT", 0.5)
+    Alerts(index).add("wheat", "wheat", exec="sleep 30")
+    put(records, "1.md", article("Wheat"))
+    report = build_index([records], index)
+    assert report.added == 1 and "killed" in report.alerts.problems[0]
+    with Store(index).writer_lock():  # the index lock was released before delivery
+        pass
+
+
+def test_file_delivery_appends_each_match_once(archive: tuple[Path, Path], tmp_path: Path) -> None:
+    from search.alerts.files import AlertFiles
+
+    records, index = archive
+    out = tmp_path / "out" / "wheat.jsonl"
+    Alerts(index).add("wheat", "wheat", file=out)
+    put(records, "1.md", article("Wheat one"))
+    build_index([records], index)
+    # A crash after the append but before the cursor was saved: the next run must not write it again.
+    AlertFiles(index).write_delivered({})
+    put(records, "2.md", article("Wheat two"))
+    build_index([records], index)
+    titles = [json.loads(line)["title"] for line in out.read_text("utf-8").splitlines()]
+    assert titles == ["Wheat one", "Wheat two"]
+
+
+def test_the_package_exports_its_names_and_import_search_stays_light() -> None:
+    import subprocess
+    import sys
+
+    import search.alerts
+
+    assert sorted(search.alerts.__all__) == ["Alert", "AlertMatches", "AlertSummary", "Alerts", "Match", "check_alerts"]
+    for name in search.alerts.__all__:
+        assert getattr(search.alerts, name).__name__ == name
+    code = "import sys, search.alerts.run; print(sorted(m for m in sys.modules if m.startswith('search.')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = json.loads(done.stdout.replace("'", '"'))
+    # The indexer's import of the run hook brings no query engine, delivery or CLI along.
+    assert not {"search.query", "search.alerts.matching", "search.alerts.delivery", "search.cli"} & set(loaded)
