@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
 from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
 from search.ranking import Boost
@@ -131,6 +132,7 @@ class Index:
         explain: bool = False,
         feedback: bool = True,
         suggest: bool = True,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
     ) -> ResultPage:
         """Ranked hits for `text` (safe syntax unless raw=True), filtered and paged.
 
@@ -146,6 +148,9 @@ class Index:
         skips pseudo-relevance feedback: about half the time of a query of
         two words or more, at some cost in ranking quality.  `suggest=False`
         skips the did-you-mean (a second search when nothing is found).
+        `time_limit` is the seconds the search may work (0 or None: no limit);
+        one that runs out returns the hits found by then, with the page's
+        `timed_out` set (see search.deadline).
         """
         request = SearchRequest(
             text=text,
@@ -167,6 +172,7 @@ class Index:
             explain=explain,
             feedback=feedback,
             suggest=suggest,
+            time_limit=time_limit,
         )
         context = self._ensure()
         with CorruptionGuard(self.index_dir):

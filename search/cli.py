@@ -254,6 +254,12 @@ def query_cmd(
         bool, typer.Option("--feedback/--no-feedback", help="Re-rank with terms from the top hits (slower, better).")
     ] = True,
     raw: Annotated[bool, typer.Option("--raw", help="Read TEXT as Whoosh query language.")] = False,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit", metavar="SECONDS", envvar=settings.TIME_LIMIT.env, min=0, help=settings.TIME_LIMIT.help
+        ),
+    ] = float(str(settings.TIME_LIMIT.default)),
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index."""
@@ -275,11 +281,17 @@ def query_cmd(
             collapse=collapse,
             explain=explain,
             feedback=feedback,
+            time_limit=time_limit,
         )
     if as_json:
         _print_json(result.to_dict())
     else:
         _render_page(result)
+    if result.timed_out:
+        err.print(
+            f"[yellow]warning[/] the query ran out of its {time_limit:g}s time limit (--time-limit);"
+            " the results are those found by then"
+        )
 
 
 def _render_hits(hits: tuple[Hit, ...], first: int = 1, scores: bool = True) -> None:
@@ -322,7 +334,8 @@ def _render_page(result: ResultPage) -> None:
     if result.parsed_query:
         out.print(f"[dim]Parsed query:[/] {escape(result.parsed_query)}")
     if not result.total:
-        out.print(f"No results for {escape(repr(result.query))}.")
+        cut = " before the time limit" if result.timed_out else ""
+        out.print(f"No results for {escape(repr(result.query))}{cut}.")
         if result.suggestion:
             out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]")
         return
@@ -331,6 +344,8 @@ def _render_page(result: ResultPage) -> None:
     first = (result.page - 1) * result.limit + 1
     last = first + len(result.hits) - 1
     note = " (no document has every word; showing those with most)" if result.relaxed else ""
+    if result.timed_out:
+        note += " (those found before the time limit)"
     if result.hits:
         shown = f"{first}-{last}"
     else:

@@ -19,6 +19,11 @@ and the window widened until no document outside it could still reach the
 page: the ranking is exact without checking positions in every match.
 
 Anything else (raw queries, sorted orders) stays with Whoosh's searcher.
+
+Every query runs under a search.deadline.Deadline, given to start(): it is
+asked before each term's postings and before each block of them, so a query
+that runs out of time stops within one block (128 postings) and scores what
+was read; a subset of the full answer, which the search marks timed out.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from whoosh import query
 from whoosh.util.numeric import byte_to_length
 
 from search import ranking
+from search.deadline import Deadline
 
 #: Whoosh's length byte -> the field length BM25 sees.
 _LENGTHS = [float(byte_to_length(b)) for b in range(256)]
@@ -90,9 +96,10 @@ class _Postings:
 class Engine:
     """Evaluates safe-mode queries over one searcher's segments.
 
-    Call start() before each query: term postings read during a query are
-    kept until the next one (a phrase and the proximity bonus reuse them),
-    never across queries, so a benchmark's repeated query is not a cache hit."""
+    Call start() before each query, with the query's deadline: term postings
+    read during a query are kept until the next one (a phrase and the
+    proximity bonus reuse them), never across queries, so a benchmark's
+    repeated query is not a cache hit."""
 
     def __init__(self, searcher: Any, field: str) -> None:
         self.searcher = searcher
@@ -106,9 +113,12 @@ class Engine:
         self.decode = searcher.schema[field].format.decoder("positions")
         self.memo: dict[bytes, _Postings] = {}
         self.dfs: dict[bytes, int] = {}
+        self.deadline = Deadline(None)
 
-    def start(self) -> None:
+    def start(self, deadline: Deadline | None = None) -> None:
+        """Begin a query that must stop by `deadline` (None: no limit)."""
         self.memo = {}
+        self.deadline = deadline if deadline is not None else Deadline(None)
 
     # -- terms ---------------------------------------------------------------------------------
 
@@ -133,7 +143,8 @@ class Engine:
         if among is not None and len(among) * RESTRICT_RATIO > df:
             among = None  # most blocks would be read anyway: read them all, once
         found = self.memo[term] = _Postings(covers=None if among is None else set(among))
-        if not df:
+        deadline = self.deadline
+        if not df or deadline.expired():
             return found
         idf = ranking.robertson_idf(self.n, df)
         k1, b, avgfl = self.k1, self.b, self.avgfl
@@ -153,6 +164,8 @@ class Engine:
                 continue
             raw, deleted = segment.lengths, segment.deleted
             for ids, weights, values in _blocks(m, wanted):
+                if deadline.expired():
+                    return found
                 found.blocks.append((offset, ids, ids[-1], values))
                 found.last_ids.append(offset + ids[-1])
                 for docnum, tf in zip(ids, weights, strict=True):

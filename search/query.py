@@ -14,8 +14,14 @@ sqlite FTS5, because a page stops where the documents with every word run
 out; ``ResultPage.relaxed`` says when no document has them all.
 
 The work a query can do is bounded: at most syntax.MAX_TERMS terms are used,
-a raw query's wildcard/fuzzy expansion is capped by Whoosh's own term
-limits, and collection on Whoosh's path has a time limit.
+a raw query's wildcards and ranges expand to at most syntax.MAX_EXPANSION
+terms, and every query runs under a search.deadline.Deadline made from its
+time limit: the engine checks it per posting block, and on Whoosh's path
+this module walks the matchers itself and checks it every few hundred
+documents, while matching and while collecting (Whoosh's TimeLimitCollector
+never fired under a FilterCollector, which feeds its child directly: 256
+words sorted by date ran 44 s against a 5 s limit).  A query that runs out
+returns the hits found so far with ``ResultPage.timed_out`` set.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from whoosh import query, scoring, searching
-from whoosh.collectors import FilterCollector, TimeLimitCollector
+from whoosh.collectors import WrappingCollector
 
 from search import engine, explain, ranking
 from search.collapse import DuplicateKeys
+from search.deadline import DEFAULT_TIME_LIMIT, DOCS_PER_CHECK, Deadline
 from search.errors import QueryError, UsageError
 from search.explain import Parts
 from search.facets import FACETS_BY_DOCUMENT, FacetTable, facets_of_documents
@@ -39,15 +46,18 @@ from search.records import Provider, parse_datetime
 from search.results import Explanation, Facets, Hit, ResultPage
 from search.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.snippets import highlight, lead
-from search.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query
+from search.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
 
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "newest", "oldest", "quality")
 #: Queries of two to this many words score their words' proximity.
 PROXIMITY_MAX_WORDS = 4
-#: Seconds a raw query may spend collecting before it is cut short.
-RAW_TIME_LIMIT = 5.0
+#: On Whoosh's path, matching (and feedback) may use this share of the time
+#: left, so that ranking what was found still fits in the limit.
+MATCHING_SHARE = 0.5
+#: A raw query's wildcard and range expansion may use this share of the limit.
+EXPANSION_SHARE = 0.25
 #: Page sizes: enough for any screen or export, bounded for memory.
 MAX_LIMIT = 1_000
 #: Query words within this many positions of each other score a bonus.
@@ -255,6 +265,7 @@ class SearchRequest:
     explain: bool = False
     suggest: bool = True  # look for a did-you-mean when little is found
     feedback: bool = True  # pseudo-relevance feedback for queries of two words or more
+    time_limit: float | None = DEFAULT_TIME_LIMIT  # seconds; 0 or None: no limit
 
     def check(self) -> None:
         if self.sort not in SORTS:
@@ -262,6 +273,8 @@ class SearchRequest:
         check_limit(self.limit)
         if self.page < 1:
             raise UsageError(f"--page must be 1 or more, not {self.page}", option="--page")
+        if self.time_limit is not None and not self.time_limit >= 0:
+            raise UsageError(f"time_limit must be 0 or more seconds, not {self.time_limit}", option="time_limit")
         if self.boosts and self.sort != "relevance":
             raise UsageError(
                 f"--boost works with --sort relevance, not --sort {self.sort}",
@@ -318,9 +331,12 @@ def document_terms(fields: dict[str, Any]) -> list[str]:
     return [t for t, _ in analyse_text(text)]
 
 
-def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
-    """Execute `request` with the context's searcher."""
+def run_search(context: SearchContext, request: SearchRequest, deadline: Deadline | None = None) -> ResultPage:
+    """Execute `request` with the context's searcher, by `deadline` (default:
+    one made from request.time_limit when the search starts)."""
     request.check()
+    if deadline is None:
+        deadline = Deadline(request.time_limit or None)
     boosts = ranking.parse_boosts(request.boosts)
     searcher = context.searcher
     hidden = context.hidden
@@ -339,6 +355,8 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         leaves = sum(1 for _ in main.leaves())
         if leaves > MAX_TERMS:
             raise QueryError(request.text, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
+        # Expansion gets a share of the time too, leaving the rest to match and rank.
+        main = expand_raw_query(main, searcher.reader(), deadline.share(EXPANSION_SHARE), request.text)
     else:
         built = build_safe_query(schema, request.text)
         negative = built.negative
@@ -356,43 +374,54 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
     def assemble(core: query.Query, filtered: bool = True) -> query.Query:
         return query.And([core, *filters]) if filters and filtered else core
 
-    # Exclusions are subtracted as a set: Whoosh 2.7.4's AndNot matcher keeps
-    # the first document of the positive side when the negative side starts
-    # on a lower one, so "oil -plan" could return a document saying "plan".
-    excluded = set(searcher.docs_for_query(query.Or(negative))) if negative else set()
-
     factors = context.factors(boosts) if request.sort == "relevance" else None
     top: Top | None = None
     if built is not None and request.sort == "relevance" and not built.empty:
         try:
             main, relaxed, matched, top, parts = _engine_search(
-                context, request, built, main, relaxed, filters, factors
+                context, request, built, main, relaxed, filters, factors, deadline
             )
         except engine.Unsupported as exc:
             log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
     if top is None:
-        matched = set(searcher.docs_for_query(assemble(main))) - hidden - excluded
-        if built is not None and len(built.positive) > 1 and matched:
-            relaxed = not matched.intersection(searcher.docs_for_query(query.And(built.positive)))
+        # Matching gets a share of the time, so that ranking what it found
+        # (a second walk over the same postings) still fits in the limit.
+        early = deadline.share(MATCHING_SHARE)
+        # Exclusions are subtracted as a set: Whoosh 2.7.4's AndNot matcher keeps
+        # the first document of the positive side when the negative side starts
+        # on a lower one, so "oil -plan" could return a document saying "plan".
+        excluded = matching_docs(searcher, query.Or(negative), early) if negative else set()
+        # A document is only shown when its exclusion was checked in full.
+        matched = set() if early.fired else matching_docs(searcher, assemble(main), early) - hidden - excluded
+        if built is not None and len(built.positive) > 1 and matched and not early.expired():
+            every = matching_docs(searcher, query.And(built.positive), early)
+            relaxed = not early.fired and not matched.intersection(every)
         # The score is a sum: the query's words, terms fed back from the top
         # hits, and the proximity bonus of a short query.
         scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
-        if matched and built is not None and _wants_feedback(built, request):
-            unfiltered = set(searcher.docs_for_query(assemble(main, filtered=False))) - hidden - excluded
-            best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered)
-            expansion = _feedback(searcher, [hit.docnum for hit in best])
+        if matched and built is not None and _wants_feedback(built, request) and not early.expired():
+            unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
+            best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
+            expansion = _feedback(searcher, [hit.docnum for hit in best]) if not early.fired else []
             if expansion:
                 scored = query.Or([main, *expansion])
                 parts += [("feedback", term) for term in expansion]
         if bonus is not None:
             scored = query.AndMaybe(scored, bonus)
             parts.append(("proximity", bonus))
-        top = _whoosh_top(context, scored, request, matched, factors)
+        top = _whoosh_top(context, scored, request, matched, factors, deadline)
     page = rank_page(context, request, top, parts, matched, _highlight_terms(built, main), factors)
     context.release()
     suggestion = None
-    if built is not None and request.suggest and (relaxed or not page.total):
-        suggestion = _did_you_mean(context, request, page.total, relaxed)
+    if built is not None and request.suggest and (relaxed or not page.total) and not deadline.expired():
+        suggestion = _did_you_mean(context, request, page.total, relaxed, deadline)
+    if deadline.timed_out:
+        log.info(
+            "query %r ran out of its %gs time limit; the %d hits are those found by then",
+            request.text,
+            request.time_limit,
+            len(page.hits),
+        )
     return ResultPage(
         query=request.text,
         total=page.total,
@@ -403,7 +432,23 @@ def run_search(context: SearchContext, request: SearchRequest) -> ResultPage:
         relaxed=relaxed,
         suggestion=suggestion,
         parsed_query=_parsed(main, filters, negative) if request.explain else None,
+        timed_out=deadline.timed_out,
     )
+
+
+def matching_docs(searcher: searching.Searcher, q: query.Query, deadline: Deadline) -> set[int]:
+    """The live documents `q` matches (Whoosh's docs_for_query), or those
+    found by `deadline`: the matchers walk in document order, so the set
+    is every match below some document number."""
+    found: set[int] = set()
+    for sub, offset in searcher.leaf_searchers():
+        if deadline.expired():
+            break
+        for n, docnum in enumerate(q.docs(sub)):
+            if not n % DOCS_PER_CHECK and n and deadline.expired():
+                break
+            found.add(docnum + offset)
+    return found
 
 
 #: The best n of a matching set as (docnum, score), best first.
@@ -418,24 +463,27 @@ def _engine_search(
     relaxed: bool,
     filters: list[query.Query],
     factors: ranking.Factors | None,
+    deadline: Deadline,
 ) -> tuple[query.Query, bool, set[int], Top, Parts]:
     """run_search's relevance path through search.engine (see there): the
-    same matching set, parts and scores as Whoosh's searcher, faster."""
+    same matching set, parts and scores as Whoosh's searcher, faster.  Cut
+    short by `deadline`, it scores the postings read by then."""
     fast = context.engine()
-    fast.start()
+    fast.start(deadline)
     searcher = context.searcher
     excluded: set[int] = set()
     for negated in built.negative:
         excluded.update(fast.evaluate(negated))
-    allowed = set(searcher.docs_for_query(query.And(filters))) if filters else None
+    allowed = matching_docs(searcher, query.And(filters), deadline) if filters else None
 
-    found = fast.evaluate(main)
+    # A document is only shown when its exclusion was checked in full.
+    found = {} if deadline.fired else fast.evaluate(main)
     unfiltered = {d: found[d] for d in found.keys() - context.hidden - excluded}
     scores = unfiltered if allowed is None else {d: s for d, s in unfiltered.items() if d in allowed}
-    if len(built.positive) > 1 and scores:
-        relaxed = not fast.restricted(query.And(built.positive), set(scores))
+    if len(built.positive) > 1 and scores and not deadline.expired():
+        relaxed = not fast.restricted(query.And(built.positive), set(scores)) and not deadline.fired
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
-    if scores and _wants_feedback(built, request):
+    if scores and _wants_feedback(built, request) and not deadline.expired():
         best = [d for d, _ in engine.best_of(unfiltered, ranking.FEEDBACK_DOCS)]
         for expansion in _feedback(searcher, best, fast.df):
             assert isinstance(expansion, query.Term)
@@ -468,23 +516,32 @@ def _whoosh_top(
     request: SearchRequest,
     matched: set[int],
     factors: ranking.Factors | None,
+    deadline: Deadline,
 ) -> Top:
-    """The best n of `matched` by Whoosh's searcher (raw queries, sorted orders)."""
+    """The best n of `matched` by Whoosh's searcher (raw queries, sorted
+    orders), or of those it reached by `deadline`."""
     searcher = context.searcher
     ranker = searcher
     if factors:
         ranker = searching.Searcher(
             searcher.reader(), weighting=ranking.Boosted(searcher.weighting, factors), closereader=False
         )
-    sorted_ = _sort_facet(request.sort) is not None
+    sortedby = _sort_facet(request.sort)
+    earlier: list[tuple[int, float]] = []
 
     def top(n: int) -> list[tuple[int, float]]:
-        return [(h.docnum, _score(h, sorted_)) for h in _collect(ranker, scored, request, n, matched)]
+        if deadline.expired() and earlier:
+            return earlier[:n]  # a second, longer look would find nothing more in time
+        found = _exact_top(ranker, scored, n, matched, deadline, sortedby)
+        earlier[:] = [(h.docnum, _score(h, sortedby is not None)) for h in found]
+        return list(earlier)
 
     return top
 
 
-def _did_you_mean(context: SearchContext, request: SearchRequest, total: int, relaxed: bool) -> str | None:
+def _did_you_mean(
+    context: SearchContext, request: SearchRequest, total: int, relaxed: bool, deadline: Deadline
+) -> str | None:
     """A corrected query, kept only if it finds more than the typed one
     (or finds every word where the typed one had to relax)."""
     from search.spelling import correct
@@ -493,8 +550,12 @@ def _did_you_mean(context: SearchContext, request: SearchRequest, total: int, re
     if not corrected or corrected.strip().casefold() == request.text.strip().casefold():
         return None
     probe = run_search(
-        context, replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False, explain=False)
+        context,
+        replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False, explain=False),
+        deadline.share(1.0),
     )
+    if probe.timed_out:
+        return None
     if probe.total > total or (relaxed and probe.total and not probe.relaxed):
         return corrected
     return None
@@ -557,11 +618,38 @@ def rank_page(
     return Ranked(total=total, hits=tuple(hits), facets=facets)
 
 
-def _collect(
-    searcher: searching.Searcher, scored: query.Query, request: SearchRequest, limit: int, matched: set[int]
-) -> Any:
-    """The top `limit` of `matched`, ranked by `scored` (or sorted)."""
-    return _exact_top(searcher, scored, limit, matched, _sort_facet(request.sort), True, request.text)
+class _Bounded(WrappingCollector):  # type: ignore[misc]  # Whoosh is untyped
+    """Feeds `child` the matches in `allowed` until `deadline`.
+
+    In place of FilterCollector(TimeLimitCollector(child)): FilterCollector
+    with an allow-set calls its child's collect() itself, so the time limit
+    below it was never checked.  Here one loop filters and watches the
+    clock, and a segment whose documents are all past the last allowed one
+    is not walked at all (the matchers walk in document order)."""
+
+    def __init__(self, child: Any, allowed: set[int], deadline: Deadline) -> None:
+        super().__init__(child)
+        self.allowed = allowed
+        self.last = max(allowed, default=-1)
+        self.deadline = deadline
+
+    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
+        if self.deadline.expired():
+            raise searching.TimeLimit
+        super().set_subsearcher(subsearcher, offset)
+
+    def collect_matches(self) -> None:
+        child, allowed, deadline, offset, last = self.child, self.allowed, self.deadline, self.offset, self.last
+        if offset > last:
+            return
+        for n, sub_docnum in enumerate(child.matches()):
+            if not n % DOCS_PER_CHECK and n and deadline.expired():
+                raise searching.TimeLimit
+            docnum = offset + sub_docnum
+            if docnum in allowed:
+                child.collect(sub_docnum)
+            elif docnum > last:
+                return
 
 
 def _exact_top(
@@ -569,11 +657,11 @@ def _exact_top(
     scored: query.Query,
     limit: int,
     allowed: set[int],
+    deadline: Deadline,
     sortedby: Any = None,
-    timed: bool = False,
-    text: str = "",
 ) -> Any:
-    """Whoosh's top `limit` of `allowed`, without its shortcuts.
+    """Whoosh's top `limit` of `allowed`, without its shortcuts, or of those
+    reached by `deadline`.
 
     Whoosh's collector prunes the matcher tree as the top N fills up
     (Matcher.replace with the N-th score), trusting each term's maximum
@@ -583,18 +671,14 @@ def _exact_top(
     the shortcuts bought little."""
     inner: Any = searcher.collector(limit=limit, sortedby=sortedby, optimize=False)
     inner.replace = 0
-    if timed:
-        # The filter must wrap the time limit, not the reverse: TimeLimitCollector
-        # feeds its child directly, so a FilterCollector inside it filters nothing.
-        collector: Any = FilterCollector(
-            TimeLimitCollector(inner, timelimit=RAW_TIME_LIMIT, use_alarm=False), allowed, None
-        )
+    collector = _Bounded(inner, allowed, deadline)
+    if allowed:
+        try:
+            searcher.search_with_collector(scored, collector)
+        except searching.TimeLimit:
+            pass  # the hits collected so far; the page says it timed out
     else:
-        collector = FilterCollector(inner, allowed, None)
-    try:
-        searcher.search_with_collector(scored, collector)
-    except searching.TimeLimit:
-        log.warning("query %r hit the %.0fs time limit; results are partial", text, RAW_TIME_LIMIT)
+        return []
     return collector.results()
 
 

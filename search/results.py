@@ -124,6 +124,7 @@ class ResultPage:
     relaxed: bool = False  # no document had every word; ranked by how many they have
     suggestion: str | None = None  # did you mean: the query with misspelled words corrected
     parsed_query: str | None = None  # with explain=True: the query as the engine ran it
+    timed_out: bool = False  # the time limit cut the search short: hits and total are those found by then
 
     @property
     def pages(self) -> int:
@@ -140,6 +141,7 @@ class ResultPage:
             "relaxed": self.relaxed,
             "suggestion": self.suggestion,
             "parsed_query": self.parsed_query,
+            "timed_out": self.timed_out,
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import UsageError
 
 __all__ = ["SETTINGS", "Setting", "parse_duration"]
@@ -33,7 +34,14 @@ MAX_FILE_SIZE = Setting(
 WAIT = Setting("wait", 0.0, "SEARCH_WAIT", "Seconds to wait for another writer to finish before giving up (exit 3).")
 PROCS = Setting("procs", 0, "SEARCH_PROCS", "Processes that parse records (0: one per core, at most 2).")
 
-SETTINGS: tuple[Setting, ...] = (INDEX_DIR, MAX_FILE_SIZE, WAIT, PROCS)
+TIME_LIMIT = Setting(
+    "time-limit",
+    DEFAULT_TIME_LIMIT,
+    "SEARCH_TIME_LIMIT",
+    "Seconds a query may work; then it returns the hits found so far, marked timed out (0: none).",
+)
+
+SETTINGS: tuple[Setting, ...] = (INDEX_DIR, MAX_FILE_SIZE, WAIT, PROCS, TIME_LIMIT)
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
