@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,36 +25,16 @@ from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
 from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
 from search.ranking import Boost
+from search.results import Document as Document  # defined with the other typed results; re-exported here
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
 from search.schema import SCHEMA_VERSION, doc_id, unpack_record
 from search.store import CorruptionGuard, Store
 
 if TYPE_CHECKING:
     from search.alerts.api import Alerts
+    from search.cluster.backend import ClusterIndex
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A stored record as `search show` prints it (never with `secured`)."""
-
-    id: str
-    kind: str
-    path: str
-    parent: str | None
-    record: dict[str, Any]
-    related_ids: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "path": self.path,
-            "parent": self.parent,
-            "related_ids": list(self.related_ids),
-            "record": self.record,
-        }
 
 
 class Index:
@@ -249,6 +228,11 @@ class Index:
         )
 
 
-def open_index(index_dir: str | os.PathLike[str] = "index") -> Index:
-    """Open the index at `index_dir` for searching (IndexNotFoundError if none)."""
+def open_index(index_dir: str | os.PathLike[str] = "index", *, backend: str | None = None) -> Index | ClusterIndex:
+    """Open the index at `index_dir` for searching (IndexNotFoundError if none),
+    or with `backend` (e.g. "sphinx://127.0.0.1:9306") the cluster it names."""
+    if backend:
+        from search.cluster.backend import ClusterIndex
+
+        return ClusterIndex(backend)
     return Index(index_dir)

@@ -32,6 +32,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from search import settings
+from search.cluster.cli import app as cluster_app
 from search.errors import IndexBusyError, QueryError, SearchError, UsageError
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
+app.add_typer(cluster_app, name="cluster")
 
 
 class Sort(str, Enum):
@@ -108,6 +110,10 @@ MaxSizeOpt = Annotated[
     ),
 ]
 FollowOpt = Annotated[bool, typer.Option("--follow-symlinks", help="Index what symbolic links point to.")]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", metavar="URL", envvar=settings.BACKEND.env, help=settings.BACKEND.help),
+]
 ProcsOpt = Annotated[
     int, typer.Option("--procs", metavar="N", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)
 ]
@@ -149,6 +155,7 @@ def index_cmd(
     max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
     procs: ProcsOpt = 0,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Index record files (incremental unless --full)."""
     from search.indexer import build_index
@@ -156,16 +163,28 @@ def index_cmd(
 
     roots = [str(p) for p in (paths or [Path("seeds")])]
     with _progress(enabled=not as_json and err.is_terminal) as progress:
-        report = build_index(
-            roots,
-            index,
-            full=full,
-            wait=wait,
-            limits=Limits(max_file_bytes=max_file_size),
-            follow_symlinks=follow_symlinks,
-            procs=procs or None,
-            progress=progress,
-        )
+        if backend:
+            from search.cluster.sync import sync_cluster
+
+            report = sync_cluster(
+                roots,
+                backend,
+                full=full,
+                limits=Limits(max_file_bytes=max_file_size),
+                follow_symlinks=follow_symlinks,
+                progress=progress,
+            )
+        else:
+            report = build_index(
+                roots,
+                index,
+                full=full,
+                wait=wait,
+                limits=Limits(max_file_bytes=max_file_size),
+                follow_symlinks=follow_symlinks,
+                procs=procs or None,
+                progress=progress,
+            )
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -173,7 +192,7 @@ def index_cmd(
             err.print(f"[yellow]skipped[/] {escape(skip.error)}")
         for warning in report.warnings:
             err.print(f"[dim]warning[/] {escape(warning.path)}: {escape(warning.error)}")
-        out.print(f"{report.summary()}; {report.documents} documents in {index}")
+        out.print(f"{report.summary()}; {report.documents} documents in {backend or index}")
     _report_exit(report, strict)
 
 
@@ -261,11 +280,12 @@ def query_cmd(
         ),
     ] = float(str(settings.TIME_LIMIT.default)),
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Search the index."""
     from search.api import open_index
 
-    with open_index(index) as ix:
+    with open_index(index, backend=backend) as ix:
         result = ix.search(
             text,
             topics=topic or (),
@@ -362,11 +382,12 @@ def _render_page(result: ResultPage) -> None:
 def show_cmd(
     ident: Annotated[str, typer.Argument(metavar="ID", help="A document id (from `search query`) or a record path.")],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
+    backend: BackendOpt = None,
 ) -> None:
     """Print a stored record as JSON, with its related stubs (never `secured`)."""
     from search.api import open_index
 
-    with open_index(index) as ix:
+    with open_index(index, backend=backend) as ix:
         document = ix.get(ident)
     _print_json(document.to_dict())
 
@@ -378,11 +399,12 @@ def similar_cmd(
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Similar articles.")] = 10,
     collapse: Annotated[bool, typer.Option("--collapse/--no-collapse", help="Show copies of one story once.")] = True,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Articles like this one: its related stubs (resolved where indexed), then more like it."""
     from search.api import open_index
 
-    with open_index(index) as ix:
+    with open_index(index, backend=backend) as ix:
         page = ix.similar(ident, limit=limit, collapse=collapse)
     if as_json:
         _print_json(page.to_dict())
@@ -404,11 +426,12 @@ def suggest_cmd(
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=50, help="Suggestions.")] = 10,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Complete a prefix from the index's titles, topics and providers."""
     from search.api import open_index
 
-    with open_index(index) as ix:
+    with open_index(index, backend=backend) as ix:
         suggestions = ix.suggest(prefix, limit=limit)
     if as_json:
         _print_json([s.to_dict() for s in suggestions])
@@ -421,11 +444,13 @@ def suggest_cmd(
 
 
 @app.command("stats")
-def stats_cmd(index: IndexOpt = Path(str(settings.INDEX_DIR.default)), as_json: JsonOpt = False) -> None:
+def stats_cmd(
+    index: IndexOpt = Path(str(settings.INDEX_DIR.default)), as_json: JsonOpt = False, backend: BackendOpt = None
+) -> None:
     """What the index holds."""
     from search.api import open_index
 
-    with open_index(index) as ix:
+    with open_index(index, backend=backend) as ix:
         stats = ix.stats()
     if as_json:
         _print_json(stats.to_dict())

@@ -10,6 +10,7 @@
     │   ├── AlertNotFoundError  no alert by that name
     │   ├── AlertExistsError    `alert add` with a name already taken
     │   └── AlertsCorruptError  the alerts files cannot be read (path, with :line)
+    ├── BackendError            a cluster backend cannot be reached or refuses (url)
     └── IndexError_             anything about the index folder (index_dir)
         ├── IndexNotFoundError  no index there yet: run `search index`
         ├── IndexCorruptError   not an index, or a damaged one: rebuild with --full
@@ -32,6 +33,7 @@ __all__ = [
     "AlertNameError",
     "AlertNotFoundError",
     "AlertsCorruptError",
+    "BackendError",
     "DocumentNotFoundError",
     "IndexBusyError",
     "IndexCorruptError",
@@ -169,6 +171,14 @@ class DocumentNotFoundError(SearchError):
             f"no document with id {doc_id!r} in the index",
             hint="Ids are shown by `search query`; a record's file path works too.",
         )
+
+
+class BackendError(SearchError):
+    """A cluster backend (``--backend URL``) cannot be reached, or it refused a request."""
+
+    def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
+        self.url = url
+        super().__init__(message, hint=hint)
 
 
 class IndexError_(SearchError):  # noqa: N801 - trailing underscore avoids the builtin

@@ -14,6 +14,7 @@ from typing import Any
 from search.records import Provider
 
 __all__ = [
+    "Document",
     "Explanation",
     "Facets",
     "Hit",
@@ -30,6 +31,28 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored record as `search show` prints it (never with `secured`); search.api re-exports it."""
+
+    id: str
+    kind: str
+    path: str
+    parent: str | None
+    record: dict[str, Any]
+    related_ids: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "path": self.path,
+            "parent": self.parent,
+            "related_ids": list(self.related_ids),
+            "record": self.record,
+        }
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,8 @@ class ResultPage:
     suggestion: str | None = None  # did you mean: the query with misspelled words corrected
     parsed_query: str | None = None  # with explain=True: the query as the engine ran it
     timed_out: bool = False  # the time limit cut the search short: hits and total are those found by then
+    partial: bool = False  # a cluster shard did not answer: hits and counts are from the others
+    warning: str | None = None  # the cluster engine's warning when partial
 
     @property
     def pages(self) -> int:
@@ -142,6 +167,8 @@ class ResultPage:
             "suggestion": self.suggestion,
             "parsed_query": self.parsed_query,
             "timed_out": self.timed_out,
+            "partial": self.partial,
+            "warning": self.warning,
         }
 
 

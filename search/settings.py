@@ -41,7 +41,14 @@ TIME_LIMIT = Setting(
     "Seconds a query may work; then it returns the hits found so far, marked timed out (0: none).",
 )
 
-SETTINGS: tuple[Setting, ...] = (INDEX_DIR, MAX_FILE_SIZE, WAIT, PROCS, TIME_LIMIT)
+BACKEND = Setting(
+    "backend",
+    "",
+    "SEARCH_BACKEND",
+    "A cluster to use instead of the index folder, e.g. sphinx://127.0.0.1:9306 (see docs/cluster.md).",
+)
+
+SETTINGS: tuple[Setting, ...] = (INDEX_DIR, MAX_FILE_SIZE, WAIT, PROCS, TIME_LIMIT, BACKEND)
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}

@@ -1,0 +1,325 @@
+"""ClusterIndex: the library's Index over a searchd cluster.
+
+``open_index(backend="sphinx://HOST:PORT")`` returns one.  It takes the same
+arguments and returns the same typed results (search.results) as the
+embedded Index: a search request becomes a query plan (search.plan), the
+plan becomes SphinxQL (search.cluster.sphinxql), run on the distributed
+table; searchd merges the shards' answers.  When a shard does not answer,
+searchd answers from the others and says so in SHOW META's `warning`; the
+page then has ``partial=True`` and that warning, instead of an error.
+
+What differs from the embedded backend (docs/cluster.md says why):
+raw (Whoosh) queries, `similar` and `suggest` are refused with a clear
+error; there is no pseudo-relevance feedback, proximity bonus, did-you-mean
+or --explain; idf is each shard's own; copies of a story are collapsed
+within the window of hits fetched, and `total` counts every match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from search.cluster import rows, sphinxql
+from search.cluster.url import BackendURL, connect, parse
+from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
+from search.plan import QueryPlan, build_plan
+from search.query import Filters, SearchRequest, check_limit
+from search.ranking import Boost
+from search.records import Provider
+from search.results import Document, Facets, Hit, ResultPage, SimilarPage, Stats, Suggestion
+from search.schema import SCHEMA_VERSION, doc_id
+from search.snippets import highlight, lead
+
+log = logging.getLogger(__name__)
+
+#: Extra hits fetched per page when collapsing copies of a story.
+COLLAPSE_SLACK = 50
+
+
+def _not_supported(what: str) -> UsageError:
+    return UsageError(
+        f"{what} is not supported by the cluster backend",
+        option="--backend",
+        hint="Run it on the embedded index (drop --backend / SEARCH_BACKEND).",
+    )
+
+
+class ClusterIndex:
+    """An open cluster; one connection to the front, opened on first use."""
+
+    def __init__(self, backend: str) -> None:
+        self.url: BackendURL = parse(backend)
+        self.index_dir = backend
+        self._conn: Any = None
+
+    # -- life cycle -------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            front = self.url.front
+            self._conn = connect(front.host, front.port, url=self.url.url)
+        return self._conn
+
+    def _run(self, statements: Sequence[str]) -> list[tuple[list[tuple[Any, ...]], dict[str, str]]]:
+        """Each statement's rows and the SHOW META after it; one reconnect if the link dropped."""
+        import pymysql
+
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                results = []
+                with conn.cursor() as cur:
+                    for statement in statements:
+                        cur.execute(statement)
+                        found = list(cur.fetchall())
+                        cur.execute("SHOW META")
+                        results.append((found, {str(k): str(v) for k, v in cur.fetchall()}))
+                return results
+            except pymysql.err.OperationalError as exc:
+                self.close()
+                if attempt == 2:
+                    raise BackendError(
+                        f"searchd at {self.url.front.host}:{self.url.front.port} failed: {exc.args[-1]}",
+                        url=self.url.url,
+                    ) from None
+            except pymysql.err.MySQLError as exc:
+                message = str(exc.args[-1]).rstrip("\x00") if exc.args else str(exc)
+                raise BackendError(f"searchd refused the query: {message}", url=self.url.url) from None
+        raise AssertionError("unreachable")
+
+    def refresh(self) -> None:
+        """Nothing to do: searchd serves each write as soon as it is acknowledged."""
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def __enter__(self) -> ClusterIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- searching ----------------------------------------------------------------
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        topics: str | list[str] | tuple[str, ...] = (),
+        providers: str | list[str] | tuple[str, ...] = (),
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        published: bool | None = None,
+        sort: str = "relevance",
+        limit: int = 10,
+        page: int = 1,
+        raw: bool = False,
+        facets: bool = True,
+        boost: str | Sequence[str | Boost] = (),
+        collapse: bool = True,
+        explain: bool = False,
+        feedback: bool = True,
+        suggest: bool = True,
+    ) -> ResultPage:
+        """As Index.search; `feedback`, `suggest` and `explain` have no effect here."""
+        if raw:
+            raise QueryError(text, "raw (Whoosh) query syntax is not supported by the cluster backend",
+                             hint="Drop --raw: the safe syntax (words, \"phrases\", +, -, OR) works on both.")
+        request = SearchRequest(
+            text=text,
+            filters=Filters(
+                topics=(topics,) if isinstance(topics, str) else tuple(topics),
+                providers=(providers,) if isinstance(providers, str) else tuple(providers),
+                since=since,
+                until=until,
+                published=published,
+            ),
+            sort=sort,
+            limit=limit,
+            page=page,
+            facets=facets,
+            boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+            collapse=collapse,
+        )
+        return self.run_plan(build_plan(request))
+
+    def run_plan(self, plan: QueryPlan) -> ResultPage:
+        """Execute a query plan on the distributed table."""
+        if plan.finds_nothing:
+            return ResultPage(plan.text, 0, plan.page, plan.limit, (), Facets() if plan.facets else None)
+        needed = plan.offset + plan.limit
+        window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
+        table = self.url.front.table
+        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan))]
+        facet_sql = sphinxql.facet_statements(plan, table) if plan.facets else {}
+        statements += facet_sql.values()
+        results = self._run(statements)
+        found, meta = results[0]
+        warnings = sorted({m["warning"] for _, m in results if m.get("warning")})
+        total = int(meta.get("total_found", len(found)))
+        picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
+        terms = plan.terms()
+        hits = tuple(_hit(row, duplicates, terms) for row, duplicates in picked[plan.offset : needed])
+        facets = _facets(dict(zip(facet_sql, (r for r, _ in results[1:]), strict=True))) if plan.facets else None
+        return ResultPage(
+            query=plan.text,
+            total=total,
+            page=plan.page,
+            limit=plan.limit,
+            hits=hits,
+            facets=facets,
+            partial=bool(warnings),
+            warning="; ".join(warnings) if warnings else None,
+        )
+
+    def _signals(self, plan: QueryPlan) -> tuple[int | None, int | None]:
+        """The newest date (not after now) and best quality, which --boost scales by."""
+        if not plan.boosts or plan.sort != "relevance":
+            return None, None
+        now = int(datetime.now(timezone.utc).timestamp())
+        table = self.url.front.table
+        (dates, _), (qualities, _) = self._run(
+            [
+                f"SELECT newest FROM {table} WHERE has_date = 1 AND newest <= {now} ORDER BY newest DESC LIMIT 1",
+                f"SELECT quality FROM {table} WHERE quality > 0 ORDER BY quality DESC LIMIT 1",
+            ]
+        )
+        return (int(dates[0][0]) if dates else None), (int(qualities[0][0]) if qualities else None)
+
+    def get(self, ident: str) -> Document:
+        """The stored record with this id, or whose file is at this path."""
+        row = self._row(ident) or (self._row(doc_id(str(Path(ident).absolute()))) if ident else None)
+        if row is None:
+            raise DocumentNotFoundError(ident)
+        ident_, kind, path, parent, record, stubs = row
+        related = tuple(rows.stub_id(ident_, n) for n in range(1, int(stubs) + 1)) if kind == rows.KIND_ARTICLE else ()
+        return Document(
+            id=ident_,
+            kind=rows.KINDS[int(kind)],
+            path=path,
+            parent=parent or None,
+            record=json.loads(record),
+            related_ids=related,
+        )
+
+    def _row(self, ident: str) -> tuple[Any, ...] | None:
+        table = self.url.front.table
+        (found, _), = self._run(
+            [
+                f"SELECT doc_id, kind_code, path, parent, record, stubs FROM {table}"
+                f" WHERE id = {sphinxql.integer(rows.sphinx_id(ident))} LIMIT 1"
+            ]
+        )
+        return found[0] if found and found[0][0] == ident else None
+
+    def similar(self, ident: str, *, limit: int = 10, collapse: bool = True) -> SimilarPage:
+        check_limit(limit)
+        raise _not_supported("`similar`")
+
+    def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
+        check_limit(limit)
+        raise _not_supported("`suggest`")
+
+    def stats(self) -> Stats:
+        table = self.url.front.table
+        results = self._run(
+            [
+                f"SELECT kind_code, COUNT(*) AS c FROM {table} GROUP BY kind_code",
+                *sphinxql.facet_statements(QueryPlan(text=""), table).values(),
+            ]
+        )
+        kinds = {int(k): int(c) for k, c in results[0][0]}
+        facets = _facets({"topics": results[1][0], "providers": results[2][0], "years": results[3][0]})
+        return Stats(
+            index_dir=self.url.url,
+            documents=sum(kinds.values()),
+            articles=kinds.get(rows.KIND_ARTICLE, 0),
+            related=kinds.get(rows.KIND_RELATED, 0),
+            size_bytes=0,
+            updated=None,
+            schema_version=SCHEMA_VERSION,
+            whoosh_version="n/a (searchd)",
+            topics=facets.topics,
+            providers=facets.providers,
+        )
+
+
+def _collapse(found: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], int]]:
+    """Each story once: rows sharing a URL key or a title key (schema.duplicate_keys)
+    join the group of the best-ranked one, which counts them."""
+    leaders: list[list[Any]] = []
+    by_key: dict[tuple[str, int], int] = {}
+    for row in found:
+        url_key, title_key = int(row[10]), int(row[11])
+        keys = [k for k in (("u", url_key), ("t", title_key)) if k[1]]
+        group = next((by_key[k] for k in keys if k in by_key), None)
+        if group is None:
+            group = len(leaders)
+            leaders.append([row, 0])
+        else:
+            leaders[group][1] += 1
+        for key in keys:
+            by_key.setdefault(key, group)
+    return [(row, count) for row, count in leaders]
+
+
+def _hit(row: tuple[Any, ...], duplicates: int, terms: frozenset[str]) -> Hit:
+    _, ident, kind, path, parent, url, title, excerpt, meta_text, record_text = row[:10]
+    score = float(row[13])
+    meta = json.loads(meta_text) if meta_text else {}
+    prov = meta.get("provider")
+    published = meta.get("published")
+    body = ""
+    snippet = None
+    for text in (excerpt, None, title):
+        if text is None:
+            body = body or (json.loads(record_text).get("body") or "" if record_text else "")
+            text = body
+        snippet = highlight(text, terms)
+        if snippet:
+            break
+    return Hit(
+        id=ident,
+        kind=rows.KINDS[int(kind)],
+        path=path,
+        title=title,
+        excerpt=excerpt or None,
+        url=url or None,
+        provider=Provider(prov.get("name"), prov.get("domain")) if prov else None,
+        topics=tuple(meta.get("topics") or ()),
+        published=datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if published
+        else None,
+        quality=meta.get("quality"),
+        heat=meta.get("heat"),
+        score=score / sphinxql.WEIGHT_SCALE,
+        snippet=snippet or lead(excerpt or title or ""),
+        parent=parent or None,
+        duplicates=duplicates,
+    )
+
+
+def _facets(found: dict[str, list[tuple[Any, ...]]]) -> Facets:
+    topics: dict[str, int] = {}
+    for key, count, meta_text, *_ in found.get("topics", []):
+        names = json.loads(meta_text).get("topics") or [] if meta_text else []
+        # The group's row is one of its documents: its topic with this key names the group.
+        name = next((t for t in names if rows.text_key(t) == int(key)), None)
+        if name is not None:
+            topics[name] = topics.get(name, 0) + int(count)
+    providers = {str(name): int(count) for name, count, key, *_ in found.get("providers", []) if int(key)}
+    years = {str(year): int(count) for year, count, *_ in found.get("years", []) if int(year)}
+    return Facets(
+        topics=dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+        providers=dict(sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))),
+        years=dict(sorted(years.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )

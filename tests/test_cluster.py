@@ -1,0 +1,367 @@
+"""The cluster backend against real searchd processes (Sphinx 2.2.11 here,
+the same SphinxQL as Manticore), started on free loopback ports.
+
+Two clusters per session: `seeded` holds seeds/ and is only read; `scratch`
+is emptied before each test that writes.  Without a searchd binary these
+tests skip, saying so (.ci/run installs Debian's sphinxsearch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from search import QueryError, open_index
+from search.cli import app
+from search.cluster import daemons, sync
+from search.cluster.backend import ClusterIndex
+from search.cluster.url import connect
+from search.errors import BackendError, UsageError
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+
+
+def _free_base(count: int) -> int:
+    """A port base with `count` consecutive free ports on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000)
+        if all(daemons._port_free(port) for port in range(base, base + count)):
+            return base
+    raise RuntimeError("no free run of loopback ports")
+
+
+@dataclass
+class Cluster:
+    root: Path
+    layout: daemons.Layout
+
+    @property
+    def url(self) -> str:
+        return self.layout.url
+
+    def truncate(self) -> None:
+        for shard in range(self.layout.shards):
+            with contextlib.closing(connect("127.0.0.1", self.layout.sql_port(shard))) as conn, conn.cursor() as cur:
+                cur.execute(f"TRUNCATE RTINDEX news_{shard}")
+
+    def restart(self) -> None:
+        """Start whichever of its daemons is down (a killed shard)."""
+        daemons.up(self.root, self.layout.shards, self.layout.port_base)
+
+
+def _start(root: Path, shards: int = 2) -> Iterator[Cluster]:
+    if shutil.which("searchd") is None:
+        pytest.skip("searchd is not installed (Debian: apt-get install sphinxsearch; .ci/run installs it)")
+    layout = daemons.up(root, shards, _free_base(2 + 2 * shards))
+    try:
+        yield Cluster(root, layout)
+    finally:
+        daemons.down(root)
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    for cluster in _start(tmp_path_factory.mktemp("cluster-seeded")):
+        report = sync.sync_cluster([SEEDS], cluster.url)
+        assert report.added == len(list(SEEDS.iterdir())) and not report.skipped
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def scratch_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    yield from _start(tmp_path_factory.mktemp("cluster-scratch"))
+
+
+@pytest.fixture()
+def scratch(scratch_cluster: Cluster) -> Cluster:
+    scratch_cluster.restart()
+    scratch_cluster.truncate()
+    return scratch_cluster
+
+
+@pytest.fixture()
+def cix(seeded: Cluster) -> Iterator[ClusterIndex]:
+    with ClusterIndex(seeded.url) as ix:
+        yield ix
+
+
+# -- the daemons and the CLI ----------------------------------------------------------
+
+
+def test_status_json_lists_each_shard_with_port_pid_and_count(seeded: Cluster) -> None:
+    result = CliRunner().invoke(app, ["cluster", "status", "--dir", str(seeded.root), "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["url"] == seeded.url
+    assert [s["port"] for s in status["shards"]] == [seeded.layout.sql_port(0), seeded.layout.sql_port(1)]
+    assert all(s["running"] and s["pid"] > 0 for s in status["shards"])
+    # seeds: 51 articles and their related stubs, spread over both shards.
+    counts = [s["documents"] for s in status["shards"]]
+    assert all(c > 0 for c in counts) and sum(counts) == status["front"]["documents"]
+
+
+def test_configs_listen_on_loopback_only(seeded: Cluster) -> None:
+    for name in seeded.layout.names:
+        config = (seeded.root / name / "searchd.conf").read_text()
+        listens = [line.split("=", 1)[1].strip() for line in config.splitlines() if line.strip().startswith("listen")]
+        assert listens and all(value.startswith("127.0.0.1:") for value in listens)
+
+
+def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
+    if shutil.which("searchd") is None:
+        pytest.skip("searchd is not installed")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["cluster", "up", "--dir", str(tmp_path / "c"), "--shards", "1", "--port-base", str(port)]
+        )
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in result.stderr
+    assert "--port-base" in result.stderr
+
+
+def test_status_of_no_cluster_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["cluster", "status", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"no cluster in {tmp_path}" in result.stderr
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def test_search_finds_the_embedded_top_hits(cix: ClusterIndex, seed_index: object) -> None:
+    ours = cix.search("facial recognition", limit=5, facets=False)
+    theirs = seed_index.search("facial recognition", limit=5, facets=False)  # type: ignore[attr-defined]
+    assert ours.total >= 5
+    overlap = {h.id for h in ours.hits} & {h.id for h in theirs.hits}
+    assert len(overlap) >= 3, ([h.title for h in ours.hits], [h.title for h in theirs.hits])
+    assert all("<em>" in h.snippet for h in ours.hits)
+
+
+def test_the_cli_searches_the_cluster_with_backend(seeded: Cluster) -> None:
+    result = CliRunner().invoke(app, ["query", "facial recognition", "--backend", seeded.url, "--json", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.stdout)
+    assert page["total"] > 3 and len(page["hits"]) == 3 and page["partial"] is False and page["warning"] is None
+
+
+def test_filters_select(cix: ClusterIndex) -> None:
+    page = cix.search("", topics="privacy", limit=100, facets=False, collapse=False)
+    assert page.total > 0 and all("Privacy" in h.topics for h in page.hits)
+    page = cix.search("", providers=["WWW.FT.COM"], limit=100, facets=False, collapse=False)
+    assert page.total > 0 and all(h.provider and h.provider.domain == "ft.com" for h in page.hits)
+    page = cix.search("", since="2021", until="2021-06", limit=100, facets=False, collapse=False)
+    assert page.total > 0
+    assert all(h.published and "2021-01" <= h.published.strftime("%Y-%m") <= "2021-06" for h in page.hits)
+    assert cix.search("", published=False, limit=1, facets=False).total > 0
+
+
+def test_sorts_order_by_date_and_quality(cix: ClusterIndex) -> None:
+    newest = [h.published for h in cix.search("", sort="newest", limit=50, facets=False, collapse=False).hits]
+    dated = [d for d in newest if d is not None]
+    assert dated == sorted(dated, reverse=True) and newest[: len(dated)] == dated
+    oldest = [h.published for h in cix.search("", sort="oldest", limit=20, facets=False, collapse=False).hits]
+    assert [d for d in oldest if d] == sorted(d for d in oldest if d)
+    quality = [h.quality for h in cix.search("", sort="quality", limit=20, facets=False, collapse=False).hits]
+    assert quality == sorted(quality, key=lambda q: -1 if q is None else q, reverse=True)
+
+
+def test_facets_match_the_embedded_counts(cix: ClusterIndex, seed_index: object) -> None:
+    ours = cix.search("", topics="AI", limit=1, collapse=False).facets
+    theirs = seed_index.search("", topics="AI", limit=1, collapse=False).facets  # type: ignore[attr-defined]
+    assert ours is not None and theirs is not None
+    assert ours.topics == theirs.topics
+    assert ours.years == theirs.years
+
+
+def test_get_returns_the_stored_record(cix: ClusterIndex, seed_index: object) -> None:
+    hit = cix.search("facial recognition", limit=1).hits[0]
+    ours, theirs = cix.get(hit.id), seed_index.get(hit.id)  # type: ignore[attr-defined]
+    assert ours == theirs
+    assert cix.get(hit.path).id == hit.id
+    with pytest.raises(Exception, match="no document with id"):
+        cix.get("0000000000000000")
+
+
+def test_stats_count_articles_and_stubs(cix: ClusterIndex, seed_index: object) -> None:
+    ours, theirs = cix.stats(), seed_index.stats()  # type: ignore[attr-defined]
+    assert (ours.articles, ours.related, ours.topics) == (theirs.articles, theirs.related, theirs.topics)
+
+
+def test_unsupported_features_say_so(cix: ClusterIndex) -> None:
+    with pytest.raises(QueryError, match="not supported by the cluster backend"):
+        cix.search("title:x", raw=True)
+    with pytest.raises(UsageError, match="not supported by the cluster backend"):
+        cix.similar("anything")
+    with pytest.raises(QueryError, match="exclusions alone"):
+        cix.search("-oil")
+
+
+# -- hostile queries -------------------------------------------------------------------
+
+HOSTILE = [
+    "'; DROP TABLE news; --",
+    '"unclosed phrase',
+    "\\",
+    "\\'",
+    "oil\x00gas",
+    "@title oil",
+    "@nosuchfield x",
+    "a NEAR/3 b",
+    'x MAYBE "y z"~2',
+    "(((",
+    "^start end$",
+    "=exact *wild* ?",
+    "<< >> !",
+    "oil/1",
+    "a | | b",
+    "MATCH('x')",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_queries_give_results_never_sql_errors(cix: ClusterIndex, text: str) -> None:
+    page = cix.search(text, limit=3)
+    assert page.total >= 0 and not page.partial
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+def test_any_query_text_gives_a_page_or_a_query_error(cix: ClusterIndex, text: str) -> None:
+    try:
+        page = cix.search(text, limit=3, facets=False)
+    except QueryError:
+        return  # a clear refusal (exclusions alone) is fine; a BackendError is not
+    assert page.total >= 0
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _record(path: Path, title: str, body: str = "", topics: tuple[str, ...] = ("News",), related: int = 0) -> Path:
+    front = [f"title: {json.dumps(title, ensure_ascii=False)}", "publishedDateTime: 2020-02-12T04:00:00Z", "topics:"]
+    front += [f"  - {json.dumps(t, ensure_ascii=False)}" for t in topics]
+    if related:
+        front.append("related:")
+        for n in range(related):
+            front += [f"  - title: {json.dumps(f'{title} stub {n}')}", f"    webUrl: https://example.com/{path.stem}/{n}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\n" + "\n".join(front) + "\n---\n" + body + "\n", "utf-8")
+    return path
+
+
+def _ids(url: str, text: str) -> set[str]:
+    with ClusterIndex(url) as ix:
+        return {h.id for h in ix.search(text, limit=100, facets=False, collapse=False).hits}
+
+
+def test_incremental_runs_send_what_changed_and_delete_what_went(scratch: Cluster, tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    a = _record(root / "a.md", "Zebra crossing", related=2)
+    b = _record(root / "b.md", "Aardvark burrow")
+    _record(root / "c.md", "Yak herding")
+    first = sync.sync_cluster([root], scratch.url)
+    assert (first.added, first.updated, first.deleted, first.unchanged) == (3, 0, 0, 0)
+    assert first.documents == 5  # 3 articles, 2 stubs
+    again = sync.sync_cluster([root], scratch.url)
+    assert (again.added, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 3)
+
+    _record(a, "Zebra crossing renamed okapi", related=1)  # one stub fewer
+    b.unlink()
+    _record(root / "d.md", "Wombat tunnel")
+    third = sync.sync_cluster([root], scratch.url)
+    assert (third.added, third.updated, third.deleted, third.unchanged) == (1, 1, 1, 1)
+    assert third.documents == 4  # a with its one stub left, c and d; nothing of b
+    assert _ids(scratch.url, "okapi") and not _ids(scratch.url, "aardvark")
+    assert len(_ids(scratch.url, "stub")) == 1  # the dropped stub is gone too
+
+
+def test_full_resends_everything_and_drops_what_it_did_not_send(scratch: Cluster, tmp_path: Path) -> None:
+    _record(tmp_path / "one" / "a.md", "Heron lake")
+    _record(tmp_path / "two" / "b.md", "Pelican bay")
+    sync.sync_cluster([tmp_path / "one", tmp_path / "two"], scratch.url)
+    report = sync.sync_cluster([tmp_path / "one"], scratch.url, full=True)
+    assert report.full and report.added == 0 and report.updated == 0 and report.unchanged == 1
+    assert report.deleted == 1 and report.documents == 1
+    assert not _ids(scratch.url, "pelican") and _ids(scratch.url, "heron")
+
+
+def test_a_killed_reindex_resends_and_loses_nothing(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    for n in range(30):
+        _record(root / f"{n:02}.md", f"Story number {n} about herons", related=1)
+    monkeypatch.setattr(sync, "BATCH_ROWS", 8)
+    real_flush = sync._flush
+    sent = []
+
+    def dying_flush(shard: sync._Shard) -> None:
+        if len(sent) == 3:
+            raise KeyboardInterrupt  # the process dies mid-run, after three acknowledged batches
+        sent.append(len(shard.replaces))
+        real_flush(shard)
+
+    monkeypatch.setattr(sync, "_flush", dying_flush)
+    with pytest.raises(KeyboardInterrupt):
+        sync.sync_cluster([root], scratch.url)
+    monkeypatch.setattr(sync, "_flush", real_flush)
+    partial = len(_ids(scratch.url, "herons"))
+    assert 0 < partial < 60
+    report = sync.sync_cluster([root], scratch.url)
+    # What was acknowledged before the death is not sent again; the rest is.
+    assert report.unchanged > 0 and report.added + report.unchanged == 30 and report.documents == 60
+    assert len(_ids(scratch.url, "herons")) == 60
+
+
+def test_hostile_records_round_trip(scratch: Cluster, tmp_path: Path) -> None:
+    title = "It's a \"quoted\" \\back\\slash; DROP TABLE news; -- @title (x | y) MAYBE 🦆"
+    body = "Body with 'single' and \"double\" quotes, \\n not a newline,\nreal newline, NEAR/3 and ^$=."
+    path = _record(tmp_path / "r" / "h.md", title, body, topics=("O'Brien \\ Co",))
+    report = sync.sync_cluster([tmp_path / "r"], scratch.url)
+    assert report.added == 1 and not report.skipped
+    with ClusterIndex(scratch.url) as ix:
+        page = ix.search("quoted backslash duck", limit=5)
+        assert [h.title for h in page.hits] == [title]
+        document = ix.get(str(path))
+        assert document.record["title"] == title and document.record["body"].strip() == body.strip()
+        assert ix.search("", topics="o'brien \\ co", limit=5).total == 1
+
+
+def test_a_killed_shard_gives_a_partial_page_with_the_warning(scratch: Cluster, tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    for n in range(20):
+        _record(root / f"{n:02}.md", f"Kingfisher sighting {n}")
+    sync.sync_cluster([root], scratch.url)
+    with ClusterIndex(scratch.url) as ix:
+        whole = ix.search("kingfisher", limit=50)
+        assert whole.total == 20 and not whole.partial
+        pid = daemons.kill(scratch.root, "shard-1")
+        assert pid is not None
+        page = ix.search("kingfisher", limit=50)
+        assert page.partial and page.warning and "agent" in page.warning
+        assert 0 < page.total < 20 and page.to_dict()["partial"] is True
+    with pytest.raises(BackendError, match="cannot reach searchd"):
+        sync.sync_cluster([root], scratch.url)  # writes need every shard
+    scratch.restart()
+    with ClusterIndex(scratch.url) as ix:
+        assert ix.search("kingfisher", limit=50).total == 20
+
+
+def test_open_index_with_backend_returns_a_cluster_index(seeded: Cluster) -> None:
+    with open_index(backend=seeded.url) as ix:
+        assert isinstance(ix, ClusterIndex) and ix.search("oil", limit=1).total > 0

@@ -1,0 +1,73 @@
+"""SphinxQL text without a daemon: escaping, routing and the MATCH expression."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from search.cluster import rows, sphinxql
+from search.cluster.url import parse
+from search.plan import build_plan
+from search.query import SearchRequest
+
+
+def _unquote(literal: str) -> str:
+    """What searchd reads from a string literal (backslash takes the next character)."""
+    assert literal[0] == literal[-1] == "'"
+    return re.sub(r"\\(.)", r"\1", literal[1:-1], flags=re.S)
+
+
+@given(st.text())
+def test_a_literal_reads_back_as_the_text_without_nul(text: str) -> None:
+    lit = sphinxql.literal(text)
+    assert "\x00" not in lit
+    assert re.fullmatch(r"'(?:[^'\\]|\\.)*'", lit, flags=re.S)  # no quote ends it early
+    assert _unquote(lit) == text.replace("\x00", " ")
+
+
+@given(st.text())
+def test_a_match_word_has_no_bare_operator(word: str) -> None:
+    escaped = sphinxql.match_word(word)
+    bare = re.sub(r"\\.", "", escaped, flags=re.S)
+    assert not set(bare) & set('\\()|-!@~"&/^$=<>\'')
+
+
+def test_match_expression_of_a_plan() -> None:
+    plan = build_plan(SearchRequest(text='oil "crude price" +opec -gas'))
+    assert sphinxql.match_expression(plan) == '(opec) MAYBE (oil | "crude price") -gas'
+    assert sphinxql.match_expression(build_plan(SearchRequest(text="x y OR z"))) == "x | (y | z)"
+
+
+def test_integers_only_as_integers() -> None:
+    assert sphinxql.integer(5) == "5"
+    for bad in ("5", 5.0, True):
+        try:
+            sphinxql.integer(bad)  # type: ignore[arg-type]
+        except TypeError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+
+
+def test_routing_is_stable_and_keeps_stubs_with_their_article() -> None:
+    article = "79191af4003ad0d2"
+    assert rows.shard_of(article, 2) == int(article, 16) % 2
+    assert rows.sphinx_id(article) == rows.sphinx_id(article) > 0
+    assert len({rows.sphinx_id(rows.stub_id(article, n)) for n in range(1, 50)}) == 49
+    assert rows.text_key(" Privacy ") == rows.text_key("privacy")
+    assert rows.host_key("www.FT.com") == rows.host_key("ft.com")
+
+
+def test_backend_urls() -> None:
+    url = parse("sphinx://127.0.0.1:9306")
+    assert (url.front.host, url.front.port, url.front.table, url.shards) == ("127.0.0.1", 9306, "news", ())
+    url = parse("manticore://db:9306/arch?shards=a:9307/arch_0,b:9307/arch_1")
+    assert [str(s) for s in url.shards] == ["a:9307/arch_0", "b:9307/arch_1"]
+    for bad in ("http://x", "sphinx://", "sphinx://h:1/bad-name", "sphinx://h:99999"):
+        try:
+            parse(bad)
+        except Exception as exc:
+            assert "--backend" in str(exc)
+            continue
+        raise AssertionError(f"{bad} accepted")
