@@ -27,6 +27,7 @@ from typing import Any
 
 from search.cluster import rows, sphinxql
 from search.cluster.url import BackendURL, connect, parse
+from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.plan import QueryPlan, build_plan
 from search.query import Filters, SearchRequest, check_limit
@@ -129,8 +130,11 @@ class ClusterIndex:
         explain: bool = False,
         feedback: bool = True,
         suggest: bool = True,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
     ) -> ResultPage:
-        """As Index.search; `feedback`, `suggest` and `explain` have no effect here."""
+        """As Index.search; `feedback`, `suggest` and `explain` have no effect here.
+        `time_limit` becomes searchd's max_query_time (per shard); a shard
+        that runs out answers with what it found, and the page is timed_out."""
         if raw:
             raise QueryError(text, "raw (Whoosh) query syntax is not supported by the cluster backend",
                              hint="Drop --raw: the safe syntax (words, \"phrases\", +, -, OR) works on both.")
@@ -149,22 +153,26 @@ class ClusterIndex:
             facets=facets,
             boosts=(boost,) if isinstance(boost, str) else tuple(boost),
             collapse=collapse,
+            time_limit=time_limit,
         )
-        return self.run_plan(build_plan(request))
+        return self.run_plan(build_plan(request), time_limit)
 
-    def run_plan(self, plan: QueryPlan) -> ResultPage:
-        """Execute a query plan on the distributed table."""
+    def run_plan(self, plan: QueryPlan, time_limit: float | None = None) -> ResultPage:
+        """Execute a query plan on the distributed table (`time_limit`: seconds, 0 or None for none)."""
         if plan.finds_nothing:
             return ResultPage(plan.text, 0, plan.page, plan.limit, (), Facets() if plan.facets else None)
         needed = plan.offset + plan.limit
         window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
         table = self.url.front.table
-        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan))]
-        facet_sql = sphinxql.facet_statements(plan, table) if plan.facets else {}
+        budget = int(time_limit * 1000) if time_limit else 0
+        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), budget)]
+        facet_sql = sphinxql.facet_statements(plan, table, budget) if plan.facets else {}
         statements += facet_sql.values()
         results = self._run(statements)
         found, meta = results[0]
         warnings = sorted({m["warning"] for _, m in results if m.get("warning")})
+        timed_out = any("time" in w and "exceeded" in w for w in warnings)
+        warnings = [w for w in warnings if not ("time" in w and "exceeded" in w)]
         total = int(meta.get("total_found", len(found)))
         picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
         terms = plan.terms()
@@ -177,6 +185,7 @@ class ClusterIndex:
             limit=plan.limit,
             hits=hits,
             facets=facets,
+            timed_out=timed_out,
             partial=bool(warnings),
             warning="; ".join(warnings) if warnings else None,
         )

@@ -166,9 +166,11 @@ def _score(plan: QueryPlan, signals: tuple[int | None, int | None]) -> str:
     return score
 
 
-def search_statement(plan: QueryPlan, table: str, window: int, signals: tuple[int | None, int | None]) -> str:
+def search_statement(
+    plan: QueryPlan, table: str, window: int, signals: tuple[int | None, int | None], max_ms: int = 0
+) -> str:
     """The hits: the best `window` (at least the page) in the plan's order."""
-    where, options = _where(plan)
+    where, options = _where(plan, max_ms)
     selects, _ = filter_conditions(plan.filters)
     columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", *selects])
     max_matches = max(MAX_MATCHES_FLOOR, window)
@@ -178,13 +180,17 @@ def search_statement(plan: QueryPlan, table: str, window: int, signals: tuple[in
     )
 
 
-def _where(plan: QueryPlan) -> tuple[str, str]:
+def _where(plan: QueryPlan, max_ms: int = 0) -> tuple[str, str]:
+    """The WHERE clause and the OPTION tail (after max_matches); `max_ms`:
+    searchd's max_query_time, after which a shard answers with what it has."""
     expression = match_expression(plan)
     _, conditions = filter_conditions(plan.filters)
     if expression is not None:
         conditions.insert(0, f"MATCH({literal(expression)})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     options = f", {ranker_option()}" if expression is not None else ""
+    if max_ms > 0:
+        options += f", max_query_time={integer(max_ms)}"
     return where, options
 
 
@@ -193,9 +199,9 @@ def _where(plan: QueryPlan) -> tuple[str, str]:
 FACET_GROUPS = 1_000
 
 
-def facet_statements(plan: QueryPlan, table: str) -> dict[str, str]:
+def facet_statements(plan: QueryPlan, table: str, max_ms: int = 0) -> dict[str, str]:
     """One GROUP BY per facet over the whole matching set."""
-    where, options = _where(plan)
+    where, options = _where(plan, max_ms)
     selects, _ = filter_conditions(plan.filters)
     extra = "".join(f", {s}" for s in selects)
     tail = f" ORDER BY c DESC LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}{options}"
