@@ -9,6 +9,8 @@ become exit codes in exactly one place, ``_Group.invoke``:
     2  usage: a bad option, date or raw query
     3  index busy: another writer holds the lock (retry later)
     4  --strict and some records were skipped or had warnings
+    5  records kept, not deleted: a root yielded no files or a folder could
+       not be listed (an unmounted disk?); --allow-empty deletes them
 
 The library (and Whoosh) is imported inside the commands, so ``--help``
 starts without loading either.
@@ -16,7 +18,6 @@ starts without loading either.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -33,15 +34,22 @@ from typer.core import TyperGroup
 
 from search import settings
 from search.cluster.cli import app as cluster_app
-from search.errors import IndexBusyError, QueryError, SearchError, UsageError
+from search.display import to_json, visible
+from search.errors import EmptySourceError, IndexBusyError, QueryError, SearchError, UsageError
 
 if TYPE_CHECKING:
     from search.results import Explanation, Hit, IndexReport, ResultPage
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_STRICT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_STRICT, EXIT_KEPT = 0, 1, 2, 3, 4, 5
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _show(text: str) -> str:
+    """Untrusted text (a title, a file name, a message quoting one) for Rich:
+    controls and invisible characters as visible escapes, markup escaped."""
+    return escape(visible(text))
 
 
 def exit_code(exc: SearchError) -> int:
@@ -49,6 +57,8 @@ def exit_code(exc: SearchError) -> int:
         return EXIT_BUSY
     if isinstance(exc, (UsageError, QueryError)):
         return EXIT_USAGE
+    if isinstance(exc, EmptySourceError):
+        return EXIT_KEPT
     return EXIT_ERROR
 
 
@@ -59,14 +69,14 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except SearchError as exc:
-            err.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            err.print(f"[bold red]Error:[/] {_show(str(exc))}")
             if exc.hint:
-                err.print(f"Hint: {escape(exc.hint)}")
+                err.print(f"Hint: {_show(exc.hint)}")
             raise typer.Exit(exit_code(exc)) from None
         except OSError as exc:
             # A read-only folder or a full disk: the system's own words, no traceback.
             where = f": {exc.filename}" if exc.filename else ""
-            err.print(f"[bold red]Error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+            err.print(f"[bold red]Error:[/] {_show(exc.strerror or str(exc))}{_show(where)}")
             err.print("Hint: nothing committed before the failure is lost; fix the cause and run again.")
             raise typer.Exit(EXIT_ERROR) from None
 
@@ -114,6 +124,14 @@ BackendOpt = Annotated[
     str | None,
     typer.Option("--backend", metavar="URL", envvar=settings.BACKEND.env, help=settings.BACKEND.help),
 ]
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="Delete the records of roots that yield no files and folders that cannot be read"
+        " (kept by default, exit 5: an unmounted disk looks empty).",
+    ),
+]
 ProcsOpt = Annotated[
     int, typer.Option("--procs", metavar="N", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)
 ]
@@ -136,10 +154,12 @@ def _main(
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(to_json(value) + "\n")
 
 
 def _report_exit(report: IndexReport, strict: bool) -> None:
+    if report.kept:
+        raise typer.Exit(EXIT_KEPT)
     if strict and (report.skipped or report.warnings):
         raise typer.Exit(EXIT_STRICT)
 
@@ -154,6 +174,7 @@ def index_cmd(
     follow_symlinks: FollowOpt = False,
     max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
     procs: ProcsOpt = 0,
+    allow_empty: AllowEmptyOpt = False,
     as_json: JsonOpt = False,
     backend: BackendOpt = None,
 ) -> None:
@@ -184,15 +205,18 @@ def index_cmd(
                 follow_symlinks=follow_symlinks,
                 procs=procs or None,
                 progress=progress,
+                allow_empty=allow_empty,
             )
     if as_json:
         _print_json(report.to_dict())
     else:
         for skip in report.skipped:
-            err.print(f"[yellow]skipped[/] {escape(skip.error)}")
+            err.print(f"[yellow]skipped[/] {_show(skip.error)}")
         for warning in report.warnings:
-            err.print(f"[dim]warning[/] {escape(warning.path)}: {escape(warning.error)}")
-        out.print(f"{report.summary()}; {report.documents} documents in {backend or index}")
+            err.print(f"[dim]warning[/] {_show(warning.path)}: {_show(warning.error)}")
+        for place in report.kept:
+            err.print(f"[bold red]kept[/] {_show(place.path)}: {_show(place.error)}")
+        out.print(f"{report.summary()}; {report.documents} documents in {_show(str(backend or index))}")
     _report_exit(report, strict)
 
 
@@ -323,44 +347,48 @@ def _render_hits(hits: tuple[Hit, ...], first: int = 1, scores: bool = True) -> 
     if scores:
         table.add_column("Score", justify="right")
     for n, hit in enumerate(hits, start=first):
-        title = f"[bold]{escape(hit.title)}[/]"
+        title = f"[bold]{_show(hit.title)}[/]"
         if hit.kind == "related":
             title += " [dim](related stub)[/]"
         if hit.duplicates:
             title += f" [dim](+{hit.duplicates} {'copy' if hit.duplicates == 1 else 'copies'})[/]"
-        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{escape(hit.id)}  {escape(hit.url or hit.path)}[/]"
+        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{_show(hit.id)}  {_show(hit.url or hit.path)}[/]"
         if hit.explanation:
             cell += "\n" + _render_explanation(hit.explanation)
         provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
         date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
-        table.add_row(str(n), cell, escape(provider), date, *([f"{hit.score:.2f}"] if scores else []))
+        table.add_row(str(n), cell, _show(provider), date, *([f"{hit.score:.2f}"] if scores else []))
     out.print(table)
 
 
 def _render_explanation(explanation: Explanation) -> str:
-    parts = " + ".join(f"{escape(what)} [dim]{role}[/] {score:.2f}" for what, role, score in explanation.parts)
-    factors = "".join(f" x {escape(what)} {factor:.2f}" for what, factor in explanation.factors)
+    parts = " + ".join(f"{_show(what)} [dim]{role}[/] {score:.2f}" for what, role, score in explanation.parts)
+    factors = "".join(f" x {_show(what)} {factor:.2f}" for what, factor in explanation.factors)
     return f"[cyan]= ({parts or '0'}){factors}[/]" if factors else f"[cyan]= {parts or '0'}[/]"
 
 
 def _html_to_rich(snippet: str) -> str:
     import html
+    import re
 
-    marked = escape(html.unescape(snippet.replace("<em>", "\x01").replace("</em>", "\x02")))
-    return marked.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
+    # Split at the highlighter's own tags first, so no text of the record can pose as one.
+    rich = []
+    for part in re.split(r"(</?em>)", snippet):
+        rich.append("[bold yellow]" if part == "<em>" else "[/]" if part == "</em>" else _show(html.unescape(part)))
+    return "".join(rich)
 
 
 def _render_page(result: ResultPage) -> None:
     if result.parsed_query:
-        out.print(f"[dim]Parsed query:[/] {escape(result.parsed_query)}")
+        out.print(f"[dim]Parsed query:[/] {_show(result.parsed_query)}")
     if not result.total:
         cut = " before the time limit" if result.timed_out else ""
-        out.print(f"No results for {escape(repr(result.query))}{cut}.")
+        out.print(f"No results for {_show(repr(result.query))}{cut}.")
         if result.suggestion:
-            out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]")
+            out.print(f"Did you mean: [bold]{_show(result.suggestion)}[/]")
         return
     if result.suggestion:
-        out.print(f"Did you mean: [bold]{escape(result.suggestion)}[/]")
+        out.print(f"Did you mean: [bold]{_show(result.suggestion)}[/]")
     first = (result.page - 1) * result.limit + 1
     last = first + len(result.hits) - 1
     note = " (no document has every word; showing those with most)" if result.relaxed else ""
@@ -374,7 +402,7 @@ def _render_page(result: ResultPage) -> None:
     out.print(f"{result.total} {noun}, showing {shown} (page {result.page} of {result.pages}){note}")
     _render_hits(result.hits, first)
     if result.facets and result.facets.topics:
-        tops = ", ".join(f"{escape(k)} {v}" for k, v in list(result.facets.topics.items())[:8])
+        tops = ", ".join(f"{_show(k)} {v}" for k, v in list(result.facets.topics.items())[:8])
         out.print(f"[dim]Topics:[/] {tops}")
 
 
@@ -409,7 +437,7 @@ def similar_cmd(
     if as_json:
         _print_json(page.to_dict())
         return
-    out.print(f"Like [bold]{escape(page.title)}[/] [dim]{escape(page.id)}[/]")
+    out.print(f"Like [bold]{_show(page.title)}[/] [dim]{_show(page.id)}[/]")
     if page.related:
         out.print("Related (from the record):")
         _render_hits(page.related, scores=False)
@@ -437,10 +465,10 @@ def suggest_cmd(
         _print_json([s.to_dict() for s in suggestions])
         return
     if not suggestions:
-        out.print(f"No suggestions for {escape(repr(prefix))}.")
+        out.print(f"No suggestions for {_show(repr(prefix))}.")
     for suggestion in suggestions:
         count = f"  [dim]{suggestion.count}[/]" if suggestion.kind != "title" else f"  [dim]{suggestion.id}[/]"
-        out.print(f"{suggestion.kind:<8} {escape(suggestion.text)}{count}")
+        out.print(f"{suggestion.kind:<8} {_show(suggestion.text)}{count}")
 
 
 @app.command("stats")
@@ -463,7 +491,7 @@ def stats_cmd(
     )
     for name, counts in (("Top topics", stats.topics), ("Top providers", stats.providers)):
         if counts:
-            out.print(f"{name}: " + ", ".join(f"{escape(k)} {v}" for k, v in list(counts.items())[:10]))
+            out.print(f"{name}: " + ", ".join(f"{_show(k)} {v}" for k, v in list(counts.items())[:10]))
 
 
 @app.command("check")
@@ -482,12 +510,12 @@ def check_cmd(
         _print_json(report.to_dict())
     else:
         for problem in report.problems:
-            where = f"{escape(problem.path)}: " if problem.path else ""
-            out.print(f"[red]{problem.kind}[/] {where}{escape(problem.detail)}")
+            where = f"{_show(problem.path)}: " if problem.path else ""
+            out.print(f"[red]{problem.kind}[/] {where}{_show(problem.detail)}")
         verdict = "OK" if report.ok else f"{len(report.problems)} problems"
         out.print(f"{verdict}: {report.documents} documents, {report.records_checked} record files checked")
         if report.advice:
-            err.print(f"Hint: {escape(report.advice)}")
+            err.print(f"Hint: {_show(report.advice)}")
     if not report.ok:
         raise typer.Exit(EXIT_ERROR)
 
@@ -502,6 +530,7 @@ def watch_cmd(
     wait: WaitOpt = 0.0,
     follow_symlinks: FollowOpt = False,
     max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
+    allow_empty: AllowEmptyOpt = False,
 ) -> None:
     """Reindex on a schedule in the foreground, until SIGINT or SIGTERM."""
     from search.records import Limits
@@ -526,6 +555,7 @@ def watch_cmd(
         wait=wait,
         limits=Limits(max_file_bytes=max_file_size),
         follow_symlinks=follow_symlinks,
+        allow_empty=allow_empty,
     )
 
 

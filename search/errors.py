@@ -2,6 +2,8 @@
 
     SearchError                 base; `str(e)` is the message, `e.hint` how to fix it
     ├── RecordError             a record file cannot be read or parsed (path, line, field)
+    │   └── FolderError         a folder under a root cannot be listed: its records are kept
+    ├── EmptySourceError        a --full rebuild would drop the records of an empty root
     ├── UsageError              an argument is invalid: a bad date, sort, limit (option, value)
     │   ├── QueryError          a raw-mode query does not parse (query)
     │   └── AlertNameError      an alert name is empty, too long or not a plain word (name)
@@ -35,6 +37,8 @@ __all__ = [
     "AlertsCorruptError",
     "BackendError",
     "DocumentNotFoundError",
+    "EmptySourceError",
+    "FolderError",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexError_",
@@ -86,6 +90,35 @@ class RecordError(SearchError):
 
 def _record_error(path: str, problem: str, line: int | None, field: str | None, hint: str | None) -> RecordError:
     return RecordError(path, problem, line=line, field=field, hint=hint)
+
+
+class FolderError(RecordError):
+    """A folder under a root could not be listed (permissions, I/O error).
+
+    Its files may well exist, so the indexer keeps their records instead of
+    deleting them as gone, unless told the folder is meant to be empty."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_folder_error, (self.path, self.problem, self.hint))
+
+
+def _folder_error(path: str, problem: str, hint: str | None) -> FolderError:
+    return FolderError(path, problem, hint=hint)
+
+
+class EmptySourceError(SearchError):
+    """A full rebuild found no files under a root (or could not list a folder)
+    from which the index holds records: an unmounted disk looks like this.
+    Nothing was changed (CLI exit code 5)."""
+
+    def __init__(self, places: dict[str, str], records: int) -> None:
+        self.places = places
+        self.records = records
+        where = "; ".join(f"{path}: {why}" for path, why in places.items())
+        super().__init__(
+            f"refusing to drop {records:,} indexed records: {where}",
+            hint="If those files are gone for good, run again with --allow-empty to delete their records.",
+        )
 
 
 class UsageError(SearchError):

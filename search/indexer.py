@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from search.alerts.run import AlertRun
-from search.errors import IndexCorruptError, RecordError, UsageError
+from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError, UsageError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
 from search.schema import article_documents, indexed_sources, unpack_record
@@ -166,6 +166,7 @@ def build_index(
     follow_symlinks: bool = False,
     procs: int | None = None,
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> IndexReport:
     """Bring the index at `index_dir` in step with the record files under `paths`.
 
@@ -173,6 +174,13 @@ def build_index(
     generation that replaces the old one whole.  Raises IndexBusyError when
     another writer holds the index for longer than `wait` seconds.  Bad
     records never raise: they are listed in the report's ``skipped``.
+
+    Deletion safety: a root folder that yields no files (an unmounted disk
+    leaves its mount point empty) or a folder that cannot be listed is not
+    taken to mean its records were deleted.  An incremental run keeps those
+    records and lists the places in the report's ``kept``; a full rebuild
+    raises EmptySourceError and changes nothing.  ``allow_empty=True`` says
+    the emptiness is meant: their records are deleted like any others.
     """
     started = time.perf_counter()
     limits = limits or Limits()
@@ -186,48 +194,51 @@ def build_index(
         else:
             store.prune()
         fresh = full or store.current_name() is None
-        # A fresh build needs only the paths: keeping every file's stat too
-        # took 83 MB of this process at 200,000 files (40 MB without; 470 MB
-        # at 1,000,000), a heap the forked sub-writers then inherit.
-        found: dict[str, SourceFile | None] = {}
-        skipped: list[Skipped] = []
-        for item in walk(roots, follow_symlinks=follow_symlinks):
-            if isinstance(item, RecordError):
-                skipped.append(Skipped(item.path, str(item)))
-            else:
-                found.setdefault(item.path, None if fresh else item)
-        gen, ix = store.create_generation() if fresh else store.open_for_writing()
-        alerts = AlertRun.begin(store.root, ix, fresh=fresh)  # matches each commit's articles (search.alerts)
-        with CorruptionGuard(store.root):
-            indexed = {} if fresh else {p: v for p, v in indexed_sources(ix).items() if _under(p, roots)}
-        tasks: list[_Task] = []
-        unchanged = 0
-        for key, source in found.items():
-            known = indexed.pop(key, None)
-            if known is None:
-                tasks.append(_Task(key, None))
-            elif source is not None and known[0] == source.size and known[1] == source.mtime_ns:
-                unchanged += 1
-            else:
-                tasks.append(_Task(key, known[2]))
-        was_indexed = {t.path for t in tasks if t.known_digest is not None}
-        apply = _apply if fresh else _guarded_apply
-        counts = apply(
-            ix,
-            tasks,
-            removed=sorted(indexed),
-            was_indexed=was_indexed,
-            limits=limits,
-            procs=_default_procs() if procs is None else procs,
-            fresh=fresh,
-            skipped=skipped,
-            progress=progress,
-            inherited=(lock_fd,),
-            alerts=alerts,
-        )
-        store.seal(gen)
+        found, skipped, unlisted = _scan(roots, fresh, follow_symlinks)
+        empty = {} if allow_empty else {**unlisted, **_empty_roots(roots, found)}
         if fresh:
-            store.publish(gen)
+            _refuse_full_rebuild_over(store, empty)
+        gen, ix = store.create_generation() if fresh else store.open_for_writing()
+        try:
+            alerts = AlertRun.begin(store.root, ix, fresh=fresh)  # matches each commit's articles (search.alerts)
+            # Damage met while reading or merging the live generation is an
+            # IndexCorruptError naming the index folder (a full disk stays an OSError).
+            with contextlib.nullcontext() if fresh else CorruptionGuard(store.root, reading=False):
+                with CorruptionGuard(store.root):
+                    indexed = {} if fresh else {p: v for p, v in indexed_sources(ix).items() if _under(p, roots)}
+                kept = _keep_records_under(empty, indexed)
+                tasks: list[_Task] = []
+                unchanged = 0
+                for key, source in found.items():
+                    known = indexed.pop(key, None)
+                    if known is None:
+                        tasks.append(_Task(key, None))
+                    elif source is not None and known[0] == source.size and known[1] == source.mtime_ns:
+                        unchanged += 1
+                    else:
+                        tasks.append(_Task(key, known[2]))
+                was_indexed = {t.path for t in tasks if t.known_digest is not None}
+                counts = _apply(
+                    ix,
+                    tasks,
+                    removed=sorted(indexed),
+                    was_indexed=was_indexed,
+                    limits=limits,
+                    procs=_default_procs() if procs is None else procs,
+                    fresh=fresh,
+                    skipped=skipped,
+                    progress=progress,
+                    inherited=(lock_fd,),
+                    alerts=alerts,
+                )
+            store.seal(gen)
+            if fresh:
+                store.publish(gen)
+        except BaseException:
+            if fresh:  # an unpublished generation is of no use to anyone: do not leave it behind
+                ix.close()
+                store.discard(gen)
+            raise
         documents = ix.doc_count()
     report = IndexReport(
         added=counts["added"],
@@ -240,9 +251,86 @@ def build_index(
         full=fresh,
         documents=documents,
         alerts=alerts.finish(),
+        kept=kept,
     )
+    for place in kept:
+        log.info("kept the records under %s: %s", place.path, place.error)
     log.debug("indexed %s into %s: %s", ", ".join(roots), index_dir, report.summary())
     return report
+
+
+def _scan(
+    roots: list[str], fresh: bool, follow_symlinks: bool
+) -> tuple[dict[str, SourceFile | None], list[Skipped], dict[str, str]]:
+    """The record files under `roots` (path -> stat, None for a fresh build),
+    what was skipped, and the folders that could not be listed (path -> why)."""
+    # A fresh build needs only the paths: keeping every file's stat too
+    # took 83 MB of this process at 200,000 files (40 MB without; 470 MB
+    # at 1,000,000), a heap the forked sub-writers then inherit.
+    found: dict[str, SourceFile | None] = {}
+    skipped: list[Skipped] = []
+    unlisted: dict[str, str] = {}
+    for item in walk(roots, follow_symlinks=follow_symlinks):
+        if isinstance(item, RecordError):
+            skipped.append(Skipped(item.path, str(item)))
+            if isinstance(item, FolderError):
+                unlisted[item.path] = item.problem
+        else:
+            found.setdefault(item.path, None if fresh else item)
+    return found, skipped, unlisted
+
+
+def _empty_roots(roots: list[str], found: dict[str, SourceFile | None]) -> dict[str, str]:
+    """Root folders under which no record file was found."""
+    empty: dict[str, str] = {}
+    for root in roots:
+        if os.path.isdir(root) and not any(_under(path, [root]) for path in found):
+            empty[root] = "the folder yields no record files (an unmounted disk?)"
+    return empty
+
+
+def _held(places: dict[str, str], indexed: dict[str, Any]) -> dict[str, int]:
+    """How many of the `indexed` records lie under each of `places`."""
+    held = dict.fromkeys(places, 0)
+    for path in indexed:
+        for place in places:
+            if _under(path, [place]):
+                held[place] += 1
+                break
+    return {place: n for place, n in held.items() if n}
+
+
+def _keep_records_under(places: dict[str, str], indexed: dict[str, Any]) -> tuple[Skipped, ...]:
+    """Take the records under `places` out of `indexed` (so they are not deleted); say so."""
+    if not places:
+        return ()
+    held = _held(places, indexed)
+    for path in [p for p in indexed if any(_under(p, [place]) for place in held)]:
+        del indexed[path]
+    return tuple(
+        Skipped(place, f"{n:,} indexed records kept: {places[place]}; pass --allow-empty to delete them")
+        for place, n in held.items()
+    )
+
+
+def _refuse_full_rebuild_over(store: Store, places: dict[str, str]) -> None:
+    """A full rebuild replaces the index whole, so it cannot keep records:
+    refuse it when the live index holds records under `places`."""
+    if not places:
+        return
+    try:
+        _gen, ix = store.open()
+    except SearchError:
+        return  # no index, or one too damaged to read: nothing to protect
+    try:
+        with CorruptionGuard(store.root):
+            held = _held(places, indexed_sources(ix))
+    except IndexCorruptError:
+        return
+    finally:
+        ix.close()
+    if held:
+        raise EmptySourceError({place: places[place] for place in held}, sum(held.values()))
 
 
 class _StoredRecords:
@@ -281,11 +369,6 @@ def normalise_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return kept
 
 
-def _guarded_apply(ix: Any, tasks: list[_Task], **kwargs: Any) -> dict[str, Any]:
-    """_apply on an existing index: a damaged segment met while merging is an
-    IndexCorruptError (a failing disk stays an OSError)."""
-    with CorruptionGuard(ix.storage.folder, reading=False):
-        return _apply(ix, tasks, **kwargs)
 
 
 def _apply(

@@ -56,7 +56,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from search.errors import RecordError, UsageError
+from search.errors import FolderError, RecordError, UsageError
 
 __all__ = [
     "EXTENSIONS",
@@ -192,6 +192,9 @@ def walk(
     starts: list[tuple[Path, os.stat_result]] = []
     for root in roots:
         path = Path(root).absolute()
+        if not _utf8(str(path)):
+            problem = f"{root} is not a valid UTF-8 name (the \\xNN are its bytes that are not)"
+            raise UsageError(problem, option="PATH", hint="rename it, or name a folder above it") from None
         try:
             starts.append((path, path.stat()))
         except (FileNotFoundError, NotADirectoryError):
@@ -234,6 +237,16 @@ def _walk_folder(
         name = entry.name
         if name.startswith("."):
             continue
+        if not name.isascii() and not _utf8(name):
+            # The index stores names as UTF-8 text (a Whoosh term), which such a name has no spelling in.
+            try:
+                what = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+            except OSError:
+                what = "file"
+            if what == "folder" or name.lower().endswith(suffixes):
+                problem = f"{what} name is not valid UTF-8 (the \\xNN are its bytes that are not)"
+                yield RecordError(entry.path, problem, hint=f"rename the {what} to index it")
+            continue
         wanted = name.lower().endswith(suffixes)
         link = False
         try:
@@ -263,6 +276,15 @@ def _walk_folder(
             yield RecordError(entry.path, "symbolic link loop" if loop else f"cannot read: {exc.strerror}")
 
 
+def _utf8(name: str) -> bool:
+    """Whether `name` (as os.fsdecode gives it) spells valid UTF-8, i.e. has no surrogate escapes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _key(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
@@ -285,9 +307,10 @@ def _enter(
     except (FileNotFoundError, NotADirectoryError):
         return RecordError(folder, "folder vanished during the walk")
     except PermissionError:
-        return RecordError(folder, "cannot read folder: permission denied", hint="check its permissions")
+        hint = "check its permissions; its indexed records are kept until it can be read"
+        return FolderError(folder, "cannot read folder: permission denied", hint=hint)
     except OSError as exc:
-        return RecordError(folder, f"cannot read folder: {exc.strerror}")
+        return FolderError(folder, f"cannot read folder: {exc.strerror}", hint="its indexed records are kept")
     stack.append((iter(listing), key))
     if ancestors is not None:
         ancestors.add(key)

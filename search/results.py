@@ -228,6 +228,9 @@ class IndexReport:
     full: bool = False
     documents: int = 0  # searchable documents in the index after the run
     alerts: AlertNews = AlertNews()
+    #: Roots that yielded no files and folders that could not be listed, whose
+    #: indexed records were kept rather than deleted (see build_index's allow_empty).
+    kept: tuple[Skipped, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -254,6 +257,7 @@ class IndexReport:
             "full": self.full,
             "documents": self.documents,
             "alerts": self.alerts.to_dict(),
+            "kept": [k.to_dict() for k in self.kept],
         }
 
 

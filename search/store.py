@@ -70,7 +70,13 @@ _DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueErro
 
 
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
-    """Whether `exc`, raised by Whoosh, means damaged index files."""
+    """Whether `exc`, raised by Whoosh, means damaged index files.
+
+    A UnicodeError is a ValueError but never damage: it is text that Whoosh
+    cannot encode (a file name that is not UTF-8), a bug to fix, not an index
+    to rebuild."""
+    if isinstance(exc, UnicodeError):
+        return False
     if reading and isinstance(exc, OSError):
         return True
     # Whoosh reports a bad block or tag as a bare Exception ("Block tag error").
@@ -268,6 +274,16 @@ class Store:
         os.replace(tmp, self.root / CURRENT)
         self._fsync_dir()
         self.prune()
+
+    def discard(self, gen: Path) -> None:
+        """Delete the unpublished generation `gen` (a failed build's), never the live one."""
+        try:
+            live = self.current_name()
+        except IndexCorruptError:  # a --full repairing a damaged pointer
+            live = None
+        if gen.name != live:
+            log.info("removing the unfinished generation %s", gen.name)
+            shutil.rmtree(gen, ignore_errors=True)
 
     def prune(self) -> None:
         """Delete every generation but the live one and the one before it."""

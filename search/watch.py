@@ -42,6 +42,7 @@ def watch(
     follow_symlinks: bool = False,
     max_runs: int | None = None,
     on_report: Callable[[IndexReport | SearchError], None] | None = None,
+    allow_empty: bool = False,
 ) -> int:
     """Reindex every `every` seconds until `stop` is set; returns the number of runs."""
     runs = 0
@@ -49,8 +50,12 @@ def watch(
         started = time.monotonic()
         outcome: IndexReport | SearchError
         try:
-            outcome = build_index(paths, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks)
+            outcome = build_index(
+                paths, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks, allow_empty=allow_empty
+            )
             log.info("reindex: %s", outcome.summary())
+            for place in outcome.kept:
+                log.warning("reindex kept the records under %s: %s", place.path, place.error)
         except SearchError as exc:
             outcome = exc
             log.error("reindex failed: %s", exc)

@@ -35,9 +35,10 @@ from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.structfile import StructFile
 
 import search.indexer
+import search.records
 import search.writers
 from search import build_index, open_index
-from search.errors import IndexNotFoundError, UsageError
+from search.errors import EmptySourceError, IndexNotFoundError, UsageError
 from search.records import Article, parse_record
 from search.store import Store
 
@@ -350,13 +351,126 @@ def test_empty_folder_is_a_fine_root(write_record: RecordWriter, tmp_path: Path)
         assert ix.search("anything").total == 0
         assert ix.search("").total == 0
 
-    # a root whose every file went: all of them leave
+    # a root whose every file went looks like an unmounted disk: kept, unless allow_empty says it is meant
     paths = [write_record(f"r{i}.md", record(f"Record number {i}")) for i in range(3)]
     build_index([tmp_path / "records"], tmp_path / "index2")
     for path in paths:
         path.unlink()
-    report = build_index([tmp_path / "records"], tmp_path / "index2")
-    assert counts(report) == (0, 0, 3, 0, 0) and report.documents == 0
+    report = build_index([tmp_path / "records"], tmp_path / "index2", allow_empty=True)
+    assert counts(report) == (0, 0, 3, 0, 0) and report.documents == 0 and report.kept == ()
+
+
+# -- deletion safety: an empty root or an unreadable folder never deletes its records -----------
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Listing `folder` fails as without read permission (the suite may run as root)."""
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if os.fspath(path) == str(folder):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(search.records.os, "scandir", scandir)
+
+
+def test_an_emptied_root_keeps_its_records_and_says_so(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir, mount = tmp_path / "index", tmp_path / "records"
+    for i in range(3):
+        write_record(f"r{i}.md", record(f"Mounted story {i}"))
+    write_record("other.md", record("Other story"), folder="other")
+    build_index([mount, tmp_path / "other"], index_dir)
+    for path in mount.iterdir():
+        path.unlink()  # the disk is unmounted: its mount point stays, empty
+    write_record("new.md", record("Newer story"), folder="other")
+    report = build_index([mount, tmp_path / "other"], index_dir)
+    assert counts(report) == (1, 0, 0, 1, 0) and report.documents == 5
+    assert [k.path for k in report.kept] == [str(mount)]
+    assert report.kept[0].error.startswith("3 indexed records kept: the folder yields no record files")
+    assert "--allow-empty" in report.kept[0].error
+    assert len(titles(index_dir, "mounted")) == 3
+    assert report.to_dict()["kept"] == [{"path": str(mount), "error": report.kept[0].error}]
+
+    pruned = build_index([mount, tmp_path / "other"], index_dir, allow_empty=True)
+    assert counts(pruned) == (0, 0, 3, 2, 0) and pruned.kept == () and titles(index_dir, "mounted") == set()
+
+
+def test_a_full_rebuild_over_an_emptied_root_changes_nothing(write_record: RecordWriter, tmp_path: Path) -> None:
+    index_dir, mount = tmp_path / "index", tmp_path / "records"
+    paths = [write_record(f"r{i}.md", record(f"Mounted story {i}")) for i in range(2)]
+    build_index([mount], index_dir)
+    for path in paths:
+        path.unlink()
+    before = snapshot(index_dir)
+    with pytest.raises(EmptySourceError) as caught:
+        build_index([mount], index_dir, full=True)
+    assert str(mount) in str(caught.value) and "2 indexed records" in str(caught.value)
+    assert "--allow-empty" in (caught.value.hint or "")
+    assert snapshot(index_dir) == before and sorted(p.name for p in index_dir.glob("gen-*")) == ["gen-000001"]
+    report = build_index([mount], index_dir, full=True, allow_empty=True)
+    assert report.documents == 0
+
+
+def test_a_folder_that_cannot_be_read_keeps_its_records(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir, root = tmp_path / "index", tmp_path / "records"
+    write_record("a.md", record("Readable story"))
+    write_record("x.md", record("Locked story"), folder="records/locked")
+    build_index([root], index_dir)
+    write_record("b.md", record("Second readable story"))
+    _deny(monkeypatch, root / "locked")
+    report = build_index([root], index_dir)
+    assert report.added == 1 and report.deleted == 0 and report.documents == 3
+    assert [k.path for k in report.kept] == [str(root / "locked")]
+    assert "cannot read folder: permission denied" in report.kept[0].error
+    assert [s.path for s in report.skipped] == [str(root / "locked")]
+    assert titles(index_dir, "locked") == {"Locked story"}
+    with pytest.raises(EmptySourceError, match="locked"):
+        build_index([root], index_dir, full=True)
+    report = build_index([root], index_dir, allow_empty=True)
+    assert report.deleted == 1 and titles(index_dir, "locked") == set()
+
+
+# -- file names are data --------------------------------------------------------------------------
+
+
+def test_a_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
+    root, index_dir = tmp_path / "records", tmp_path / "index"
+    root.mkdir()
+    (root / "ok.md").write_text("---\ntitle: Plain story\n---\n", "utf-8")
+    build_index([root], index_dir)
+    with open(os.fsencode(root) + b"/lat\xff\xfe.md", "w") as handle:
+        handle.write("---\ntitle: Latin story\n---\nb\n")
+    (root / "ok2.md").write_text("---\ntitle: Second plain story\n---\n", "utf-8")
+    for full in (False, True):
+        report = build_index([root], index_dir, full=full)
+        assert [s.error.split(": ", 1)[1] for s in report.skipped] == [
+            "file name is not valid UTF-8 (the \\xNN are its bytes that are not)"
+        ]
+        assert report.documents == 2 and titles(index_dir, "plain") == {"Plain story", "Second plain story"}
+    assert sorted(p.name for p in index_dir.glob("gen-*")) == ["gen-000001", "gen-000002"]
+
+
+def test_a_failed_full_rebuild_leaves_no_generation_behind(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir)
+    before = snapshot(index_dir)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug half-way through")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(whoosh.writing.SegmentWriter, "add_document", broken)
+        with pytest.raises(RuntimeError):
+            build_index([tmp_path / "records"], index_dir, full=True)
+    gc.collect()
+    assert sorted(p.name for p in index_dir.glob("gen-*")) == ["gen-000001"]
+    assert snapshot(index_dir) == before
 
 
 def test_overlapping_roots_index_each_file_once(write_record: RecordWriter, tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.errors import RecordError, UsageError
+import search.records
+from search.errors import FolderError, RecordError, UsageError
 from search.records import (
     EXTENSIONS,
     Article,
@@ -856,6 +857,48 @@ def test_unreadable_folder_is_reported_and_the_walk_goes_on(tmp_path: Path) -> N
     finally:
         (tmp_path / "a").chmod(0o755)
     assert listed(items, tmp_path) == ["a: cannot read folder: permission denied", "b.md"]
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """os.scandir(folder) fails as for a folder without read permission (tests run as root)."""
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if os.fspath(path) == str(folder):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(search.records.os, "scandir", scandir)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_folder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_tree(tmp_path, "a/x.md", "b.md")
+    _deny(monkeypatch, tmp_path / "a")
+    items = list(walk([tmp_path]))
+    assert listed(items, tmp_path) == ["a: cannot read folder: permission denied", "b.md"]
+    assert isinstance(items[0], FolderError) and "records are kept" in (items[0].hint or "")
+    assert pickle.loads(pickle.dumps(items[0])).__class__ is FolderError
+
+
+def test_names_that_are_not_utf8_are_skipped_by_name_never_fatal(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path)
+    (tmp_path / "ok.md").write_text("---\ntitle: ok\n---\n", "utf-8")
+    with open(raw + b"/lat\xff\xfe.md", "w") as handle:
+        handle.write("---\ntitle: x\n---\nb\n")
+    os.mkdir(raw + b"/dir\xe9")
+    with open(raw + b"/dir\xe9/inside.md", "w") as handle:
+        handle.write("---\ntitle: y\n---\n")
+    with open(raw + b"/notes\xff.bin", "w") as handle:  # not a record name: not mentioned
+        handle.write("x")
+    items = list(walk([tmp_path]))
+    folder, file = os.fsdecode(b"dir\xe9"), os.fsdecode(b"lat\xff\xfe.md")
+    assert listed(items, tmp_path) == [
+        folder + ": folder name is not valid UTF-8 (the \\xNN are its bytes that are not)",
+        file + ": file name is not valid UTF-8 (the \\xNN are its bytes that are not)",
+        "ok.md",
+    ]
+    with pytest.raises(UsageError, match="not a valid UTF-8 name"):
+        list(walk([os.fsdecode(raw + b"/dir\xe9")]))
 
 
 # --- the shared corpora ------------------------------------------------------------------------

@@ -20,10 +20,12 @@ import sys
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import whoosh.writing
 from conftest import index_snapshot
 
 from search import build_index, open_index
@@ -35,7 +37,7 @@ from search.errors import (
     SearchError,
 )
 from search.schema import SCHEMA_VERSION
-from search.store import Store
+from search.store import Store, is_damage
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 N_SEEDS = len(list(SEEDS.iterdir()))
@@ -360,6 +362,33 @@ def test_damaged_segment_is_index_corrupt_error_on_incremental_build(
     kind, hint = raised_by(lambda: build_index([SEEDS], seed_copy))
     assert kind is IndexCorruptError
     assert "--full" in (hint or "")
+
+
+def test_text_whoosh_cannot_encode_is_not_called_damage() -> None:
+    # UnicodeEncodeError is a ValueError, which Whoosh also raises for damaged files
+    try:
+        "x\udcff".encode("utf-8")
+    except UnicodeEncodeError as exc:
+        assert not is_damage(exc) and not is_damage(exc, reading=False)
+    assert is_damage(ValueError("bad block")) and is_damage(OSError(5, "EIO"))
+    assert not is_damage(OSError(28, "ENOSPC"), reading=False)
+
+
+@leaky
+def test_damage_met_while_merging_names_the_index_folder_never_a_generation(
+    seed_copy: Path, write_record: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_record("new.md", 'title: "Quokka census"')
+
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise zlib.error("Error -3 while decompressing data: invalid block type")
+
+    monkeypatch.setattr(whoosh.writing.SegmentWriter, "commit", damaged)
+    with pytest.raises(IndexCorruptError) as caught:
+        build_index([SEEDS, write_record("b.md", 'title: "B"').parent], seed_copy)
+    assert caught.value.index_dir == str(seed_copy)
+    assert "gen-" not in str(caught.value) and "gen-" not in (caught.value.hint or "")
+    assert f"--index {seed_copy} " in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize("damage", [_truncate_half, _random_fill], ids=lambda f: f.__name__.strip("_"))
