@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from search.api import Document, Index, open_index
     from search.errors import (
         DocumentNotFoundError,
+        EmptySourceError,
         IndexBusyError,
         IndexCorruptError,
         IndexNotFoundError,
@@ -47,6 +48,7 @@ _EXPORTS = {
     "search.api": ("Document", "Index", "open_index"),
     "search.errors": (
         "DocumentNotFoundError",
+        "EmptySourceError",
         "IndexBusyError",
         "IndexCorruptError",
         "IndexNotFoundError",
@@ -78,6 +80,7 @@ __all__ = [
     "Boost",
     "Document",
     "DocumentNotFoundError",
+    "EmptySourceError",
     "Explanation",
     "Facets",
     "Hit",

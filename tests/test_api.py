@@ -70,6 +70,7 @@ EXPECTED_ALL = [
     "Boost",
     "Document",
     "DocumentNotFoundError",
+    "EmptySourceError",
     "Explanation",
     "Facets",
     "Hit",

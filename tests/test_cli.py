@@ -782,10 +782,96 @@ def test_every_setting_is_documented(setting: settings.Setting) -> None:
     assert setting.env in _readme()
 
 
-@pytest.mark.parametrize("code", range(5))
+@pytest.mark.parametrize("code", range(6))
 def test_every_exit_code_is_documented(code: int) -> None:
     text = _readme()
     assert re.search(r"(?i)exit (code|status)", text)
     in_a_table_or_list = rf"(?m)^\s*(?:[|*+-]\s*)?`?{code}`?\s*(?:[|:=\u2013\u2014-]|\s{{2}}|$)"
     in_prose = rf"(?i)\bexit(?:s| code| status)?\s+(?:with\s+)?`?{code}`?\b"
     assert re.search(in_a_table_or_list, text) or re.search(in_prose, text), f"exit code {code}"
+
+
+# -- names and contents are data, never commands (issue 16) ---------------------------------------
+
+HOSTILE_NAMES = [
+    "x\x1b]2;PWNED\x1b\\y.md",
+    "z\x1b[2J\x1b[3J\x1b[Hq.md",
+    "c1\x9b31m.md",
+    "bidi\u202eexe.fdp.md",
+]
+JSON_RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+RAW_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def _hostile_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "hostile"
+    root.mkdir()
+    for n, name in enumerate(HOSTILE_NAMES):
+        front = f'title: "Invoice {n} \\u202eexe.fdp \\e]0;evil-title\\a"\nprovider: {{name: "P\\u2066x\\u200b"}}'
+        (root / name).write_text(f"---\n{front}\n---\nbody\n", "utf-8")
+    (root / "bad\x1b]2;OWNED\x07.md").write_text("no front matter\n", "utf-8")
+    return root
+
+
+def test_hostile_names_and_titles_reach_the_terminal_as_visible_escapes(tmp_path: Path) -> None:
+    root, index = _hostile_tree(tmp_path), tmp_path / "ix"
+    result = run("index", "--index", index, root)
+    assert result.exit_code == 0, result.stderr
+    assert not RAW_CONTROLS.search(result.stdout + result.stderr)
+    assert "skipped " + str(root) + "/bad\\x1b]2;OWNED\\x07.md:1: file does not start with '---'" in result.stderr
+
+    table = run("query", "invoice", "--index", index, "--no-collapse", "--limit", 50)
+    assert table.exit_code == 0, table.stderr
+    assert not RAW_CONTROLS.search(table.stdout)
+    for shown in ("x\\x1b]2;PWNED\\x1b\\y.md", "z\\x1b[2J\\x1b[3J\\x1b[Hq.md", "c1\\x9b31m.md", "\\u202e"):
+        assert shown in table.stdout, shown
+    assert "P\\u2066x\\u200b" in table.stdout
+
+
+def test_json_keeps_hostile_characters_as_data_but_escaped(tmp_path: Path) -> None:
+    root, index = _hostile_tree(tmp_path), tmp_path / "ix"
+    run("index", "--index", index, root)
+    result = run("query", "invoice", "--index", index, "--no-collapse", "--json")
+    assert result.exit_code == 0
+    assert not JSON_RAW.search(result.stdout)
+    assert "\\u001b]2;PWNED" in result.stdout and "\\u009b" in result.stdout and "\\u202e" in result.stdout
+    paths = {Path(hit["path"]).name for hit in json.loads(result.stdout)["hits"]}
+    assert paths == set(HOSTILE_NAMES)  # every character is back, as data
+
+
+def test_a_name_that_is_not_utf8_is_skipped_by_name_and_the_run_succeeds(tmp_path: Path) -> None:
+    root = tmp_path / "names"
+    root.mkdir()
+    (root / "ok.md").write_text("---\ntitle: Plain story\n---\n", "utf-8")
+    with open(os.fsencode(root) + b"/lat\xff\xfe.md", "w") as handle:
+        handle.write("---\ntitle: x\n---\nb\n")
+    for extra in ((), (), ("--full",)):
+        result = run("index", "--index", tmp_path / "ix", root, *extra)
+        assert result.exit_code == 0, result.stderr
+        assert f"skipped {root}/lat\\xff\\xfe.md: file name is not valid UTF-8" in result.stderr
+        assert "unreadable" not in result.stderr and "gen-" not in result.stderr
+    report = run_json("index", "--index", tmp_path / "ix", root)
+    assert report["skipped"][0]["path"] == str(root) + "/lat\udcff\udcfe.md"  # JSON: \udcff, valid UTF-8
+    assert sorted(p.name for p in (tmp_path / "ix").glob("gen-*")) == ["gen-000001", "gen-000002"]
+
+
+def test_an_emptied_root_exits_5_naming_it_and_allow_empty_prunes(tmp_path: Path) -> None:
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    for i in range(3):
+        (mount / f"r{i}.md").write_text(f"---\ntitle: Story {i}\n---\n", "utf-8")
+    index = tmp_path / "ix"
+    assert run("index", "--index", index, mount).exit_code == 0
+    for path in mount.iterdir():
+        path.unlink()
+    kept = run("index", "--index", index, mount)
+    assert kept.exit_code == 5
+    assert f"kept {mount}: 3 indexed records kept: the folder yields no record files" in kept.stderr
+    assert "--allow-empty" in kept.stderr and "3 documents" in kept.stdout
+    refused = run("index", "--index", index, mount, "--full")
+    assert refused.exit_code == 5 and error_lines(refused) == [
+        f"Error: refusing to drop 3 indexed records: {mount}: the folder yields no record files (an unmounted disk?)"
+    ]
+    pruned = run("index", "--index", index, mount, "--allow-empty")
+    assert pruned.exit_code == 0 and "3 deleted" in pruned.stdout and "0 documents" in pruned.stdout
+
