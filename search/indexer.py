@@ -48,6 +48,7 @@ from search.writers import (
     check_count,
     close_inherited,
     delete_paths,
+    discard,
     exit_with,
     lock_fds,
     open_writer,
@@ -235,9 +236,14 @@ def build_index(
             if fresh:
                 store.publish(gen)
         except BaseException:
-            if fresh:  # an unpublished generation is of no use to anyone: do not leave it behind
+            # Leave nothing that fills the disk or confuses the next run: an unpublished
+            # generation is of no use to anyone, and in the live one, under our lock, every
+            # temp file and every segment file its TOC does not name is the failed write's.
+            if fresh:
                 ix.close()
                 store.discard(gen)
+            else:
+                store.remove_leftovers(gen)
             raise
         documents = ix.doc_count()
     report = IndexReport(
@@ -435,7 +441,7 @@ def _apply(
         delete_paths(writer, doomed)
         alerts.commit(writer)
     except BaseException:
-        writer.cancel()
+        discard(writer)
         raise
     finally:
         stored.close()

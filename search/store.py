@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import shutil
 import socket
 import struct
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
 
 from search.errors import (
     IndexBusyError,
@@ -222,6 +224,13 @@ class Store:
         numbers = [n for n in (_gen_number(p.name) for p in self.root.iterdir()) if n is not None]
         gen = self.root / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
         gen.mkdir()
+        try:
+            return gen, self._start_generation(gen)
+        except BaseException:  # a full disk: leave no half-made generation behind
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+
+    def _start_generation(self, gen: Path) -> Any:
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "whoosh_version": _package_version("whoosh"),
@@ -233,8 +242,7 @@ class Store:
         # segment's postings through BytesIO(memoryview), which copies the
         # whole file, so the reader that counts the documents after a full
         # build of 200,000 records briefly held 1.2 GiB (2.6 s per reader).
-        ix = FileStorage(str(gen), supports_mmap=False).create_index(build_schema())
-        return gen, ix
+        return FileStorage(str(gen), supports_mmap=False).create_index(build_schema())
 
     def open_for_writing(self) -> tuple[Path, Any]:
         """The live generation opened for an incremental update."""
@@ -301,6 +309,45 @@ class Store:
         for stray in self.root.glob(f"{CURRENT}.*.tmp"):
             with contextlib.suppress(OSError):
                 stray.unlink()
+        if live_n is not None:
+            self.remove_leftovers(self.root / str(live))
+
+    def leftovers(self, gen: Path) -> list[Path]:
+        """What a failed write left in `gen`: Whoosh's temp folder (MAIN.tmp:
+        posting runs and job files), our checksum drafts, and segment and TOC
+        files the live table of contents does not name (a commit that failed
+        half-way).  Whoosh deletes the last kind at its next commit, but a run
+        with nothing to commit never gets there.  Only a writer, under the
+        lock, may take these for leftovers: a running writer is making them."""
+        try:
+            names = sorted(p.name for p in gen.iterdir())
+        except OSError:
+            return []
+        found = [name for name in names if name.endswith(".tmp")]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                ix = FileStorage(str(gen), readonly=True, supports_mmap=False).open_index()
+                live_segments = {segment.segment_id() for segment in ix._segments()}
+                live_toc = ix.latest_generation()
+                ix.close()
+        except Exception:  # noqa: BLE001 - an unreadable TOC is check's finding, not this one's
+            return [gen / name for name in found]
+        toc_pattern, segment_pattern = TOC._pattern(ix.indexname), TOC._segment_pattern(ix.indexname)
+        for name in names:
+            toc, segment = toc_pattern.match(name), segment_pattern.match(name)
+            if (toc and int(toc.group(1)) != live_toc) or (segment and segment.group(1) not in live_segments):
+                found.append(name)
+        return [gen / name for name in sorted(found)]
+
+    def remove_leftovers(self, gen: Path) -> None:
+        for path in self.leftovers(gen):
+            log.info("removing %s, left by a write that failed", path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _fsync_dir(self) -> None:
         with contextlib.suppress(OSError):
@@ -309,6 +356,26 @@ class Store:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def writer_running(self) -> bool:
+        """Whether a writer holds the lock now, told without taking it (a check
+        must never make a writer that starts at that moment fail as busy)."""
+        try:
+            holder = (self.root / LOCK).read_text("utf-8", "replace")
+        except OSError:
+            return False
+        found = re.match(r"pid (\d+) on (\S+) ", holder)
+        if found is None:  # released (emptied), or its note could not be written
+            return bool(holder.strip())
+        if found.group(2) != socket.gethostname():
+            return True  # another machine's writer: assume it is alive
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
 
     @contextlib.contextmanager
     def writer_lock(self, wait: float = 0.0) -> Iterator[int]:
@@ -336,7 +403,10 @@ class Store:
                     time.sleep(0.1)
             started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+            # Who holds the lock is a courtesy to the next writer's message: on a full
+            # disk, not writing it must not stop the run that frees the space.
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
             try:
                 yield fd
             finally:

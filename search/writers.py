@@ -15,7 +15,17 @@ around here:
   one watches its parent and exits with it;
 * a sub-writer that dies loses its segment silently (the parent's commit
   skips a missing result after 1 s): callers count the documents they added
-  and check the total after the commit (``check_count``).
+  and check the total after the commit (``check_count``);
+* a sub-writer whose write fails (a full disk) prints a raw traceback and
+  dies, and a parent feeding the job queue of dead sub-writers blocks for
+  ever: each sub-writer hands its error to the parent through a queue
+  instead, and the parent raises it (the same OSError) at its next job or at
+  the commit.
+
+A write that fails can also fail Whoosh's own ``cancel()`` (it flushes files
+to the same full disk), leaving its temp folder (``MAIN.tmp``, 2.4 MB of
+posting runs after ENOSPC on a 3 MB disk) and its write lock behind:
+``discard()`` cancels and then removes both whatever cancel did.
 
 The sub-writers are started by Whoosh with the platform's default start
 method; they are only used where that is fork (Linux before Python 3.14),
@@ -32,9 +42,13 @@ segment took each sub-writer 320-340 MB more there; packed, 64 MB.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
+import logging
 import multiprocessing
 import os
+import queue
+import shutil
 import threading
 import time
 from array import array
@@ -46,6 +60,8 @@ from whoosh.codec.whoosh3 import W3Codec, W3Segment
 from whoosh.multiproc import MpWriter, SubWriterTask
 
 from search.errors import SearchError
+
+log = logging.getLogger(__name__)
 
 
 def exit_with(parent: int) -> None:
@@ -111,15 +127,60 @@ class PackedCodec(W3Codec):  # type: ignore[misc]
 
 
 class _SubWriter(SubWriterTask):  # type: ignore[misc]
-    def __init__(self, *args: Any, inherited: tuple[int, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, inherited: tuple[int, ...] = (), errors: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.parent_pid = os.getpid()
         self.inherited = inherited
+        self.errors = errors
 
     def run(self) -> None:
         close_inherited(self.inherited)
         exit_with(self.parent_pid)
-        super().run()
+        try:
+            super().run()
+        except BaseException as exc:  # reported by the parent, not printed here as a traceback
+            if self.errors is None:
+                raise
+            self.errors.put(_describe(exc))
+            self.errors.close()
+            self.errors.join_thread()
+
+
+def _describe(exc: BaseException) -> tuple[int | None, str, str | None]:
+    """A sub-writer's failure as plain data a queue can carry: (errno, message, filename)."""
+    if isinstance(exc, OSError):
+        return exc.errno, exc.strerror or str(exc), None if exc.filename is None else str(exc.filename)
+    return None, f"{type(exc).__name__}: {exc}", None
+
+
+def _raise_described(failure: tuple[int | None, str, str | None]) -> None:
+    code, message, filename = failure
+    if code is not None:
+        raise OSError(code, message, filename) if filename else OSError(code, message)
+    raise SearchError(
+        f"a parallel sub-writer failed: {message}; the build was not published",
+        hint="Run the build again; if it recurs, run it with --procs 1 and report it.",
+    )
+
+
+class _JobQueue:
+    """The parent's end of the job queue: a put that never blocks for ever
+    on sub-writers that died, but raises the error they reported."""
+
+    def __init__(self, jobs: Any, writer: ParallelWriter) -> None:
+        self.jobs = jobs
+        self.writer = writer
+
+    def put(self, item: Any) -> None:
+        while True:
+            self.writer.raise_failure()
+            try:
+                self.jobs.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self.writer.tasks and not any(task.is_alive() for task in self.writer.tasks):
+                    self.writer.raise_failure()
+                    raise SearchError("every parallel sub-writer stopped; the build was not published") from None
 
 
 class ParallelWriter(MpWriter):  # type: ignore[misc]
@@ -136,6 +197,10 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
         super().__init__(ix, **kwargs)
         self.inherited = inherited
         self.froze = False
+        self.errors: Any = multiprocessing.Queue()
+        # The sub-writers get Whoosh's queue; our end of it times out (see _JobQueue).
+        self.subqueue: Any = getattr(self, "jobqueue")  # noqa: B009 - MpWriter's attribute, untyped
+        self.jobqueue: Any = _JobQueue(self.subqueue, self)
 
     def _new_task(self) -> Any:
         if not self.tasks and gc.get_freeze_count() == 0:  # a caller's own freeze is left alone
@@ -143,17 +208,33 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
             self.froze = True
         inherited = self.inherited + lock_fds(self)
         task = _SubWriter(
-            self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, True, inherited=inherited
-        )
+            self.storage, self.indexname, self.subqueue, self.resultqueue, self.subargs, True,
+            inherited=inherited, errors=self.errors,
+        )  # fmt: skip
         self.tasks.append(task)
         task.start()
         return task
 
+    def raise_failure(self) -> None:
+        """Raise the error a sub-writer reported, if one did."""
+        try:
+            failure = self.errors.get_nowait()
+        except queue.Empty:
+            return
+        _raise_described(failure)
+
     def commit(self, *args: Any, **kwargs: Any) -> None:
         try:
             super().commit(*args, **kwargs)
+            for task in self.tasks:
+                task.join()
+            # A sub-writer that failed has lost its segment: the commit above wrote a table
+            # of contents without it, into a generation the caller will not publish.
+            with contextlib.suppress(queue.Empty):
+                _raise_described(self.errors.get(timeout=0.2))
         finally:
             self._thaw()
+            self.errors.close()
 
     def cancel(self) -> None:
         try:
@@ -166,11 +247,34 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
                 MpWriter.cancel(self)
             finally:
                 self._thaw()
+                self.errors.close()
 
     def _thaw(self) -> None:
         if self.froze:
             gc.unfreeze()
             self.froze = False
+
+
+def discard(writer: Any) -> None:
+    """Cancel `writer` after a failure, then remove what a failing cancel leaves:
+    its temp folder of posting runs and job files, and Whoosh's write lock."""
+    try:
+        writer.cancel()
+    except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+        log.debug("cancelling the writer failed too: %s", exc)
+    finally:
+        folder = getattr(getattr(writer, "_tempstorage", None), "folder", None)
+        if isinstance(folder, str):
+            shutil.rmtree(folder, ignore_errors=True)
+        segment, storage = getattr(writer, "newsegment", None), getattr(writer, "storage", None)
+        if segment is not None and storage is not None:  # never in a table of contents: no reader has it
+            with contextlib.suppress(Exception):
+                for name in segment.list_files(storage):
+                    storage.delete_file(name)
+        lock = getattr(writer, "writelock", None)
+        if lock is not None and getattr(lock, "locked", False):
+            with contextlib.suppress(Exception):
+                lock.release()
 
 
 def parallel_available(procs: int) -> bool:

@@ -517,6 +517,50 @@ def test_parallel_full_build_forks_with_a_frozen_heap_thaws_it_and_matches_one_w
     assert snapshot(tmp_path / "parallel") == snapshot(tmp_path / "serial")
 
 
+def test_a_sub_writer_that_fails_reports_through_the_parent(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    if not search.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}"))
+    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    parent = os.getpid()
+    real = whoosh.writing.SegmentWriter._finalize_segment
+
+    def full_disk_in_a_child(writer: Any) -> Any:
+        if os.getpid() != parent:
+            _enospc()
+        return real(writer)
+
+    monkeypatch.setattr(whoosh.writing.SegmentWriter, "_finalize_segment", full_disk_in_a_child)
+    with pytest.raises(OSError) as caught:
+        build_index([tmp_path / "records"], tmp_path / "index", procs=2)
+    assert caught.value.errno == errno.ENOSPC
+    del caught
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err and "_SubWriter" not in printed.err
+    assert list((tmp_path / "index").glob("gen-*")) == []  # the unpublished generation went with it
+
+
+def test_the_next_writer_removes_what_a_failed_write_left(seed_index_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    gen = index_dir / (index_dir / "CURRENT").read_text("utf-8").strip()
+    (gen / "MAIN.tmp").mkdir()
+    (gen / "MAIN.tmp" / "8978g2y7q5o1i086.ctmp").write_bytes(b"r" * 100_000)  # posting runs after ENOSPC
+    (gen / "MAIN_90700dfxgm2pcjm5.pst").write_bytes(b"p" * 1000)  # a segment no TOC names
+    (gen / "checksums.json.4242.tmp").write_text("{", "utf-8")
+    store = Store(index_dir)
+    assert [p.name for p in store.leftovers(gen)] == [
+        "MAIN.tmp", "MAIN_90700dfxgm2pcjm5.pst", "checksums.json.4242.tmp",
+    ]  # fmt: skip
+    before = snapshot(index_dir)
+    report = build_index([SEEDS], index_dir)  # nothing to do, but it cleans up
+    assert not report.changed and store.leftovers(gen) == [] and snapshot(index_dir) == before
+    assert not (gen / "MAIN.tmp").exists()
+
+
 def test_packed_terms_index_writes_the_same_bytes_and_the_index_names_the_stock_codec(
     records: Path, tmp_path: Path
 ) -> None:
@@ -596,6 +640,9 @@ def test_failing_write_keeps_the_previous_index_and_raises_oserror(
     del caught
     assert (index_dir / "CURRENT").read_text("utf-8") == live
     assert snapshot(index_dir) == before
+    # nothing of the failed write is left to fill the disk or block the next run
+    assert sorted(p.name for p in index_dir.glob("gen-*")) == [live.strip()]
+    assert Store(index_dir).leftovers(index_dir / live.strip()) == []
     with open_index(index_dir) as ix:
         assert ix.search("facial recognition").total > 0
         assert ix.search("quokka").total == 0
