@@ -8,11 +8,18 @@ Three passes, each reporting problems instead of raising:
    stored document and its packed record, the bookkeeping column;
 3. the indexed records still match their files (same size and mtime; the
    file exists), and, when roots are given, no record file under them is
-   missing from the index.
+   missing from the index;
+4. no failed write left temp files or unreferenced segment files behind
+   (they fill the disk and, on a full one, block the next run).
 
 The advice names the command that fixes what was found: a damaged index
-needs ``search index --full``; stale or missing records need an ordinary
-``search index``.
+needs ``search index --full``; stale or missing records and leftovers need
+an ordinary ``search index`` (the next writer removes leftovers).
+
+A record file under the roots that is not indexed because it is invalid
+(it does not parse, or its name is not UTF-8) is a note, kind ``invalid``,
+not a problem: no reindex can add it, so it does not fail the check (exit 0).
+An empty index is a valid index.
 """
 
 from __future__ import annotations
@@ -23,17 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import IndexCorruptError, RecordError, SearchError
-from search.records import walk
+from search.records import load_record, walk
 from search.schema import decode_source, indexed_sources, unpack_record
 from search.store import Store, file_digest
 
 #: Problem kinds that mean the index itself is damaged.
 DAMAGED = frozenset({"unopenable", "damaged"})
+#: Kinds reported for information only: they do not fail the check.
+NOTES = frozenset({"invalid"})
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unopenable | damaged | stale | vanished | missing | alerts
+    kind: str  # unopenable | damaged | stale | vanished | missing | alerts | leftover | invalid (a note)
     detail: str
     path: str | None = None
 
@@ -50,11 +59,11 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return all(p.kind in NOTES for p in self.problems)
 
     @property
     def advice(self) -> str | None:
-        if not self.problems:
+        if self.ok:
             return None
         if any(p.kind in DAMAGED for p in self.problems):
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
@@ -77,6 +86,8 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
     """Read every term, posting and stored document; return the live doc count."""
     try:
         with ix.reader() as reader:
+            if reader.doc_count_all() == 0:  # an empty index: nothing to read (and no columns)
+                return 0
             for field in reader.indexed_field_names():
                 for term in reader.lexicon(field):
                     for _ in reader.postings(field, term).all_ids():
@@ -125,9 +136,43 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
     if paths and not any(p.kind in DAMAGED for p in problems):
         for item in walk([str(Path(p).absolute()) for p in paths]):
             if isinstance(item, RecordError):
+                if item.problem.startswith(("file name is not valid UTF-8", "folder name is not valid UTF-8")):
+                    problems.append(Problem("invalid", item.problem, item.path))
                 continue
             if item.path not in indexed:
-                detail = "a record file that is not in the index (new, or skipped as invalid)"
-                problems.append(Problem("missing", detail, item.path))
+                problems.append(_unindexed(item.path))
     ix.close()
+    problems.extend(_leftovers(store, gen))
     return CheckReport(str(index_dir), documents, len(indexed), tuple(problems))
+
+
+def _unindexed(path: str) -> Problem:
+    """A record file the index lacks: `missing` (a reindex adds it), or `invalid` (none will)."""
+    try:
+        load_record(path)
+    except RecordError as exc:
+        where = "" if exc.line is None else f"line {exc.line}: "
+        what = exc.problem if exc.field is None else f"field '{exc.field}': {exc.problem}"
+        return Problem("invalid", f"not indexable: {where}{what}", path)
+    return Problem("missing", "a record file that is not in the index yet", path)
+
+
+def _leftovers(store: Store, gen: Path) -> list[Problem]:
+    if store.writer_running():  # a running writer is making these files
+        return []
+    found = store.leftovers(gen)
+    if not found:
+        return []
+    size = sum(_size(path) for path in found)
+    names = ", ".join(path.name for path in found[:3]) + (", ..." if len(found) > 3 else "")
+    detail = f"{len(found)} files ({size / 1e6:.1f} MB) left by a write that failed: {names}"
+    return [Problem("leftover", detail, str(gen))]
+
+
+def _size(path: Path) -> int:
+    if path.is_dir() and not path.is_symlink():
+        return sum(_size(child) for child in path.iterdir())
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0

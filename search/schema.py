@@ -310,6 +310,8 @@ def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
     """path -> (size, mtime_ns, digest) of every live record in the index."""
     found: dict[str, tuple[int, int, str]] = {}
     with ix.reader() as reader:
+        if reader.doc_count_all() == 0:  # an empty index's reader has no columns at all
+            return found
         # One pass over the whole column is about 5x faster than a lookup
         # per document; deleted documents are skipped afterwards.
         deleted = (

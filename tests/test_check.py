@@ -1,0 +1,74 @@
+"""search.check: every valid index passes, problems are named, notes do not fail the check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from search import build_index
+from search.check import check_index
+from search.store import Store
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def test_an_empty_index_is_valid_also_after_a_full_rebuild(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build_index([empty], tmp_path / "ix")
+    for full in (False, True):
+        if full:
+            build_index([empty], tmp_path / "ix", full=True)
+        report = check_index(tmp_path / "ix", [str(empty)])
+        assert report.ok and report.problems == () and report.documents == 0 and report.advice is None
+
+
+def test_an_emptied_index_is_valid_and_takes_new_records(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    build_index([records], tmp_path / "ix")
+    (records / "a.md").write_text("---\ntitle: First story\n---\n", "utf-8")
+    assert build_index([records], tmp_path / "ix").added == 1  # raised NotImplementedError on an empty index
+    assert check_index(tmp_path / "ix", [str(records)]).ok
+
+
+def test_invalid_records_are_notes_not_missing(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "ok.md").write_text("---\ntitle: Good story\n---\n", "utf-8")
+    (records / "bad.md").write_text("no front matter\n", "utf-8")
+    with open(os.fsencode(records) + b"/lat\xff.md", "w") as handle:
+        handle.write("---\ntitle: x\n---\n")
+    build_index([records], tmp_path / "ix")
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert report.ok and report.advice is None
+    assert [(p.kind, Path(p.path or "").name, p.detail) for p in report.problems] == [
+        ("invalid", "bad.md", "not indexable: line 1: file does not start with '---'"),
+        ("invalid", os.fsdecode(b"lat\xff.md"), "file name is not valid UTF-8 (the \\xNN are its bytes that are not)"),
+    ]
+    (records / "new.md").write_text("---\ntitle: New story\n---\n", "utf-8")
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert not report.ok and [p.kind for p in report.problems if p.kind != "invalid"] == ["missing"]
+    assert report.advice == f"Bring it up to date: search index --index {tmp_path / 'ix'} PATH ..."
+
+
+def test_leftovers_of_a_failed_write_are_found_unless_a_writer_is_running(
+    seed_index_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "ix"
+    shutil.copytree(seed_index_dir, index_dir)
+    store = Store(index_dir)
+    gen = store.current_dir()
+    (gen / "MAIN.tmp").mkdir()
+    (gen / "MAIN.tmp" / "runs.ctmp").write_bytes(b"x" * 2_400_000)
+    report = check_index(index_dir)
+    assert not report.ok
+    assert [(p.kind, p.path, p.detail) for p in report.problems] == [
+        ("leftover", str(gen), "1 files (2.4 MB) left by a write that failed: MAIN.tmp")
+    ]
+    assert report.advice is not None and "search index --index" in report.advice and "--full" not in report.advice
+    with store.writer_lock():  # a writer at work makes such files: not a problem then
+        assert check_index(index_dir).ok
+    build_index([SEEDS], index_dir)  # the next writer removes them
+    assert check_index(index_dir).ok and not (gen / "MAIN.tmp").exists()
