@@ -67,7 +67,7 @@ class CheckReport:
             return None
         if any(p.kind in DAMAGED for p in self.problems):
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
-        if all(p.kind == "alerts" for p in self.problems):
+        if all(p.kind == "alerts" for p in self.problems if p.kind not in NOTES):
             return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on."
         return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
 
@@ -123,7 +123,7 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
             problems.append(Problem("damaged", f"segment file {name} does not match its checksum", str(segment)))
     documents = _read_segments(ix, problems)
     indexed: dict[str, tuple[int, int, str]] = {}
-    if not problems:
+    if not any(p.kind in DAMAGED for p in problems):  # an alerts file's problem is no reason to stop here
         indexed = indexed_sources(ix)
         for path, (size, mtime_ns, _digest) in sorted(indexed.items()):
             try:

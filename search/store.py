@@ -74,10 +74,11 @@ _DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueErro
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
     """Whether `exc`, raised by Whoosh, means damaged index files.
 
-    A UnicodeError is a ValueError but never damage: it is text that Whoosh
-    cannot encode (a file name that is not UTF-8), a bug to fix, not an index
-    to rebuild."""
-    if isinstance(exc, UnicodeError):
+    A UnicodeEncodeError is a ValueError but never damage: it is text that
+    Whoosh cannot encode (a file name that is not UTF-8), a bug to fix, not
+    an index to rebuild.  (A UnicodeDecodeError is damage: garbage bytes read
+    back from a segment.)"""
+    if isinstance(exc, UnicodeEncodeError):
         return False
     if reading and isinstance(exc, OSError):
         return True
