@@ -24,6 +24,13 @@ Design
   Unknown fields are kept in `extra`, made JSON-safe for display; unknown
   keys inside `provider` and `images` entries are ignored (a `related` stub
   keeps all of its keys in `Stub.record`).
+* Text is data: control characters (ESC, BEL, C1) in any field or the body
+  are kept as written (renderers escape them, see ``search.display``); raw
+  ones in the front matter, which YAML refuses, pass through it as
+  private-use stand-ins (``_Shield``).  Only NFC and stripping change text.
+* A key repeated in one mapping keeps its last value, with a warning naming
+  the key and both lines.  URL fields (webUrl, ampWebUrl, cdnAmpWebUrl) take
+  http(s) URLs only: anything else would become a `javascript:` link.
 * Untrusted YAML: a SafeLoader (libyaml's when available), tags outside the
   safe set rejected.  A billion-laughs document loads cheaply as shared
   references; walking it is what explodes, so the loaded value is walked once
@@ -84,7 +91,7 @@ class Limits:
     max_file_bytes: int = 5 * 1024 * 1024  # larger files: error
     max_title_chars: int = 1_000  # longer title: truncated + warning
     max_text_chars: int = 1_000_000  # excerpt/body longer: truncated + warning
-    max_yaml_nodes: int = 100_000  # alias bombs: error
+    max_yaml_nodes: int = 100_000  # nodes repeated through aliases (alias bombs): error
     max_yaml_depth: int = 64  # deep nesting: error
     max_list_items: int = 1_000  # topics/images/related beyond: truncated + warning
 
@@ -387,9 +394,30 @@ else:  # libyaml parses ~10x faster; the constructor, and so the safety, is the 
 
 
 class _Loader(_BaseLoader):
-    """A SafeLoader whose scalars that fail to convert stay text (see _keep_text)."""
+    """A SafeLoader whose scalars that fail to convert stay text (see _keep_text)
+    and that notes keys repeated in one mapping (YAML keeps the last silently)."""
 
     max_nodes = 0
+    merges = False  # whether merge keys (<<) may add keys of other mappings
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[tuple[object, int, int]] = []  # (key, first line, repeated on), 0-based
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        own = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"] if self.merges else None
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        if own is not None or len(mapping) < len(node.value):  # only then can a key repeat
+            first: dict[Any, int] = {}
+            for key_node, _value in node.value if own is None else own:
+                key = self.construct_object(key_node)  # built already: a lookup
+                if not isinstance(key, (str, int, float, bool, date)) and key is not None:
+                    continue
+                line = key_node.start_mark.line
+                if key in first:
+                    self.repeated.append((key, first[key], line))
+                first[key] = line
+        return mapping
 
 
 def _keep_text(construct: Any) -> Any:
@@ -417,6 +445,8 @@ class _MergeBudgetLoader(_Loader):
     (9 levels x 9 copies: 387 million entries).  Only used when "<<" occurs.
     """
 
+    merges = True
+
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.merging: set[MappingNode] = set()
@@ -439,11 +469,17 @@ class _MergeBudgetLoader(_Loader):
         super().flatten_mapping(node)
 
 
-def _load_yaml(text: str, path: Path, line0: int, limits: Limits) -> object:
+def _load_yaml(text: str, path: Path, line0: int, limits: Limits) -> tuple[object, list[str]]:
+    """The loaded front matter, and a warning per key repeated in a mapping."""
     loader = _MergeBudgetLoader(text) if "<<" in text else _Loader(text)
     loader.max_nodes = limits.max_yaml_nodes
     try:
-        return loader.get_single_data()
+        value = loader.get_single_data()
+        warns = [
+            f"key {_show(key)} on line {line0 + again + 1} repeats line {line0 + first + 1}; the last value is kept"
+            for key, first, again in loader.repeated
+        ]
+        return value, warns
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, path, line0, limits) from None
     except RecursionError:  # the pure-Python composer recurses once a level (~300 levels)
@@ -478,7 +514,7 @@ def _yaml_error(exc: yaml.YAMLError, path: Path, line0: int, limits: Limits) -> 
 
 
 def _bomb(budget: int) -> str:
-    return f"front matter expands to more than {budget:,} YAML nodes (an alias bomb?)"
+    return f"front matter expands to more than {budget:,} YAML nodes through aliases (an alias bomb?)"
 
 
 def _too_deep(depth: int) -> str:
@@ -489,17 +525,26 @@ _CONTAINERS = frozenset({dict, list, tuple, set})
 
 
 def _check_shape(value: dict[Any, Any], path: Path, limits: Limits) -> None:
-    """Walk the loaded value once, as if aliases were copies, within the node and depth limits."""
+    """Walk the loaded value once, as if aliases were copies, within the node and depth limits.
+
+    The node budget counts what aliases repeat, not what the file spells out:
+    a plain list of 100,000 topics is big but bounded by the file size (and
+    cut to max_list_items later, with a warning); a list reached again
+    through an alias is where a billion laughs comes from."""
     budget, max_depth = limits.max_yaml_nodes, limits.max_yaml_depth
-    count = 1
+    repeated = 0
+    seen: set[int] = set()
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > max_depth:
             raise RecordError(path, _too_deep(max_depth))
-        count += len(node)
-        if count > budget:
-            raise RecordError(path, _bomb(budget), hint="remove the repeated aliases (*name)")
+        if id(node) in seen:
+            repeated += len(node) + 1
+            if repeated > budget:
+                raise RecordError(path, _bomb(budget), hint="remove the repeated aliases (*name)")
+        else:
+            seen.add(id(node))
         for child in node.values() if type(node) is dict else node:
             if type(child) in _CONTAINERS:  # exact types: the safe loader makes no subclasses
                 stack.append((child, depth + 1))
@@ -515,6 +560,9 @@ _CLOSER = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?=\n|\Z)")
 # raw bytes are checked first (0.4 ns a byte) for C0 bytes and the UTF-8 lead bytes of the rest.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 _SUSPECT_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xC2, 0xEF])
+#: Where the shield's stand-ins may live: 256-character blocks of the private use planes;
+#: the first block the front matter does not use is taken.
+_STAND_IN_BLOCKS = tuple(range(0xFFF00, 0xF0000 - 1, -0x1000)) + tuple(range(0x10FF00, 0x100000 - 1, -0x1000))
 _YAML_SUFFIXES = (".yaml", ".yml")
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -523,13 +571,64 @@ def parse_record(data: bytes, path: Path, limits: Limits = Limits()) -> Article:
     """Parse one record file's bytes; RecordError (path, line, field) if it is unusable."""
     text = _decode(data, path)
     front, body, line0 = _split(text, path)
-    loaded = _load_yaml(front, path, line0, limits)
+    shield = _Shield.of(front) if len(data.translate(None, _SUSPECT_BYTES)) != len(data) else None
+    loaded, warns = _load_yaml(front if shield is None else shield.hide(front), path, line0, limits)
     if type(loaded) is not dict:
         kind = "empty" if loaded is None else f"{_show(loaded)}, not a mapping of fields"
         hint = "write one 'field: value' per line"
         raise RecordError(path, f"front matter is {kind}", line=line0 + 1, hint=hint)
     _check_shape(loaded, path, limits)
-    return _article(loaded, body, path, front, line0, limits)
+    if shield is not None:
+        loaded = shield.restore(loaded, {})
+    return _article(loaded, body, path, front, line0, limits, warns)
+
+
+class _Shield:
+    """Control characters are data: a record's title may hold ESC or U+009B,
+    and the record keeps them (every renderer shows them as escapes, see
+    `search.display`).  The YAML reader refuses them raw, so the front matter
+    goes to it with each one swapped for a private-use stand-in, and the
+    loaded values get them back.  The stand-ins come from a block of 256
+    private-use characters that the front matter does not already hold."""
+
+    __slots__ = ("hidden", "shown")
+
+    def __init__(self, block: int) -> None:
+        codes = [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xFFFE, 0xFFFF]
+        self.hidden = {code: block + (code & 0xFF) for code in codes}
+        self.shown = {stand_in: chr(code) for code, stand_in in self.hidden.items()}
+
+    @classmethod
+    def of(cls, front: str) -> _Shield | None:
+        if not _CONTROL.search(front):
+            return None
+        for block in _STAND_IN_BLOCKS:
+            if not re.search(f"[{chr(block)}-{chr(block + 0xFF)}]", front):
+                return cls(block)
+        return None  # not reached by a real record: 32 blocks of 256 characters; parsing then fails
+
+    def hide(self, front: str) -> str:
+        return front.translate(self.hidden)
+
+    def restore(self, value: Any, done: dict[int, Any]) -> Any:
+        """`value` with the stand-ins turned back; shared (aliased) containers stay shared."""
+        kind = type(value)
+        if kind is str:
+            return value.translate(self.shown)
+        if kind not in _CONTAINERS:
+            return value
+        if id(value) in done:
+            return done[id(value)]
+        if kind is dict:
+            restored: Any = {}
+            done[id(value)] = restored
+            for key, item in value.items():
+                restored[self.restore(key, done)] = self.restore(item, done)
+            return restored
+        items = [self.restore(item, done) for item in value]
+        restored = kind(items)
+        done[id(value)] = restored
+        return restored
 
 
 def article_from_record(record: dict[str, Any], path: Path, limits: Limits = Limits()) -> Article:
@@ -557,10 +656,7 @@ def _decode(data: bytes, path: Path) -> str:
         raise RecordError(path, "empty file")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if len(data.translate(None, _SUSPECT_BYTES)) != len(data):
-        # once for the whole file, before YAML sees it; NEL is a line break to YAML too
-        text = _CONTROL.sub("", text.replace("\x85", "\n"))
-    return text
+    return text  # other control characters are data, kept (see _Shield)
 
 
 def _split(text: str, path: Path) -> tuple[str, str | None, int]:
@@ -583,8 +679,11 @@ def _split(text: str, path: Path) -> tuple[str, str | None, int]:
     raise RecordError(path, "file does not start with '---'", line=1, hint=hint)
 
 
-def _article(data: dict[Any, Any], body: str | None, path: Path, front: str, line0: int, limits: Limits) -> Article:
-    warns: list[str] = []
+def _article(
+    data: dict[Any, Any], body: str | None, path: Path, front: str, line0: int, limits: Limits,
+    warns: list[str] | None = None,
+) -> Article:  # fmt: skip
+    warns = [] if warns is None else warns
     title = _title(data, path, front, line0, warns, limits)
     fields = dict(_ARTICLE_DEFAULTS)
     extra: dict[str, Any] = {}
@@ -600,7 +699,7 @@ def _article(data: dict[Any, Any], body: str | None, path: Path, front: str, lin
                 warns.append("field 'body': reserved for the text after the front matter; ignored")
             elif name != "secured":
                 extra[name] = _json_safe(value)
-    if body is not None:  # control characters are gone already (_decode)
+    if body is not None:
         body = _cut(unicodedata.normalize("NFC", body).strip(), "body", warns, limits.max_text_chars)
     return Article(path=path.absolute(), title=title, body=body, extra=extra, warnings=tuple(warns), **fields)
 
@@ -628,8 +727,7 @@ def _title(data: dict[Any, Any], path: Path, front: str, line0: int, warns: list
 
 
 def _clean(text: str) -> str:
-    if not text.isprintable():  # after _decode, only YAML escapes ("\e") bring controls back
-        text = _CONTROL.sub("", text)
+    """NFC and stripped; control characters are data and stay (renderers escape them)."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     return text.strip()
@@ -657,6 +755,19 @@ def _cut(text: str, name: str, warns: list[str], limit: int) -> str | None:
 
 def _long_text(value: object, name: str, warns: list[str], limits: Limits) -> str | None:
     return _text(value, name, warns, limits.max_text_chars)
+
+
+def _link(value: object, name: str, warns: list[str], limits: Limits) -> str | None:
+    """An http(s) URL, or None with a warning: a record's URL becomes a link, and
+    `javascript:alert(1)` or `data:...` in an href runs in whoever clicks it."""
+    text = _text(value, name, warns, limits.max_text_chars)
+    if text is None:
+        return None
+    head = text[:8].lower()
+    if (head.startswith("https://") and len(text) > 8) or (head.startswith("http://") and len(text) > 7):
+        return text
+    warns.append(f"field '{name}': {_show(text)} is not an http or https URL; ignored")
+    return None
 
 
 def _integer(value: object, name: str, warns: list[str], low: int, high: int, expected: str) -> int | None:
@@ -800,9 +911,9 @@ def _cap(items: list[Any], name: str, warns: list[str], limits: Limits) -> list[
 _FIELDS: dict[str, tuple[str, Callable[[Any, str, list[str], Limits], Any]]] = {
     "excerpt": ("excerpt", _long_text),
     "publishedDateTime": ("published", _when),
-    "webUrl": ("url", _long_text),
-    "ampWebUrl": ("amp_url", _long_text),
-    "cdnAmpWebUrl": ("cdn_amp_url", _long_text),
+    "webUrl": ("url", _link),
+    "ampWebUrl": ("amp_url", _link),
+    "cdnAmpWebUrl": ("cdn_amp_url", _link),
     "type": ("type", _long_text),
     "category": ("category", _long_text),
     "quality": ("quality", _quality),

@@ -160,23 +160,32 @@ def billion_laughs(levels: int = 9, width: int = 9) -> str:
 def test_billion_laughs_is_rejected_quickly() -> None:
     started = time.perf_counter()
     error = fails(billion_laughs())
-    assert error.problem == "front matter expands to more than 100,000 YAML nodes (an alias bomb?)"
+    assert error.problem == "front matter expands to more than 100,000 YAML nodes through aliases (an alias bomb?)"
     assert error.hint == "remove the repeated aliases (*name)"
     assert time.perf_counter() - started < 2  # ~3 ms measured; walking it all would take hours
 
 
 def test_node_budget_follows_limits() -> None:
+    # the budget counts what aliases repeat: three more visits of a 5-item list, 6 nodes each
     text = front("title: x", "a: &a [1, 2, 3, 4, 5]", "b: [*a, *a, *a]")
-    assert parse(text, limits=Limits(max_yaml_nodes=30)).extra["b"] == [[1, 2, 3, 4, 5]] * 3
-    error = fails(text, limits=Limits(max_yaml_nodes=20))
-    assert error.problem == "front matter expands to more than 20 YAML nodes (an alias bomb?)"
+    assert parse(text, limits=Limits(max_yaml_nodes=18)).extra["b"] == [[1, 2, 3, 4, 5]] * 3
+    error = fails(text, limits=Limits(max_yaml_nodes=17))
+    assert error.problem == "front matter expands to more than 17 YAML nodes through aliases (an alias bomb?)"
+
+
+def test_a_long_plain_list_is_cut_with_a_warning_not_taken_for_a_bomb() -> None:
+    # 100,000 topics, no alias: big but bounded by the file size; the list limit applies
+    text = front("title: x", "topics: [" + ", ".join(f"t{n}" for n in range(100_000)) + "]")
+    article = parse(text)
+    assert article.topics == tuple(f"t{n}" for n in range(1_000))
+    assert article.warnings == ("field 'topics': 100,000 items, over the 1,000 limit; kept the first 1,000",)
 
 
 def test_merge_keys_are_budgeted_before_they_are_copied() -> None:
     text = front("title: x", "m: &m {a: 1, b: 2, c: 3, d: 4}", "n: {<<: [*m, *m, *m], e: 5}")
     assert parse(text).extra["n"] == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
     error = fails(text, limits=Limits(max_yaml_nodes=10))
-    assert error.problem == "front matter expands to more than 10 YAML nodes (an alias bomb?)"
+    assert error.problem == "front matter expands to more than 10 YAML nodes through aliases (an alias bomb?)"
     assert error.line == 4  # the mapping that merges
 
 
@@ -524,20 +533,64 @@ def test_long_body_is_truncated() -> None:
 # --- text normalisation, layout variants ---------------------------------------------------------
 
 
-def test_text_is_nfc_without_control_characters_and_stripped_but_otherwise_kept() -> None:
+def test_text_is_nfc_and_stripped_and_control_characters_are_kept_as_data() -> None:
+    # Controls are data (the renderers show them as escapes): deleting them changed the
+    # record and left "Title ]0;evil-title" behind.  Raw ones in the front matter, which
+    # the YAML reader refuses, arrive too.
     article = parse(
         front(
-            "title: '  Cafe\u0301 \x07news  '",
+            "title: '  Cafe\u0301 \x07news \x1b]0;evil-title\x07 \x9b31m'",
             'excerpt: "Line one\\nline two\\twith  two spaces\\e[31m\\x85"',
             "topics: ['\u212b\x01']",
+            "k\x1b: v\x7f",
             body="\n\n  Body\x1b[0m \x85text\u0301\n\n",
         )
     )
-    assert article.title == "Caf\u00e9 news"
-    assert article.excerpt == "Line one\nline two\twith  two spaces[31m"
-    assert article.topics == (unicodedata.normalize("NFC", "\u212b"),)
-    assert article.body == "Body[0m \n" + unicodedata.normalize("NFC", "text\u0301")
+    assert article.title == "Caf\u00e9 \x07news \x1b]0;evil-title\x07 \x9b31m"
+    assert article.excerpt == "Line one\nline two\twith  two spaces\x1b[31m"  # \x85 is whitespace: stripped
+    assert article.topics == (unicodedata.normalize("NFC", "\u212b\x01"),)
+    assert article.extra == {"k\x1b": "v\x7f"}
+    assert article.body == "Body\x1b[0m \x85" + unicodedata.normalize("NFC", "text\u0301")
     assert article.warnings == ()
+
+
+def test_raw_controls_survive_whatever_private_use_characters_the_record_holds() -> None:
+    stand_ins = "".join(chr(block + 0x1B) for block in range(0xFFF00, 0xF0000 - 1, -0x1000))
+    article = parse(front(f"title: 'a\x1b {stand_ins[:5]}'"))
+    assert article.title == f"a\x1b {stand_ins[:5]}"
+
+
+def test_a_repeated_key_keeps_the_last_value_with_a_warning_naming_both_lines() -> None:
+    article = parse(front("title: First", "excerpt: e", "title: Second", "provider: {name: A, name: B}"))
+    assert article.title == "Second" and article.provider == Provider("B", None)
+    assert article.warnings == (
+        "key 'title' on line 4 repeats line 2; the last value is kept",
+        "key 'name' on line 5 repeats line 5; the last value is kept",
+    )
+    merged = parse(front("title: x", "base: &b {a: 1, b: 2}", "m: {<<: *b, a: 3}"))
+    assert merged.extra["m"] == {"a": 3, "b": 2} and merged.warnings == ()  # a merge override is no repeat
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,x", "//evil.example/x",
+            "www.example.com/page", "https://", "vbscript:msgbox(1)"],
+)  # fmt: skip
+def test_only_http_and_https_urls_become_links(url: str) -> None:
+    text = front("title: x", f"webUrl: {json.dumps(url)}", f"ampWebUrl: {json.dumps(url)}",
+                 "related:", "  - title: r", f"    webUrl: {json.dumps(url)}")  # fmt: skip
+    article = parse(text)
+    assert article.url is None and article.amp_url is None and article.related[0].url is None
+    assert article.warnings[0] == f"field 'webUrl': {_show_url(url)} is not an http or https URL; ignored"
+    assert len(article.warnings) == 3
+
+
+def _show_url(url: str) -> str:
+    return repr(url.strip())
+
+
+def test_http_and_https_urls_are_kept() -> None:
+    article = parse(front("title: x", "webUrl: HTTPS://example.com/a?b=1", "ampWebUrl: http://example.com/amp"))
+    assert (article.url, article.amp_url, article.warnings) == ("HTTPS://example.com/a?b=1", "http://example.com/amp", ())
 
 
 def test_bom_and_crlf_are_accepted() -> None:
@@ -610,7 +663,7 @@ def test_unknown_fields_are_kept_json_safe() -> None:
         "tags": ["a", "b"],
         "inf": "inf",
         "huge": "123456789012345678901234567890",
-        "ctl": "v",
+        "ctl\x07": "v\x1b",  # control characters are data
     }
     assert article.warnings == ()
     assert json.loads(json.dumps(article.extra)) == article.extra
@@ -926,12 +979,11 @@ def test_shared_corpora_parse_without_errors_or_warnings(
 # --- properties ----------------------------------------------------------------------------------
 
 PROPERTY = settings(max_examples=200, deadline=None)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def clean(text: str) -> str:
-    """The documented normalisation: controls removed, NFC, stripped."""
-    return unicodedata.normalize("NFC", _CONTROL.sub("", text)).strip()
+    """The documented normalisation: NFC, stripped; control characters are data."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def parses_or_fails(data: bytes, name: str = "a.md") -> None:
