@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from search.errors import SearchError
+from search.errors import SearchError, UsageError
 from search.indexer import build_index
 from search.records import Limits
 from search.results import IndexReport
@@ -26,9 +26,21 @@ from search.settings import parse_duration
 log = logging.getLogger(__name__)
 
 
+#: The longest interval between runs: a year.  threading.Event.wait() takes at most
+#: threading.TIMEOUT_MAX (292 years on Linux); `--every 99999999999d` passed the parser
+#: and then crashed the loop with OverflowError.
+MAX_INTERVAL = 365 * 86400.0
+
+
 def parse_interval(text: str) -> float:
-    """'90', '30s', '10m', '1h', '1d' -> seconds (> 0)."""
-    return parse_duration(text, option="--every")
+    """'90', '30s', '10m', '1h', '1d' -> seconds (> 0, at most MAX_INTERVAL)."""
+    seconds = parse_duration(text, option="--every")
+    if not seconds <= MAX_INTERVAL:
+        raise UsageError(
+            f"invalid interval for --every: {text!r} is longer than a year (365d); use e.g. 10m, 1h, 7d",
+            option="--every",
+        )
+    return seconds
 
 
 def watch(

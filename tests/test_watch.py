@@ -66,6 +66,14 @@ def test_parse_interval_rejects_junk_as_a_usage_error(text: str) -> None:
     assert repr(text) in str(caught.value) and "10m" in str(caught.value)
 
 
+@pytest.mark.parametrize("text", ["99999999999d", "366d", "2y", "53w", "9" * 400])
+def test_parse_interval_rejects_more_than_a_year_before_the_loop_starts(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_interval(text)
+    assert caught.value.option == "--every" and "longer than a year (365d)" in str(caught.value)
+    assert parse_interval("365d") == parse_interval("1y") == 365 * 86400
+
+
 # -- watch() -------------------------------------------------------------------------------
 
 
