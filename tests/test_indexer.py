@@ -360,6 +360,18 @@ def test_empty_folder_is_a_fine_root(write_record: RecordWriter, tmp_path: Path)
     assert counts(report) == (0, 0, 3, 0, 0) and report.documents == 0 and report.kept == ()
 
 
+def test_progress_then_stages_cover_the_whole_run(write_record: RecordWriter, tmp_path: Path) -> None:
+    # The bar stood at N/N for the commit, 40% of a first build of Reuters: the stages show it.
+    for n in range(5):
+        write_record(f"r{n}.md", record(f"Record {n}"))
+    events: list[object] = []
+    build_index(
+        [tmp_path / "records"], tmp_path / "index",
+        progress=lambda done, total: events.append((done, total)), stage=events.append,
+    )  # fmt: skip
+    assert events == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5), "writing the index", "sealing"]
+
+
 # -- deletion safety: an empty root or an unreadable folder never deletes its records -----------
 
 
