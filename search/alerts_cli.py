@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from search import settings
-from search.cli import IndexOpt, JsonOpt, WaitOpt, _print_json, _render_page, out
+from search.cli import IndexOpt, JsonOpt, WaitOpt, _print_json, _render_page, _show, out
 
 if TYPE_CHECKING:
     from search.alerts.files import Alert
@@ -113,8 +112,8 @@ def add_cmd(
         return
     filters = _filters(alert)
     out.print(
-        f"Saved alert [bold]{escape(alert.name)}[/]: {escape(repr(alert.query))}"
-        + (f" ({escape(filters)})" if filters else "")
+        f"Saved alert [bold]{_show(alert.name)}[/]: {_show(repr(alert.query))}"
+        + (f" ({_show(filters)})" if filters else "")
     )
     out.print("Each `search index` or `search watch` run now records the new articles it matches.")
 
@@ -141,12 +140,12 @@ def list_cmd(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
             if x
         )
         table.add_row(
-            escape(s.alert.name),
-            escape(s.alert.query),
-            escape(_filters(s.alert)),
+            _show(s.alert.name),
+            _show(s.alert.query),
+            _show(_filters(s.alert)),
             str(s.matches),
             str(s.last_cursor),
-            escape(delivery),
+            _show(delivery),
         )
     out.print(table)
 
@@ -168,8 +167,8 @@ def show_cmd(
         return
     filters = _filters(page.alert)
     out.print(
-        f"Alert [bold]{escape(page.alert.name)}[/]: {escape(repr(page.alert.query))}"
-        + (f" ({escape(filters)})" if filters else "")
+        f"Alert [bold]{_show(page.alert.name)}[/]: {_show(repr(page.alert.query))}"
+        + (f" ({_show(filters)})" if filters else "")
     )
     if not page.matches:
         out.print(f"No matches after cursor {since}.")
@@ -181,11 +180,11 @@ def show_cmd(
         table.add_row(
             str(m.cursor),
             m.matched_at,
-            f"[bold]{escape(m.title)}[/]\n[dim]{escape(m.id)}  {escape(m.url or m.path)}[/]",
+            f"[bold]{_show(m.title)}[/]\n[dim]{_show(m.id)}  {_show(m.url or m.path)}[/]",
             (m.published or "")[:10],
         )
     out.print(table)
-    out.print(f"Next: search alert show {escape(page.alert.name)} --since {page.next_cursor}")
+    out.print(f"Next: search alert show {_show(page.alert.name)} --since {page.next_cursor}")
 
 
 @alert_app.command("rm")
@@ -197,7 +196,7 @@ def rm_cmd(name: NameArg, index: IndexOpt = DEFAULT_INDEX, wait: WaitOpt = 0.0, 
     if as_json:
         _print_json({"removed": alert.to_dict()})
     else:
-        out.print(f"Removed alert [bold]{escape(alert.name)}[/] and its matches.")
+        out.print(f"Removed alert [bold]{_show(alert.name)}[/] and its matches.")
 
 
 @alert_app.command("test")
