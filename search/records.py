@@ -34,7 +34,7 @@ Design
 * Untrusted YAML: a SafeLoader (libyaml's when available), tags outside the
   safe set rejected.  A billion-laughs document loads cheaply as shared
   references; walking it is what explodes, so the loaded value is walked once
-  under a node budget and depth limit before anything else touches it.  Merge
+  under a node budget (of what aliases repeat) and depth limit before anything else touches it.  Merge
   keys (`<<`) are budgeted while loading, since older PyYAML expanded them
   exponentially.  libyaml refuses nesting past 1,000 levels and the pure
   Python fallback's RecursionError is caught, so deep `[[[[` cannot crash us.

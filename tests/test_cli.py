@@ -875,3 +875,12 @@ def test_an_emptied_root_exits_5_naming_it_and_allow_empty_prunes(tmp_path: Path
     pruned = run("index", "--index", index, mount, "--allow-empty")
     assert pruned.exit_code == 0 and "3 deleted" in pruned.stdout and "0 documents" in pruned.stdout
 
+
+def test_watch_rejects_an_interval_over_a_year_before_starting(tmp_path: Path) -> None:
+    result = run("watch", "--index", tmp_path / "ix", "--every", "99999999999d", SEEDS)
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "Error: invalid interval for --every: '99999999999d' is longer than a year (365d); use e.g. 10m, 1h, 7d"
+    ]
+    assert not (tmp_path / "ix").exists()
+
