@@ -1,39 +1,66 @@
-"""Relevance harness: the product's ranking against its peers on judged collections.
+"""Relevance harness: the product's ranking against its peers, on judged collections and known-item suites.
 
-A judged collection is a folder holding ``docs.tar.gz`` (one top folder of
-records), ``queries.tsv`` (``qid<TAB>text``) and ``qrels.txt`` (TREC:
-``qid 0 docname grade``); the ones in ``../shared/relevance`` are CISI,
-LISA, MED and NPL.  For each collection the harness
+Two kinds of suites, measured in one run with the peers beside the product:
 
-1. unpacks the records once into a cache folder keyed by the archive's digest;
-2. builds the product's index with its defaults through the library API
-   (``build_index``/``open_index``), runs every query with ``ix.search`` and
-   keeps the article hits, ranked, by record name (file stem);
-3. runs the same queries through the peers of ``peers.py`` (sqlite FTS5,
-   tantivy, bm25s, a plain Whoosh script), all with OR semantics because the queries
-   are long natural-language text;
-4. scores every run against the judgments: nDCG@k, MAP@100 and recall@100,
-   averaged over the judged queries.
+* **Judged collections**: every folder under ``../shared/relevance`` (CISI,
+  LISA, MED, NPL), each holding ``docs.tar.gz`` (one top folder of records),
+  ``queries.tsv`` (``qid<TAB>text``) and ``qrels.txt`` (TREC: ``qid 0
+  docname grade``).  Figures: nDCG@10 (the suite's figure), MAP@100, R@100.
+* **Known-item suites** from the news corpora (``../shared/corpora``): a
+  user remembers a headline.  From Reuters-21578 (1,000 headlines) and BBC
+  News (500): headlines that occur once in their corpus and have four or
+  more words, drawn at random with a fixed seed, typed as people type them
+  (lower case, punctuation as spaces: ``ALLWASTE <ALWS.O> TO ACQUIRE FIRM``
+  -> ``allwaste alws o to acquire firm``), ``limit=3``.  ``<corpus>/title``
+  asks the whole headline (figures: found first, @1, the suite's figure; in
+  the top 3, @3); ``<corpus>/partial`` asks 3 to 5 of its salient words
+  (not a stop word, 3+ letters, not a number; how many and which are drawn
+  with the same seed, kept in headline order), figure @3.  Headlines with
+  fewer than three salient words are left out of the partial suite.
 
-Unjudged documents count as not relevant, as in trec_eval.  nDCG uses the
-grade itself as the gain (trec_eval's convention; the shared collections are
-binary, so 2**grade - 1 would give the same figures) and a log2(rank + 1)
-discount; the ideal ranking comes from the judgments, not from the run, so a
-relevant document a system never returns still costs it.
+For each corpus the harness unpacks the records once into a cache folder
+keyed by the archive's digest, builds the product's index once with its
+defaults through the library API (``build_index``/``open_index``), runs every
+query with ``ix.search`` (article hits, ranked, by record name), and runs the
+same queries through the peers of ``peers.py`` (sqlite FTS5, tantivy and
+bm25s by default; ``--peers`` adds the plain Whoosh script), all matching any
+word, the product's semantics.
 
-``--keywords N`` asks the same questions the way people type into a search
-box: each topic cut to its first N words that are not English stop words
-(the product's list) and have more than three letters, e.g. MED 1 "the
+The closing table has one row per suite (its figure for every system and the
+product against the best peer) and the **macro average** of the suites'
+figures, then the load average and the time the run took.  With
+``--baseline FILE`` (an earlier run's ``--json``) it also says, per suite,
+how the product moved, and whether a change passes the keep rule: the macro
+average up, and no suite down by more than 1% (relative).
+
+``--set MODULE.NAME=VALUE`` runs the product with a constant changed (e.g.
+``--set ranking.K1=1.2``; the module is under ``search``), and ``--sweep
+MODULE.NAME=V1,V2,...`` tries several values over the same indexes and then
+reports leave-one-collection-out: for each corpus held out, the value that
+is best on the macro average of the others, and what that value gives on
+the held-out one.  A constant is only worth keeping where those held-out
+figures agree with the in-sample choice.
+
+Judged scores: unjudged documents count as not relevant, as in trec_eval.
+nDCG uses the grade itself as the gain (trec_eval's convention; the shared
+collections are binary) and a log2(rank + 1) discount; the ideal ranking
+comes from the judgments, so a relevant document a system never returns
+still costs it.
+
+``--keywords N`` asks the judged topics the way people type into a search
+box: each cut to its first N words that are not English stop words (the
+product's list) and have more than three letters, e.g. MED 1 "the
 crystalline lens in vertebrates, including humans" becomes "crystalline lens
-vertebrates" at N=3.  The collection names in the table then carry the
-suffix ``/kwN``.
+vertebrates" at N=3 (suite names get the suffix ``/kwN``).
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/relevance.py                      # every shared collection
-    .venv/bin/python bench/relevance.py ../shared/relevance/med --json med.json
-    .venv/bin/python bench/relevance.py --product-only --search-kwargs '{"facets": false}'
-    .venv/bin/python bench/relevance.py --keywords 2               # short keyword queries
+    .venv/bin/python bench/relevance.py                     # every suite, peers beside (a few minutes)
+    .venv/bin/python bench/relevance.py --suites cisi,reuters --json run.json
+    .venv/bin/python bench/relevance.py --product-only --baseline run.json
+    .venv/bin/python bench/relevance.py --product-only --sweep ranking.K1=1.2,1.5,2.0
+    .venv/bin/python bench/relevance.py --search-kwargs '{"feedback": false}'
+    .venv/bin/python bench/relevance.py --keywords 2 --suites cisi,lisa,med,npl
     .venv/bin/python bench/relevance.py --selftest
 
 The metrics are small pure functions, checked on hand-computed examples by
@@ -44,15 +71,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import math
 import os
+import random
+import re
 import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +99,8 @@ for _path in (str(BENCH), str(ROOT)):
 
 import peers  # noqa: E402 - importable only once the path is set up
 
-DEPTH = 100  # ranks kept per query: MAP and recall are "@100"
+DEPTH = 100  # ranks kept per judged query: MAP and recall are "@100"
+KNOWN_LIMIT = 3  # ranks asked for per known-item query, as a user's first screen
 PRODUCT = "news-search"
 PEER_LABELS: dict[str, str] = {
     "fts5": "sqlite FTS5",
@@ -74,6 +108,12 @@ PEER_LABELS: dict[str, str] = {
     "bm25s": "bm25s",
     "whoosh": "plain Whoosh",
 }
+DEFAULT_PEERS = ("fts5", "tantivy", "bm25s")
+#: Known-item corpora: archive under SHARED/corpora and headlines drawn.
+KNOWN_CORPORA: dict[str, tuple[str, int]] = {"reuters": ("reuters21578.tar.gz", 1000), "bbc": ("bbc.tar.gz", 500)}
+SEED = 12
+#: A suite's figure moving down by more than this (relative) fails the keep rule.
+KEEP_TOLERANCE = 0.01
 
 Qrels = dict[str, dict[str, int]]  # qid -> doc name -> grade
 Run = dict[str, list[str]]  # qid -> doc names, best first
@@ -117,6 +157,11 @@ def recall_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int = DEPTH
     return len(relevant.intersection(ranked[:k])) / len(relevant)
 
 
+def success_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
+    """1.0 when a relevant document (a known item's one target) is in the first `k` ranks."""
+    return 1.0 if any(judged.get(name, 0) > 0 for name in ranked[:k]) else 0.0
+
+
 def dedupe(ranked: Iterable[str]) -> list[str]:
     """Names in first-seen order: a repeated document must not earn its gain twice."""
     return list(dict.fromkeys(ranked))
@@ -124,38 +169,56 @@ def dedupe(ranked: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Scores:
-    """One system's figures on one collection."""
+    """One system's figures on one suite: metric name -> mean, and the suite's figure per query."""
 
     system: str
-    ndcg: float
-    map: float
-    recall: float
-    per_query_ndcg: dict[str, float] = field(repr=False)
+    metrics: dict[str, float]
+    per_query: dict[str, float] = field(repr=False)
 
 
-def score_run(system: str, run: Run, qrels: Qrels, k: int) -> Scores:
-    """Mean nDCG@k, MAP@100 and R@100 over the judged queries; a missing query scores 0."""
+def score_run(system: str, run: Run, qrels: Qrels, k: int, kind: str = "judged", primary: str = "") -> Scores:
+    """Means over the judged queries (a query missing from the run scores 0):
+    nDCG@k, MAP@100 and R@100 for a judged suite, @1 and @3 for a known-item one."""
     judged = [qid for qid, docs in qrels.items() if any(g > 0 for g in docs.values())]
     if not judged:
         raise ValueError("no query has a relevant document")
-    ndcgs = {qid: ndcg_at_k(run.get(qid, []), qrels[qid], k) for qid in judged}
-    maps = [average_precision(run.get(qid, []), qrels[qid]) for qid in judged]
-    recalls = [recall_at_k(run.get(qid, []), qrels[qid]) for qid in judged]
-    n = len(judged)
-    return Scores(system, sum(ndcgs.values()) / n, sum(maps) / n, sum(recalls) / n, ndcgs)
+    if kind == "known":
+        measures: dict[str, Callable[[Sequence[str], Mapping[str, int]], float]] = {
+            "@1": lambda r, j: success_at_k(r, j, 1),
+            "@3": lambda r, j: success_at_k(r, j, 3),
+        }
+    else:
+        measures = {
+            f"nDCG@{k}": lambda r, j: ndcg_at_k(r, j, k),
+            f"MAP@{DEPTH}": average_precision,
+            f"R@{DEPTH}": recall_at_k,
+        }
+    primary = primary or next(iter(measures))
+    per_query = {qid: measures[primary](run.get(qid, []), qrels[qid]) for qid in judged}
+    metrics = {
+        name: sum(fn(run.get(qid, []), qrels[qid]) for qid in judged) / len(judged) for name, fn in measures.items()
+    }
+    return Scores(system, metrics, per_query)
 
 
-# --------------------------------------------------------------------------- collections
+# --------------------------------------------------------------------------- suites
 
 
 @dataclass(frozen=True)
-class Collection:
-    """A judged collection, its records unpacked."""
+class Suite:
+    """Queries with what counts as found, over one corpus's records."""
 
-    name: str
+    name: str  # "cisi", "reuters/title", ...
+    corpus: str  # the records' folder is shared by the suites of one corpus
     docs_dir: Path
     queries: list[tuple[str, str]]
     qrels: Qrels
+    kind: str = "judged"  # or "known"
+    primary: str = "nDCG@10"  # the suite's figure: what the macro average averages
+
+    @property
+    def depth(self) -> int:
+        return KNOWN_LIMIT if self.kind == "known" else DEPTH
 
 
 def read_queries(path: Path) -> list[tuple[str, str]]:
@@ -194,7 +257,7 @@ def default_cache() -> Path:
 def unpack(archive: Path, cache: Path) -> Path:
     """Unpack `archive` once under `cache`; return the folder holding the records."""
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
-    target = cache / f"{archive.parent.name}-{digest}"
+    target = cache / f"{archive.name.split('.')[0] if archive.name != 'docs.tar.gz' else archive.parent.name}-{digest}"
     if not target.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
         # Unpack beside the target and rename, so an interrupted run never
@@ -215,49 +278,105 @@ def unpack(archive: Path, cache: Path) -> Path:
     return target
 
 
-def load_collection(folder: Path, cache: Path) -> Collection:
-    """Read one collection folder, unpacking its records into `cache`."""
+def load_collection(folder: Path, cache: Path, k: int = 10) -> Suite:
+    """Read one judged collection folder, unpacking its records into `cache`."""
     missing = [n for n in ("docs.tar.gz", "queries.tsv", "qrels.txt") if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}")
-    return Collection(
+    return Suite(
         name=folder.name,
+        corpus=folder.name,
         docs_dir=unpack(folder / "docs.tar.gz", cache),
         queries=read_queries(folder / "queries.tsv"),
         qrels=read_qrels(folder / "qrels.txt"),
+        primary=f"nDCG@{k}",
     )
+
+
+_TYPED = re.compile(r"[a-z0-9]+")
+
+
+def typed_headline(title: str) -> list[str]:
+    """A headline as people type it: lower case, punctuation read as spaces."""
+    return _TYPED.findall(title.lower())
+
+
+def salient(words: Sequence[str], stops: frozenset[str]) -> list[str]:
+    """The words a person recalls: not a stop word, three letters or more, not a number."""
+    return [w for w in words if len(w) >= 3 and w not in stops and not w.isdigit()]
+
+
+def known_item_suites(
+    name: str, docs: Sequence[peers.Doc], docs_dir: Path, count: int, seed: int = SEED
+) -> list[Suite]:
+    """`name`/title and `name`/partial over `docs` (see the module docstring)."""
+    from whoosh.analysis.filters import STOP_WORDS
+
+    stops = frozenset(STOP_WORDS)
+    typed = {d.name: typed_headline(d.title) for d in docs}
+    seen = Counter(" ".join(words) for words in typed.values())
+    eligible = sorted(n for n, words in typed.items() if len(words) >= 4 and seen[" ".join(words)] == 1)
+    rng = random.Random(f"{seed}:{name}")
+    chosen = sorted(rng.sample(eligible, min(count, len(eligible))))
+    full = [(target, " ".join(typed[target])) for target in chosen]
+    partial = []
+    for target in chosen:
+        words = salient(typed[target], stops)
+        if len(words) < 3:
+            continue
+        k = min(len(words), rng.randint(3, 5))
+        picked = sorted(rng.sample(range(len(words)), k))
+        partial.append((target, " ".join(words[i] for i in picked)))
+    qrels = {target: {target: 1} for target in chosen}
+    return [
+        Suite(f"{name}/title", name, docs_dir, full, qrels, kind="known", primary="@1"),
+        Suite(f"{name}/partial", name, docs_dir, partial, {q: qrels[q] for q, _ in partial}, "known", "@3"),
+    ]
+
+
+def keyword_queries(queries: Sequence[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    """Each query cut to its first `n` content words (see the module docstring)."""
+    from whoosh.analysis.filters import STOP_WORDS
+
+    words = re.compile(r"\w+(?:[.'’]\w+)*")
+    out = []
+    for qid, text in queries:
+        kept = [w for w in words.findall(text) if len(w) > 3 and w.lower() not in STOP_WORDS]
+        out.append((qid, " ".join(kept[:n])))
+    return out
 
 
 # --------------------------------------------------------------------------- systems
 
 
-def run_product(collection: Collection, search_kwargs: Mapping[str, Any]) -> Run:
-    """Index the records with the product's defaults and run every query through its API."""
-    from search import build_index, open_index
+class ProductIndex:
+    """The product's index of one corpus, built once per run through the library API."""
 
-    with tempfile.TemporaryDirectory(prefix="relevance-index-") as tmp:
-        index_dir = Path(tmp) / "index"
-        build_index([str(collection.docs_dir)], str(index_dir), full=True)
-        ix = open_index(str(index_dir))
+    def __init__(self, docs_dir: Path) -> None:
+        from search import build_index
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="relevance-index-")
+        self.path = Path(self._tmp.name) / "index"
+        build_index([str(docs_dir)], str(self.path), full=True)
+
+    def run(self, suite: Suite, search_kwargs: Mapping[str, Any]) -> Run:
+        """Every query of `suite` through ``ix.search``; a fresh Index, so that
+        constants changed by --set/--sweep are read anew."""
+        from search import open_index
+
+        ix = open_index(str(self.path))
         try:
-            kwargs = {"limit": DEPTH, **search_kwargs}
+            kwargs = {"limit": suite.depth, "facets": False, **search_kwargs}
             run: Run = {}
-            for qid, text in collection.queries:
+            for qid, text in suite.queries:
                 page = ix.search(text, **kwargs)
                 run[qid] = dedupe(Path(hit.path).stem for hit in page.hits if hit.kind == "article")
             return run
         finally:
             ix.close()
 
-
-def run_peer(name: str, docs: list[peers.Doc], queries: Sequence[tuple[str, str]]) -> Run:
-    """Index `docs` in one peer and run every query, OR semantics, top DEPTH."""
-    peer = peers.make_peer(name, group="or")
-    try:
-        peer.build(docs)
-        return {qid: dedupe(peer.search(text, limit=DEPTH)) for qid, text in queries}
-    finally:
-        peer.close()
+    def close(self) -> None:
+        self._tmp.cleanup()
 
 
 def product_available() -> str | None:
@@ -269,163 +388,413 @@ def product_available() -> str | None:
     return None
 
 
+def parse_setting(text: str) -> tuple[str, str, list[Any]]:
+    """'ranking.K1=1.2,1.5' -> ('search.ranking', 'K1', [1.2, 1.5]); values are JSON, else strings."""
+    target, sep, values = text.partition("=")
+    module, dot, name = target.strip().rpartition(".")
+    if not sep or not dot or not name:
+        raise ValueError(f"expected MODULE.NAME=VALUE[,VALUE...], not {text!r}")
+    parsed: list[Any] = []
+    for value in values.split(","):
+        try:
+            parsed.append(json.loads(value))
+        except json.JSONDecodeError:
+            parsed.append(value.strip())
+    return f"search.{module}" if not module.startswith("search") else module, name, parsed
+
+
+@contextmanager
+def setting(module: str, name: str, value: Any) -> Iterator[None]:
+    """`module`.`name` set to `value` for the duration (the product runs in this process)."""
+    mod = importlib.import_module(module)
+    if not hasattr(mod, name):
+        raise ValueError(f"{module} has no {name}")
+    old = getattr(mod, name)
+    setattr(mod, name, value)
+    try:
+        yield
+    finally:
+        setattr(mod, name, old)
+
+
 # --------------------------------------------------------------------------- report
 
 
 @dataclass
 class Outcome:
-    """All figures for one collection, plus the systems that could not run."""
+    """All figures for one suite, plus the systems that could not run."""
 
-    collection: str
-    queries: int
-    judged: int
+    suite: Suite
     scores: list[Scores]
     unavailable: dict[str, str]
 
-    def best_peer(self, metric: Callable[[Scores], float]) -> Scores | None:
+    @property
+    def name(self) -> str:
+        return self.suite.name
+
+    def system(self, name: str) -> Scores | None:
+        return next((s for s in self.scores if s.system == name), None)
+
+    def best_peer(self, metric: str) -> Scores | None:
         candidates = [s for s in self.scores if s.system != PRODUCT]
-        return max(candidates, key=metric) if candidates else None
+        return max(candidates, key=lambda s: s.metrics[metric]) if candidates else None
 
-    def product(self) -> Scores | None:
-        return next((s for s in self.scores if s.system == PRODUCT), None)
-
-    def deltas(self) -> dict[str, dict[str, Any]]:
-        """Product vs the best peer per metric, in percent."""
-        product = self.product()
+    def versus(self) -> dict[str, dict[str, Any]]:
+        """Product vs the best peer per metric: ratio and which peer."""
+        product = self.system(PRODUCT)
         out: dict[str, dict[str, Any]] = {}
         if product is None:
             return out
-        for label, metric in METRICS.items():
+        for metric, value in product.metrics.items():
             best = self.best_peer(metric)
             if best is None:
                 continue
-            base = metric(best)
-            pct = (metric(product) / base - 1) * 100 if base else math.inf
-            out[label] = {
+            base = best.metrics[metric]
+            out[metric] = {
                 "best_peer": best.system,
                 "best_peer_value": base,
-                "delta_pct": pct,
+                "ratio": value / base if base else math.inf,
             }
         return out
 
 
-def _ndcg(s: Scores) -> float:
-    return s.ndcg
-
-
-def _map(s: Scores) -> float:
-    return s.map
-
-
-def _recall(s: Scores) -> float:
-    return s.recall
-
-
-METRICS: dict[str, Callable[[Scores], float]] = {
-    "ndcg": _ndcg,
-    "map": _map,
-    "recall": _recall,
-}
-
-
-def render(outcome: Outcome, k: int) -> str:
-    """A Markdown table, ready for the README."""
+def render(outcome: Outcome) -> str:
+    """One suite's Markdown table, every metric."""
+    suite = outcome.suite
+    metrics = list(outcome.scores[0].metrics) if outcome.scores else []
     lines = [
-        f"{outcome.collection}: {outcome.judged} judged queries",
+        f"{suite.name}: {len(suite.qrels)} {'known items' if suite.kind == 'known' else 'judged queries'}",
         "",
-        f"| system | nDCG@{k} | MAP@{DEPTH} | R@{DEPTH} |",
-        "|---|---:|---:|---:|",
+        "| system | " + " | ".join(metrics) + " |",
+        "|---|" + "---:|" * len(metrics),
     ]
     for s in outcome.scores:
-        lines.append(f"| {s.system} | {s.ndcg:.3f} | {s.map:.3f} | {s.recall:.3f} |")
+        lines.append(f"| {s.system} | " + " | ".join(f"{s.metrics[m]:.3f}" for m in metrics) + " |")
     for system, why in outcome.unavailable.items():
-        lines.append(f"| {system} | not available: {why} | | |")
-    deltas = outcome.deltas()
-    if deltas:
-        names = {"ndcg": f"nDCG@{k}", "map": f"MAP@{DEPTH}", "recall": f"R@{DEPTH}"}
-        parts = [f"{names[m]} {d['delta_pct']:+.1f}% (vs {d['best_peer']})" for m, d in deltas.items()]
+        lines.append(f"| {system} | not available: {why} |")
+    versus = outcome.versus()
+    if versus:
+        parts = [f"{m} {v['ratio']:.3f}x (vs {v['best_peer']})" for m, v in versus.items()]
         lines += ["", f"{PRODUCT} vs best peer: " + ", ".join(parts)]
     return "\n".join(lines)
 
 
-def to_json(outcomes: Sequence[Outcome], k: int, search_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Every figure, plus per-query nDCG of each system, for finding the queries that lose."""
+def macro(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
+
+
+def summary(outcomes: Sequence[Outcome], systems: Sequence[str], baseline: Mapping[str, float] | None) -> str:
+    """The closing table: each suite's figure per system, the product vs the best peer, the macro average."""
+    head = ["suite", "figure", *systems, "vs best peer"]
+    if baseline is not None:
+        head += ["baseline", "change"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for o in outcomes:
+        metric = o.suite.primary
+        row = [o.name, metric]
+        for system in systems:
+            s = o.system(system)
+            row.append(f"{s.metrics[metric]:.3f}" if s else "-")
+        v = o.versus().get(metric)
+        row.append(f"{v['ratio']:.3f}x {v['best_peer']}" if v else "-")
+        if baseline is not None:
+            product = o.system(PRODUCT)
+            old = baseline.get(o.name)
+            if product is None or old is None:
+                row += ["-", "-"]
+            else:
+                new = product.metrics[metric]
+                row += [f"{old:.3f}", f"{(new / old - 1) * 100 if old else 0.0:+.1f}%"]
+        lines.append("| " + " | ".join(row) + " |")
+    row = ["macro average", ""]
+    for system in systems:
+        found = [o.system(system) for o in outcomes]
+        row.append(
+            f"{macro(s.metrics[o.suite.primary] for s, o in zip(found, outcomes, strict=True) if s):.3f}"
+            if all(found)
+            else "-"
+        )
+    row.append("")
+    if baseline is not None:
+        product_macro = macro(o.system(PRODUCT).metrics[o.suite.primary] for o in outcomes if o.system(PRODUCT))  # type: ignore[union-attr]
+        old_macro = macro(baseline.get(o.name, math.nan) for o in outcomes)
+        row += [f"{old_macro:.3f}", f"{(product_macro / old_macro - 1) * 100:+.2f}%"]
+    lines.append("| " + " | ".join(row) + " |")
+    if baseline is not None:
+        lines += ["", keep_rule(outcomes, baseline)]
+    return "\n".join(lines)
+
+
+def keep_rule(outcomes: Sequence[Outcome], baseline: Mapping[str, float]) -> str:
+    """The verdict: the macro average up and no suite down by more than KEEP_TOLERANCE."""
+    new = {o.name: o.system(PRODUCT).metrics[o.suite.primary] for o in outcomes if o.system(PRODUCT)}  # type: ignore[union-attr]
+    common = [name for name in new if name in baseline]
+    if not common:
+        return "keep rule: no suite in common with the baseline"
+    up = macro(new[n] for n in common) > macro(baseline[n] for n in common)
+    hurt = [n for n in common if baseline[n] and new[n] / baseline[n] - 1 < -KEEP_TOLERANCE]
+    verdict = "PASS" if up and not hurt else "FAIL"
+    why = [] if up else ["macro average not up"]
+    why += [f"{n} down {(new[n] / baseline[n] - 1) * 100:.1f}%" for n in hurt]
+    return f"keep rule (macro up, no suite down > {KEEP_TOLERANCE:.0%}): {verdict}" + (
+        f" ({'; '.join(why)})" if why else ""
+    )
+
+
+def loco(sweep: Mapping[Any, Mapping[str, float]], suites: Sequence[Suite], default: Any) -> str:
+    """Leave one corpus out: pick the value best on the others' macro average; show it on the held-out one."""
+    corpora = list(dict.fromkeys(s.corpus for s in suites))
+    lines = [
+        "| held out | value chosen on the others | held-out figure(s) at that value | at the default |",
+        "|---|---|---|---|",
+    ]
+    for held in corpora:
+        rest = [s.name for s in suites if s.corpus != held]
+        mine = [s.name for s in suites if s.corpus == held]
+        best = max(sweep, key=lambda value: macro(sweep[value][n] for n in rest))
+        at_best = ", ".join(f"{n} {sweep[best][n]:.3f}" for n in mine)
+        at_default = ", ".join(f"{n} {sweep[default][n]:.3f}" for n in mine)
+        lines.append(f"| {held} | {best} | {at_best} | {at_default} |")
+    return "\n".join(lines)
+
+
+def to_json(outcomes: Sequence[Outcome], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Every figure, plus each system's per-query figure, for finding the queries that lose."""
     return {
-        "k": k,
-        "depth": DEPTH,
-        "search_kwargs": dict(search_kwargs),
-        "collections": {
-            o.collection: {
-                "queries": o.queries,
-                "judged": o.judged,
-                "systems": {
-                    s.system: {
-                        f"ndcg@{k}": s.ndcg,
-                        f"map@{DEPTH}": s.map,
-                        f"recall@{DEPTH}": s.recall,
-                    }
-                    for s in o.scores
-                },
+        **meta,
+        "suites": {
+            o.name: {
+                "kind": o.suite.kind,
+                "figure": o.suite.primary,
+                "queries": len(o.suite.queries),
+                "systems": {s.system: s.metrics for s in o.scores},
                 "unavailable": o.unavailable,
-                "product_vs_best_peer": o.deltas(),
-                "per_query_ndcg": {s.system: s.per_query_ndcg for s in o.scores},
+                "product_vs_best_peer": o.versus(),
+                "per_query": {s.system: s.per_query for s in o.scores},
             }
             for o in outcomes
         },
     }
 
 
+def read_baseline(path: Path) -> dict[str, float]:
+    """suite -> the product's figure in an earlier run's JSON."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for name, suite in data.get("suites", {}).items():
+        product = suite.get("systems", {}).get(PRODUCT)
+        if product and suite.get("figure") in product:
+            out[name] = float(product[suite["figure"]])
+    return out
+
+
 # --------------------------------------------------------------------------- driver
 
 
-def evaluate_collection(
-    collection: Collection,
-    *,
-    k: int,
-    with_product: bool,
-    with_peers: bool,
-    search_kwargs: Mapping[str, Any],
-    log: Callable[[str], None],
-) -> Outcome:
-    """Run the chosen systems over one collection and score them."""
-    texts = dict(collection.queries)
-    unknown = sorted(set(collection.qrels) - set(texts))
-    if unknown:
-        log(f"{collection.name}: {len(unknown)} judged queries have no text and score 0: {unknown[:5]}")
-    judged = sum(1 for docs in collection.qrels.values() if any(g > 0 for g in docs.values()))
-    scores: list[Scores] = []
-    unavailable: dict[str, str] = {}
+def load_suites(args: argparse.Namespace, log: Callable[[str], None]) -> list[Suite]:
+    """The judged collections and known-item suites asked for, in a stable order."""
+    wanted = {s.strip() for s in args.suites.split(",") if s.strip()} if args.suites else None
+    suites: list[Suite] = []
+    folders = args.collections or sorted(p for p in (args.shared / "relevance").glob("*") if p.is_dir())
+    for folder in folders:
+        if wanted is not None and folder.name not in wanted:
+            continue
+        suite = load_collection(folder, args.cache, args.k)
+        if args.keywords:
+            suite = Suite(
+                f"{suite.name}/kw{args.keywords}",
+                suite.corpus,
+                suite.docs_dir,
+                keyword_queries(suite.queries, args.keywords),
+                suite.qrels,
+                primary=suite.primary,
+            )
+        suites.append(suite)
+    if args.collections:
+        return suites
+    for name, (archive, count) in KNOWN_CORPORA.items():
+        if wanted is not None and name not in wanted:
+            continue
+        path = args.shared / "corpora" / archive
+        if not path.is_file():
+            log(f"{name}: no {path}; its known-item suites are skipped")
+            continue
+        docs_dir = unpack(path, args.cache)
+        suites += known_item_suites(name, peers.load_docs(docs_dir), docs_dir, count)
+    return suites
 
-    if with_product:
-        why = product_available()
-        if why is not None:
-            log(f"product: not available ({why})")
-            unavailable[PRODUCT] = why
-        else:
-            log(f"{collection.name}: {PRODUCT} ...")
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "collections", nargs="*", type=Path, help="judged collection folders only (default: every suite)"
+    )
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="the shared data folder")
+    parser.add_argument("--suites", default="", help="corpora to run, e.g. cisi,npl,reuters (default: all)")
+    parser.add_argument("--json", type=Path, help="write every figure and per-query figures here")
+    parser.add_argument("--baseline", type=Path, help="an earlier --json: show the change and the keep rule")
+    parser.add_argument("--k", type=int, default=10, help="nDCG cut-off (default 10)")
+    parser.add_argument(
+        "--cache", type=Path, default=default_cache(), help="where archives are unpacked, once (default: %(default)s)"
+    )
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--product-only", action="store_true")
+    only.add_argument("--peers-only", action="store_true")
+    parser.add_argument(
+        "--peers", default=",".join(DEFAULT_PEERS), help="peers to run (default: %(default)s; also whoosh)"
+    )
+    parser.add_argument(
+        "--search-kwargs",
+        default="{}",
+        metavar="JSON",
+        help="extra keyword arguments for ix.search, e.g. '{\"feedback\": false}'",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="MODULE.NAME=VALUE", help="run with a constant changed"
+    )
+    parser.add_argument(
+        "--sweep", metavar="MODULE.NAME=V1,V2,...", help="try several values, then leave-one-collection-out"
+    )
+    parser.add_argument(
+        "--keywords", type=int, default=0, metavar="N", help="cut each judged topic to its first N content words"
+    )
+    parser.add_argument("--selftest", action="store_true", help="check the metrics and exit")
+    args = parser.parse_args(argv)
+
+    if args.selftest:
+        _selftest()
+        return 0
+    if args.k < 1:
+        parser.error("--k must be at least 1")
+    try:
+        search_kwargs = json.loads(args.search_kwargs)
+        settings = [parse_setting(s) for s in args.set]
+        sweep = parse_setting(args.sweep) if args.sweep else None
+    except (json.JSONDecodeError, ValueError) as exc:
+        parser.error(str(exc))
+    if not isinstance(search_kwargs, dict):
+        parser.error("--search-kwargs must be a JSON object")
+    peer_names = [p for p in args.peers.split(",") if p]
+    if unknown := set(peer_names) - set(PEER_LABELS):
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started, load_before = time.perf_counter(), os.getloadavg()
+    try:
+        suites = load_suites(args, log)
+    except (OSError, ValueError, tarfile.TarError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    if not suites:
+        parser.error("no suite to run")
+    why_not = None if args.peers_only else product_available()
+    if why_not is not None:
+        log(f"product: not available ({why_not})")
+
+    outcomes = {s.name: Outcome(s, [], {}) for s in suites}
+    swept: dict[Any, dict[str, float]] = {}
+    for corpus in dict.fromkeys(s.corpus for s in suites):
+        mine = [s for s in suites if s.corpus == corpus]
+        if not args.peers_only and why_not is None:
+            log(f"{corpus}: {PRODUCT} index ...")
             try:
-                run = run_product(collection, search_kwargs)
+                index = ProductIndex(mine[0].docs_dir)
             except Exception as exc:  # noqa: BLE001 - a product bug must not hide the peers' table
                 log(traceback.format_exc())
-                unavailable[PRODUCT] = f"failed: {type(exc).__name__}: {exc}"
+                for s in mine:
+                    outcomes[s.name].unavailable[PRODUCT] = f"failed: {type(exc).__name__}: {exc}"
             else:
-                scores.append(score_run(PRODUCT, run, collection.qrels, k))
+                try:
+                    with _settings(settings):
+                        for s in mine:
+                            log(f"{s.name}: {PRODUCT} ...")
+                            run = index.run(s, search_kwargs)
+                            outcomes[s.name].scores.append(score_run(PRODUCT, run, s.qrels, args.k, s.kind, s.primary))
+                        if sweep is not None:
+                            module, name, values = sweep
+                            for value in values:
+                                with setting(module, name, value):
+                                    for s in mine:
+                                        log(f"{s.name}: {PRODUCT} {name}={value} ...")
+                                        figure = score_run(
+                                            PRODUCT, index.run(s, search_kwargs), s.qrels, args.k, s.kind, s.primary
+                                        )
+                                        swept.setdefault(value, {})[s.name] = figure.metrics[s.primary]
+                finally:
+                    index.close()
+        if not args.product_only:
+            docs = peers.load_docs(mine[0].docs_dir)
+            for peer_name in peer_names:
+                label = PEER_LABELS[peer_name]
+                log(f"{corpus}: {label} ...")
+                try:
+                    peer = peers.make_peer(peer_name, group="or")
+                except ImportError as exc:  # tantivy and bm25s are optional extras
+                    for s in mine:
+                        outcomes[s.name].unavailable[label] = str(exc)
+                    continue
+                try:
+                    peer.build(docs)
+                    for s in mine:
+                        run = {qid: dedupe(peer.search(text, limit=s.depth)) for qid, text in s.queries}
+                        outcomes[s.name].scores.append(score_run(label, run, s.qrels, args.k, s.kind, s.primary))
+                finally:
+                    peer.close()
+        for s in mine:
+            print(render(outcomes[s.name]) + "\n", flush=True)
 
-    if with_peers:
-        errors: list[tuple[Path, str]] = []
-        docs = peers.load_docs(collection.docs_dir, errors)
-        for path, message in errors:
-            log(f"peers skip {path}: {message}")
-        for name, label in PEER_LABELS.items():
-            log(f"{collection.name}: {label} ...")
-            try:
-                run = run_peer(name, docs, collection.queries)
-            except ImportError as exc:  # tantivy is an optional extra
-                unavailable[label] = str(exc)
-                continue
-            scores.append(score_run(label, run, collection.qrels, k))
+    ordered = [outcomes[s.name] for s in suites]
+    systems = ([] if args.peers_only else [PRODUCT]) + (
+        [] if args.product_only else [PEER_LABELS[p] for p in peer_names]
+    )
+    baseline = read_baseline(args.baseline) if args.baseline else None
+    print(summary(ordered, systems, baseline) + "\n")
+    if sweep is not None and swept:
+        module, name, values = sweep
+        default = getattr(importlib.import_module(module), name)
+        print(f"sweep {module}.{name}:\n")
+        print("| value | " + " | ".join(s.name for s in suites) + " | macro |")
+        print("|---|" + "---:|" * (len(suites) + 1))
+        for value, figures in swept.items():
+            print(
+                f"| {value} | "
+                + " | ".join(f"{figures[s.name]:.3f}" for s in suites)
+                + f" | {macro(figures.values()):.3f} |"
+            )
+        print()
+        if default not in swept:
+            swept[default] = {s.name: outcomes[s.name].system(PRODUCT).metrics[s.primary] for s in suites}  # type: ignore[union-attr]
+        print(loco(swept, suites, default) + "\n")
+    elapsed = time.perf_counter() - started
+    load_after = os.getloadavg()
+    print(
+        f"{os.cpu_count()} cores; load average {load_before[0]:.1f} at the start, "
+        f"{load_after[0]:.1f} at the end; {elapsed:.0f} s"
+    )
+    if args.json:
+        meta = {
+            "k": args.k,
+            "search_kwargs": search_kwargs,
+            "set": args.set,
+            "load": [load_before[0], load_after[0]],
+            "seconds": elapsed,
+        }
+        args.json.write_text(json.dumps(to_json(ordered, meta), indent=2) + "\n", encoding="utf-8")
+    failed = any(why.startswith("failed") for o in ordered for why in o.unavailable.values())
+    return 1 if failed else 0
 
-    return Outcome(collection.name, len(collection.queries), judged, scores, unavailable)
+
+@contextmanager
+def _settings(settings: Sequence[tuple[str, str, list[Any]]]) -> Iterator[None]:
+    if not settings:
+        yield
+        return
+    (module, name, values), rest = settings[0], settings[1:]
+    with setting(module, name, values[0]), _settings(rest):
+        yield
 
 
 def _selftest() -> None:
@@ -460,115 +829,22 @@ def _selftest() -> None:
         (1 + 1 / math.log2(3)) / 2.130930,
     )
     # Means over judged queries; a query missing from the run scores 0.
-    scores = score_run("t", {"1": ["a"]}, {"1": {"a": 1}, "2": {"b": 1}, "3": {"c": 0}}, 10)
-    check("mean ndcg", scores.ndcg, 0.5)
-    check("mean map", scores.map, 0.5)
-    check("mean recall", scores.recall, 0.5)
+    scores = score_run("t", {"1": ["a"]}, {"1": {"a": 1}, "2": {"b": 1}, "3": {"c": 0}}, 10).metrics
+    check("mean ndcg", scores["nDCG@10"], 0.5)
+    check("mean map", scores["MAP@100"], 0.5)
+    check("mean recall", scores["R@100"], 0.5)
+    # Known items: found first, found third, not found.
+    known = score_run(
+        "t", {"1": ["a"], "2": ["x", "y", "b"], "3": ["x"]}, {"1": {"a": 1}, "2": {"b": 1}, "3": {"c": 1}}, 10, "known"
+    )
+    check("known @1", known.metrics["@1"], 1 / 3)
+    check("known @3", known.metrics["@3"], 2 / 3)
+    # Headlines as typed; the salient words.
+    if typed_headline("ALLWASTE <ALWS.O> TO ACQUIRE FIRM") != ["allwaste", "alws", "o", "to", "acquire", "firm"]:
+        raise AssertionError("typed_headline")
+    if salient(["u", "s", "the", "1987", "credit", "markets"], frozenset({"the"})) != ["credit", "markets"]:
+        raise AssertionError("salient")
     print("selftest: ok")
-
-
-def keyword_queries(queries: Sequence[tuple[str, str]], n: int) -> list[tuple[str, str]]:
-    """Each query cut to its first `n` content words (see the module docstring)."""
-    import re
-
-    from whoosh.analysis.filters import STOP_WORDS
-
-    words = re.compile(r"\w+(?:[.'’]\w+)*")
-    out = []
-    for qid, text in queries:
-        kept = [w for w in words.findall(text) if len(w) > 3 and w.lower() not in STOP_WORDS]
-        out.append((qid, " ".join(kept[:n])))
-    return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "collections",
-        nargs="*",
-        type=Path,
-        help="collection folders (default: all under SHARED/relevance)",
-    )
-    parser.add_argument(
-        "--shared",
-        type=Path,
-        default=ROOT.parent / "shared",
-        help="the shared data folder",
-    )
-    parser.add_argument("--json", type=Path, help="write every figure and per-query nDCG here")
-    parser.add_argument("--k", type=int, default=10, help="nDCG cut-off (default 10)")
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        default=default_cache(),
-        help="where archives are unpacked, once (default: %(default)s)",
-    )
-    only = parser.add_mutually_exclusive_group()
-    only.add_argument("--product-only", action="store_true")
-    only.add_argument("--peers-only", action="store_true")
-    parser.add_argument(
-        "--search-kwargs",
-        default="{}",
-        metavar="JSON",
-        help="extra keyword arguments for ix.search, e.g. '{\"limit\": 100}'",
-    )
-    parser.add_argument(
-        "--keywords", type=int, default=0, metavar="N", help="cut each query to its first N content words"
-    )
-    parser.add_argument("--selftest", action="store_true", help="check the metrics and exit")
-    args = parser.parse_args(argv)
-
-    if args.selftest:
-        _selftest()
-        return 0
-    if args.k < 1:
-        parser.error("--k must be at least 1")
-    try:
-        search_kwargs = json.loads(args.search_kwargs)
-    except json.JSONDecodeError as exc:
-        parser.error(f"--search-kwargs is not JSON: {exc}")
-    if not isinstance(search_kwargs, dict):
-        parser.error("--search-kwargs must be a JSON object")
-
-    folders: list[Path] = args.collections or sorted(p for p in (args.shared / "relevance").glob("*") if p.is_dir())
-    if not folders:
-        parser.error(f"no collections given and none under {args.shared / 'relevance'}")
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    outcomes = []
-    for folder in folders:
-        try:
-            collection = load_collection(folder, args.cache)
-        except (OSError, ValueError, tarfile.TarError) as exc:
-            print(f"Error: {exc}", file=sys.stderr)
-            return 1
-        if args.keywords:
-            collection = Collection(
-                name=f"{collection.name}/kw{args.keywords}",
-                docs_dir=collection.docs_dir,
-                queries=keyword_queries(collection.queries, args.keywords),
-                qrels=collection.qrels,
-            )
-        outcome = evaluate_collection(
-            collection,
-            k=args.k,
-            with_product=not args.peers_only,
-            with_peers=not args.product_only,
-            search_kwargs=search_kwargs,
-            log=log,
-        )
-        outcomes.append(outcome)
-        print(render(outcome, args.k) + "\n", flush=True)
-
-    if args.json:
-        args.json.write_text(
-            json.dumps(to_json(outcomes, args.k, search_kwargs), indent=2) + "\n",
-            encoding="utf-8",
-        )
-    failed = any(why.startswith("failed") for o in outcomes for why in o.unavailable.values())
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
