@@ -311,15 +311,21 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
 
 
 def _feedback(
-    searcher: searching.Searcher, top: list[int], df: Callable[[str], int] | None = None
+    searcher: searching.Searcher, top: list[int], df: Callable[[str], int] | None = None, words: list[str] | None = None
 ) -> list[query.Query]:
     """Pseudo-relevance feedback: the best terms of the top hits `top`,
     weighted; the query's own words among them gain weight (see search.ranking).
     The top hits are those of the query without its filters, so that a
-    filter selects documents but never changes a score."""
-    texts = [document_terms(searcher.stored_fields(docnum)) for docnum in top]
+    filter selects documents but never changes a score.  None when the
+    top hits show the query names an article (ranking.navigational)."""
+    stored = [searcher.stored_fields(docnum) for docnum in top]
+    texts = [document_terms(fields) for fields in stored]
+    if words:
+        titles = [[t for t, _ in analyse_text(fields.get("title") or "")] for fields in stored]
+        if ranking.navigational(words, list(zip(titles, texts, strict=True))):
+            return []
     extra = ranking.feedback_terms(
-        searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS, df=df
+        searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS, df=df, typed=words or ()
     )
     return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
 
@@ -375,6 +381,11 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         return query.And([core, *filters]) if filters and filtered else core
 
     factors = context.factors(boosts) if request.sort == "relevance" else None
+    if built is not None and not built.empty:
+        # Under a sorted order too: a hit's score is the same in every order.
+        title_match = ranking.TitleMatch(searcher, built.words)
+        if title_match:
+            factors = (factors or ranking.Factors()).add_title_match(title_match)
     top: Top | None = None
     if built is not None and request.sort == "relevance" and not built.empty:
         try:
@@ -402,7 +413,7 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         if matched and built is not None and _wants_feedback(built, request) and not early.expired():
             unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
             best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
-            expansion = _feedback(searcher, [hit.docnum for hit in best]) if not early.fired else []
+            expansion = _feedback(searcher, [hit.docnum for hit in best], words=built.words) if not early.fired else []
             if expansion:
                 scored = query.Or([main, *expansion])
                 parts += [("feedback", term) for term in expansion]
@@ -485,7 +496,7 @@ def _engine_search(
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
     if scores and _wants_feedback(built, request) and not deadline.expired():
         best = [d for d, _ in engine.best_of(unfiltered, ranking.FEEDBACK_DOCS)]
-        for expansion in _feedback(searcher, best, fast.df):
+        for expansion in _feedback(searcher, best, fast.df, built.words):
             assert isinstance(expansion, query.Term)
             parts.append(("feedback", expansion))
             for d, s in fast.term(expansion.text, expansion.boost, among=set(scores)).items():

@@ -1,8 +1,9 @@
 """How hits are scored: BM25 over one weighted field, and what refines it.
 
-Each piece was kept because the relevance harness (bench/relevance.py,
-nDCG@10 on CISI and MED against sqlite FTS5 and tantivy) showed it helps;
-the closing notes of the search-quality issue give the figures.
+Each piece was kept because the relevance harness (bench/relevance.py:
+nDCG@10 on the judged CISI, LISA, MED and NPL, known-item search on
+Reuters and BBC headlines, against sqlite FTS5, tantivy and bm25s) showed it
+helps; the commits and docs/quality.md give the figures.
 
 * One combined ``text`` field in the BM25F style: a title word counts
   twice (schema.PART_WEIGHTS), the others once, summed before BM25 saturates them
@@ -21,6 +22,17 @@ the closing notes of the search-quality issue give the figures.
   long question would otherwise weigh all its words alike.  The expansion
   re-ranks the matches; it never adds documents.  On 2- and 3-word queries
   cut from CISI's and MED's topics it is worth +6% to +12% nDCG@10.
+  Decided per query from the first pass: none when one of the top
+  FEEDBACK_DOCS has every query word in its title, or the query's words
+  whole and in order (navigational: the query names an article, and
+  feedback would only pull its neighbours up; Reuters headlines typed in
+  full: 78% found first with feedback for every query, see the commit);
+  and never a function word (EXPANSION_STOPS: "were", "which") or a word in
+  more than EXPANSION_MAX_DF of the documents ("said") as an expansion term.
+* The exact-title signal (TitleMatch): a document whose title holds most of
+  the query's words scores more, by how much of the query its title holds
+  and how much of its title the query holds; a factor, so it shows in
+  --explain beside the --boost factors.
 
 Optional news signals, asked for per search (``--boost``), multiply the
 relevance score the way Elasticsearch's function_score does with
@@ -42,7 +54,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from whoosh import scoring
+from whoosh import query, scoring
+from whoosh.lang import stemmer_for_language
 
 from search.errors import UsageError
 from search.settings import parse_duration
@@ -54,12 +67,43 @@ from search.settings import parse_duration
 K1 = 2.0
 B = 0.9
 FEEDBACK_DOCS = 5
+TITLE_FIELD = "title"
 FEEDBACK_TERMS = 10
 #: Rocchio's beta, alpha being 1.  With the query's words in the feedback
 #: vector, nDCG@10 on CISI and MED is flat from 0.75 to 2 (+10-12% / +7-8%
 #: over FTS5); the old 0.3 was tuned when they were left out.
 FEEDBACK_WEIGHT = 1.0
 FEEDBACK_MIN_DOCS = 2
+#: An expansion term in more than this share of the documents is a
+#: near-stop word of the collection (Reuters: "said" is in 60% of the
+#: stories, "mln" in 40%), whatever the feedback documents say.
+EXPANSION_MAX_DF = 0.2
+#: The exact-title signal: a document whose title holds at least
+#: TITLE_MIN_COVERAGE of the query's words (by title idf) scores
+#: x (1 + TITLE_BOOST x coverage x the share of its title the query covers),
+#: so the headline typed in full doubles its article's score at 1.0.
+TITLE_BOOST = 1.0
+TITLE_MIN_COVERAGE = 0.75
+
+#: English function words that are never expansion terms (stemmed as the
+#: index stems them; the index's own stop list is Whoosh's 34 words, which
+#: lets "were", "said" or "which" through).  The list is the common core of
+#: the SMART and Snowball English stop lists.
+_FUNCTION_WORDS = """
+about above after again against all also am among an and any are aren't as at be because been before being
+below between both but by can cannot could did do does doing down during each either else ever every few for
+from further get got had has have having he her here hers herself him himself his how however i if in into is
+it its itself just least less let like made make many may me might more most much must my myself neither no nor
+not now of off often on once one only or other others our ours ourselves out over own per perhaps put rather
+said same say says see seen several shall she should since so some such than that the their theirs them
+themselves then there these they this those though through thus to too two under until up upon us very via was
+we well were what whatever when where whether which while who whom whose why will with within without would yet
+you your yours yourself yourselves
+"""
+_stem = stemmer_for_language("en")
+EXPANSION_STOPS: frozenset[str] = frozenset(_stem(w) for w in _FUNCTION_WORDS.split()) | frozenset(
+    _FUNCTION_WORDS.split()
+)
 
 
 class _Scorer(scoring.BM25FScorer):  # type: ignore[misc]
@@ -104,24 +148,32 @@ def feedback_terms(
     min_df: int = 1,
     min_docs: int = 1,
     df: Callable[[str], int] | None = None,
+    typed: Iterable[str] = (),
 ) -> dict[str, float]:
     """The `count` best expansion terms of some top documents (their terms
     given), scored by summed tf x idf; weights normalised to the best one.
     Terms in fewer than `min_df` documents of the index, or fewer than
-    `min_docs` of `texts`, are passed over.  `df` gives a term's document
-    frequency (a cached one; by default the searcher is asked each time)."""
+    `min_docs` of `texts`, are passed over, and so are function words
+    (EXPANSION_STOPS) and near-stop words (in more than EXPANSION_MAX_DF of
+    the documents) unless the query itself has them (`typed`).  `df` gives a
+    term's document frequency (a cached one; by default the searcher is
+    asked each time)."""
     frequency = df or (lambda term: int(searcher.doc_frequency(field, term)))
     n = searcher.doc_count_all()
     texts = [list(terms) for terms in texts]
     docs_with = Counter(term for terms in texts for term in set(terms))
+    own = set(typed)
+    common = EXPANSION_MAX_DF * n
     scores: dict[str, float] = {}
     for terms in texts:
         counts = Counter(terms)
         for term, tf in counts.items():
             if term in exclude or len(term) <= 2 or term.isdigit() or docs_with[term] < min_docs:
                 continue
+            if term not in own and term in EXPANSION_STOPS:
+                continue
             found = frequency(term)
-            if found < min_df:
+            if found < min_df or (term not in own and found > common):
                 continue
             scores[term] = scores.get(term, 0.0) + (1.0 + math.log(tf)) * robertson_idf(n, found)
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: FEEDBACK_TERMS if count is None else count]
@@ -129,6 +181,65 @@ def feedback_terms(
         return {}
     top = best[0][1]
     return {term: score / top for term, score in best}
+
+
+def _contains(terms: Sequence[str], run: Sequence[str]) -> bool:
+    """`run` occurs in `terms`, adjacent and in order."""
+    width = len(run)
+    first = run[0]
+    return any(terms[i : i + width] == run for i, term in enumerate(terms) if term == first)
+
+
+def navigational(words: Sequence[str], best: Iterable[tuple[Sequence[str], Sequence[str]]]) -> bool:
+    """Whether the first pass already found the article the query names, so
+    feedback would only dilute it: one of its best documents (title terms,
+    all terms in order) has every query word in its title, or the query's
+    words whole, adjacent and in order."""
+    wanted = set(words)
+    if len(wanted) < 2:
+        return False
+    run = list(words)
+    return any(wanted <= set(title) or _contains(text, run) for title, text in best)
+
+
+class TitleMatch:
+    """The exact-title signal as a factor (see TITLE_BOOST): docnum -> x(1 + ...)."""
+
+    name = "title match"
+
+    def __init__(self, searcher: Any, terms: Sequence[str]) -> None:
+        self.found: dict[int, float] = {}
+        distinct = list(dict.fromkeys(terms))
+        if not TITLE_BOOST or len(distinct) < 2:  # one word: BM25's title weight decides
+            return
+        n = searcher.doc_count_all()
+        weights = {t: robertson_idf(n, searcher.doc_frequency(TITLE_FIELD, t)) for t in distinct}
+        total = sum(weights.values())
+        covered: dict[int, float] = {}
+        count: Counter[int] = Counter()
+        for term, weight in weights.items():
+            # Every document with the word in its title: a match of the query
+            # (the title is in the text), unless excluded, which is never scored.
+            for docnum in searcher.docs_for_query(query.Term(TITLE_FIELD, term)):
+                covered[docnum] = covered.get(docnum, 0.0) + weight
+                count[docnum] += 1
+        reader = searcher.reader()
+        for docnum, weight in covered.items():
+            coverage = weight / total
+            if coverage < TITLE_MIN_COVERAGE:
+                continue
+            length = reader.doc_field_length(docnum, TITLE_FIELD) or count[docnum]
+            self.found[docnum] = 1.0 + TITLE_BOOST * coverage * min(1.0, count[docnum] / length)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def __call__(self, docnum: int) -> float:
+        return self.found.get(docnum, 1.0)
+
+    def explain(self, docnum: int) -> list[tuple[str, float]]:
+        factor = self.found.get(docnum)
+        return [] if factor is None else [(self.name, factor)]
 
 
 # -- news signals ------------------------------------------------------------------
@@ -183,10 +294,18 @@ def parse_boosts(values: Sequence[str | Boost]) -> tuple[Boost, ...]:
 
 
 class Factors:
-    """docnum -> the product of the asked-for factors, from the sort columns."""
+    """docnum -> the product of the asked-for factors (from the sort columns),
+    and of the exact-title signal where a query has one (add_title_match)."""
 
-    def __init__(self, reader: Any, boosts: tuple[Boost, ...], newest: int | None, best_quality: int | None) -> None:
+    def __init__(
+        self,
+        reader: Any = None,
+        boosts: tuple[Boost, ...] = (),
+        newest: int | None = None,
+        best_quality: int | None = None,
+    ) -> None:
         self.parts: list[tuple[str, Any, Callable[[int], float]]] = []
+        self.title: TitleMatch | None = None
         for boost in boosts:
             if boost.name == "recency" and newest is not None:
                 column = reader.column_reader("newest")
@@ -195,17 +314,23 @@ class Factors:
                 column = reader.column_reader("quality")
                 self.parts.append((str(boost), column, _quality(best_quality, boost.value)))
 
+    def add_title_match(self, match: TitleMatch) -> Factors:
+        if match:
+            self.title = match
+        return self
+
     def __bool__(self) -> bool:
-        return bool(self.parts)
+        return bool(self.parts) or self.title is not None
 
     def __call__(self, docnum: int) -> float:
-        factor = 1.0
+        factor = 1.0 if self.title is None else self.title(docnum)
         for _name, column, fn in self.parts:
             factor *= fn(column[docnum])
         return factor
 
     def explain(self, docnum: int) -> list[tuple[str, float]]:
-        return [(name, fn(column[docnum])) for name, column, fn in self.parts]
+        found = [] if self.title is None else self.title.explain(docnum)
+        return found + [(name, fn(column[docnum])) for name, column, fn in self.parts]
 
 
 #: Column values below this are "no date"/"no quality" (schema.MISSING_LOW).

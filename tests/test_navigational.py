@@ -1,0 +1,121 @@
+"""Navigational queries (issue 12): a query that is an article's headline, or
+most of it, gets that article first; feedback runs only where the first
+pass did not already find the article named, and never feeds back function
+words or the collection's near-stop words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from search import build_index, open_index
+from search.api import Index
+from search.ranking import EXPANSION_STOPS, feedback_terms, navigational
+
+RecordWriter = Callable[..., Path]
+
+
+def test_a_title_with_every_query_word_is_navigational() -> None:
+    title = ["allwast", "alw", "acquir", "firm"]
+    assert navigational(["allwast", "acquir", "firm"], [(["other"], ["other"]), (title, title)])
+    assert not navigational(["allwast", "acquir", "bank"], [(title, title)])
+
+
+def test_the_query_whole_in_a_text_is_navigational() -> None:
+    text = ["share", "rose", "credit", "market", "end", "under", "pressur", "today"]
+    assert navigational(["credit", "market", "end"], [(["headlin"], text)])
+    assert not navigational(["market", "credit", "end"], [(["headlin"], text)])  # not in that order
+
+
+def test_one_word_is_never_navigational() -> None:
+    assert not navigational(["cocoa"], [(["cocoa"], ["cocoa"])])
+    assert not navigational(["cocoa", "cocoa"], [(["cocoa"], ["cocoa"])])
+
+
+class _Counts:
+    """What feedback_terms asks of a searcher: the document count and frequencies."""
+
+    def __init__(self, n: int, df: dict[str, int]) -> None:
+        self.n, self.df = n, df
+
+    def doc_count_all(self) -> int:
+        return self.n
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        return self.df.get(term, 1)
+
+
+def test_function_words_and_near_stop_words_are_never_fed_back() -> None:
+    assert {"were", "said", "which", "would"} <= EXPANSION_STOPS
+    texts = [["were", "said", "cocoa", "harvest", "mln", "bahia"], ["were", "said", "cocoa", "harvest", "mln", "bahia"]]
+    counts = _Counts(1000, {"mln": 400, "cocoa": 20, "harvest": 30, "bahia": 5, "were": 900, "said": 950})
+    terms = feedback_terms(counts, "text", texts, exclude=set(), min_docs=2)
+    assert set(terms) == {"cocoa", "harvest", "bahia"}  # "mln" is in 40% of the documents
+    # The query's own words always take part, common or not.
+    assert "mln" in feedback_terms(counts, "text", texts, exclude=set(), min_docs=2, typed=["mln"])
+
+
+# -- golden queries ------------------------------------------------------------------------------
+
+WIRE = [
+    # (file, title, body): a short story with the headline asked for, and
+    # longer ones that repeat its words in their bodies.
+    ("target.md", "ALLWASTE <ALWS.O> TO ACQUIRE FIRM", "Allwaste Inc said it agreed to acquire a firm in Texas."),
+    (
+        "body1.md",
+        "WASTE MANAGEMENT COMPANIES REPORT RESULTS",
+        "Allwaste said results rose. Allwaste will acquire assets and acquire a firm, the firm said. "
+        "Allwaste also said another firm may be acquired by Allwaste later this year.",
+    ),
+    (
+        "body2.md",
+        "TEXAS FIRMS IN ACQUISITION TALKS",
+        "The firm is to acquire another firm; Allwaste and other firms acquire firms often. " * 3,
+    ),
+    ("other.md", "COCOA PRICES RISE IN BAHIA", "Cocoa prices rose on the firm market after the harvest."),
+]
+
+
+@pytest.fixture()
+def wire(write_record: RecordWriter, tmp_path: Path) -> Iterator[Index]:
+    for name, title, body in WIRE:
+        write_record(name, f"title: {title!r}\nprovider:\n  name: Reuters", body=body)
+    build_index([tmp_path / "records"], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        yield ix
+
+
+def first(ix: Index, text: str, **options: Any) -> str:
+    hits = ix.search(text, **options).hits
+    assert hits, text
+    return Path(hits[0].path).name
+
+
+@pytest.mark.parametrize(
+    "text", ["allwaste alws o to acquire firm", "ALLWASTE <ALWS.O> TO ACQUIRE FIRM", "allwaste acquire firm"]
+)
+def test_a_headline_query_gets_its_article_first(wire: Index, text: str) -> None:
+    assert first(wire, text) == "target.md"
+    assert first(wire, text, feedback=False) == "target.md"
+
+
+def test_a_headline_query_gets_the_title_match_and_no_feedback(wire: Index) -> None:
+    hit = wire.search("allwaste to acquire firm", explain=True).hits[0]
+    assert hit.explanation is not None
+    assert "feedback" not in {role for _, role, _ in hit.explanation.parts}
+    assert [name for name, _ in hit.explanation.factors] == ["title match"]
+
+
+def test_seed_headlines_find_their_own_article_first(seed_index: Index) -> None:
+    # Two near-identical headlines: each one's own words decide.
+    assert first(seed_index, "norway's central bank raises interest rates as inflation holds firm").startswith("015")
+    assert first(seed_index, "norway central bank raises interest rates as economy holds firm").startswith("014")
+
+
+def test_a_question_still_gets_feedback(seed_index: Index) -> None:
+    hit = seed_index.search("why are central banks raising rates in scandinavia", explain=True).hits[0]
+    assert hit.explanation is not None
+    assert any(role == "feedback" for _, role, _ in hit.explanation.parts)
