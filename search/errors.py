@@ -117,7 +117,8 @@ class EmptySourceError(SearchError):
         where = "; ".join(f"{path}: {why}" for path, why in places.items())
         super().__init__(
             f"refusing to drop {records:,} indexed records: {where}",
-            hint="If those files are gone for good, run again with --allow-empty to delete their records.",
+            hint="If those files are gone for good, run again with --allow-empty"
+            " (allow_empty=True in build_index) to delete their records.",
         )
 
 
@@ -233,10 +234,21 @@ class IndexNotFoundError(IndexError_):
         )
 
 
+def _index_root(index_dir: Path | str) -> Path | str:
+    """The index folder, never a generation inside it: a hint's `--index gen-000001`
+    would build a nested gen-000001/gen-000001/ in the live generation."""
+    path = Path(index_dir)
+    name = path.name
+    if name.startswith("gen-") and name[4:].isdigit():
+        return path.parent
+    return index_dir
+
+
 class IndexCorruptError(IndexError_):
     """The folder is not a news-search index, or its files are damaged."""
 
     def __init__(self, index_dir: Path | str, problem: str) -> None:
+        index_dir = _index_root(index_dir)
         super().__init__(
             index_dir,
             f"the index at {index_dir} is unreadable: {problem}",
@@ -248,6 +260,7 @@ class SchemaVersionError(IndexError_):
     """The index was written by a different schema version of news-search."""
 
     def __init__(self, index_dir: Path | str, found: object, expected: object) -> None:
+        index_dir = _index_root(index_dir)
         self.found = found
         self.expected = expected
         super().__init__(

@@ -391,6 +391,11 @@ def test_damage_met_while_merging_names_the_index_folder_never_a_generation(
     assert f"--index {seed_copy} " in (caught.value.hint or "")
 
 
+def test_a_corrupt_index_error_never_names_a_generation_as_the_index(tmp_path: Path) -> None:
+    for error in (IndexCorruptError(tmp_path / "ix" / "gen-000001", "x"), SchemaVersionError(tmp_path / "ix/gen-000002", 1, 2)):
+        assert error.index_dir == str(tmp_path / "ix") and "gen-" not in (error.hint or "") + str(error)
+
+
 @pytest.mark.parametrize("damage", [_truncate_half, _random_fill], ids=lambda f: f.__name__.strip("_"))
 @leaky
 def test_full_rebuild_repairs_a_damaged_segment(
