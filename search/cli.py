@@ -493,7 +493,7 @@ def stats_cmd(
         return
     updated = stats.updated.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.updated else "never"
     out.print(
-        f"{stats.documents} documents ({stats.articles} articles, {stats.related} related stubs) in {stats.index_dir}\n"
+        f"{stats.documents} documents ({stats.articles} articles, {stats.related} related stubs) in {_show(str(stats.index_dir))}\n"
         f"size on disk: {stats.size_bytes / 1e6:.1f} MB; last updated {updated}; schema v{stats.schema_version},"
         f" Whoosh {stats.whoosh_version}"
     )

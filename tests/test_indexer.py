@@ -555,6 +555,37 @@ def test_a_sub_writer_that_fails_reports_through_the_parent(
     assert list((tmp_path / "index").glob("gen-*")) == []  # the unpublished generation went with it
 
 
+def test_the_parent_never_waits_for_ever_on_sub_writers_that_died(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One document a job, so that 60 jobs overfill the job queue (8 slots) of two dead sub-writers:
+    # Whoosh's put() would block for ever; ours raises the error they reported.
+    if not search.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}"))
+    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    parent = os.getpid()
+    real_init, real_add = search.writers.ParallelWriter.__init__, whoosh.writing.SegmentWriter.add_document
+
+    def one_document_a_job(writer: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(writer, *args, **kwargs)
+        writer.batchsize = 1
+
+    def full_disk_in_a_child(writer: Any, **fields: Any) -> Any:
+        if os.getpid() != parent:
+            _enospc()
+        return real_add(writer, **fields)
+
+    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", one_document_a_job)
+    monkeypatch.setattr(whoosh.writing.SegmentWriter, "add_document", full_disk_in_a_child)
+    with pytest.raises(OSError) as caught:
+        build_index([tmp_path / "records"], tmp_path / "index", procs=2)
+    assert caught.value.errno == errno.ENOSPC
+    del caught
+    assert list((tmp_path / "index").glob("gen-*")) == []
+
+
 def test_the_next_writer_removes_what_a_failed_write_left(seed_index_dir: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)
