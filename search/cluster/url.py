@@ -84,6 +84,7 @@ def connect(host: str, port: int, *, timeout: float = 10.0, url: str | None = No
     """An autocommit PyMySQL connection to a searchd SphinxQL port (BackendError if none)."""
     try:
         import pymysql
+        import pymysql.constants
     except ImportError:
         raise BackendError(
             "the cluster backend needs PyMySQL", hint="Install it with `pip install 'news-search[cluster]'`."
@@ -98,6 +99,8 @@ def connect(host: str, port: int, *, timeout: float = 10.0, url: str | None = No
             connect_timeout=timeout,
             read_timeout=max(timeout, 30.0),
             write_timeout=max(timeout, 30.0),
+            # A search and its facets go as one batch (search.cluster.backend).
+            client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
         )
     except pymysql.err.MySQLError as exc:
         raise BackendError(

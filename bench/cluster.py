@@ -1,0 +1,223 @@
+"""The same queries through both backends: the embedded index and a cluster.
+
+    .venv/bin/python bench/cluster.py                    # Reuters, 2 shards, 300 title queries
+    .venv/bin/python bench/cluster.py --shards 2 --queries 300 --runs 3 --json out.json
+    .venv/bin/python bench/cluster.py --relevance cisi,med,lisa,npl [--keywords 3]
+
+Builds an embedded index of the corpus and sends the same records to a
+fresh development cluster (`search cluster up`, loopback, ports from
+--port-base), then runs the same seeded 1-3 word title queries (bench.py's
+make_queries) through `Index.search` and `ClusterIndex.search` with the
+same options (top 10, collapse on, facets on; the embedded backend's
+pseudo-relevance feedback and did-you-mean on, as a user gets them, and
+also off, which is the work the cluster does).  It reports p50/p95 per
+backend in the same run, their ratio, and the top-10 overlap: for each
+query, |embedded top 10 & cluster top 10| / max(1, min(len)), averaged.
+With --relevance, instead: the relevance harness's judged collections
+(bench/relevance.py's loading and metrics), each sent in full to the
+cluster and indexed embedded, the same queries through both; nDCG@10 of
+each and their ratio (the target: the cluster within 5% of the embedded).
+Needs searchd (Debian's sphinxsearch) and the [cluster] extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+import bench as speed  # noqa: E402 - bench/bench.py: make_queries, percentiles, machine facts
+import generate  # noqa: E402
+import peers  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def timed_pass(search: Callable[[str], Any], queries: Sequence[str], runs: int) -> dict[str, float]:
+    for q in queries:  # warm-up
+        search(q)
+    p50s, p95s = [], []
+    for _ in range(runs):
+        latencies = []
+        for q in queries:
+            started = time.perf_counter()
+            search(q)
+            latencies.append(time.perf_counter() - started)
+        p50, p95 = speed.percentiles(latencies)
+        p50s.append(p50)
+        p95s.append(p95)
+    return {"p50_ms": statistics.median(p50s), "p95_ms": statistics.median(p95s)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="reuters21578", choices=generate.CORPORA)
+    parser.add_argument("--shared", type=Path, default=generate.DEFAULT_SHARED)
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--port-base", type=int, default=29306)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tmp", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--relevance", default="", help="judged collections, e.g. cisi,med (see bench/relevance.py)")
+    parser.add_argument("--keywords", type=int, default=0, help="with --relevance: cut queries to N keywords")
+    args = parser.parse_args(argv)
+    if args.relevance:
+        return relevance_main(args)
+
+    from search import build_index, open_index
+    from search.cluster import daemons
+    from search.cluster.backend import ClusterIndex
+    from search.cluster.sync import sync_cluster
+
+    folder = generate.unpack_corpora(args.shared, args.cache)[args.corpus]
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.perf_counter()
+        report = build_index([folder], tmp / "index")
+        embedded_build = time.perf_counter() - started
+        log(f"embedded: {report.summary()}")
+        layout = daemons.up(tmp / "cluster", args.shards, args.port_base)
+        try:
+            started = time.perf_counter()
+            sent = sync_cluster([folder], layout.url)
+            cluster_build = time.perf_counter() - started
+            log(f"cluster: {sent.summary()}")
+            queries = speed.make_queries([d.title for d in peers.load_docs(folder)], args.queries, args.seed)
+            with open_index(tmp / "index") as ix, ClusterIndex(layout.url) as cx:
+                overlaps = []
+                for q in queries:
+                    ours = [h.id for h in ix.search(q, limit=10, feedback=False, suggest=False).hits]
+                    theirs = [h.id for h in cx.search(q, limit=10).hits]
+                    overlaps.append(len(set(ours) & set(theirs)) / max(1, min(len(ours), len(theirs))))
+                overlaps_full = []
+                for q in queries:
+                    ours = [h.id for h in ix.search(q, limit=10).hits]
+                    theirs = [h.id for h in cx.search(q, limit=10).hits]
+                    overlaps_full.append(len(set(ours) & set(theirs)) / max(1, min(len(ours), len(theirs))))
+                embedded = timed_pass(lambda q: ix.search(q, limit=10), queries, args.runs)
+                embedded_plain = timed_pass(
+                    lambda q: ix.search(q, limit=10, feedback=False, suggest=False), queries, args.runs
+                )
+                cluster = timed_pass(lambda q: cx.search(q, limit=10), queries, args.runs)
+                cluster_nofacets = timed_pass(lambda q: cx.search(q, limit=10, facets=False), queries, args.runs)
+                embedded_nofacets = timed_pass(
+                    lambda q: ix.search(q, limit=10, feedback=False, suggest=False, facets=False), queries, args.runs
+                )
+        finally:
+            daemons.down(tmp / "cluster")
+    result: dict[str, Any] = {
+        "corpus": args.corpus,
+        "records": report.added,
+        "shards": args.shards,
+        "queries": len(queries),
+        "runs": args.runs,
+        "load_average": speed.load_average(),
+        "build_s": {"embedded": round(embedded_build, 2), "cluster_send": round(cluster_build, 2)},
+        "overlap_top10": {
+            "vs_embedded_without_feedback": round(statistics.mean(overlaps), 3),
+            "vs_embedded_default": round(statistics.mean(overlaps_full), 3),
+        },
+        "latency_ms": {
+            "embedded_default": embedded,
+            "embedded_no_feedback": embedded_plain,
+            "embedded_no_feedback_no_facets": embedded_nofacets,
+            "cluster": cluster,
+            "cluster_no_facets": cluster_nofacets,
+        },
+    }
+    rows = [
+        ("embedded (feedback, did-you-mean, facets)", embedded),
+        ("embedded (no feedback, facets)", embedded_plain),
+        ("embedded (no feedback, no facets)", embedded_nofacets),
+        (f"cluster, {args.shards} shards (facets)", cluster),
+        (f"cluster, {args.shards} shards (no facets)", cluster_nofacets),
+    ]
+    base = embedded_plain["p50_ms"]
+    print(
+        f"{args.corpus}: {report.added} records, {len(queries)} title queries of 1-3 words, top 10, "
+        f"median of {args.runs} warm runs; load average {result['load_average']}"
+    )
+    print()
+    print("| backend | p50 ms | p95 ms | p50 / embedded (no feedback, facets) |")
+    print("| --- | --- | --- | --- |")
+    for name, figures in rows:
+        print(f"| {name} | {figures['p50_ms']:.2f} | {figures['p95_ms']:.2f} | {figures['p50_ms'] / base:.2f}x |")
+    print()
+    print(
+        f"top-10 overlap with the embedded index: {result['overlap_top10']['vs_embedded_without_feedback']:.3f} "
+        f"(embedded without feedback), {result['overlap_top10']['vs_embedded_default']:.3f} (embedded default)"
+    )
+    print(f"build: embedded {embedded_build:.1f} s, sending to the cluster {cluster_build:.1f} s")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def relevance_main(args: argparse.Namespace) -> int:
+    import relevance
+
+    from search import build_index, open_index
+    from search.cluster import daemons
+    from search.cluster.backend import ClusterIndex
+    from search.cluster.sync import sync_cluster
+
+    print(f"nDCG@10 (MAP@100), {'keyword queries of ' + str(args.keywords) + ' words' if args.keywords else 'full topics'}")
+    print()
+    print("| collection | embedded | embedded, no feedback | cluster | cluster / embedded |")
+    print("| --- | --- | --- | --- | --- |")
+    figures = {}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
+        tmp = Path(tmp_name)
+        layout = daemons.up(tmp / "cluster", args.shards, args.port_base)
+        try:
+            for name in args.relevance.split(","):
+                collection = relevance.load_collection(args.shared / "relevance" / name, relevance.default_cache())
+                queries = collection.queries
+                if args.keywords:
+                    queries = relevance.keyword_queries(queries, args.keywords)
+                build_index([collection.docs_dir], tmp / name, full=True)
+                sync_cluster([collection.docs_dir], layout.url, full=True)
+                runs: dict[str, dict[str, list[str]]] = {"embedded": {}, "plain": {}, "cluster": {}}
+                with open_index(tmp / name) as ix, ClusterIndex(layout.url) as cx:
+                    for qid, text in queries:
+                        pages = {
+                            "embedded": ix.search(text, limit=relevance.DEPTH, facets=False),
+                            "plain": ix.search(text, limit=relevance.DEPTH, facets=False, feedback=False),
+                            "cluster": cx.search(text, limit=relevance.DEPTH, facets=False),
+                        }
+                        for system, page in pages.items():
+                            runs[system][qid] = relevance.dedupe(
+                                Path(h.path).stem for h in page.hits if h.kind == "article"
+                            )
+                scores = {s: relevance.score_run(s, run, collection.qrels, 10) for s, run in runs.items()}
+                figures[name] = {s: {"ndcg10": v.ndcg, "map100": v.map} for s, v in scores.items()}
+                e, p, c = scores["embedded"], scores["plain"], scores["cluster"]
+                print(
+                    f"| {name} | {e.ndcg:.3f} ({e.map:.3f}) | {p.ndcg:.3f} ({p.map:.3f}) | {c.ndcg:.3f} ({c.map:.3f}) "
+                    f"| {c.ndcg / e.ndcg:.3f} |",
+                    flush=True,
+                )
+        finally:
+            daemons.down(tmp / "cluster")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
