@@ -58,6 +58,7 @@ class ClusterIndex:
         self.url: BackendURL = parse(backend)
         self.index_dir = backend
         self._conn: Any = None
+        self._avg: float | None = None
 
     # -- life cycle -------------------------------------------------------------
 
@@ -102,7 +103,9 @@ class ClusterIndex:
         raise AssertionError("unreachable")
 
     def refresh(self) -> None:
-        """Nothing to do: searchd serves each write as soon as it is acknowledged."""
+        """Read the collection statistics again (searchd itself serves each
+        write as soon as it is acknowledged)."""
+        self._avg = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -172,8 +175,9 @@ class ClusterIndex:
         window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
         table = self.url.front.table
         budget = int(time_limit * 1000) if time_limit else 0
-        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), budget)]
-        facet_sql = sphinxql.facet_statements(plan, table, budget) if plan.facets else {}
+        avg = self._avg_length()
+        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), avg, budget)]
+        facet_sql = sphinxql.facet_statements(plan, table, avg, budget) if plan.facets else {}
         statements += facet_sql.values()
         results = self._run(statements)
         found, meta = results[0]
@@ -196,6 +200,14 @@ class ClusterIndex:
             partial=bool(warnings),
             warning="; ".join(warnings) if warnings else None,
         )
+
+    def _avg_length(self) -> float:
+        """The average weighted document length BM25F normalises by, read
+        once per open cluster (refresh() reads it again)."""
+        if self._avg is None:
+            ((found, _),) = self._run([f"SELECT AVG({sphinxql.WEIGHTED_LENGTH}) AS a FROM {self.url.front.table}"])
+            self._avg = float(found[0][0]) if found and found[0][0] is not None else 1.0
+        return self._avg
 
     def _signals(self, plan: QueryPlan) -> tuple[int | None, int | None]:
         """The newest date (not after now) and best quality, which --boost scales by."""
