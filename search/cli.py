@@ -194,6 +194,7 @@ def index_cmd(
                 limits=Limits(max_file_bytes=max_file_size),
                 follow_symlinks=follow_symlinks,
                 progress=bar.update if bar else None,
+                allow_empty=allow_empty,
             )
         else:
             report = build_index(

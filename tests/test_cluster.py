@@ -27,7 +27,7 @@ from search.cli import app
 from search.cluster import daemons, sync
 from search.cluster.backend import ClusterIndex
 from search.cluster.url import connect
-from search.errors import BackendError, UsageError
+from search.errors import BackendError, EmptySourceError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -368,3 +368,18 @@ def test_a_killed_shard_gives_a_partial_page_with_the_warning(scratch: Cluster, 
 def test_open_index_with_backend_returns_a_cluster_index(seeded: Cluster) -> None:
     with open_index(backend=seeded.url) as ix:
         assert isinstance(ix, ClusterIndex) and ix.search("oil", limit=1).total > 0
+
+
+def test_an_empty_root_keeps_its_records_unless_told(scratch: Cluster, tmp_path: Path) -> None:
+    root = tmp_path / "mount"
+    _record(root / "a.md", "Puffin colony")
+    _record(root / "b.md", "Gannet cliff")
+    sync.sync_cluster([root], scratch.url)
+    for path in root.iterdir():
+        path.unlink()  # an unmounted disk looks like this
+    report = sync.sync_cluster([root], scratch.url)
+    assert report.deleted == 0 and report.documents == 2
+    assert [k.path for k in report.kept] == [str(root)] and "--allow-empty" in report.kept[0].error
+    with pytest.raises(EmptySourceError, match="refusing to drop 2 indexed records"):
+        sync.sync_cluster([root], scratch.url, full=True)
+    assert sync.sync_cluster([root], scratch.url, allow_empty=True).documents == 0

@@ -36,7 +36,7 @@ from typing import Any
 
 from search.cluster import rows, sphinxql
 from search.cluster.url import BackendURL, Endpoint, connect, parse
-from search.errors import BackendError, RecordError
+from search.errors import BackendError, EmptySourceError, FolderError, RecordError
 from search.indexer import normalise_roots
 from search.records import Limits, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
@@ -141,6 +141,12 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
+def _held(places: dict[str, str], known: dict[str, Any]) -> dict[str, int]:
+    """Of `places`, those under which the cluster holds records, and how many."""
+    counts = {place: sum(1 for p in known if _under(p, [place])) for place in places}
+    return {place: n for place, n in counts.items() if n}
+
+
 def sync_cluster(
     paths: Iterable[str | os.PathLike[str]],
     backend: str,
@@ -149,8 +155,15 @@ def sync_cluster(
     limits: Limits | None = None,
     follow_symlinks: bool = False,
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> IndexReport:
-    """Bring the cluster at `backend` in step with the record files under `paths`."""
+    """Bring the cluster at `backend` in step with the record files under `paths`.
+
+    As the embedded indexer (build_index): a root that yields no record
+    files, or a folder that cannot be listed, is not taken to mean its
+    records were deleted; an incremental run keeps them (the report's
+    `kept`), a full one raises EmptySourceError before sending anything,
+    unless `allow_empty`."""
     started = time.perf_counter()
     limits = limits or Limits()
     roots = normalise_roots(paths)
@@ -163,11 +176,24 @@ def sync_cluster(
             known.update((path, (k, number)) for path, k in _indexed(shard).items())
         skipped: list[Skipped] = []
         found: dict[str, tuple[int, int]] = {}
+        empty: dict[str, str] = {}
         for item in walk(roots, follow_symlinks=follow_symlinks):
             if isinstance(item, RecordError):
                 skipped.append(Skipped(item.path, str(item)))
+                if isinstance(item, FolderError):
+                    empty[item.path] = item.problem
             else:
                 found.setdefault(item.path, (item.size, item.mtime_ns))
+        for root in roots:
+            if os.path.isdir(root) and not any(_under(path, [root]) for path in found):
+                empty[root] = "the folder yields no record files (an unmounted disk?)"
+        held = {} if allow_empty else _held(empty, known)
+        if held and full:
+            raise EmptySourceError({p: empty[p] for p in held}, sum(held.values()))
+        kept = tuple(
+            Skipped(place, f"{n:,} indexed records kept: {empty[place]}; pass --allow-empty to delete them")
+            for place, n in held.items()
+        )
         counts = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0}
         warnings: list[Skipped] = []
         todo = [
@@ -182,7 +208,9 @@ def sync_cluster(
             _send_file(path, known.get(path), shards, limits, counts, skipped, warnings)
             if progress:
                 progress(done, len(todo))
-        gone = [p for p in known if p not in found and (full or _under(p, roots))]
+        gone = [
+            p for p in known if p not in found and (full or _under(p, roots)) and not any(_under(p, [h]) for h in held)
+        ]
         for path in gone:
             entry, number = known[path]
             shards[number].deletes += [rows.sphinx_id(entry.article_id), *rows.stub_ids(entry.article_id, 1, entry.stubs)]
@@ -208,6 +236,7 @@ def sync_cluster(
         warnings=tuple(warnings),
         full=full,
         documents=documents,
+        kept=kept,
     )
     log.debug("sent %s to %s: %s", ", ".join(roots), backend, report.summary())
     return report
