@@ -125,8 +125,15 @@ class AlertRun:
                 self._match(ix, ids, run_at or self.run_at)
         finally:
             ix.close()
-        if not self.keep_journal:
+        self._clear_journal()
+
+    def _clear_journal(self) -> None:
+        if self.files is None or self.keep_journal:
+            return
+        try:
             self.files.clear_pending()
+        except OSError as exc:  # harmless: the next run matches it again, recording nothing twice
+            self._problem(exc, "the journal is matched again by the next run")
 
     def _remember_previous(self) -> None:
         """The (path, content) keys of the live generation, before a full rebuild replaces it."""
@@ -177,8 +184,7 @@ class AlertRun:
         if self.definitions is None:
             return  # unreadable definitions: the journal keeps the batch
         self._match(self._ix, batch, self.run_at)
-        if not self.keep_journal:
-            self.files.clear_pending()
+        self._clear_journal()
 
     # -- matching and recording -------------------------------------------------------
 
@@ -195,14 +201,15 @@ class AlertRun:
                     return
                 seen = self._load_seen()
                 new: list[Match] = []
+                fields: dict[int, dict[str, Any]] = {}  # one stored-fields read per article, not per match
                 for name, docnums in hits.items():
                     for docnum in docnums:
                         if (name, docs[docnum]) in seen:
                             continue
                         seen.add((name, docs[docnum]))
-                        new.append(
-                            Match(alert=name, matched_at=run_at, cursor=self._next_cursor, **describe(searcher, docnum))
-                        )
+                        if docnum not in fields:
+                            fields[docnum] = describe(searcher, docnum)
+                        new.append(Match(alert=name, matched_at=run_at, cursor=self._next_cursor, **fields[docnum]))
                         self._next_cursor += 1
                         self.found[name] = self.found.get(name, 0) + 1
             self.files.append_matches(new)
