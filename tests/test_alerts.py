@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from search import build_index, open_index
 from search.alerts import Alerts
 from search.alerts.files import AlertFiles
+from search.alerts.matching import STREAM_RATIO
 from search.errors import (
     AlertExistsError,
     AlertNameError,
@@ -236,6 +237,7 @@ def vocabulary_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 def test_matching_a_run_equals_search_query_among_its_articles(
     vocabulary_index: tuple[Path, Path, set[str]], tokens: list[str], topic: str | None
 ) -> None:
+    import search.alerts.matching as matching
     from search.alerts.files import Alert
     from search.alerts.matching import compile_alert, evaluate, live_articles
     from search.schema import doc_id
@@ -243,13 +245,19 @@ def test_matching_a_run_equals_search_query_among_its_articles(
     _records, index, new = vocabulary_index
     text = " ".join(tokens)
     alert = Alert("p", text, topics=(topic,) if topic else ())
+    expected = query_among(index, new, text, **({"topics": [topic]} if topic else {}))
     _gen, ix = Store(index).open()
-    with ix.searcher() as searcher:
-        docs = live_articles(searcher, {doc_id(p): "" for p in new})
-        found = evaluate(searcher, [compile_alert(searcher, alert)], docs).get("p", [])
-        got = {searcher.stored_fields(d)["path"] for d in found}
-    ix.close()
-    assert got == query_among(index, new, text, **({"topics": [topic]} if topic else {}))
+    try:
+        with ix.searcher() as searcher:
+            docs = live_articles(searcher, {doc_id(p): "" for p in new})
+            # Both ways of asking a segment: streaming with skip_to, and preloading its matches.
+            for ratio in (0, 10**9):
+                matching.STREAM_RATIO = ratio
+                found = evaluate(searcher, [compile_alert(searcher, alert)], docs).get("p", [])
+                assert {searcher.stored_fields(d)["path"] for d in found} == expected, ratio
+    finally:
+        matching.STREAM_RATIO = STREAM_RATIO
+        ix.close()
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -477,8 +485,6 @@ def test_a_hung_command_is_killed_and_never_blocks_the_index(
 
 
 def test_file_delivery_appends_each_match_once(archive: tuple[Path, Path], tmp_path: Path) -> None:
-    from search.alerts.files import AlertFiles
-
     records, index = archive
     out = tmp_path / "out" / "wheat.jsonl"
     Alerts(index).add("wheat", "wheat", file=out)
@@ -506,3 +512,36 @@ def test_the_package_exports_its_names_and_import_search_stays_light() -> None:
     loaded = json.loads(done.stdout.replace("'", '"'))
     # The indexer's import of the run hook brings no query engine, delivery or CLI along.
     assert not {"search.query", "search.alerts.matching", "search.alerts.delivery", "search.cli"} & set(loaded)
+
+
+def test_search_watch_runs_match_too(archive: tuple[Path, Path]) -> None:
+    import threading
+
+    from search.watch import watch
+
+    records, index = archive
+    Alerts(index).add("wheat", "wheat")
+    put(records, "1.md", article("Wheat"))
+    reports: list[Any] = []
+    watch([records], index, every=0.01, stop=threading.Event(), max_runs=2, on_report=reports.append)
+    assert [r.alerts.matches for r in reports] == [(("wheat", 1),), ()]
+    assert [t for _, t in matched(index, "wheat")] == ["Wheat"]
+
+
+def test_a_failing_alerts_disk_warns_and_the_articles_are_indexed(
+    archive: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, index = archive
+    Alerts(index).add("wheat", "wheat")
+
+    def full(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    for name in ("append_pending", "append_matches", "clear_pending"):
+        monkeypatch.setattr(AlertFiles, name, full)
+    put(records, "1.md", article("Wheat"))
+    report = build_index([records], index)
+    assert report.added == 1 and len(report.alerts.problems) == 2
+    assert all("No space left on device" in p for p in report.alerts.problems)
+    with open_index(index) as ix:
+        assert ix.search("wheat").total >= 1
