@@ -438,7 +438,7 @@ def _apply(
                     written += 1
                 counts["same" if loaded.same else "updated" if known else "added"] += 1
                 if not loaded.same:
-                    alerts.saw(loaded.path, loaded.digest)
+                    alerts.saw(loaded.path, loaded.digest, loaded.article)
                 counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
             pending += 1
             if not fresh and pending >= COMMIT_EVERY:

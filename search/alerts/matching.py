@@ -70,8 +70,27 @@ class Compiled:
     negative: query.Query | None
 
 
-def compile_alert(searcher: Any, alert: Alert) -> Compiled:
-    """The alert's matching query, built as search.query.run_search builds it.
+class LexiconCache:
+    """A reader whose lexicons are read once: the filters of 100 alerts each walk the
+    topic or provider lexicon through Whoosh's merged multi-segment iterator (a third
+    of matching's time on Reuters); every other attribute is the reader's own."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._lexicons: dict[str, list[Any]] = {}
+
+    def lexicon(self, field: str) -> list[Any]:
+        if field not in self._lexicons:
+            self._lexicons[field] = list(self._reader.lexicon(field))
+        return self._lexicons[field]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
+    """The alert's matching query, built as search.query.run_search builds it
+    (`reader`: the searcher's, or a LexiconCache of it shared by many alerts).
 
     Raises what `search query` raises for the same input (UsageError, QueryError)."""
     schema = searcher.schema
@@ -94,7 +113,7 @@ def compile_alert(searcher: Any, alert: Alert) -> Compiled:
             main = query.Every()
         else:
             main = built.main()
-    filters = request_of(alert).filters.queries(searcher.reader())
+    filters = request_of(alert).filters.queries(reader if reader is not None else searcher.reader())
     if isinstance(main, query.Every):
         # Every()'s matcher lists a whole segment's documents; "no words" only leaves the filters.
         positive = (filters[0] if len(filters) == 1 else query.And(filters)) if filters else None
