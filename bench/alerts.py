@@ -125,7 +125,7 @@ def make_alerts(records: list[Path], n: int, seed: int) -> list[tuple[str, dict[
         if isinstance(value.get("title"), str):
             titles.append(value["title"])
         topics += [t for t in value.get("topics") or [] if isinstance(t, str)]
-    common = [t for t, _ in sorted(((t, topics.count(t)) for t in set(topics)), key=lambda x: -x[1])[:30]]
+    common = [t for t, _ in sorted(((t, topics.count(t)) for t in set(topics)), key=lambda x: (-x[1], x[0]))[:30]]
     alerts: list[tuple[str, dict[str, Any]]] = []
     while len(alerts) < n:
         words = [w.strip(".,:;'\"()<>").lower() for w in rng.choice(titles).split()]
