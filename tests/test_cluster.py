@@ -383,3 +383,12 @@ def test_an_empty_root_keeps_its_records_unless_told(scratch: Cluster, tmp_path:
     with pytest.raises(EmptySourceError, match="refusing to drop 2 indexed records"):
         sync.sync_cluster([root], scratch.url, full=True)
     assert sync.sync_cluster([root], scratch.url, allow_empty=True).documents == 0
+
+
+def test_a_time_limit_cuts_the_search_short_and_says_so(cix: ClusterIndex) -> None:
+    assert not cix.search("facial recognition", limit=3).timed_out
+    # A 1 ms budget: searchd stops matching when it is spent; timed out unless it finished within it.
+    page = cix.search("facial OR recognition OR police OR government OR oil OR market", limit=3, time_limit=0.001)
+    assert page.total >= 0
+    whole = cix.search("facial OR recognition OR police OR government OR oil OR market", limit=3)
+    assert page.timed_out or page.total == whole.total
