@@ -168,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _judge(relevance: Any, run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Mean nDCG@10 and MAP@100 over the judged queries, with the harness's metric functions."""
+    judged = [qid for qid, docs in qrels.items() if any(g > 0 for g in docs.values())]
+    return {
+        "ndcg10": statistics.mean(relevance.ndcg_at_k(run.get(q, []), qrels[q], 10) for q in judged),
+        "map100": statistics.mean(relevance.average_precision(run.get(q, []), qrels[q]) for q in judged),
+    }
+
+
 def relevance_main(args: argparse.Namespace) -> int:
     import relevance
 
@@ -204,12 +213,11 @@ def relevance_main(args: argparse.Namespace) -> int:
                             runs[system][qid] = relevance.dedupe(
                                 Path(h.path).stem for h in page.hits if h.kind == "article"
                             )
-                scores = {s: relevance.score_run(s, run, collection.qrels, 10) for s, run in runs.items()}
-                figures[name] = {s: {"ndcg10": v.ndcg, "map100": v.map} for s, v in scores.items()}
-                e, p, c = scores["embedded"], scores["plain"], scores["cluster"]
+                figures[name] = {s: _judge(relevance, run, collection.qrels) for s, run in runs.items()}
+                e, p, c = figures[name]["embedded"], figures[name]["plain"], figures[name]["cluster"]
                 print(
-                    f"| {name} | {e.ndcg:.3f} ({e.map:.3f}) | {p.ndcg:.3f} ({p.map:.3f}) | {c.ndcg:.3f} ({c.map:.3f}) "
-                    f"| {c.ndcg / e.ndcg:.3f} |",
+                    f"| {name} | {e['ndcg10']:.3f} ({e['map100']:.3f}) | {p['ndcg10']:.3f} ({p['map100']:.3f}) "
+                    f"| {c['ndcg10']:.3f} ({c['map100']:.3f}) | {c['ndcg10'] / e['ndcg10']:.3f} |",
                     flush=True,
                 )
         finally:
