@@ -10,7 +10,18 @@ Design:
   excerpt, body, provider) are weighted before BM25 saturates them (see
   search.ranking); ``title`` is also indexed alone for raw ``title:``
   queries.  One analyzer: Unicode word tokens (CJK as bigrams), lower case,
-  accent folding, English stop words removed, Porter stemming.
+  accent folding, news forms (see below), English stop words removed,
+  Porter stemming.
+* News forms, at index and query time alike (news_form): letters joined by
+  dots or an ampersand are one word without them (``U.S.``, ``u.s`` ->
+  ``us``; ``S&P`` -> ``sp``), while other dotted words are split (a ticker
+  ``<ALWS.O>`` is ``alws`` and ``o``; a decimal number stays whole); British
+  spellings are read as American ones (``colour`` -> ``color``,
+  ``recognise`` -> ``recognize``, ``programme`` -> ``program``: a listed
+  mapping, never a rule applied to unlisted words); and the wire's
+  abbreviations and ordinals mean their words (``mln`` -> ``million``,
+  ``dlrs`` -> ``dollars``, ``qtr`` -> ``quarter``, ``4th`` -> ``fourth``).
+  ``us`` is not a stop word, so that it finds the U.S.
 * Filter and facet values are exact and keep their case (``topic``,
   ``provider``, ``domain``, ``year``); filters match them case-insensitively
   through the (small) lexicon instead of storing a second, folded copy.
@@ -43,9 +54,10 @@ from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
+from search.newsforms import news_form
 from search.records import Article, Provider, Stub
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.ranking).
@@ -63,7 +75,11 @@ MISSING_HIGH = 2**62
 #: Separates the values of a multi-valued exact field (topics, providers).
 VALUE_SEP = "\x1f"
 
-_WORDS = r"\w+(?:[.'’]\w+)*"
+#: A word: letters joined by dots or "&" (an abbreviation: U.S, S&P), a
+#: number with decimals (1.5), or word characters joined by apostrophes.
+_WORDS = r"(?:[^\W\d_][.&])+[^\W\d_](?!\w)|\d+(?:\.\d+)+(?!\w)|\w+(?:['’]\w+)*"
+#: English stop words: Whoosh's list without "us", which in news is mostly the U.S.
+STOPS = frozenset(STOP_WORDS - {"us"})
 
 
 # Han, kana, Hangul: scripts written without spaces between words.
@@ -114,14 +130,24 @@ class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
                 yield token
 
 
+class NewsFormFilter(analysis.Filter):  # type: ignore[misc]
+    """news_form() as a Whoosh filter."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            token.text = news_form(token.text)
+            yield token
+
+
 def text_analyzer() -> analysis.Analyzer:
-    """Words (CJK as bigrams), lower case, accents folded, English stop words out, stemmed."""
+    """Words (CJK as bigrams), lower case, accents folded, news forms, English stop words out, stemmed."""
     return (
         analysis.RegexTokenizer(_WORDS)
         | CJKBigramFilter()
         | analysis.LowercaseFilter()
         | analysis.CharsetFilter(accent_map)
-        | analysis.StopFilter(minsize=1)
+        | NewsFormFilter()
+        | analysis.StopFilter(stoplist=STOPS, minsize=1)
         | analysis.StemFilter(lang="en", cachesize=200_000)
     )
 
@@ -139,14 +165,14 @@ class _FastAnalysis:
     def __init__(self) -> None:
         self.findall = re.compile(_WORDS, re.UNICODE).findall
         self.fold = accent_map
-        self.stops = STOP_WORDS
+        self.stops = STOPS
         self.stem = stemmer_for_language("en")
         self.stems: dict[str, str] = {}
         self.single: dict[int, bytes] = {}
 
     def term(self, word: str) -> str | None:
         """One token's term, or None for a stop word (CJK already split)."""
-        folded = word.lower().translate(self.fold)
+        folded = news_form(word.lower().translate(self.fold))
         if not folded or folded in self.stops:
             return None
         stem = self.stems.get(folded)
@@ -174,7 +200,7 @@ class _FastAnalysis:
         if _CJK.search(text):
             words = [part for word in words for part in split_cjk(word)]
         for index, word in enumerate(words):
-            word = word.lower().translate(fold)
+            word = news_form(word.lower().translate(fold))
             if not word or word in stops:
                 continue
             pos = index if pos < 0 else pos + 1
