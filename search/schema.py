@@ -21,7 +21,10 @@ Design:
   mapping, never a rule applied to unlisted words); and the wire's
   abbreviations and ordinals mean their words (``mln`` -> ``million``,
   ``dlrs`` -> ``dollars``, ``qtr`` -> ``quarter``, ``4th`` -> ``fourth``).
-  ``us`` is not a stop word, so that it finds the U.S.
+  ``us`` is not a stop word, so that it finds the U.S.  At index time
+  only, a dotted word is also indexed as its parts at its position
+  (IndexPartsFilter: ``U.S.`` as ``us``, ``u``, ``s``; ``401.21`` as itself,
+  ``401``, ``21``), so a headline typed without its punctuation finds it.
 * Filter and facet values are exact and keep their case (``topic``,
   ``provider``, ``domain``, ``year``); filters match them case-insensitively
   through the (small) lexicon instead of storing a second, folded copy.
@@ -57,7 +60,7 @@ from whoosh.system import pack_uint
 from search.newsforms import news_form
 from search.records import Article, Provider, Stub
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.ranking).
@@ -131,12 +134,42 @@ class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
 
 
 class NewsFormFilter(analysis.Filter):  # type: ignore[misc]
-    """news_form() as a Whoosh filter."""
+    """news_form() as a Whoosh filter (the word as it was is kept for IndexPartsFilter)."""
 
     def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
         for token in tokens:
+            token.typed = token.text
             token.text = news_form(token.text)
             yield token
+
+
+#: Where an abbreviation or a decimal number splits into its parts.
+_PARTS = re.compile(r"[.&]")
+
+
+class IndexPartsFilter(analysis.Filter):  # type: ignore[misc]
+    """At index time only, a dotted word's parts too, at its position:
+    ``U.S.`` is indexed as ``us`` and as ``u``, ``s``; ``401.21`` as
+    itself and ``401``, ``21``; so the headline typed without its punctuation
+    (``u s credit markets``) finds it as well as ``us`` and ``u.s.`` do."""
+
+    def __init__(self) -> None:
+        self.stem = stemmer_for_language("en")
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            typed = getattr(token, "typed", "")
+            yield token
+            if token.mode != "index" or not _PARTS.search(typed):
+                continue
+            for part in index_parts(typed):
+                token.text = self.stem(part)
+                yield token
+
+
+def index_parts(word: str) -> list[str]:
+    """The parts a dotted word is also indexed as (folded, news forms, no stop words)."""
+    return [form for part in _PARTS.split(word) if (form := news_form(part)) and form not in STOPS]
 
 
 def text_analyzer() -> analysis.Analyzer:
@@ -149,6 +182,7 @@ def text_analyzer() -> analysis.Analyzer:
         | NewsFormFilter()
         | analysis.StopFilter(stoplist=STOPS, minsize=1)
         | analysis.StemFilter(lang="en", cachesize=200_000)
+        | IndexPartsFilter()
     )
 
 
@@ -193,14 +227,15 @@ class _FastAnalysis:
                 yield folded, index
 
     def terms(self, text: str) -> Iterator[tuple[str, int]]:
-        """(term, position) pairs, as the Whoosh analyzer would give them."""
+        """(term, position) pairs, as the Whoosh analyzer gives them at index time."""
         stems, fold, stops = self.stems, self.fold, self.stops
         pos = -1
         words = self.findall(text)
         if _CJK.search(text):
             words = [part for word in words for part in split_cjk(word)]
-        for index, word in enumerate(words):
-            word = news_form(word.lower().translate(fold))
+        for index, typed in enumerate(words):
+            typed = typed.lower().translate(fold)
+            word = news_form(typed)
             if not word or word in stops:
                 continue
             pos = index if pos < 0 else pos + 1
@@ -210,6 +245,9 @@ class _FastAnalysis:
                     stems.clear()
                 stem = stems[word] = self.stem(word)
             yield stem, pos
+            if "." in typed or "&" in typed:  # IndexPartsFilter
+                for part in index_parts(typed):
+                    yield self.stem(part), pos
 
     def postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
         """What fields.TEXT.index() returns: (term, freq, weight, encoded positions).

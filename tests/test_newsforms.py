@@ -93,8 +93,14 @@ def test_a_typed_form_gives_the_indexed_forms_term(typed: str, indexed: str) -> 
     assert query_terms and set(query_terms) <= set(index_terms)
 
 
-def test_a_decimal_number_stays_whole() -> None:
-    assert [t for t, _ in _FAST.terms("1.5 mln dlr")] == ["1.5", "million", "dollar"]
+def test_a_decimal_number_stays_whole_and_is_indexed_as_its_parts_too() -> None:
+    assert [t for t, _ in _FAST.terms("1.5 mln dlr")] == ["1.5", "1", "5", "million", "dollar"]
+    assert [t.text for t in text_analyzer()("1.5")] == ["1.5"]  # a query asks for the number
+
+
+def test_an_abbreviation_is_indexed_as_its_letters_too_at_its_position() -> None:
+    assert list(_FAST.terms("U.S. credit")) == [("us", 0), ("u", 0), ("s", 0), ("credit", 1)]
+    assert [t.text for t in text_analyzer()("U.S.")] == ["us"]
 
 
 # -- through the index ---------------------------------------------------------------------------
@@ -132,6 +138,7 @@ def test_either_spelling_finds_both(news: Index, text: str) -> None:
     ("text", "name"),
     [
         ("alws", "ticker.md"),
+        ("u s credit markets", "us.md"),  # the headline typed without its punctuation
         ("us", "us.md"),
         ("u.s.", "us.md"),
         ("s&p", "sp.md"),

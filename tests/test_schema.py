@@ -57,7 +57,7 @@ WORDS = st.sampled_from(
 
 
 def analyzer_terms(text: str) -> list[tuple[str, int]]:
-    return [(t.text, t.pos) for t in ANALYZER(text, positions=True)]
+    return [(t.text, t.pos) for t in ANALYZER(text, positions=True, mode="index")]
 
 
 @settings(max_examples=300, deadline=None)
