@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.bounds import MAX_SUGGESTIONS
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
 from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
@@ -202,7 +203,7 @@ class Index:
 
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
         """Completions of `prefix`: topics, providers and article titles."""
-        check_limit(limit)
+        check_limit(limit, MAX_SUGGESTIONS)
         from search.complete import complete
 
         with CorruptionGuard(self.index_dir):

@@ -19,6 +19,7 @@ starts without loading either.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
@@ -30,9 +31,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from search import settings
+from search import bounds, settings
 from search.cluster.cli import app as cluster_app
 from search.display import to_json, visible
 from search.errors import EmptySourceError, IndexBusyError, QueryError, SearchError, UsageError
@@ -62,6 +63,24 @@ def exit_code(exc: SearchError) -> int:
     return EXIT_ERROR
 
 
+#: The library's parameters, as its messages name them (`limit`), and this command's flags for them.
+_FLAGS = {
+    "limit": "--limit",
+    "page": "--page",
+    "sort": "--sort",
+    "since": "--since",
+    "until": "--until",
+    "boost": "--boost",
+    "time_limit": "--time-limit",
+    "text": "TEXT",
+}
+
+
+def _in_flags(text: str) -> str:
+    """A library message in the command line's words: `limit` -> --limit."""
+    return re.sub(r"`(\w+)`", lambda m: _FLAGS.get(m.group(1), m.group(0)), text)
+
+
 class _Group(TyperGroup):
     """Turns every SearchError (and OSError) into `Error: ...` on stderr and its exit code."""
 
@@ -69,9 +88,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except SearchError as exc:
-            err.print(f"[bold red]Error:[/] {_show(str(exc))}")
+            err.print(f"[bold red]Error:[/] {_show(_in_flags(str(exc)))}")
             if exc.hint:
-                err.print(f"Hint: {_show(exc.hint)}")
+                err.print(f"Hint: {_show(_in_flags(exc.hint))}")
             raise typer.Exit(exit_code(exc)) from None
         except OSError as exc:
             # A read-only folder or a full disk: the system's own words, no traceback.
@@ -267,11 +286,40 @@ class _progress:
             self.bar.stop()
 
 
-@app.command("query")
+class _QueryCommand(TyperCommand):
+    """`search query -nuclear power`: a word with a leading - is an excluded
+    word, not short options (-n uclear), unless it is one of the command's
+    options or the value of the option before it (issue 16)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        names = {name for p in self.params for name in (*p.opts, *p.secondary_opts)}
+        valued = {name for p in self.params if not getattr(p, "is_flag", True) for name in p.opts}
+        kept: list[str] = []
+        words: list[str] = []
+        for n, arg in enumerate(args):
+            if arg == "--":
+                kept += args[n:]
+                break
+            after_option = bool(kept) and kept[-1] in valued
+            attached = arg[:2] in valued and arg[2:].isdigit()  # -n5
+            if re.fullmatch(r"-[^\W\d_]\w*", arg) and arg not in names and not after_option and not attached:
+                kept.append(f"\0{len(words)}")  # a stand-in Click reads as TEXT, put back below
+                words.append(arg)
+            else:
+                kept.append(arg)
+        rest = list(super().parse_args(ctx, kept))
+        if words and ctx.params.get("text"):
+            ctx.params["text"] = [words[int(t[1:])] if t[:1] == "\0" else t for t in ctx.params["text"]]
+        return rest
+
+
+@app.command("query", cls=_QueryCommand)
 def query_cmd(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help='Words, "phrases", -excluded, a OR b.')],
+    text: Annotated[list[str], typer.Argument(metavar="TEXT", help='Words, "phrases", -excluded, a OR b.')],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
-    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Hits per page.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=bounds.MAX_LIMIT, help="Hits per page.")
+    ] = 10,
     page: Annotated[int, typer.Option("--page", "-p", metavar="P", min=1, help="Page number.")] = 1,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")
@@ -325,7 +373,7 @@ def query_cmd(
 
     with open_index(index, backend=backend) as ix:
         result = ix.search(
-            text,
+            " ".join(text),
             topics=topic or (),
             providers=provider or (),
             since=since,
@@ -366,7 +414,8 @@ def _render_hits(hits: tuple[Hit, ...], first: int = 1, scores: bool = True) -> 
             title += " [dim](related stub)[/]"
         if hit.duplicates:
             title += f" [dim](+{hit.duplicates} {'copy' if hit.duplicates == 1 else 'copies'})[/]"
-        cell = f"{title}\n{_html_to_rich(hit.snippet)}\n[dim]{_show(hit.id)}  {_show(hit.url or hit.path)}[/]"
+        snippet = f"\n{_html_to_rich(hit.snippet)}" if hit.snippet else ""
+        cell = f"{title}{snippet}\n[dim]{_show(hit.id)}  {_show(hit.url or hit.path)}[/]"
         if hit.explanation:
             cell += "\n" + _render_explanation(hit.explanation)
         provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
@@ -392,12 +441,30 @@ def _html_to_rich(snippet: str) -> str:
     return "".join(rich)
 
 
+_FILTER_FLAGS = {"topics": "--topic", "providers": "--provider", "since": "--since", "until": "--until"}
+
+
+def _what_filters_leave(result: ResultPage) -> str:
+    """'Without its filters the query has 12 results; with --topic coffee alone: none.'"""
+    if not result.without_filters:
+        return "The query has no results even without its filters."
+    noun = "result" if result.without_filters == 1 else "results"
+    parts = [f"Without its filters the query has {result.without_filters} {noun}"]
+    for f in result.filter_matches:
+        flag = _FILTER_FLAGS.get(f.filter)
+        shown = f"{flag} {f.value}" if flag else ("--published" if f.value == "true" else "--unpublished")
+        parts.append(f"with {_show(shown)} alone: {f.matches or 'none'}")
+    return "; ".join(parts) + "."
+
+
 def _render_page(result: ResultPage) -> None:
     if result.parsed_query:
         out.print(f"[dim]Parsed query:[/] {_show(result.parsed_query)}")
     if not result.total:
         cut = " before the time limit" if result.timed_out else ""
         out.print(f"No results for {_show(repr(result.query))}{cut}.")
+        if result.without_filters is not None:
+            out.print(_what_filters_leave(result))
         if result.suggestion:
             out.print(f"Did you mean: [bold]{_show(result.suggestion)}[/]")
         return
@@ -438,7 +505,9 @@ def show_cmd(
 def similar_cmd(
     ident: Annotated[str, typer.Argument(metavar="ID", help="A document id (from `search query`) or a record path.")],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
-    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Similar articles.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=bounds.MAX_LIMIT, help="Similar articles.")
+    ] = 10,
     collapse: Annotated[bool, typer.Option("--collapse/--no-collapse", help="Show copies of one story once.")] = True,
     as_json: JsonOpt = False,
     backend: BackendOpt = None,
@@ -466,7 +535,9 @@ def similar_cmd(
 def suggest_cmd(
     prefix: Annotated[str, typer.Argument(metavar="PREFIX", help="The start of a title word, topic or provider.")],
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
-    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=50, help="Suggestions.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=bounds.MAX_SUGGESTIONS, help="Suggestions.")
+    ] = 10,
     as_json: JsonOpt = False,
     backend: BackendOpt = None,
 ) -> None:

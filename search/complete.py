@@ -49,13 +49,13 @@ from typing import Any
 
 from whoosh import query
 
+from search.bounds import MAX_SUGGESTIONS
 from search.results import Suggestion
 from search.schema import WORDS_RE, analyse_text, analyse_word, fold, has_cjk, split_cjk
 from search.syntax import clean_user_text
 
 log = logging.getLogger(__name__)
 
-MAX_SUGGESTIONS = 50
 #: A longer prefix is no prefix of a title a person would pick from a list.
 MAX_PREFIX = 200
 #: Stems a partial word expands to (the ones most titles have), out of at

@@ -76,6 +76,10 @@ class Deadline:
         """Whether this deadline, or a share of it, cut some work short."""
         return self.fired or any(part.timed_out for part in self._shares)
 
+    def remaining(self) -> float | None:
+        """Seconds left (at least 0), or None for no limit."""
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 

@@ -118,14 +118,14 @@ def _words(text: str) -> tuple[str, ...]:
 
 def date_bound(value: str | datetime | None, *, end: bool, option: str) -> int | None:
     """An ISO 8601 date as epoch seconds; with `end`, the last second of the
-    period written (until=2020 is the end of 2020).  UsageError names `option`."""
+    period written (until=2020 is the end of 2020).  UsageError names the parameter `option`."""
     if value is None or value == "":
         return None
     try:
         moment = parse_datetime(value)
     except ValueError as exc:
         raise UsageError(
-            f"invalid date for {option}: {value!r}",
+            f"invalid date for `{option}`: {value!r}",
             option=option,
             hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.",
         ) from exc
@@ -171,10 +171,10 @@ def build_plan(request: SearchRequest) -> QueryPlan:
         if budget <= 0:
             break
     filters = request.filters
-    since = date_bound(filters.since, end=False, option="--since")
-    until = date_bound(filters.until, end=True, option="--until")
+    since = date_bound(filters.since, end=False, option="since")
+    until = date_bound(filters.until, end=True, option="until")
     if since is not None and until is not None and since > until:
-        raise UsageError(f"--since {filters.since} is after --until {filters.until}", option="--since")
+        raise UsageError(f"`since` {filters.since} is after `until` {filters.until}", option="since")
     return QueryPlan(
         text=clean_user_text(request.text),
         should=tuple(dict.fromkeys(should)),  # a word typed twice is one clause

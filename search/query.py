@@ -27,23 +27,24 @@ returns the hits found so far with ``ResultPage.timed_out`` set.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from whoosh import query, scoring, searching
 from whoosh.collectors import WrappingCollector
 
 from search import engine, explain, ranking
+from search.bounds import MAX_LIMIT
 from search.collapse import DuplicateKeys
 from search.deadline import DEFAULT_TIME_LIMIT, DOCS_PER_CHECK, Deadline
 from search.errors import QueryError, UsageError
 from search.explain import Parts
 from search.facets import FACETS_BY_DOCUMENT, FacetTable, facets_of_documents
-from search.records import Provider, parse_datetime
-from search.results import Explanation, Facets, Hit, ResultPage
+from search.plan import date_bound
+from search.records import Provider
+from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.snippets import highlight, lead
 from search.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
@@ -58,8 +59,6 @@ PROXIMITY_MAX_WORDS = 4
 MATCHING_SHARE = 0.5
 #: A raw query's wildcard and range expansion may use this share of the limit.
 EXPANSION_SHARE = 0.25
-#: Page sizes: enough for any screen or export, bounded for memory.
-MAX_LIMIT = 1_000
 #: Query words within this many positions of each other score a bonus.
 PHRASE_SLOP = 3
 #: Queries of this many words or more get pseudo-relevance feedback.
@@ -94,29 +93,6 @@ def _lexicon_matches(reader: Any, field: str, wanted: Iterable[str], fold: Any =
     return found
 
 
-def _date_bound(value: str | datetime | None, *, end: bool, option: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        moment = parse_datetime(value)
-    except ValueError as exc:
-        raise UsageError(
-            f"invalid date for {option}: {value!r}",
-            option=option,
-            hint="Use ISO 8601: 2020, 2020-02, 2020-02-12 or 2020-02-12T04:00:00Z.",
-        ) from exc
-    if end and isinstance(value, str):
-        stripped = value.strip()
-        if re.fullmatch(r"\d{4}", stripped):
-            moment = moment.replace(year=moment.year + 1) - timedelta(seconds=1)
-        elif re.fullmatch(r"\d{4}-\d{2}", stripped):
-            nxt = moment.replace(day=28) + timedelta(days=4)
-            moment = nxt.replace(day=1) - timedelta(seconds=1)
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
-            moment = moment + timedelta(days=1) - timedelta(seconds=1)
-    return int(moment.timestamp())
-
-
 @dataclass(frozen=True)
 class Filters:
     topics: tuple[str, ...] = ()
@@ -127,23 +103,30 @@ class Filters:
 
     def queries(self, reader: Any) -> list[query.Query]:
         """Whoosh queries that every hit must also match (empty: no filter)."""
-        out: list[query.Query] = []
+        return [q for _, _, q in self.named(reader)]
+
+    def named(self, reader: Any) -> list[tuple[str, str, query.Query]]:
+        """Each filter as (its parameter, its value as given, its Whoosh query)."""
+        out: list[tuple[str, str, query.Query]] = []
         if self.topics:
             values = _lexicon_matches(reader, "topic", self.topics)
-            out.append(query.Or([query.Term("topic", v) for v in values]) if values else query.NullQuery)
+            topics = query.Or([query.Term("topic", v) for v in values]) if values else query.NullQuery
+            out.append(("topics", ", ".join(self.topics), topics))
         if self.providers:
             # A name ignoring case; a domain also ignoring a leading "www.", on both sides.
             terms = [query.Term("provider", v) for v in _lexicon_matches(reader, "provider", self.providers)]
             terms += [query.Term("domain", v) for v in _lexicon_matches(reader, "domain", self.providers, _fold_host)]
-            out.append(query.Or(terms) if terms else query.NullQuery)
-        low = _date_bound(self.since, end=False, option="--since")
-        high = _date_bound(self.until, end=True, option="--until")
+            out.append(("providers", ", ".join(self.providers), query.Or(terms) if terms else query.NullQuery))
+        low = date_bound(self.since, end=False, option="since")
+        high = date_bound(self.until, end=True, option="until")
         if low is not None and high is not None and low > high:
-            raise UsageError(f"--since {self.since} is after --until {self.until}", option="--since")
-        if low is not None or high is not None:
-            out.append(query.NumericRange("date", low, high))
+            raise UsageError(f"`since` {self.since} is after `until` {self.until}", option="since")
+        if low is not None:
+            out.append(("since", str(self.since), query.NumericRange("date", low, None)))
+        if high is not None:
+            out.append(("until", str(self.until), query.NumericRange("date", None, high)))
         if self.published is not None:
-            out.append(query.Term("published_flag", self.published))
+            out.append(("published", str(self.published).lower(), query.Term("published_flag", self.published)))
         return out
 
 
@@ -245,10 +228,12 @@ def _signals(reader: Any) -> tuple[int | None, int | None]:
     return newest, best
 
 
-def check_limit(limit: int) -> None:
-    """A page size from 1 to MAX_LIMIT, or a UsageError naming --limit."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise UsageError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}", option="--limit")
+def check_limit(limit: int, most: int = MAX_LIMIT) -> None:
+    """A page size from 1 to `most`, or a UsageError naming the parameter `limit`."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise UsageError(f"`limit` must be a whole number, not {limit!r}", option="limit")
+    if not 1 <= limit <= most:
+        raise UsageError(f"`limit` must be 1 to {most}, not {limit}", option="limit")
 
 
 @dataclass(frozen=True)
@@ -268,18 +253,28 @@ class SearchRequest:
     time_limit: float | None = DEFAULT_TIME_LIMIT  # seconds; 0 or None: no limit
 
     def check(self) -> None:
+        if not isinstance(self.text, str):
+            raise QueryError(
+                repr(self.text),
+                f"`text` (the query) must be a str, not {type(self.text).__name__}",
+                hint="Pass the words to search for as a string; '' lists every document.",
+            )
         if self.sort not in SORTS:
-            raise UsageError(f"unknown sort {self.sort!r}; use one of: {', '.join(SORTS)}", option="--sort")
+            raise UsageError(f"unknown `sort` {self.sort!r}; use one of: {', '.join(SORTS)}", option="sort")
         check_limit(self.limit)
-        if self.page < 1:
-            raise UsageError(f"--page must be 1 or more, not {self.page}", option="--page")
-        if self.time_limit is not None and not self.time_limit >= 0:
-            raise UsageError(f"time_limit must be 0 or more seconds, not {self.time_limit}", option="time_limit")
+        if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
+            raise UsageError(f"`page` must be a whole number, 1 or more, not {self.page!r}", option="page")
+        if self.time_limit is not None and (
+            isinstance(self.time_limit, bool)
+            or not isinstance(self.time_limit, (int, float))
+            or not self.time_limit >= 0
+        ):
+            raise UsageError(f"`time_limit` must be 0 or more seconds, not {self.time_limit}", option="time_limit")
         if self.boosts and self.sort != "relevance":
             raise UsageError(
-                f"--boost works with --sort relevance, not --sort {self.sort}",
-                option="--boost",
-                hint="Drop --sort to rank by relevance times the boosts, or drop --boost to sort.",
+                f"`boost` works with `sort` relevance, not `sort` {self.sort}",
+                option="boost",
+                hint="Drop `sort` to rank by relevance times the boosts, or drop `boost` to sort.",
             )
 
 
@@ -423,6 +418,13 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         top = _whoosh_top(context, scored, request, matched, factors, deadline)
     page = rank_page(context, request, top, parts, matched, _highlight_terms(built, main), factors)
     context.release()
+    without_filters: int | None = None
+    by_filter: tuple[FilterMatches, ...] = ()
+    if not page.total and filters and main is not query.NullQuery and not deadline.expired():
+        # Say which filter left nothing, on the time left (a diagnosis never marks the page timed out).
+        found = _what_filters_leave(context, request, main, negative, Deadline(deadline.remaining()))
+        if found is not None:
+            without_filters, by_filter = found
     suggestion = None
     if built is not None and request.suggest and (relaxed or not page.total) and not deadline.expired():
         suggestion = _did_you_mean(context, request, page.total, relaxed, deadline)
@@ -444,7 +446,29 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         suggestion=suggestion,
         parsed_query=_parsed(main, filters, negative) if request.explain else None,
         timed_out=deadline.timed_out,
+        without_filters=without_filters,
+        filter_matches=by_filter,
     )
+
+
+def _what_filters_leave(
+    context: SearchContext, request: SearchRequest, main: query.Query, negative: list[query.Query], deadline: Deadline
+) -> tuple[int, tuple[FilterMatches, ...]] | None:
+    """The query's results without its filters, and with each filter alone
+    (None if `deadline` cuts the count short)."""
+    searcher = context.searcher
+    excluded = matching_docs(searcher, query.Or(negative), deadline) if negative else set()
+    alone = matching_docs(searcher, main, deadline) - context.hidden - excluded
+
+    def stories(docs: set[int]) -> int:
+        groups = context.dup_keys().among(docs) if request.collapse and docs else None
+        return len(docs) - (len(groups.extra_copies()) if groups else 0)
+
+    counts = tuple(
+        FilterMatches(name, value, stories(alone & matching_docs(searcher, q, deadline)) if alone else 0)
+        for name, value, q in request.filters.named(searcher.reader())
+    )
+    return None if deadline.fired else (stories(alone), counts)
 
 
 def matching_docs(searcher: searching.Searcher, q: query.Query, deadline: Deadline) -> set[int]:
@@ -694,16 +718,15 @@ def _exact_top(
 
 
 def _snippet(fields: dict[str, Any], terms: frozenset[str]) -> str:
-    """From the excerpt, the body or the title, whichever has a query word."""
-    for field in ("excerpt", "body", "title"):
-        if field == "body":
-            text = unpack_record(fields["record"]).get("body") or ""
-        else:
-            text = fields.get(field) or ""
-        marked = highlight(text, terms)
-        if marked:
-            return marked
-    return lead(fields.get("excerpt") or fields.get("title") or "")
+    """From the excerpt or the body, whichever has a query word, else the
+    excerpt's (or body's) start; never the title, which a hit shows anyway:
+    a title-only record has an empty snippet rather than its title twice."""
+    excerpt = fields.get("excerpt") or ""
+    marked = highlight(excerpt, terms)
+    if marked:
+        return marked
+    body = unpack_record(fields["record"]).get("body") or ""
+    return highlight(body, terms) or lead(excerpt or body)
 
 
 def _score(whoosh_hit: Any, sorted_: bool) -> float:

@@ -271,18 +271,25 @@ def parse_boost(text: str | Boost) -> Boost:
     name, _, arg = text.strip().partition(":")
     name = name.strip().lower()
     if name == "recency":
-        return Boost(name, parse_duration(arg, option="--boost") if arg.strip() else DEFAULT_HALF_LIFE)
+        if not arg.strip():
+            return Boost(name, DEFAULT_HALF_LIFE)
+        try:
+            return Boost(name, parse_duration(arg, option="boost"))
+        except UsageError:
+            raise UsageError(
+                f"invalid duration for `boost`: {arg!r}; use e.g. 7d, 2w, 1y", option="boost"
+            ) from None
     if name == "quality":
         if not arg.strip():
             return Boost(name, DEFAULT_QUALITY_WEIGHT)
         if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", arg) and 0 < float(arg) <= 100:
             return Boost(name, float(arg))
         raise UsageError(
-            f"invalid weight for --boost quality: {arg!r}; use a number above 0, up to 100", option="--boost"
+            f"invalid weight for `boost` quality: {arg!r}; use a number above 0, up to 100", option="boost"
         )
     raise UsageError(
         f"unknown boost {text!r}",
-        option="--boost",
+        option="boost",
         hint="Use recency, recency:HALF_LIFE (e.g. recency:7d), quality or quality:WEIGHT (e.g. quality:2).",
     )
 

@@ -17,6 +17,7 @@ __all__ = [
     "Document",
     "Explanation",
     "Facets",
+    "FilterMatches",
     "Hit",
     "IndexReport",
     "ResultPage",
@@ -135,6 +136,22 @@ class Facets:
 
 
 @dataclass(frozen=True)
+class FilterMatches:
+    """When filters leave no results: what the query finds with one filter alone.
+
+    `filter` is the library's parameter (topics, providers, since, until,
+    published), `value` its value as given, `matches` the results (stories,
+    as `total` counts them) of the query with that filter and no other."""
+
+    filter: str
+    value: str
+    matches: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"filter": self.filter, "value": self.value, "matches": self.matches}
+
+
+@dataclass(frozen=True)
 class ResultPage:
     """One page of ranked hits, with the total and the facets of all matches."""
 
@@ -150,6 +167,9 @@ class ResultPage:
     timed_out: bool = False  # the time limit cut the search short: hits and total are those found by then
     partial: bool = False  # a cluster shard did not answer: hits and counts are from the others
     warning: str | None = None  # the cluster engine's warning when partial
+    # When filters left nothing: the query's results without any filter, and with each filter alone.
+    without_filters: int | None = None
+    filter_matches: tuple[FilterMatches, ...] = ()
 
     @property
     def pages(self) -> int:
@@ -169,6 +189,8 @@ class ResultPage:
             "timed_out": self.timed_out,
             "partial": self.partial,
             "warning": self.warning,
+            "without_filters": self.without_filters,
+            "filter_matches": [f.to_dict() for f in self.filter_matches],
         }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,9 +133,7 @@ def test_an_expired_deadline_fires_on_every_path(many: Index, text: str, options
 
 
 @pytest.mark.parametrize(("text", "options"), PATHS.values(), ids=PATHS.keys())
-def test_a_deadline_met_midway_returns_a_valid_part_marked(
-    many: Index, text: str, options: dict[str, Any]
-) -> None:
+def test_a_deadline_met_midway_returns_a_valid_part_marked(many: Index, text: str, options: dict[str, Any]) -> None:
     full = _full(many, text, **options)
     everything = {hit.id for hit in full.hits}
     partial_seen = False

@@ -49,11 +49,11 @@ def test_filters_and_options_become_plain_values() -> None:
 
 
 def test_bad_options_are_usage_errors_naming_them() -> None:
-    with pytest.raises(UsageError, match="--since"):
+    with pytest.raises(UsageError, match="`since`"):
         plan("x", filters=Filters(since="yesterday"))
-    with pytest.raises(UsageError, match="--since 2021 is after --until 2020"):
+    with pytest.raises(UsageError, match="`since` 2021 is after `until` 2020"):
         plan("x", filters=Filters(since="2021", until="2020"))
-    with pytest.raises(UsageError, match="--page"):
+    with pytest.raises(UsageError, match="`page`"):
         plan("x", page=0)
 
 

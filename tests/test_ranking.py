@@ -38,9 +38,9 @@ def test_parse_boost(text: str, expected: Boost) -> None:
     [
         ("heat", "unknown boost 'heat'"),
         ("", "unknown boost ''"),
-        ("recency:soon", "invalid duration for --boost: 'soon'"),
-        ("recency:0d", "invalid duration for --boost"),
-        ("quality:-1", "invalid weight for --boost quality: '-1'"),
+        ("recency:soon", "invalid duration for `boost`: 'soon'"),
+        ("recency:0d", "invalid duration for `boost`"),
+        ("quality:-1", "invalid weight for `boost` quality: '-1'"),
         ("quality:0", "invalid weight"),
         ("quality:1e9", "invalid weight"),
         ("quality:nan", "invalid weight"),
@@ -49,7 +49,7 @@ def test_parse_boost(text: str, expected: Boost) -> None:
 def test_bad_boosts_are_usage_errors(text: str, says: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_boost(text)
-    assert says in str(caught.value) and caught.value.option == "--boost"
+    assert says in str(caught.value) and caught.value.option == "boost"
 
 
 def test_the_last_boost_of_a_kind_wins_and_order_is_fixed() -> None:
@@ -123,4 +123,4 @@ def test_boosts_with_a_sorted_order_are_a_usage_error(seed_index: Index, sort: s
     # A boost multiplies relevance; under a sorted order it would silently do nothing.
     with pytest.raises(UsageError) as caught:
         seed_index.search("bank", sort=sort, boost="recency")
-    assert caught.value.option == "--boost" and f"--sort {sort}" in str(caught.value)
+    assert caught.value.option == "boost" and f"`sort` {sort}" in str(caught.value)
