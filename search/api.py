@@ -122,7 +122,8 @@ class Index:
         `boost` multiplies relevance by news signals: "recency" (or
         "recency:7d", the half-life) and/or "quality" (or "quality:2", the
         weight); see search.ranking.  With `collapse` (the default) copies of
-        one story (same webUrl, or same title from the same provider) are
+        one story (same webUrl, or same title from the same provider within
+        12 hours, search.collapse.COPY_WINDOW) are
         one hit whose `duplicates` counts the others.  `explain` fills each
         hit's `explanation` and the page's `parsed_query`.  `feedback=False`
         skips pseudo-relevance feedback: about half the time of a query of

@@ -32,8 +32,9 @@ Design:
   hash) lives in a column of the index itself, so the index and its
   bookkeeping can never disagree.
 * Duplicate keys (column ``dupkeys``): 8 bytes of hash for the webUrl and 8
-  for the normalised title with its provider and day; documents sharing a
-  key are copies of one story, which a search shows once (search.collapse).
+  for the normalised title with its provider; documents sharing the URL key,
+  or the title key and published within search.collapse.COPY_WINDOW of each
+  other, are copies of one story, which a search shows once (search.collapse).
 * ``secured`` never reaches this module: the record reader drops it.
 
 Bump SCHEMA_VERSION on any change to fields or analyzers; an index of another
@@ -426,16 +427,24 @@ def _dup_hash(key: str) -> bytes:
 
 
 def duplicate_keys(
-    title: str, url: str | None, provider: Provider | None, published: datetime | None = None
+    title: str,
+    url: str | None,
+    provider: Provider | None,
+    published: datetime | None = None,
+    *,
+    by_day: bool = True,
 ) -> tuple[bytes | None, bytes | None]:
     """The keys under which two records count as copies of one story: the
     same webUrl (ignoring a trailing slash or #fragment and the host's case),
     or the same title (ignoring case, accents and punctuation) from the same
     provider (by name, else domain) on the same day (UTC; undated records by
-    title alone).  The day matters: wires reuse headlines for recurring
-    stories ("HOG AND CATTLE SLAUGHTER GUESSTIMATES" on 25 days of Reuters-21578),
-    while a same-day repeat is a resend (314 of 472 such Reuters pairs have
-    identical bodies, the rest differ by a correction)."""
+    title alone).  The time matters: wires reuse headlines for recurring
+    stories ("HOG AND CATTLE SLAUGHTER GUESSTIMATES" on 25 days of Reuters-21578).
+
+    With by_day=False (the embedded index) the title key leaves the day out,
+    and search.collapse joins records with that key published within
+    COPY_WINDOW of each other instead, so a resend across midnight is a copy
+    too; the cluster's rows keep the day in the key."""
     url_key = title_key = None
     if url:
         trimmed = url.strip().split("#", 1)[0].rstrip("/")
@@ -445,7 +454,7 @@ def duplicate_keys(
     source = provider and (provider.name or provider.domain)
     words = [w for w, _ in _FAST.words(title)] if title else []
     if source and words:
-        day = published.astimezone(timezone.utc).strftime("%Y-%m-%d") if published else ""
+        day = published.astimezone(timezone.utc).strftime("%Y-%m-%d") if published and by_day else ""
         title_key = _dup_hash(f"{source.strip().casefold()}\x1f{day}\x1f{' '.join(words)}")
     return url_key, title_key
 
@@ -499,7 +508,7 @@ def _common(
         doc["year"] = str(published.year)
     if url:
         doc["url"] = url
-    url_key, title_key = duplicate_keys(title, url, provider, published)
+    url_key, title_key = duplicate_keys(title, url, provider, published, by_day=False)
     if url_key or title_key:
         doc["dupkeys"] = (url_key or bytes(8)) + (title_key or bytes(8))
     if pname or pdomain:

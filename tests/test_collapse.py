@@ -155,3 +155,50 @@ def test_the_seeds_syndicated_pair_is_one_hit(seed_index: Index) -> None:
     moon = [h for h in hits if "moon" in Path(h.path).name]
     assert len(moon) == 1 and moon[0].duplicates == 1
     assert len([h for h in seed_index.search("japan moon landing", collapse=False).hits if "moon" in h.path]) == 2
+
+
+# -- the time window (issue 16: resends across midnight) ---------------------------------------------
+
+
+def test_the_indexed_title_key_leaves_the_day_to_the_window() -> None:
+    reuters = Provider("Reuters", None)
+    late = datetime(1987, 3, 9, 23, 50, tzinfo=timezone.utc)
+    early = datetime(1987, 3, 10, 0, 20, tzinfo=timezone.utc)
+    assert duplicate_keys("Oil output up", None, reuters, late) != duplicate_keys("Oil output up", None, reuters, early)
+    assert (
+        duplicate_keys("Oil output up", None, reuters, late, by_day=False)
+        == duplicate_keys("Oil output up", None, reuters, early, by_day=False)
+        == duplicate_keys("Oil output up", None, reuters, by_day=False)
+    )
+
+
+def _dated(write_record: RecordWriter, tmp_path: Path, times: dict[str, str | None]) -> Index:
+    for name, when in times.items():
+        extra = {"publishedDateTime": when} if when else {}
+        write_record(f"{name}.md", record("Cattle slaughter guesstimates", **extra))
+    build_index([tmp_path / "records"], tmp_path / "ix")
+    return open_index(tmp_path / "ix")
+
+
+def test_a_resend_across_midnight_is_a_copy(write_record: RecordWriter, tmp_path: Path) -> None:
+    with _dated(write_record, tmp_path, {"late": "1987-03-09T23:50:00Z", "early": "1987-03-10T00:20:00Z"}) as ix:
+        assert [d for _, d in names(ix, "cattle")] == [1]
+        assert ix.search("cattle").total == 1
+
+
+def test_a_recurring_report_a_day_later_is_another_story(write_record: RecordWriter, tmp_path: Path) -> None:
+    times = {"mon": "1987-03-09T14:00:00Z", "tue": "1987-03-10T13:30:00Z", "wed": "1987-03-11T14:10:00Z"}
+    with _dated(write_record, tmp_path, times) as ix:
+        assert sorted(names(ix, "cattle")) == [("mon", 0), ("tue", 0), ("wed", 0)]
+
+
+def test_copies_within_the_window_chain_into_one_story(write_record: RecordWriter, tmp_path: Path) -> None:
+    times = {"a": "1987-03-09T01:00:00Z", "b": "1987-03-09T12:00:00Z", "c": "1987-03-09T23:00:00Z"}
+    with _dated(write_record, tmp_path, times) as ix:
+        assert [d for _, d in names(ix, "cattle")] == [2]  # a-c are 22 hours apart, joined through b
+
+
+def test_undated_copies_join_each_other_but_not_dated_ones(write_record: RecordWriter, tmp_path: Path) -> None:
+    with _dated(write_record, tmp_path, {"u1": None, "u2": None, "d": "1987-03-09T12:00:00Z"}) as ix:
+        found = dict(names(ix, "cattle"))
+        assert found["d"] == 0 and sorted(found.values()) == [0, 1] and len(found) == 2
