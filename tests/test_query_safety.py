@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import RecordWriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from search import build_index, open_index
@@ -58,6 +60,15 @@ def test_short_options_and_option_values_still_parse(small: Path) -> None:
     assert page["query"] == "power" and page["total"] == 0 and page["filter_matches"][0]["value"] == "-x"
     # After --, everything is text, as usual.
     assert json.loads(run("query", "--index", small, "--json", "--", "-solar", "power").stdout)["total"] == 1
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(words=st.lists(st.from_regex(r"-?[a-z]{2,8}", fullmatch=True), min_size=1, max_size=5))
+def test_property_dash_words_are_query_text_in_order(seed_index_dir: Path, words: list[str]) -> None:
+    result = run("query", *words, "--index", seed_index_dir, "--json", "-n", "2")
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.stdout)
+    assert page["query"] == " ".join(words) and page["limit"] == 2
 
 
 # -- a result emptied by a filter ------------------------------------------------------------------
