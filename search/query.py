@@ -569,9 +569,28 @@ def _whoosh_top(
             return earlier[:n]  # a second, longer look would find nothing more in time
         found = _exact_top(ranker, scored, n, matched, deadline, sortedby)
         earlier[:] = [(h.docnum, _score(h, sortedby is not None)) for h in found]
+        if deadline.fired and len(earlier) < min(n, len(matched)):
+            earlier[:] = _fill(searcher, request.sort, matched, dict(earlier), n)
         return list(earlier)
 
     return top
+
+
+def _fill(
+    searcher: searching.Searcher, sort: str, matched: set[int], scored: dict[int, float], n: int
+) -> list[tuple[int, float]]:
+    """When collection ran out of time before the page was full: the page
+    from every document matching found, those scored by then first (by
+    relevance), the others after them by document number; or, for a sorted
+    order, all in that order by its column (cheap: a value per document),
+    ties by the scores known."""
+    if sort == "relevance":
+        rest = sorted(matched - scored.keys())[: max(0, n - len(scored))]
+        return [*sorted(scored.items(), key=lambda item: (-item[1], item[0])), *((d, 0.0) for d in rest)]
+    column = searcher.reader().column_reader(sort)
+    sign = 1 if sort == "oldest" else -1
+    ranked = sorted(matched, key=lambda d: (sign * column[d], -scored.get(d, 0.0), d))[:n]
+    return [(d, scored.get(d, 0.0)) for d in ranked]
 
 
 def _did_you_mean(
