@@ -59,6 +59,8 @@ PROXIMITY_MAX_WORDS = 4
 MATCHING_SHARE = 0.5
 #: A raw query's wildcard and range expansion may use this share of the limit.
 EXPANSION_SHARE = 0.25
+#: The exact-title factor (ranking.TitleMatch) may use this share of the limit.
+TITLE_MATCH_SHARE = 0.2
 #: Query words within this many positions of each other score a bonus.
 PHRASE_SLOP = 3
 #: Queries of this many words or more get pseudo-relevance feedback.
@@ -378,7 +380,8 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
     factors = context.factors(boosts) if request.sort == "relevance" else None
     if built is not None and not built.empty:
         # Under a sorted order too: a hit's score is the same in every order.
-        title_match = ranking.TitleMatch(searcher, built.words)
+        # A share of the time: a cut list only leaves some titles unboosted.
+        title_match = ranking.TitleMatch(searcher, built.words, deadline.share(TITLE_MATCH_SHARE))
         if title_match:
             factors = (factors or ranking.Factors()).add_title_match(title_match)
     top: Top | None = None

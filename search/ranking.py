@@ -57,6 +57,7 @@ from typing import Any
 from whoosh import query, scoring
 from whoosh.lang import stemmer_for_language
 
+from search.deadline import DOCS_PER_CHECK, Deadline
 from search.errors import UsageError
 from search.settings import parse_duration
 
@@ -209,8 +210,11 @@ class TitleMatch:
 
     name = "title match"
 
-    def __init__(self, searcher: Any, terms: Sequence[str]) -> None:
+    def __init__(self, searcher: Any, terms: Sequence[str], deadline: Deadline | None = None) -> None:
+        """`deadline` (search.deadline) is asked per term and every DOCS_PER_CHECK
+        titles: a cut list leaves some titles unboosted, never a match added."""
         self.found: dict[int, float] = {}
+        deadline = deadline if deadline is not None else Deadline(None)
         distinct = list(dict.fromkeys(terms))
         if not TITLE_BOOST or len(distinct) < 2:  # one word: BM25's title weight decides
             return
@@ -222,7 +226,11 @@ class TitleMatch:
         for term, weight in weights.items():
             # Every document with the word in its title: a match of the query
             # (the title is in the text), unless excluded, which is never scored.
-            for docnum in searcher.docs_for_query(query.Term(TITLE_FIELD, term)):
+            if deadline.expired():
+                break
+            for n, docnum in enumerate(searcher.docs_for_query(query.Term(TITLE_FIELD, term))):
+                if not n % DOCS_PER_CHECK and n and deadline.expired():
+                    break
                 covered[docnum] = covered.get(docnum, 0.0) + weight
                 count[docnum] += 1
         reader = searcher.reader()
@@ -276,9 +284,7 @@ def parse_boost(text: str | Boost) -> Boost:
         try:
             return Boost(name, parse_duration(arg, option="boost"))
         except UsageError:
-            raise UsageError(
-                f"invalid duration for `boost`: {arg!r}; use e.g. 7d, 2w, 1y", option="boost"
-            ) from None
+            raise UsageError(f"invalid duration for `boost`: {arg!r}; use e.g. 7d, 2w, 1y", option="boost") from None
     if name == "quality":
         if not arg.strip():
             return Boost(name, DEFAULT_QUALITY_WEIGHT)
