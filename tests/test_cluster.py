@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,14 +64,32 @@ class Cluster:
         daemons.up(self.root, self.layout.shards, self.layout.port_base)
 
 
+#: Stops a cluster when the test process is gone (killed, so no teardown ran):
+#: searchd daemonizes, and would otherwise outlive the run.
+_WATCHER = """
+import os, sys, time
+from pathlib import Path
+from search.cluster import daemons
+parent, root = int(sys.argv[1]), Path(sys.argv[2])
+while os.path.exists(f"/proc/{parent}"):
+    time.sleep(1)
+daemons.down(root)
+"""
+
+
 def _start(root: Path, shards: int = 2) -> Iterator[Cluster]:
     if shutil.which("searchd") is None:
         pytest.skip("searchd is not installed (Debian: apt-get install sphinxsearch; .ci/run installs it)")
     layout = daemons.up(root, shards, _free_base(2 + 2 * shards))
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", _WATCHER, str(os.getpid()), str(root)], start_new_session=True
+    )
     try:
         yield Cluster(root, layout)
     finally:
         daemons.down(root)
+        watcher.kill()
+        watcher.wait()
 
 
 @pytest.fixture(scope="session")
