@@ -84,8 +84,8 @@ def _reference_pages() -> list[Path]:
 
 def _section(command: str) -> str | None:
     """The text under the heading that starts with `search ...` for this command, up to the next
-    heading of the same or a higher level."""
-    heading = re.compile(rf"^(#+) `{re.escape(command)}(?:[ `])", re.M)
+    heading of the same or a higher level; for a sub-command without its own, its group's."""
+    heading = re.compile(rf"^(#+) `{re.escape(command)}(?:[ `|])", re.M)
     for page in _reference_pages():
         text = page.read_text("utf-8")
         match = heading.search(text)
@@ -93,7 +93,8 @@ def _section(command: str) -> str | None:
             level = len(match.group(1))
             end = re.compile(rf"^#{{1,{level}}} ", re.M).search(text, match.end())
             return text[match.start() : end.start() if end else len(text)]
-    return None
+    parent = command.rsplit(" ", 1)[0]
+    return _section(parent) if parent != "search" else None
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -144,9 +145,9 @@ def test_markers_are_known_and_not_run_blocks_say_why() -> None:
     bad = [
         (b.where, b.marker)
         for b in BLOCKS
-        if b.marker is not None and b.marker != "fresh" and not (b.not_run_reason and len(b.not_run_reason) > 5)
+        if b.marker is not None and b.marker not in ("fresh", "continued") and not (b.not_run_reason and len(b.not_run_reason) > 5)
     ]
-    assert bad == [], f"a transcript marker is `fresh` or `not run: REASON`: {bad}"
+    assert bad == [], f"a transcript marker is `fresh`, `continued` or `not run: REASON`: {bad}"
 
 
 def test_some_transcripts_are_run() -> None:
@@ -160,7 +161,7 @@ def test_transcript_prints_what_the_docs_show(block: Any, workspace: Any) -> Non
     for step, got in T.run_shell_block(block, workspace):
         want, have = T.normalise(step.expected), T.normalise(got)
         diff = "\n".join(difflib.unified_diff(want.splitlines(), have.splitlines(), "docs", "real", lineterm=""))
-        assert have == want, (
+        assert T.same(want, have), (
             f"{block.where}: `$ {step.command}` printed something else "
             f"(if the code is right, run `.venv/bin/python docs/transcripts.py` and review the diff):\n{diff}"
         )
