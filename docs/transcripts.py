@@ -288,7 +288,7 @@ def same(expected: str, actual: str, now: float | None = None) -> bool:
 
 def _chain(block: Block) -> list[Block]:
     """The block and, if it is `continued`, the blocks of its page it continues."""
-    runnable = [b for b in blocks(block.page) if is_shell(b) and b.lang == "console" and b.not_run_reason is None]
+    runnable = [b for b in blocks(block.page) if is_shell(b) and b.not_run_reason is None]
     i = next(n for n, b in enumerate(runnable) if b.start == block.start)
     first = i
     while first > 0 and runnable[first].continued:
