@@ -189,6 +189,7 @@ class Workspace:
         (self.root / ".venv").symlink_to(Path(sys.prefix))
         self.env = _environment()
         self._ids: list[tuple[str, str]] = []
+        self._status = 0
         self._learn_ids()
         done = self.run("search index")
         if "62 documents in index" not in done:
@@ -206,13 +207,15 @@ class Workspace:
     def reset(self, fresh: bool = False) -> None:
         shutil.rmtree(self.root)
         shutil.copytree(self._pristine, self.root, symlinks=True)
+        self._status = 0
         if fresh:
             shutil.rmtree(self.root / "index")
 
     def run(self, command: str) -> str:
         command = command.removeprefix(INSTALL)
+        # Each line is its own bash; `(exit N)` hands it the previous line's status for `echo $?`.
         done = subprocess.run(
-            ["bash", "-c", self.to_real(command)],
+            ["bash", "-c", f"(exit {self._status}); {self.to_real(command)}"],
             cwd=self.root,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -220,6 +223,7 @@ class Workspace:
             timeout=COMMAND_TIMEOUT,
             check=False,
         )
+        self._status = done.returncode
         self._learn_ids()  # the command may have made files
         return self.to_doc(done.stdout.decode("utf-8", "replace"))
 
