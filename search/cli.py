@@ -37,6 +37,7 @@ from search import bounds, settings
 from search.cluster.cli import app as cluster_app
 from search.display import to_json, visible
 from search.errors import EmptySourceError, IndexBusyError, QueryError, SearchError, UsageError
+from search.web.cli import serve_cmd
 
 if TYPE_CHECKING:
     from search.results import Explanation, Hit, IndexReport, ResultPage
@@ -642,6 +643,9 @@ def watch_cmd(
         follow_symlinks=follow_symlinks,
         allow_empty=allow_empty,
     )
+
+
+app.command("serve")(serve_cmd)
 
 
 def main() -> None:
