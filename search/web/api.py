@@ -37,7 +37,7 @@ def _json(value: Any) -> JSONResponse:
 @router.get("/api/search", summary="Search (as `search query --json`)")
 def search(request: Request, params: Annotated[SearchParams, Depends(search_params)]) -> JSONResponse:
     with _pool(request).index() as ix:
-        return _json(params.run(ix).to_dict())
+        return _json(params.run(ix, request.app.state.config.time_limit).to_dict())
 
 
 @router.get("/api/articles/{id}", summary="A stored record with its related stubs (as `search show`)")

@@ -48,6 +48,16 @@ def serve_cmd(
             "--searchers", metavar="N", envvar=config.SEARCHERS.env, min=1, max=64, help=config.SEARCHERS.help
         ),
     ] = int(str(config.SEARCHERS.default)),
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            metavar="SECONDS",
+            envvar=settings.TIME_LIMIT.env,
+            min=0,
+            help="Seconds a search may work, at most; a request's time_limit may ask for less (0: none).",
+        ),
+    ] = float(str(settings.TIME_LIMIT.default)),
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request (method, path with its query, status).")
     ] = False,
@@ -63,7 +73,7 @@ def serve_cmd(
             option="serve",
             hint="pip install 'news-search[web]'",
         ) from None
-    app = create_app(config.WebConfig(index_dir=index, searchers=searchers))
+    app = create_app(config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit))
     _exit_zero_on_stop()
     typer.echo(f"Serving {index} on http://{host}:{port} (Ctrl+C to stop)", err=True)
     uvicorn.run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.settings import Setting
+from search.settings import TIME_LIMIT, Setting
 
 __all__ = ["HOST", "MAX_QUERY_CHARS", "PORT", "SEARCHERS", "WEB_SETTINGS", "WebConfig"]
 
@@ -40,3 +40,6 @@ class WebConfig:
     #: How long a request waits for a free searcher before a 503 (with
     #: Retry-After): a queue longer than this is overload, not work.
     queue_seconds: float = 10.0
+    #: The most a search may work (the library's deadline; 0: none); a
+    #: request's `time_limit` may ask for less, never more.
+    time_limit: float = float(str(TIME_LIMIT.default))

@@ -166,7 +166,7 @@ def _pool(request: Request) -> IndexPool:
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, params: Annotated[SearchParams, Depends(search_params)]) -> HTMLResponse:
     with _pool(request).index() as ix:
-        result = params.run(ix)
+        result = params.run(ix, request.app.state.config.time_limit)
     return render(request, "search.html", {"q": params.q, "params": params, "result": result, "links": Links(params)})
 
 

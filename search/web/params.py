@@ -45,8 +45,10 @@ class SearchParams:
     explain: bool = False
     feedback: bool = True
     raw: bool = False
+    time_limit: float | None = None  # as asked; None: the server's limit
 
-    def run(self, ix: Index) -> ResultPage:
+    def run(self, ix: Index, server_limit: float) -> ResultPage:
+        """The search, within the request's time limit or else the server's."""
         return ix.search(
             self.q,
             topics=self.topic,
@@ -62,10 +64,12 @@ class SearchParams:
             collapse=self.collapse,
             explain=self.explain,
             feedback=self.feedback,
+            time_limit=server_limit if self.time_limit is None else self.time_limit,
         )
 
 
 def search_params(
+    request: Request,
     q: Annotated[
         str,
         Query(
@@ -91,7 +95,16 @@ def search_params(
     explain: Annotated[bool, Query(description="Fill the parsed query and each hit's score parts.")] = False,
     feedback: Annotated[bool, Query(description="Re-rank with terms from the top hits (slower, better).")] = True,
     raw: Annotated[bool, Query(description="Read q as Whoosh query language.")] = False,
+    time_limit: Annotated[
+        float | None,
+        Query(gt=0, description="Seconds the search may work, at most the server's limit (the default)."),
+    ] = None,
 ) -> SearchParams:
+    cap: float = request.app.state.config.time_limit
+    if time_limit is not None and cap and time_limit > cap:
+        raise UsageError(
+            f"time_limit may be at most this server's {cap:g} seconds, not {time_limit:g}", option="time_limit"
+        )
     return SearchParams(
         q=q,
         topic=tuple(topic or ()),
@@ -107,6 +120,7 @@ def search_params(
         explain=explain,
         feedback=feedback,
         raw=raw,
+        time_limit=time_limit,
     )
 
 

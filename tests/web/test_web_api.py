@@ -251,3 +251,40 @@ def test_import_search_loads_no_web_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"), [("0", "greater than 0"), ("-1", "greater than 0"), ("abc", "number"), ("6", "at most")]
+)
+def test_a_request_may_lower_the_time_limit_but_not_raise_it(client: TestClient, value: str, fragment: str) -> None:
+    response = client.get("/api/search", params={"q": "oil", "time_limit": value})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["parameter"] == "time_limit" and fragment in error["message"]
+    assert ok(client, "/api/search", q="oil", time_limit="2.5")["timed_out"] is False
+
+
+@pytest.fixture(scope="module")
+def many_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough matches (600) that a search looks at its deadline before it is done."""
+    from search import build_index
+
+    folder = tmp_path_factory.mktemp("many") / "records"
+    folder.mkdir()
+    for n in range(600):
+        (folder / f"r{n:03d}.md").write_text(f"---\ntitle: alpha report {n}\n---\nalpha beta w{n}\n", "utf-8")
+    build_index([folder], folder.parent / "index")
+    return folder.parent / "index"
+
+
+def test_each_request_runs_under_the_servers_time_limit(many_index_dir: Path) -> None:
+    tiny = create_app(WebConfig(index_dir=many_index_dir, time_limit=1e-9))
+    with TestClient(tiny) as client:
+        for params in ({"q": "alpha beta"}, {"q": "alpha", "sort": "newest"}, {"q": "alpha OR beta", "raw": "true"}):
+            page = ok(client, "/api/search", **params)
+            assert page["timed_out"] is True and page["total"] < 600, params
+        assert "ran out of its time limit" in client.get("/?q=alpha+beta").text
+    with TestClient(create_app(WebConfig(index_dir=many_index_dir))) as client:
+        whole = ok(client, "/api/search", q="alpha beta")
+        assert whole["timed_out"] is False and whole["total"] == 600
+        assert ok(client, "/api/search", q="alpha beta", time_limit="1e-9")["timed_out"] is True
