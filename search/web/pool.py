@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from search.api import Index, open_index
+from search.api import Index
 from search.errors import DocumentNotFoundError, SearchError, UsageError
 
 __all__ = ["IndexPool", "ServerBusyError"]
@@ -61,7 +61,7 @@ class IndexPool:
         with self._lock:
             self._opened += 1
         try:
-            return open_index(self.index_dir)
+            return Index(self.index_dir)
         except BaseException:
             with self._lock:
                 self._opened -= 1
