@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from search.complete import MAX_SUGGESTIONS
+from search.display import to_json
 from search.query import MAX_LIMIT
 from search.web.config import MAX_QUERY_CHARS
 from search.web.params import DocId, SearchParams, search_params
@@ -30,18 +31,21 @@ def _pool(request: Request) -> IndexPool:
     return pool
 
 
-def _json(value: Any) -> JSONResponse:
-    return JSONResponse(value)
+def _json(value: Any) -> Response:
+    # The CLI's own JSON writer: characters kept as data, controls, bidi
+    # controls and lone surrogates (a file name that is not UTF-8) as \uXXXX,
+    # so the body is always valid UTF-8.
+    return Response(to_json(value, indent=None), media_type="application/json")
 
 
 @router.get("/api/search", summary="Search (as `search query --json`)")
-def search(request: Request, params: Annotated[SearchParams, Depends(search_params)]) -> JSONResponse:
+def search(request: Request, params: Annotated[SearchParams, Depends(search_params)]) -> Response:
     with _pool(request).index() as ix:
         return _json(params.run(ix, request.app.state.config.time_limit).to_dict())
 
 
 @router.get("/api/articles/{id}", summary="A stored record with its related stubs (as `search show`)")
-def article(request: Request, id: DocId) -> JSONResponse:  # noqa: A002 - the documented name
+def article(request: Request, id: DocId) -> Response:  # noqa: A002 - the documented name
     with _pool(request).index() as ix:
         return _json(ix.get(id).to_dict())
 
@@ -52,7 +56,7 @@ def similar(
     id: DocId,  # noqa: A002
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Similar articles.")] = 10,
     collapse: Annotated[bool, Query(description="Copies of one story once.")] = True,
-) -> JSONResponse:
+) -> Response:
     with _pool(request).index() as ix:
         return _json(ix.similar(id, limit=limit, collapse=collapse).to_dict())
 
@@ -62,19 +66,19 @@ def suggest(
     request: Request,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The start of a title word, topic or provider.")],
     limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS, description="Suggestions.")] = 10,
-) -> JSONResponse:
+) -> Response:
     with _pool(request).index() as ix:
         return _json([s.to_dict() for s in ix.suggest(q, limit=limit)])
 
 
 @router.get("/api/stats", summary="What the index holds (as `search stats --json`)")
-def stats(request: Request) -> JSONResponse:
+def stats(request: Request) -> Response:
     with _pool(request).index() as ix:
         return _json(ix.stats().to_dict())
 
 
 @router.get("/healthz", summary="The index opens and is current: 200, else 503")
-def healthz(request: Request) -> JSONResponse:
+def healthz(request: Request) -> Response:
     with _pool(request).index() as ix:
         ix.refresh()
     return _json({"status": "ok"})

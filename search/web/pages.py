@@ -2,8 +2,9 @@
 
 Plain GET forms and links, so every page is a shareable URL and works
 without JavaScript; /static/suggest.js only adds completions as you type.
-Jinja2 escapes every value (autoescape on for every template), links go out
-only to http(s) URLs, and a snippet's highlighting is rebuilt here from
+Jinja2 escapes every value (autoescape on for every template), after showing
+control, bidi and zero-width characters as visible escapes as the terminal
+does (`shown`); links go out only to http(s) URLs, and a snippet's highlighting is rebuilt here from
 escaped text: the library's <em> marks become <mark>, every other character
 is escaped again, whatever the snippet held.
 """
@@ -22,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from search.display import visible
 from search.results import Hit
 from search.web.config import MAX_QUERY_CHARS
 from search.web.params import DocId, SearchParams, search_params
@@ -32,13 +34,6 @@ __all__ = ["Links", "highlight", "render", "render_error", "router", "safe_url"]
 
 router = APIRouter(include_in_schema=False)
 
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -50,6 +45,19 @@ def safe_url(url: str | None) -> str | None:
     except ValueError:
         return None
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def shown(text: str) -> str:
+    """`text` for the page: controls, bidi and zero-width characters and lone
+    surrogates as visible escapes (as on the terminal), line breaks kept."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def _finalize(value: Any) -> Any:
+    """Every {{ value }} of the templates passes here before it is escaped."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return shown(value)
+    return value
 
 
 def highlight(snippet: str) -> Markup:
@@ -66,7 +74,7 @@ def highlight(snippet: str) -> Markup:
                 out.append("</mark>")
             inside = False
         else:
-            out.append(str(escape(html.unescape(part))))
+            out.append(str(escape(shown(html.unescape(part)))))
     if inside:
         out.append("</mark>")
     return Markup("".join(out))
@@ -139,6 +147,14 @@ def _provider(hit: Hit) -> str:
     return (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
 
 
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,
+    finalize=_finalize,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _env.globals.update(safe_url=safe_url, provider_of=_provider, page_numbers=_page_numbers)
 _env.filters.update(highlight=highlight)
 

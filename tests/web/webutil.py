@@ -67,6 +67,16 @@ related:
 """,
 }
 SECRET = "SECRET-zyxwv-blob-never-shown"
+#: A record whose file name, title and provider hold bidi overrides and
+#: zero-width characters (shown escaped, never obeyed).
+ODD_NAME = "h04-odd\u202egpj\u200b.md"
+ODD_FRONT = """\
+title: "Zyxwv invoice \u202eexe.fdp with a zero\u200bwidth space"
+excerpt: "Zyxwv odd name"
+provider:
+  name: "Bidi \u2066News\u2069"
+  domain: "bidi.example"
+"""
 
 
 def _seed_secured() -> str:
@@ -83,6 +93,7 @@ def write_hostile(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, front in HOSTILE.items():
         (folder / name).write_text(f"---\n{front}---\nZyxwv body <script>window.__pwned='body-text'</script>\n", "utf-8")
+    (folder / ODD_NAME).write_text(f"---\n{ODD_FRONT}---\n", "utf-8")
     return folder
 
 
