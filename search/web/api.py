@@ -14,9 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from search.complete import MAX_SUGGESTIONS
+from search.bounds import MAX_LIMIT, MAX_SUGGESTIONS
 from search.display import to_json
-from search.query import MAX_LIMIT
 from search.web.config import MAX_QUERY_CHARS
 from search.web.params import DocId, SearchParams, search_params
 from search.web.pool import IndexPool
