@@ -5,7 +5,9 @@ Three passes, each reporting problems instead of raising:
 1. the index opens (pointer, manifest, schema version, Whoosh TOC);
 2. every segment file matches the digest recorded when it was written, and
    reads end to end: each field's terms and postings, every
-   stored document and its packed record, the bookkeeping column;
+   stored document and its packed record, the bookkeeping column; each
+   segment's side-car arrays (search.sidecar) exist, match it and hold its
+   own postings;
 3. the indexed records still match their files (same size and mtime; the
    file exists), and, when roots are given, no record file under them is
    missing from the index;
@@ -30,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import IndexCorruptError, RecordError, SearchError
+from search import sidecar
 from search.records import load_record, walk
-from search.schema import decode_source, indexed_sources, unpack_record
+from search.schema import TEXT_FIELD, decode_source, indexed_sources, unpack_record
 from search.store import Store, file_digest
 
 #: Problem kinds that mean the index itself is damaged.
@@ -122,6 +125,11 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         elif file_digest(segment) != digest:
             problems.append(Problem("damaged", f"segment file {name} does not match its checksum", str(segment)))
     documents = _read_segments(ix, problems)
+    if not problems:
+        with ix.reader() as reader:
+            for detail in sidecar.problems(gen, reader, TEXT_FIELD):
+                # Searches rebuild such a file in memory (slower, same answers); a build rewrites it.
+                problems.append(Problem("damaged", detail, str(gen)))
     indexed: dict[str, tuple[int, int, str]] = {}
     if not any(p.kind in DAMAGED for p in problems):  # an alerts file's problem is no reason to stop here
         indexed = indexed_sources(ix)

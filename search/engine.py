@@ -1,53 +1,67 @@
-"""Scoring the queries the safe syntax builds straight from the postings.
+"""Scoring the queries the safe syntax builds, from the side-car arrays.
 
 Whoosh's searcher walks a tree of matcher objects one posting at a time,
-several Python calls per posting per query node; on Reuters that was about
-three quarters of a keyword query's time.  The queries this product builds
-in safe mode are a small algebra (terms and phrases on the full-text field,
-all or any of them, a proximity bonus, weighted feedback terms), so this
-module evaluates them term-at-a-time instead: each term's postings are read
-a block at a time (ids and weighted frequencies as arrays), combined as
-dictionaries, and scored with the same BM25 as search.ranking (Robertson
-idf, Whoosh's byte-quantised field lengths, the term's boost), so results and
-scores are those of the Whoosh search (a test holds the two together).
+several Python calls per posting per query node, and decodes each block of
+128 postings from two pickles and a zlib stream.  The queries this product
+builds in safe mode are a small algebra (terms and phrases on the full-text
+field, all or any of them, a proximity bonus, weighted feedback terms), so
+this module evaluates them with numpy over each segment's side-car arrays
+(search.sidecar: document numbers and weighted frequencies, memory-mapped):
+a term's BM25 scores are one vectorised expression over its postings, a
+node's result is a dense score array over the index's document numbers with
+a mask of the matching ones, and the top of a result comes from a partial
+selection (numpy.partition) instead of a Python sort.
 
-Positions are read only where needed: to verify a quoted phrase, and for the
-proximity bonus of a short query.  The bonus (Whoosh's sloppy Phrase scores
-the sum of its words' scores where they occur in order within the slop) at
-most doubles a score, so it is computed for the best-scored documents first
-and the window widened until no document outside it could still reach the
-page: the ranking is exact without checking positions in every match.
+The scores are those of the Whoosh search to the last bit where the order of
+summation is the same (a test holds the two together on a multi-segment
+index with deletions): the same BM25 as search.ranking (Robertson idf,
+Whoosh's byte-quantised field lengths, the term's boost), computed in
+float64 with the same operations in the same order, summed over a query's
+parts in Whoosh's order (x + 0.0 == x, so a dense sum over documents lacking
+a part adds nothing).
+
+Positions are read for the few documents that need them, to verify a
+quoted phrase and for the proximity bonus of a short query.  The bonus (Whoosh's sloppy Phrase
+scores the sum of its words' scores where they occur in order within the
+slop) at most doubles a score, so it is computed for the best-scored
+documents first and the window widened until no document outside it could
+still reach the page: the ranking is exact without checking positions in
+every match.
 
 Anything else (raw queries, sorted orders) stays with Whoosh's searcher.
 
 Every query runs under a search.deadline.Deadline, given to start(): it is
-asked before each term's postings and before each block of them, so a query
-that runs out of time stops within one block (128 postings) and scores what
-was read; a subset of the full answer, which the search marks timed out.
+asked before each term's postings and before each batch of them (batches
+double from FIRST_BATCH postings, so a term costs a few looks at the clock),
+so a query that runs out of time stops there and scores what was read: a
+subset of the full answer, which the search marks timed out.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 from whoosh import query
 from whoosh.util.numeric import byte_to_length
 
-from search import ranking
+from search import ranking, sidecar
 from search.deadline import Deadline
 
 #: Whoosh's length byte -> the field length BM25 sees.
-_LENGTHS = [float(byte_to_length(b)) for b in range(256)]
+_LENGTHS = np.array([float(byte_to_length(b)) for b in range(256)], dtype=np.float64)
 #: Documents whose proximity bonus is checked first; widened as needed.
 BONUS_WINDOW = 64
-#: A term's postings are read only where some documents are when those are
-#: fewer than its document frequency over this (otherwise all are read).
-RESTRICT_RATIO = 8
+#: A term's postings are read in batches of this many, then twice as many, and
+#: so on, the deadline asked before each: a few looks at the clock for any
+#: term (17 for a million postings), and a cut term keeps a prefix of them.
+FIRST_BATCH = 128
 
 Scores = dict[int, float]
+#: A node's result: which documents match (bool[n]) and their scores (float64[n], 0.0 elsewhere).
+Matches = tuple[Any, Any]
 
 
 class Unsupported(Exception):
@@ -58,39 +72,12 @@ class _Segment:
     def __init__(self, reader: Any, offset: int, field: str) -> None:
         self.reader = reader
         self.offset = offset
-        self.deleted: frozenset[int] = frozenset()
+        self.count = reader.doc_count_all()
+        self.live: Any = None  # bool[count] when the segment has deletions
         if reader.has_deletions():
-            self.deleted = frozenset(set(range(reader.doc_count_all())) - set(reader.all_doc_ids()))
-        perdoc = getattr(reader, "_perdoc", None)  # an empty index has an EmptyReader, without one
-        column = perdoc._cached_reader(f"_{field}_len", _lengths_column()) if perdoc is not None else None
-        self.lengths: bytes = b""
-        if column is not None:
-            self.lengths = column._dbfile.get(column._basepos, column._count)
-
-    def matcher(self, field: str, term: bytes) -> Any:
-        if (field, term) not in self.reader:
-            return None
-        m = self.reader.postings(field, term)
-        return getattr(m, "child", m)  # deletions are filtered here, not by a wrapper
-
-
-def _lengths_column() -> Any:
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-
-    return LENGTHS_COLUMN
-
-
-class _Postings:
-    """One term's postings in one query: BM25 scores (unboosted) per docnum,
-    and the blocks they came from, kept to look positions up later; all of
-    them, or those of the documents in `covers` (and others in the same blocks)."""
-
-    def __init__(self, covers: set[int] | None) -> None:
-        self.covers = covers
-        self.scores: Scores = {}
-        # Per block: (global docnum of its first posting's segment offset, ids, last id, values).
-        self.blocks: list[tuple[int, Any, int, Any]] = []
-        self.last_ids: list[int] = []  # global docnum of each block's last posting
+            self.live = np.zeros(self.count, dtype=bool)
+            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        self.arrays = sidecar.load(reader, field) if self.count else None
 
 
 class Engine:
@@ -107,18 +94,40 @@ class Engine:
         reader = searcher.reader()
         leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
         self.segments = [_Segment(leaf, offset, field) for leaf, offset in leaves]
-        self.n = reader.doc_count_all()
+        self.n = int(reader.doc_count_all())
         self.avgfl = searcher.avg_field_length(field) or 1
         self.k1, self.b = ranking.K1, ranking.B
-        self.decode = searcher.schema[field].format.decoder("positions")
-        self.memo: dict[bytes, _Postings] = {}
+        self.lengths = np.zeros(self.n, dtype=np.float64)
+        self.live = np.ones(self.n, dtype=bool)
+        for segment in self.segments:
+            if segment.arrays is not None:
+                self.lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.arrays.lengths]
+            if segment.live is not None:
+                self.live[segment.offset : segment.offset + segment.count] = segment.live
+        self.memo: dict[bytes, tuple[Any, Any]] = {}
         self.dfs: dict[bytes, int] = {}
+        self._masks: dict[int, Any] = {}
         self.deadline = Deadline(None)
 
     def start(self, deadline: Deadline | None = None) -> None:
         """Begin a query that must stop by `deadline` (None: no limit)."""
         self.memo = {}
         self.deadline = deadline if deadline is not None else Deadline(None)
+
+    def empty(self) -> Matches:
+        return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=np.float64)
+
+    def mask_of(self, docs: Iterable[int], key: object = None) -> Any:
+        """A bool[n] of `docs`, cached per searcher under `key` when given
+        (the hidden stubs are the same for every search)."""
+        if key is not None and id(key) in self._masks:
+            return self._masks[id(key)]
+        mask = np.zeros(self.n, dtype=bool)
+        found = np.fromiter(docs, dtype=np.int64)
+        mask[found[(found >= 0) & (found < self.n)]] = True
+        if key is not None:
+            self._masks[id(key)] = mask
+        return mask
 
     # -- terms ---------------------------------------------------------------------------------
 
@@ -130,109 +139,129 @@ class Engine:
         if found is None:
             if len(self.dfs) > 200_000:
                 self.dfs.clear()
-            found = self.dfs[term] = int(sum(s.reader.doc_frequency(self.field, term) for s in self.segments))
+            found = self.dfs[term] = sum(s.arrays.doc_frequency(term) for s in self.segments if s.arrays is not None)
         return found
 
-    def _postings(self, term: bytes, among: set[int] | None = None) -> _Postings:
-        """A term's postings: all of them, or (among) those of some documents,
-        reading only the blocks that can hold one of them."""
+    def postings(self, text: str | bytes) -> tuple[Any, Any]:
+        """A term's live documents (global docnums, ascending, int64) and their
+        BM25 scores (float64, unboosted), read once per query."""
+        term = _bytes(text)
         found = self.memo.get(term)
-        if found is not None and (found.covers is None or (among is not None and among <= found.covers)):
+        if found is not None:
             return found
         df = self.df(term)
-        if among is not None and len(among) * RESTRICT_RATIO > df:
-            among = None  # most blocks would be read anyway: read them all, once
-        found = self.memo[term] = _Postings(covers=None if among is None else set(among))
+        docs_parts: list[Any] = []
+        tf_parts: list[Any] = []
         deadline = self.deadline
-        if not df or deadline.expired():
+        if df and not deadline.expired():
+            for segment in self.segments:
+                if deadline.expired():
+                    break  # a cut query scores the postings read so far: a subset
+                got = segment.arrays.postings(term) if segment.arrays is not None else None
+                if got is None or not len(got[0]):
+                    continue
+                local, weights = got
+                # Read in batches that double from FIRST_BATCH postings, with a look
+                # at the clock before each: a cut term keeps a prefix of its postings.
+                start, size = 0, FIRST_BATCH
+                while start < len(local):
+                    if start and deadline.expired():
+                        break
+                    part, part_weights = local[start : start + size], weights[start : start + size]
+                    start, size = start + size, size * 2
+                    if segment.live is not None:
+                        keep = segment.live[part]
+                        part, part_weights = part[keep], part_weights[keep]
+                    docs_parts.append(part.astype(np.int64) + segment.offset)
+                    tf_parts.append(part_weights.astype(np.float64))
+        if not docs_parts:
+            found = self.memo[term] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
             return found
+        docs = docs_parts[0] if len(docs_parts) == 1 else np.concatenate(docs_parts)
+        tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
         idf = ranking.robertson_idf(self.n, df)
         k1, b, avgfl = self.k1, self.b, self.avgfl
-        lengths = _LENGTHS
-        scores = found.scores
         top = idf * (k1 + 1)
         norm_base, norm_len = k1 * (1 - b), k1 * b / avgfl
-        for segment in self.segments:
-            offset, count = segment.offset, segment.reader.doc_count_all()
-            wanted = None
-            if among is not None:
-                wanted = sorted(d - offset for d in among if offset <= d < offset + count)
-                if not wanted:
-                    continue
-            m = segment.matcher(self.field, term)
-            if m is None:
-                continue
-            raw, deleted = segment.lengths, segment.deleted
-            for ids, weights, values in _blocks(m, wanted):
-                if deadline.expired():
-                    return found
-                found.blocks.append((offset, ids, ids[-1], values))
-                found.last_ids.append(offset + ids[-1])
-                for docnum, tf in zip(ids, weights, strict=True):
-                    if docnum in deleted:
-                        continue
-                    fl = lengths[raw[docnum]] if docnum < len(raw) else 0.0
-                    scores[offset + docnum] = top * tf / (tf + norm_base + norm_len * fl)
+        # The same operations, in the same order, as the per-posting Python it replaces.
+        scores = top * tf / (tf + norm_base + norm_len * self.lengths[docs])
+        found = self.memo[term] = (docs, scores)
         return found
 
-    def term(self, text: str | bytes, boost: float = 1.0, among: set[int] | None = None) -> Scores:
-        """docnum -> BM25 score of one term (times its boost), for every
-        document that has it, or only for those among `among`."""
-        scores = self._postings(_bytes(text), among).scores
-        if among is not None:
-            if len(scores) < len(among):
-                return {d: s * boost for d, s in scores.items() if d in among}
-            return {d: scores[d] * boost for d in among if d in scores}
-        return dict(scores) if boost == 1 else {d: s * boost for d, s in scores.items()}
+    def term_matches(self, text: str | bytes, boost: float = 1.0) -> Matches:
+        docs, scores = self.postings(text)
+        mask, dense = self.empty()
+        mask[docs] = True
+        dense[docs] = scores if boost == 1 else scores * boost
+        return mask, dense
 
     def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
         """docnum -> positions of a term, for those of `docnums` that have it."""
-        docnums = set(docnums)
-        postings = self._postings(_bytes(text), docnums)
+        term = _bytes(text)
+        wanted_all = np.unique(np.fromiter(docnums, dtype=np.int64))
         out: dict[int, list[int]] = {}
-        for docnum in docnums:
-            if docnum not in postings.scores:
+        for segment in self.segments:
+            if self.deadline.expired():
+                break
+            lo, hi = np.searchsorted(wanted_all, [segment.offset, segment.offset + segment.count])
+            if lo == hi or segment.arrays is None:
                 continue
-            offset, ids, _last, values = postings.blocks[bisect_left(postings.last_ids, docnum)]
-            out[docnum] = self.decode(values[bisect_left(ids, docnum - offset)])
+            got = segment.arrays.term_positions(term)
+            if got is None:
+                continue
+            local, offsets, positions = got
+            wanted = wanted_all[lo:hi] - segment.offset
+            at = np.searchsorted(local, wanted)
+            inside = at < len(local)
+            at, wanted = at[inside], wanted[inside]
+            hit = local[at] == wanted
+            for doc, i in zip((wanted[hit] + segment.offset).tolist(), at[hit].tolist(), strict=True):
+                out[doc] = positions[offsets[i] : offsets[i + 1]].tolist()
         return out
 
     # -- the query algebra -------------------------------------------------------------------------
 
-    def evaluate(self, q: query.Query) -> Scores:
-        """docnum -> score for every live document `q` matches (Unsupported otherwise)."""
+    def matches(self, q: query.Query, among: Any = None) -> Matches:
+        """(mask, scores) of the live documents `q` matches (Unsupported otherwise);
+        with `among` (a mask), those documents only."""
         if isinstance(q, query.Term) and q.fieldname == self.field:
-            return self.term(q.text, q.boost)
-        if isinstance(q, query.Phrase) and q.fieldname == self.field:
-            return self.phrase(q, None)
-        if isinstance(q, query.And):
-            # The rarest term first; the others are read only in the blocks
-            # that hold its documents (a rare word and a common one read a
-            # few blocks of the common one's postings, not all of them).
+            found = self.term_matches(q.text, q.boost)
+        elif isinstance(q, query.Phrase) and q.fieldname == self.field:
+            found = self.phrase_matches(q, among)
+        elif isinstance(q, query.And):
             subs = sorted(q.subqueries, key=self._cost)
             if not subs:
-                return {}
-            scores = dict(self.evaluate(subs[0]))
+                return self.empty()
+            mask, scores = self.matches(subs[0], among)
+            mask = mask.copy()
             for sub in subs[1:]:
-                if not scores:
-                    return {}
-                part = self.restricted(sub, set(scores))
-                scores = {d: s + part[d] for d, s in scores.items() if d in part}
-            return _boosted(scores, q.boost)
-        if isinstance(q, query.Or):
-            scores = {}
+                if not mask.any():
+                    return self.empty()
+                part_mask, part = self.matches(sub, mask)
+                mask &= part_mask
+                scores = scores + part
+            scores[~mask] = 0.0
+            found = mask, _boost(scores, q.boost)
+        elif isinstance(q, query.Or):
+            mask, scores = self.empty()
             for sub in q.subqueries:
-                for d, s in self.evaluate(sub).items():
-                    scores[d] = scores.get(d, 0.0) + s
-            return _boosted(scores, q.boost)
-        if isinstance(q, query.AndMaybe):
+                part_mask, part = self.matches(sub, among)
+                mask |= part_mask
+                scores += part
+            found = mask, _boost(scores, q.boost)
+        elif isinstance(q, query.AndMaybe):
             # The required part's documents; the optional part only adds to them.
-            scores = dict(self.evaluate(q.a))
-            if scores:
-                for d, s in self.restricted(q.b, set(scores)).items():
-                    scores[d] += s
-            return _boosted(scores, q.boost)
-        raise Unsupported(type(q).__name__)
+            mask, scores = self.matches(q.a, among)
+            if mask.any():
+                _, extra = self.matches(q.b, mask)
+                scores = np.where(mask, scores + extra, 0.0)
+            found = mask, _boost(scores, q.boost)
+        else:
+            raise Unsupported(type(q).__name__)
+        if among is not None:
+            mask, scores = found
+            return mask & among, np.where(among, scores, 0.0)
+        return found
 
     def _cost(self, q: query.Query) -> int:
         """Documents a node matches at most, to evaluate the cheapest first."""
@@ -242,69 +271,116 @@ class Engine:
             return int(min((self.df(w) for w in q.words), default=0))
         return int(self.n)
 
-    def restricted(self, q: query.Query, among: set[int]) -> Scores:
-        """evaluate(q) for the documents in `among` only."""
-        if isinstance(q, query.Term) and q.fieldname == self.field:
-            return self.term(q.text, q.boost, among)
-        if isinstance(q, query.Phrase) and q.fieldname == self.field:
-            return self.phrase(q, among)
-        if isinstance(q, query.Or):
-            scores: Scores = {}
-            for sub in q.subqueries:
-                for d, s in self.restricted(sub, among).items():
-                    scores[d] = scores.get(d, 0.0) + s
-            return _boosted(scores, q.boost)
-        found = self.evaluate(q)
-        return {d: found[d] for d in among if d in found}
-
-    def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
+    def phrase_matches(self, q: query.Phrase, among: Any = None) -> Matches:
         """Whoosh's Phrase (an ordered SpanNear2 within q.slop): the sum of
         its words' scores where they occur so, times its boost."""
-        wanted = None if among is None else set(among)
-        parts: list[Scores] = [self._postings(_bytes(word), wanted).scores for word in q.words]
-        if not parts or not all(parts):
-            return {}
-        common = set(sorted(parts, key=len)[0])
-        for part in parts:
-            common.intersection_update(part)
-        if wanted is not None:
-            common.intersection_update(wanted)
-        if not common:
-            return {}
-        found = [self.positions(word, common) for word in q.words]
-        scores: Scores = {}
-        for docnum in common:
-            if _near([found_word.get(docnum, []) for found_word in found], q.slop):
-                scores[docnum] = q.boost * sum(part[docnum] for part in parts)
-        return scores
+        parts = [self.postings(word) for word in q.words]
+        if not parts or not all(len(docs) for docs, _ in parts):
+            return self.empty()
+        common = parts[0][0]
+        for docs, _ in parts[1:]:
+            common = np.intersect1d(common, docs, assume_unique=True)
+        if among is not None:
+            common = common[among[common]]
+        mask, scores = self.empty()
+        if not len(common):
+            return mask, scores
+        docs_list = common.tolist()
+        found = [self.positions(word, docs_list) for word in q.words]
+        kept = [d for d in docs_list if _near([f.get(d, []) for f in found], q.slop)]
+        if not kept:
+            return mask, scores
+        total = np.zeros(self.n, dtype=np.float64)
+        for docs, part in parts:
+            total[docs] += part
+        chosen = np.asarray(kept, dtype=np.int64)
+        mask[chosen] = True
+        scores[chosen] = q.boost * total[chosen]
+        return mask, scores
+
+    # -- the dictionary interface (explain, similar) ----------------------------------------------
+
+    def evaluate(self, q: query.Query) -> Scores:
+        """docnum -> score for every live document `q` matches (Unsupported otherwise)."""
+        return as_dict(self.matches(q))
+
+    def restricted(self, q: query.Query, among: set[int]) -> Scores:
+        """evaluate(q) for the documents in `among` only."""
+        return as_dict(self.matches(q, self.mask_of(among)))
+
+    def term(self, text: str | bytes, boost: float = 1.0, among: set[int] | None = None) -> Scores:
+        mask, scores = self.term_matches(text, boost)
+        if among is not None:
+            mask = mask & self.mask_of(among)
+        return as_dict((mask, scores))
+
+    def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
+        return as_dict(self.phrase_matches(q, None if among is None else self.mask_of(among)))
 
 
-def _boosted(scores: Scores, boost: float) -> Scores:
-    return scores if boost == 1 else {d: s * boost for d, s in scores.items()}
+def as_dict(found: Matches) -> Scores:
+    mask, scores = found
+    docs = np.flatnonzero(mask)
+    return dict(zip(docs.tolist(), scores[docs].tolist(), strict=True))
 
 
-def _blocks(m: Any, wanted: list[int] | None = None) -> Iterable[tuple[Any, Any, Any]]:
-    """A W3 leaf matcher's postings a block at a time: (ids, weights, encoded
-    values), every block or (wanted: sorted local docnums) only those that
-    can hold one of them, judged by each block's header (its last id) before
-    its data is read.  Whoosh keeps all three in one pickle per block, so
-    reading the values costs nothing more; they are decoded only when asked for."""
-    i = 0
-    while m.is_active():
-        if wanted is not None:
-            last = m._maxid
-            if wanted[i] > last:
-                m._next_block()
-                continue
-            while i < len(wanted) and wanted[i] <= last:
-                i += 1
-        m._read_ids()
-        m._read_weights()
-        m._read_values()
-        yield m._ids, m._weights, m._values
-        if wanted is not None and i >= len(wanted):
-            return
-        m._next_block()
+def _boost(scores: Any, boost: float) -> Any:
+    return scores if boost == 1 else scores * boost
+
+
+def top_of(values: Any, mask: Any, count: int) -> list[tuple[int, float]]:
+    """The `count` best (docnum, value) of the documents in `mask`, best
+    first, ties by docnum: a partial selection finds the threshold, and
+    only the documents at or above it are sorted."""
+    docs = np.flatnonzero(mask)
+    if count <= 0 or not len(docs):
+        return []
+    vals = values[docs]
+    if count < len(docs):
+        threshold = np.partition(vals, len(docs) - count)[len(docs) - count]
+        keep = vals >= threshold
+        docs, vals = docs[keep], vals[keep]
+    order = np.lexsort((docs, -vals))[:count]
+    return list(zip(docs[order].tolist(), vals[order].tolist(), strict=True))
+
+
+def rank_matches(
+    found: Matches,
+    wanted: int,
+    bonus: Callable[[list[int]], Scores] | None = None,
+    factor: Callable[[int], float] | None = None,
+    candidates: Any = None,
+) -> list[tuple[int, float]]:
+    """rank() over (mask, scores) arrays: the best `wanted` as (docnum, final
+    score), best first, ties by docnum; final = (score + bonus) x factor, the
+    bonus only for documents in `candidates` (a mask; default all)."""
+    mask, scores = found
+    finals = scores
+    if factor:
+        docs = np.flatnonzero(mask)
+        finals = np.zeros_like(scores)
+        factors = np.fromiter((factor(d) for d in docs.tolist()), dtype=np.float64, count=len(docs))
+        finals[docs] = scores[docs] * factors
+    if bonus is None:
+        return top_of(finals, mask, wanted)
+    hopeful = mask if candidates is None else mask & candidates
+    if not hopeful.any():
+        return top_of(finals, mask, wanted)
+    # The best of the others are final: only they, and candidates, can be on the page.
+    settled = dict(top_of(finals, mask & ~hopeful, wanted))
+    window = max(BONUS_WINDOW, wanted)
+    while True:
+        ordered = top_of(finals, hopeful, window + 1)
+        inside, outside = ordered[:window], ordered[window:]
+        extra = bonus([d for d, _ in inside])
+        rescored = {
+            d: (float(scores[d]) + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside
+        }
+        best = best_of({**settled, **rescored}, wanted)
+        # A candidate outside the window scores at most twice its present score.
+        if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
+            return best
+        window *= 4
 
 
 def _near(positions: list[list[int]], slop: int) -> bool:

@@ -32,16 +32,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from whoosh import query, scoring, searching
 from whoosh.collectors import WrappingCollector
 
 from search import engine, explain, ranking
 from search.bounds import MAX_LIMIT
-from search.collapse import DuplicateKeys
+from search.collapse import DuplicateKeys, Groups
+from search.columns import ArrayGroups, FacetArrays
 from search.deadline import DEFAULT_TIME_LIMIT, DOCS_PER_CHECK, Deadline
 from search.errors import QueryError, UsageError
 from search.explain import Parts
-from search.facets import FACETS_BY_DOCUMENT, FacetTable, facets_of_documents
+from search.facets import FACETS_BY_DOCUMENT, facets_of_documents
 from search.plan import date_bound
 from search.records import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
@@ -172,23 +174,23 @@ class SearchContext:
     def __init__(self, searcher: searching.Searcher) -> None:
         self.searcher = searcher
         self.hidden = shadowed_stubs(searcher)
-        self._facets: FacetTable | None = None
+        self._facets: FacetArrays | None = None
         self._facet_calls = 0
         self._dup_keys: DuplicateKeys | None = None
         self._signals: tuple[int | None, int | None] | None = None
         self._engine: engine.Engine | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
-        docs = matched if isinstance(matched, (set, list)) else list(matched)
+        docs = matched if isinstance(matched, np.ndarray) else np.fromiter(matched, dtype=np.int64)
         self._facet_calls += 1
         if self._facet_calls == 1 and len(docs) <= max(FACETS_BY_DOCUMENT, self.searcher.doc_count_all() // 50):
             # The first search of a searcher, with few matches: reading their
             # stored fields (about 30 us each) beats building the table (about
             # 1.5 us per indexed document), which a one-query process (the
             # CLI) would pay in full; a second search builds the table.
-            return facets_of_documents(self.searcher, docs)
+            return facets_of_documents(self.searcher, docs.tolist())
         if self._facets is None:
-            self._facets = FacetTable(self.searcher.reader())
+            self._facets = FacetArrays(self.searcher.reader())
         return self._facets.counts(docs)
 
     def release(self) -> None:
@@ -491,6 +493,8 @@ def matching_docs(searcher: searching.Searcher, q: query.Query, deadline: Deadli
 
 #: The best n of a matching set as (docnum, score), best first.
 Top = Callable[[int], list[tuple[int, float]]]
+#: A matching set: Whoosh's path gives a set, the engine a sorted array of docnums.
+Matched = set[int] | Any
 
 
 def _engine_search(
@@ -502,50 +506,60 @@ def _engine_search(
     filters: list[query.Query],
     factors: ranking.Factors | None,
     deadline: Deadline,
-) -> tuple[query.Query, bool, set[int], Top, Parts]:
+) -> tuple[query.Query, bool, Matched, Top, Parts]:
     """run_search's relevance path through search.engine (see there): the
     same matching set, parts and scores as Whoosh's searcher, faster.  Cut
     short by `deadline`, it scores the postings read by then."""
     fast = context.engine()
     fast.start(deadline)
     searcher = context.searcher
-    excluded: set[int] = set()
+    usable = ~fast.mask_of(context.hidden, key=context.hidden)
     for negated in built.negative:
-        excluded.update(fast.evaluate(negated))
+        usable &= ~fast.matches(negated)[0]
     allowed = matching_docs(searcher, query.And(filters), deadline) if filters else None
 
     # A document is only shown when its exclusion was checked in full.
-    found = {} if deadline.fired else fast.evaluate(main)
-    unfiltered = {d: found[d] for d in found.keys() - context.hidden - excluded}
-    scores = unfiltered if allowed is None else {d: s for d, s in unfiltered.items() if d in allowed}
-    if len(built.positive) > 1 and scores and not deadline.expired():
-        relaxed = not fast.restricted(query.And(built.positive), set(scores)) and not deadline.fired
+    if deadline.fired:
+        mask, found_scores = fast.empty()
+    else:
+        mask, found_scores = fast.matches(main)
+    unfiltered = mask & usable
+    mask = unfiltered if allowed is None else unfiltered & fast.mask_of(allowed)
+    scores = np.where(mask, found_scores, 0.0)
+    if len(built.positive) > 1 and mask.any() and not deadline.expired():
+        relaxed = not fast.matches(query.And(built.positive), mask)[0].any() and not deadline.fired
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
-    if scores and _wants_feedback(built, request) and not deadline.expired():
-        best = [d for d, _ in engine.best_of(unfiltered, ranking.FEEDBACK_DOCS)]
+    if mask.any() and _wants_feedback(built, request) and not deadline.expired():
+        # The feedback documents are the best without the filters: a filter never changes a score.
+        best = [d for d, _ in engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)]
         for expansion in _feedback(searcher, best, fast.df, built.words):
             assert isinstance(expansion, query.Term)
             parts.append(("feedback", expansion))
-            for d, s in fast.term(expansion.text, expansion.boost, among=set(scores)).items():
-                scores[d] += s
+            docs, part = fast.postings(expansion.text)
+            inside = mask[docs]
+            docs = docs[inside]
+            # The same additions, in the same order, as score += boost x term score per document.
+            scores[docs] += part[inside] * expansion.boost if expansion.boost != 1 else part[inside]
     proximity = _bonus(built)
     add_bonus = None
-    candidates: set[int] | None = None
-    if proximity is not None and scores:
+    candidates = None
+    if proximity is not None and mask.any():
         parts.append(("proximity", proximity))
         # Only documents with every word of the phrase can earn the bonus.
-        candidates = set(scores)
+        candidates = mask.copy()
         for word in proximity.words:
-            candidates &= fast.term(word, among=candidates).keys()
+            candidates &= fast.term_matches(word)[0]
 
         def add_bonus(docs: list[int]) -> engine.Scores:
             assert isinstance(proximity, query.Phrase)
             return fast.phrase(proximity, docs)
 
-    def top(n: int) -> list[tuple[int, float]]:
-        return engine.rank(scores, n, add_bonus, factors, candidates)
+    found = (mask, scores)
 
-    return main, relaxed, set(scores), top, parts
+    def top(n: int) -> list[tuple[int, float]]:
+        return engine.rank_matches(found, n, add_bonus, factors, candidates)
+
+    return main, relaxed, np.flatnonzero(mask), top, parts
 
 
 def _whoosh_top(
@@ -639,20 +653,29 @@ def rank_page(
     request: SearchRequest,
     top: Top,
     parts: Parts,
-    matched: set[int],
+    matched: Matched,
     terms: frozenset[str],
     factors: ranking.Factors | None = None,
 ) -> Ranked:
     """One page of `matched` in `top`'s order, each story once unless
     collapse is off; `parts` are the leaves the score sums, for --explain."""
     searcher = context.searcher
-    groups = context.dup_keys().among(matched) if request.collapse and matched else None
-    extra = groups.extra_copies() if groups else set()
-    total = len(matched) - len(extra)
+    groups: Groups | None = None
+    if isinstance(matched, set):
+        groups = context.dup_keys().among(matched) if request.collapse and matched else None
+        extra = groups.extra_copies() if groups else set()
+        total = len(matched) - len(extra)
+        counted: Iterable[int] = matched - extra
+    else:  # the engine's sorted array: grouped and counted with numpy
+        array_groups = ArrayGroups(context.dup_keys(), matched) if request.collapse and len(matched) else None
+        groups = array_groups
+        copies = array_groups.extra if array_groups else matched[:0]
+        total = len(matched) - len(copies)
+        counted = np.setdiff1d(matched, copies, assume_unique=True)
     offset = (request.page - 1) * request.limit
     needed = offset + request.limit
     hits: list[Hit] = []
-    if matched and offset < total:
+    if len(matched) and offset < total:
         if groups:
             copies = groups.in_groups
             fetch = needed + min(copies, 4 * needed + 50)
@@ -671,7 +694,7 @@ def rank_page(
             )
             fields = searcher.stored_fields(docnum)
             hits.append(make_hit(fields, found[docnum], terms, duplicates, explanation))
-    facets = context.facets(matched - extra) if request.facets else None
+    facets = context.facets(counted) if request.facets else None
     return Ranked(total=total, hits=tuple(hits), facets=facets)
 
 

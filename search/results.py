@@ -172,6 +172,13 @@ class ResultPage:
     filter_matches: tuple[FilterMatches, ...] = ()
 
     @property
+    def total_exact(self) -> bool:
+        """Whether `total` counts every match; False makes it a lower bound
+        (Elasticsearch's track_total_hits): when the time limit cut the search
+        short or a cluster shard did not answer.  Every match is counted otherwise."""
+        return not (self.timed_out or self.partial)
+
+    @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.limit)) if self.limit else 1
 
@@ -191,6 +198,7 @@ class ResultPage:
             "warning": self.warning,
             "without_filters": self.without_filters,
             "filter_matches": [f.to_dict() for f in self.filter_matches],
+            "total_exact": self.total_exact,
         }
 
 

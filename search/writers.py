@@ -58,8 +58,10 @@ from typing import Any
 from whoosh import query
 from whoosh.codec.whoosh3 import W3Codec, W3Segment
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.writing import SegmentWriter
 
 from search.errors import SearchError
+from search.sidecar import SideCarCommit
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +185,7 @@ class _JobQueue:
                     raise SearchError("every parallel sub-writer stopped; the build was not published") from None
 
 
-class ParallelWriter(MpWriter):  # type: ignore[misc]
+class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
     """MpWriter with sub-writers that can be cancelled and die with us.
 
     The sub-writers are forked with the garbage collector's objects frozen
@@ -277,6 +279,10 @@ def discard(writer: Any) -> None:
                 lock.release()
 
 
+class Writer(SideCarCommit, SegmentWriter):  # type: ignore[misc]
+    """Whoosh's writer, writing each segment's side-car arrays at its commit (search.sidecar)."""
+
+
 def parallel_available(procs: int) -> bool:
     return procs > 1 and multiprocessing.get_start_method(allow_none=False) == "fork"
 
@@ -288,7 +294,7 @@ def open_writer(ix: Any, *, parallel: bool, procs: int, limitmb: int, inherited:
         return ParallelWriter(
             ix, procs=procs, batchsize=100, multisegment=True, limitmb=limitmb, codec=codec, inherited=inherited
         )
-    return ix.writer(limitmb=limitmb, codec=codec)
+    return Writer(ix, limitmb=limitmb, codec=codec)
 
 
 def check_count(ix: Any, expected: int) -> None:

@@ -120,7 +120,7 @@ def loaded_after(statement: str, cwd: Path) -> list[str]:
     code = (
         "import json, sys\n"
         f"{statement}\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'whoosh'})))"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'whoosh', 'numpy'})))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -132,8 +132,8 @@ def loaded_after(statement: str, cwd: Path) -> list[str]:
     [
         ("import search", []),
         ("import search; search.__all__; dir(search)", []),
-        ("import search.api", ["whoosh"]),
-        ("from search import open_index, build_index", ["whoosh"]),
+        ("import search.api", ["numpy", "whoosh"]),
+        ("from search import open_index, build_index", ["numpy", "whoosh"]),
     ],
 )
 def test_import_costs(tmp_path: Path, statement: str, expected: list[str]) -> None:

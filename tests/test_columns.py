@@ -1,0 +1,80 @@
+"""search.columns against the dictionary code it replaces on the engine's
+path: the same duplicate groups (search.collapse.Groups) and the same facet
+counts (search.facets.FacetTable)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search import build_index
+from search.collapse import DuplicateKeys, Groups
+from search.columns import ArrayGroups, FacetArrays
+from search.facets import FacetTable
+from search.store import Store
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def keys_of(pairs: list[tuple[int, int]]) -> DuplicateKeys:
+    keys = DuplicateKeys.__new__(DuplicateKeys)
+    keys.keys = b"".join(u.to_bytes(8, "little") + t.to_bytes(8, "little") for u, t in pairs)
+    return keys
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=60),
+    seed=st.integers(0, 1000),
+)
+def test_array_groups_are_the_union_find_groups(pairs: list[tuple[int, int]], seed: int) -> None:
+    keys = keys_of(pairs)  # small key values: many copies, chains of copies across both keys, 0 = no key
+    rng = random.Random(seed)
+    matched = sorted(rng.sample(range(len(pairs)), rng.randint(0, len(pairs))))
+    slow = Groups(keys, set(matched))
+    fast = ArrayGroups(keys, np.asarray(matched, dtype=np.int64))
+    assert fast.group_of == slow.group_of
+    assert fast.extra_copies() == slow.extra_copies()
+    assert fast.in_groups == slow.in_groups and bool(fast) == bool(slow)
+    assert {g: sorted(m) for g, m in fast.members.items()} == {g: sorted(m) for g, m in slow.members.items()}
+    ranked = matched[:]
+    rng.shuffle(ranked)
+    assert fast.pick(ranked, 5) == slow.pick(ranked, 5)
+
+
+def test_facet_arrays_count_as_the_facet_table(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    build_index([records], tmp_path / "index")
+    _, ix = Store(tmp_path / "index").open()
+    with ix.reader() as reader:
+        table, arrays = FacetTable(reader), FacetArrays(reader)
+        everything = list(reader.all_doc_ids())
+        rng = random.Random(7)
+        for docs in (everything, everything[::3], rng.sample(everything, 10), []):
+            assert arrays.counts(np.asarray(sorted(docs), dtype=np.int64)) == table.counts(docs)
+    ix.close()
+
+
+def test_the_total_is_exact_and_says_so(tmp_path: Path) -> None:
+    from search import open_index
+
+    build_index([SEEDS], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        page = ix.search("rates OR bank OR police", collapse=False, limit=1000)
+    assert page.total_exact is True and page.to_dict()["total_exact"] is True
+    assert page.total == len(page.hits)
+
+
+def test_a_cut_short_total_is_not_exact(tmp_path: Path) -> None:
+    from search import open_index
+
+    build_index([SEEDS], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        page = ix.search("rates OR bank OR police", time_limit=1e-9)
+    assert page.timed_out and page.total_exact is False and page.to_dict()["total_exact"] is False

@@ -1,0 +1,144 @@
+"""Side-car arrays (search.sidecar): one per Whoosh segment, written at the
+commit that publishes it, removed with it, holding exactly the segment's own
+postings; a missing, truncated or foreign file is refused before it is
+mapped and rebuilt from Whoosh's postings, with the same answers."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from search import build_index, open_index, sidecar
+from search.check import check_index
+from search.schema import TEXT_FIELD
+from search.store import Store
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+QUERIES = ["facial recognition", "central bank rates", '"electric bus" manchester', "solar -storm", "rates"]
+
+
+def churn(root: Path) -> Path:
+    """The seeds indexed in several commits, with edits and a removal."""
+    records = root / "records"
+    shutil.copytree(SEEDS, records)
+    later = sorted(records.glob("0[34]*"))
+    held = root / "held"
+    held.mkdir()
+    for path in later:
+        path.rename(held / path.name)
+    build_index([records], root / "index")
+    for path in later:
+        (held / path.name).rename(path)
+    build_index([records], root / "index")
+    for path in sorted(records.glob("01*")):
+        path.write_text(path.read_text("utf-8") + "\nA closing line about rates.\n", "utf-8")
+    build_index([records], root / "index")
+    next(records.glob("020*")).unlink()
+    build_index([records], root / "index")
+    return root / "index"
+
+
+def leaves(reader: Any) -> list[Any]:
+    return [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
+
+
+def answers(index: Path) -> list[tuple[int, list[tuple[str, float]]]]:
+    with open_index(index) as ix:
+        return [(p.total, [(h.id, h.score) for h in p.hits]) for p in (ix.search(q, limit=20) for q in QUERIES)]
+
+
+@pytest.fixture()
+def churned(tmp_path: Path) -> Path:
+    return churn(tmp_path)
+
+
+def test_each_segment_has_its_own_postings_as_arrays(churned: Path) -> None:
+    gen, ix = Store(churned).open()
+    with ix.reader() as reader:
+        segments = leaves(reader)
+        assert len(segments) > 1 and reader.has_deletions()  # premise: several segments, deletions
+        # Exactly one side-car per live segment: merged-away segments took theirs with them.
+        assert {p.name for p in gen.glob("*.arrays")} == {sidecar.file_name(s.segment()) for s in segments}
+        for leaf in segments:
+            arrays = sidecar.load(leaf, TEXT_FIELD)
+            assert list(arrays.iter_terms()) == list(leaf.lexicon(TEXT_FIELD))
+            for term in leaf.lexicon(TEXT_FIELD):
+                m = leaf._terms.matcher(TEXT_FIELD, term, leaf.schema[TEXT_FIELD].format)  # deleted ones too
+                whoosh = []
+                while m.is_active():
+                    whoosh.append((m.id(), m.weight(), m.value_as("positions")))
+                    m.next()
+                docs, weights = arrays.postings(term) or ([], [])
+                _, offsets, positions = arrays.term_positions(term) or ([], [0], [])
+                mine = [
+                    (d, w, positions[offsets[i] : offsets[i + 1]].tolist())
+                    for i, (d, w) in enumerate(zip(docs.tolist(), weights.tolist(), strict=True))
+                ]
+                assert mine == whoosh, term
+            assert arrays.lengths.tobytes() == sidecar._lengths(leaf, TEXT_FIELD, leaf.doc_count_all())
+        assert sidecar.problems(gen, reader, TEXT_FIELD) == []
+    ix.close()
+    assert check_index(churned).ok
+
+
+def test_a_full_build_writes_them_in_its_new_generation(churned: Path) -> None:
+    build_index([churned.parent / "records"], churned, full=True)
+    gen, ix = Store(churned).open()
+    with ix.reader() as reader:
+        assert {p.name for p in gen.glob("*.arrays")} == {sidecar.file_name(s.segment()) for s in leaves(reader)}
+        assert sidecar.problems(gen, reader, TEXT_FIELD) == []
+    ix.close()
+
+
+def _first_sidecar(index: Path) -> Path:
+    gen = Store(index).current_dir()
+    return sorted(gen.glob("*.arrays"))[0]
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "foreign", "version"])
+def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
+    churned: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = answers(churned)
+    target = _first_sidecar(churned)
+    others = sorted(target.parent.glob("*.arrays"))
+    if damage == "missing":
+        target.unlink()
+    elif damage == "truncated":
+        data = target.read_bytes()
+        target.write_bytes(data[: len(data) - 16])
+    elif damage == "foreign":
+        target.write_bytes(others[1].read_bytes())
+    else:
+        data = bytearray(target.read_bytes())
+        data[8] = sidecar.FORMAT_VERSION + 1
+        target.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="search.sidecar"):
+        assert answers(churned) == before
+    assert "rebuilt from its postings" in caplog.text
+    report = check_index(churned)
+    assert not report.ok
+    assert any(target.name in p.detail for p in report.problems)
+    # The next commit writes it again.
+    records = churned.parent / "records"
+    (records / "new-record.md").write_text("---\ntitle: Fresh rates news\n---\nRates rose.\n", "utf-8")
+    build_index([records], churned)
+    assert check_index(churned).ok
+
+
+def test_a_short_file_is_refused_before_it_is_mapped(tmp_path: Path) -> None:
+    path = tmp_path / "MAIN_x.arrays"
+    path.write_bytes(b"NSARRAY\0" + bytes(20))
+    with pytest.raises(sidecar.StaleArrays, match="shorter than its header"):
+        sidecar.open_mapped(path, "MAIN_x", 1)
+    header = bytearray(sidecar.HEADER_SIZE)
+    sidecar._HEADER.pack_into(
+        header, 0, sidecar.MAGIC, sidecar.FORMAT_VERSION, sidecar.HEADER_SIZE, b"MAIN_x", 1, 0, 0, 0, 1, 1, 2, 4096, 0
+    )
+    path.write_bytes(bytes(header))
+    with pytest.raises(sidecar.StaleArrays, match="its header says 4096"):
+        sidecar.open_mapped(path, "MAIN_x", 1)
