@@ -53,6 +53,7 @@ PEER_LABELS = {
     "fts5": "sqlite FTS5",
     "tantivy": "tantivy",
     "whoosh": "plain Whoosh script (one writer, StemmingAnalyzer)",
+    "bm25s": "bm25s (PyStemmer, in-memory sparse matrix)",
 }
 REPORT_FIELDS = ("added", "updated", "deleted", "unchanged", "skipped")
 
@@ -298,6 +299,51 @@ def peer_hits(peer: Any) -> Callable[[str], int]:
     return lambda q: len(peer.search(q, 10))
 
 
+def fts5_page(peer: Any, docs: Sequence[peers.Doc]) -> Callable[[str], int]:
+    """FTS5 doing the product's whole page: the top 10 with a snippet() each,
+    and facet counts (topics, provider, year) over every match by a GROUP BY
+    on a facet table joined to the matches, top 20 of each.  The table is
+    built here, untimed."""
+    db = peer._db
+    db.execute("DROP TABLE IF EXISTS facet")
+    db.execute("CREATE TABLE facet(doc INTEGER, facet TEXT, value TEXT)")
+    rowids = [r for (r,) in db.execute("SELECT rowid FROM docs ORDER BY rowid")]
+    rows = []
+    for rowid, doc in zip(rowids, docs, strict=True):
+        rows += [(rowid, "topics", t) for t in doc.topics]
+        if doc.provider:
+            rows.append((rowid, "providers", doc.provider))
+        if doc.published:
+            rows.append((rowid, "years", str(doc.published.year)))
+    with db:
+        db.executemany("INSERT INTO facet VALUES (?, ?, ?)", rows)
+        db.execute("CREATE INDEX facet_doc ON facet(doc)")
+    weights = ", ".join(str(w) for w in peers.FIELD_WEIGHTS.values())
+    joiner = " OR " if peer.group == "or" else " "
+
+    def search(q: str) -> int:
+        terms = peers.query_terms(q)
+        if not terms:
+            return 0
+        match = joiner.join(f'"{t}"' for t in terms)
+        hits = db.execute(
+            f"SELECT name, snippet(docs, -1, '<em>', '</em>', '…', 16) FROM docs WHERE docs MATCH ? "
+            f"ORDER BY bm25(docs, {weights}) LIMIT 10",
+            (match,),
+        ).fetchall()
+        counts: dict[str, list[tuple[int, str]]] = {}
+        for facet, value, n in db.execute(
+            "SELECT f.facet, f.value, COUNT(*) FROM docs JOIN facet f ON f.doc = docs.rowid "
+            "WHERE docs MATCH ? GROUP BY f.facet, f.value",
+            (match,),
+        ):
+            counts.setdefault(facet, []).append((-n, value))
+        _top = {facet: sorted(values)[:20] for facet, values in counts.items()}
+        return len(hits)
+
+    return search
+
+
 def time_queries(search: Callable[[str], int], queries: Sequence[str], runs: int) -> dict[str, Any]:
     """Warm-up pass, then `runs` timed passes; `search` returns its hit count."""
     empty = sum(1 for q in queries if search(q) == 0)
@@ -412,6 +458,13 @@ class Bench:
             except ImportError:
                 log("tantivy: not installed (pip install .[bench]); skipping it")
                 self.peer_names.remove("tantivy")
+        if "bm25s" in self.peer_names:
+            try:
+                import bm25s  # noqa: F401
+                import Stemmer  # noqa: F401
+            except ImportError:
+                log("bm25s: not installed (pip install .[bench]); skipping it")
+                self.peer_names.remove("bm25s")
 
     # -- shared state, built untimed when a step needs it and build did not run
 
@@ -492,6 +545,10 @@ class Bench:
             peer = self.peer(name)
             result[name] = time_queries(peer_hits(peer), queries, self.runs)
             log(f"  {name} queries: p50 {result[name]['p50_ms']:.2f} ms")
+            if name == "fts5":
+                # The same work as the product's default page: snippets and facets.
+                result["fts5_page"] = time_queries(fts5_page(peer, self.parsed()), queries, self.runs)
+                log(f"  fts5 with snippet() and GROUP BY facets: p50 {result['fts5_page']['p50_ms']:.2f} ms")
         if self.product is not None:
             ix = self.product.open_index(str(self.product_index_dir()))
             try:
@@ -675,6 +732,11 @@ class Bench:
                 rows.append(
                     [PEER_LABELS[name], fmt_s(b.get("seconds")), fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
                 )
+                if name == "fts5" and "fts5_page" in query:
+                    q = query["fts5_page"]
+                    rows.append(
+                        ["sqlite FTS5 + snippet() + GROUP BY facets", "", fmt_ms(q["p50_ms"]), fmt_ms(q["p95_ms"])]
+                    )
             if self.product is not None:
                 b, q = build.get("product", {}), query.get("product", {})
                 cell = fmt_s(b.get("seconds"))
@@ -695,6 +757,17 @@ class Bench:
             else:
                 rows.append([f"product: not available ({self.product_missing})", "", "", ""])
             out.append(table(["", "build (files already parsed)", "query p50", "query p95"], rows))
+            ratios = []
+            for mine, theirs, label in (
+                ("product", "fts5_page", "search() / FTS5 with snippets and facets"),
+                ("product", "fts5", "search() / FTS5 top 10"),
+                ("product_lean", "fts5", "search(facets=False, feedback=False) / FTS5 top 10"),
+            ):
+                if mine in query and theirs in query:
+                    a, b = query[mine], query[theirs]
+                    ratios.append(f"{label}: p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p95 {a['p95_ms'] / b['p95_ms']:.2f}x")
+            if ratios:
+                out.append("same-run query ratios: " + "; ".join(ratios))
             if query:
                 misses = ", ".join(
                     f"{k} {v['queries_without_hits']}"
@@ -828,7 +901,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians are reported")
     parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps out of {','.join(STEPS)}")
-    parser.add_argument("--peers", default="fts5,tantivy,whoosh", help="peers to run")
+    parser.add_argument("--peers", default="fts5,tantivy,bm25s,whoosh", help="peers to run")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument(
         "--peer-semantics",
