@@ -139,3 +139,36 @@ def test_every_result_of_a_large_page_matches(churned: Index) -> None:
 )
 def test_near_is_whooshs_ordered_span_near(positions: list[list[int]], slop: int, near: bool) -> None:
     assert _near(positions, slop) is near
+
+
+@pytest.mark.parametrize("options", [{}, {"collapse": False}, {"topics": ["Technology", "AI"]}], ids=str)
+@pytest.mark.parametrize("text", ["rates", "central bank", "facial recognition", "police OR protest", "solar -storm"])
+def test_engine_pages_equal_whooshs_with_facets_and_collapse(
+    churned: Index, monkeypatch: pytest.MonkeyPatch, text: str, options: dict[str, Any]
+) -> None:
+    # The engine counts facets and collapses copies with numpy over its match
+    # array (search.columns); Whoosh's path with dictionaries over a set.
+    fast = churned.search(text, limit=50, **options)
+
+    def refuse(*args: object, **kwargs: object) -> Any:
+        raise Unsupported("test: Whoosh's searcher")
+
+    monkeypatch.setattr(query, "_engine_search", refuse)
+    slow = churned.search(text, limit=50, **options)
+    assert (fast.total, fast.facets, fast.relaxed) == (slow.total, slow.facets, slow.relaxed)
+    assert [(h.id, h.duplicates) for h in fast.hits] == [(h.id, h.duplicates) for h in slow.hits]
+    assert [h.score for h in fast.hits] == pytest.approx([h.score for h in slow.hits], rel=1e-12)
+
+
+@pytest.mark.parametrize("text", ["rates", "bank", "facial", "zürich"])
+def test_one_word_pages_of_a_hundred_agree_to_rounding(
+    churned: Index, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # One term: no summation order to differ in; Whoosh's scorer groups the
+    # BM25 arithmetic its own way, so the scores agree to rounding (1e-15), not bit for bit.
+    fast = results(churned, text, {"limit": 100})
+    monkeypatch.setattr(query, "_engine_search", lambda *a, **k: (_ for _ in ()).throw(Unsupported("test")))
+    slow = results(churned, text, {"limit": 100})
+    assert fast[:2] == slow[:2] and fast[2]
+    assert [i for i, _ in fast[2]] == [i for i, _ in slow[2]]
+    assert [s for _, s in fast[2]] == pytest.approx([s for _, s in slow[2]], rel=1e-13)
