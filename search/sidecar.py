@@ -354,7 +354,7 @@ def write(folder: str | os.PathLike[str], reader: Any, segment: Any, field: str)
     """Write the side-car of `segment` (read through `reader`) into `folder`, atomically."""
     data = encode(reader, segment.segment_id(), field)
     final = Path(folder) / file_name(segment)
-    tmp = Path(folder) / f"{file_name(segment)}.{os.getpid()}.tmp"  # a writer removes stray .tmp files (Store.leftovers)
+    tmp = Path(folder) / f"{file_name(segment)}.{os.getpid()}.tmp"  # stray .tmp files: Store.leftovers
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -421,7 +421,9 @@ def problems(folder: Path, reader: Any, field: str) -> list[str]:
     leaves = [reader] if reader.is_atomic() else reader.leaf_readers()
     for leaf in leaves:
         leaf = leaf[0] if isinstance(leaf, tuple) else leaf
-        segment = leaf.segment()
+        segment = leaf.segment() if callable(getattr(leaf, "segment", None)) else None
+        if segment is None:
+            continue  # an empty index has no segment (Whoosh's EmptyReader)
         path = folder / file_name(segment)
         try:
             arrays = open_mapped(path, segment.segment_id(), leaf.doc_count_all())
