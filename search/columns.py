@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from search.collapse import DuplicateKeys, Groups
+from search.collapse import COPY_WINDOW, DuplicateKeys, Groups
 from search.facets import FACET_FIELDS, _top
 from search.results import Facets
 from search.schema import DUP_KEY_BYTES
@@ -48,8 +48,14 @@ class ArrayGroups(Groups):
             for column in (0, 1):
                 values = raw[docs, column]
                 valid = np.flatnonzero(values != 0)
-                if len(valid):
+                if len(valid) and column == 1:
+                    # Title keys: as in search.collapse, copies are chained in time order within
+                    # COPY_WINDOW (undated with undated), so a key splits into runs of near ones.
+                    valid, inverse = self._title_runs(keys, docs, values, valid)
+                    counts = np.bincount(inverse) if len(inverse) else np.zeros(0, dtype=np.int64)
+                elif len(valid):
                     _, inverse, counts = np.unique(values[valid], return_inverse=True, return_counts=True)
+                if len(valid):
                     shared = counts[inverse] > 1
                     valid, inverse = valid[shared], inverse[shared]
                     if len(valid):
@@ -71,6 +77,21 @@ class ArrayGroups(Groups):
         self.members = {}
         for doc, group in self.group_of.items():
             self.members.setdefault(group, []).append(doc)
+
+    @staticmethod
+    def _title_runs(keys: DuplicateKeys, docs: Any, values: Any, valid: Any) -> tuple[Any, Any]:
+        """The matches with a title key, and for each the run of near copies it belongs to."""
+        when = [keys.published(int(d)) for d in docs[valid]]
+        dated = np.array([w is not None for w in when], dtype=bool)
+        seconds = np.array([w or 0 for w in when], dtype=np.int64)
+        order = np.lexsort((docs[valid], seconds, dated, values[valid]))
+        valid, dated, seconds = valid[order], dated[order], seconds[order]
+        key = values[valid]
+        near = (key[1:] == key[:-1]) & (dated[1:] == dated[:-1]) & (
+            ~dated[1:] | (seconds[1:] - seconds[:-1] <= COPY_WINDOW)
+        )
+        inverse = np.concatenate(([0], np.cumsum(~near))).astype(np.int64) if len(valid) else np.zeros(0, np.int64)
+        return valid, inverse
 
     def extra_copies(self) -> set[int]:
         return set(self.extra.tolist())

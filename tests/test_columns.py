@@ -23,6 +23,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 def keys_of(pairs: list[tuple[int, int]]) -> DuplicateKeys:
     keys = DuplicateKeys.__new__(DuplicateKeys)
+    keys._dates = False  # undated: title copies join in any order
     keys.keys = b"".join(u.to_bytes(8, "little") + t.to_bytes(8, "little") for u, t in pairs)
     return keys
 
