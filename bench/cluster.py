@@ -3,6 +3,9 @@
     .venv/bin/python bench/cluster.py                    # Reuters, 2 shards, 300 title queries
     .venv/bin/python bench/cluster.py --shards 2 --queries 300 --runs 3 --json out.json
     .venv/bin/python bench/cluster.py --relevance cisi,med,lisa,npl [--keywords 3]
+    .venv/bin/python bench/generate.py 1000000 /tmp/news-1m
+    .venv/bin/python bench/cluster.py --records /tmp/news-1m --shards 2 --runs 1 \
+        --index /tmp/news-1m-index --cluster-dir /tmp/news-1m-cluster --json 1m.json
 
 Builds an embedded index of the corpus and sends the same records to a
 fresh development cluster (`search cluster up`, loopback, ports from
@@ -17,12 +20,22 @@ With --relevance, instead: the relevance harness's judged collections
 (bench/relevance.py's loading and metrics), each sent in full to the
 cluster and indexed embedded, the same queries through both; nDCG@10 of
 each and their ratio (the target: the cluster within 5% of the embedded).
+With --records DIR (a generated corpus, bench/generate.py, or any folder
+of records) instead of a shared corpus: the same run over DIR, loaded
+through the reindex job on both sides (build_index, sync_cluster); the
+queries come from the first 20,000 titles in path order, as bench.py's
+scale step takes them, so a million records are never all in memory.
+--index and --cluster-dir keep the embedded index and the cluster's data
+in those folders instead of a temporary one: a second run over the same
+DIR is then an incremental reindex (nothing changed, nothing re-sent) and
+goes straight to the queries.  The daemons are stopped at the end either way.
 Needs searchd (Debian's sphinxsearch) and the [cluster] extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -61,11 +74,29 @@ def timed_pass(search: Callable[[str], Any], queries: Sequence[str], runs: int) 
     return {"p50_ms": statistics.median(p50s), "p95_ms": statistics.median(p95s)}
 
 
+#: Titles the queries are drawn from with --records (bench.py's scale step takes as many).
+TITLE_SAMPLE = 20_000
+
+
+def sample_titles(folder: Path, cap: int = TITLE_SAMPLE) -> list[str]:
+    """The titles of the first `cap` readable records under `folder`, in path order."""
+    titles: list[str] = []
+    for path in peers.iter_record_paths(folder):
+        if len(titles) >= cap:
+            break
+        with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
+            titles.append(peers.load_doc(path).title)
+    return titles
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="reuters21578", choices=generate.CORPORA)
     parser.add_argument("--shared", type=Path, default=generate.DEFAULT_SHARED)
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--records", type=Path, default=None, help="a folder of records instead of --corpus")
+    parser.add_argument("--index", type=Path, default=None, help="keep the embedded index here (reused by a rerun)")
+    parser.add_argument("--cluster-dir", type=Path, default=None, help="keep the cluster's data here (reused)")
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--port-base", type=int, default=29306)
     parser.add_argument("--queries", type=int, default=300)
@@ -84,21 +115,29 @@ def main(argv: list[str] | None = None) -> int:
     from search.cluster.backend import ClusterIndex
     from search.cluster.sync import sync_cluster
 
-    folder = generate.unpack_corpora(args.shared, args.cache)[args.corpus]
+    if args.records is not None:
+        if not args.records.is_dir():
+            raise SystemExit(f"error: --records {args.records}: not a folder of records")
+        folder, corpus = args.records.absolute(), str(args.records)
+    else:
+        folder, corpus = generate.unpack_corpora(args.shared, args.cache)[args.corpus], args.corpus
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
         tmp = Path(tmp_name)
+        index_dir = args.index or tmp / "index"
+        cluster_dir = args.cluster_dir or tmp / "cluster"
         started = time.perf_counter()
-        report = build_index([folder], tmp / "index")
+        report = build_index([folder], index_dir)
         embedded_build = time.perf_counter() - started
         log(f"embedded: {report.summary()}")
-        layout = daemons.up(tmp / "cluster", args.shards, args.port_base)
+        layout = daemons.up(cluster_dir, args.shards, args.port_base)
         try:
             started = time.perf_counter()
             sent = sync_cluster([folder], layout.url)
             cluster_build = time.perf_counter() - started
             log(f"cluster: {sent.summary()}")
-            queries = speed.make_queries([d.title for d in peers.load_docs(folder)], args.queries, args.seed)
-            with open_index(tmp / "index") as ix, ClusterIndex(layout.url) as cx:
+            titles = sample_titles(folder) if args.records is not None else [d.title for d in peers.load_docs(folder)]
+            queries = speed.make_queries(titles, args.queries, args.seed)
+            with open_index(index_dir) as ix, ClusterIndex(layout.url) as cx:
                 overlaps = []
                 for q in queries:
                     ours = [h.id for h in ix.search(q, limit=10, feedback=False, suggest=False).hits]
@@ -119,15 +158,17 @@ def main(argv: list[str] | None = None) -> int:
                     lambda q: ix.search(q, limit=10, feedback=False, suggest=False, facets=False), queries, args.runs
                 )
         finally:
-            daemons.down(tmp / "cluster")
+            daemons.down(cluster_dir)
+    records = report.added + report.updated + report.unchanged
     result: dict[str, Any] = {
-        "corpus": args.corpus,
-        "records": report.added,
+        "corpus": corpus,
+        "records": records,
         "shards": args.shards,
         "queries": len(queries),
         "runs": args.runs,
         "load_average": speed.load_average(),
         "build_s": {"embedded": round(embedded_build, 2), "cluster_send": round(cluster_build, 2)},
+        "build_reports": {"embedded": report.summary(), "cluster": sent.summary()},
         "overlap_top10": {
             "vs_embedded_without_feedback": round(statistics.mean(overlaps), 3),
             "vs_embedded_default": round(statistics.mean(overlaps_full), 3),
@@ -149,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     base = embedded_plain["p50_ms"]
     print(
-        f"{args.corpus}: {report.added} records, {len(queries)} title queries of 1-3 words, top 10, "
+        f"{corpus}: {records:,} records, {args.shards} shards, {len(queries)} title queries of 1-3 words, top 10, "
         f"median of {args.runs} warm runs; load average {result['load_average']}"
     )
     print()
@@ -162,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         f"top-10 overlap with the embedded index: {result['overlap_top10']['vs_embedded_without_feedback']:.3f} "
         f"(embedded without feedback), {result['overlap_top10']['vs_embedded_default']:.3f} (embedded default)"
     )
-    print(f"build: embedded {embedded_build:.1f} s, sending to the cluster {cluster_build:.1f} s")
+    print(f"build: embedded {embedded_build:.1f} s ({report.summary()}), "
+          f"sending to the cluster {cluster_build:.1f} s ({sent.summary()})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
