@@ -84,6 +84,9 @@ class QueryPlan:
     facets: bool = True
     boosts: tuple[Boost, ...] = ()
     collapse: bool = True
+    #: The positive terms as typed, repeats kept: a word typed twice weighs
+    #: 1 + ln 2 in the ranking (search.ranking.term_weights), though it is one clause.
+    typed: tuple[str, ...] = ()
 
     @property
     def offset(self) -> int:
@@ -148,6 +151,7 @@ def build_plan(request: SearchRequest) -> QueryPlan:
     should: list[Group] = []
     must: list[Group] = []
     must_not: list[Clause] = []
+    typed_terms: list[str] = []
     budget = MAX_TERMS
     for typed in read_user_text(request.text):
         clauses: list[Clause] = []
@@ -160,6 +164,8 @@ def build_plan(request: SearchRequest) -> QueryPlan:
                 continue  # only stop words or symbols: nothing to match
             budget -= len(words)
             clauses.append(built)
+            if not negated:
+                typed_terms.extend(built.terms())
         if not clauses:
             continue
         if negated:
@@ -193,4 +199,5 @@ def build_plan(request: SearchRequest) -> QueryPlan:
         facets=request.facets,
         boosts=parse_boosts(request.boosts),
         collapse=request.collapse,
+        typed=tuple(typed_terms),
     )

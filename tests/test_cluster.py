@@ -195,6 +195,38 @@ def test_search_across_shards_finds_what_the_embedded_index_matches(cix: Cluster
     assert all("<em>" in h.snippet for h in ours.hits)
 
 
+def _same_ranking(ours: object, theirs: object) -> None:
+    """The same scores in the same order; the same documents above the last score
+    (documents tied there may come in either order, or one of them be cut off)."""
+    mine = [(h.id, h.score) for h in ours.hits]  # type: ignore[attr-defined]
+    other = [(h.id, h.score) for h in theirs.hits]  # type: ignore[attr-defined]
+    assert [s for _, s in mine] == pytest.approx([s for _, s in other], rel=1e-6), (mine, other)
+    last = other[-1][1] if other else 0.0
+    assert {i for i, s in mine if s > last * (1 + 1e-6)} == {i for i, s in other if s > last * (1 + 1e-6)}
+
+
+@pytest.mark.parametrize(
+    ("text", "boost"),
+    [
+        ("energy", ()),  # one word: searchd's idf is its shard's; the scores are recomputed
+        ("solar storm", "quality"),  # the proximity bonus and the title factor
+        ("facial recognition privacy police surveillance cameras", "recency"),  # feedback
+    ],
+)
+def test_the_cluster_scores_as_the_embedded_index(cix: ClusterIndex, seed_index: object, text: str, boost: str) -> None:
+    # Two shards: the words' frequencies are summed over them (global idf), and the hits
+    # searchd fetched are scored as the embedded index scores them (search.cluster.rerank);
+    # related stubs shadowed by a live article are hidden, as there.  On seeds/ the window
+    # holds every match, so the pages are the same, whichever shard a record lands on.
+    for feedback in (False, True):
+        ours = cix.search(text, limit=8, facets=False, feedback=feedback, boost=boost)
+        theirs = seed_index.search(  # type: ignore[attr-defined]
+            text, limit=8, facets=False, feedback=feedback, boost=boost
+        )
+        assert len(theirs.hits) >= 2
+        _same_ranking(ours, theirs)
+
+
 def test_the_cli_searches_the_cluster_with_backend(seeded: Cluster) -> None:
     result = CliRunner().invoke(app, ["query", "facial recognition", "--backend", seeded.url, "--json", "-n", "3"])
     assert result.exit_code == 0, result.output

@@ -8,11 +8,13 @@ table; searchd merges the shards' answers.  When a shard does not answer,
 searchd answers from the others and says so in SHOW META's `warning`; the
 page then has ``partial=True`` and that warning, instead of an error.
 
-What differs from the embedded backend (docs/cluster.md says why):
-raw (Whoosh) queries, `similar` and `suggest` are refused with a clear
-error; there is no pseudo-relevance feedback, proximity bonus, did-you-mean
-or --explain; idf is each shard's own; copies of a story are collapsed
-within the window of hits fetched, and `total` counts every match.
+searchd picks a window of candidates with an approximate ranking; they are
+then scored as the embedded index scores them (search.cluster.rerank),
+with word statistics summed over the shards.  What differs from the
+embedded backend (docs/cluster.md says why): raw (Whoosh) queries,
+`similar` and `suggest` are refused with a clear error; there is no
+did-you-mean or --explain; feedback and the collapse of copies work within
+the window fetched, and `total` counts every match.
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from search.cluster import rows, sphinxql
-from search.cluster.url import BackendURL, connect, parse
+from search.cluster import rerank, rows, sphinxql
+from search.cluster.url import BackendURL, Endpoint, connect, parse, shard_endpoints
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.plan import QueryPlan, build_plan
-from search.query import Filters, SearchRequest, check_limit
+from search.query import PROXIMITY_MAX_WORDS, Filters, SearchRequest, check_limit
+from search import ranking
 from search.ranking import Boost
 from search.records import Provider
 from search.results import Document, Facets, Hit, ResultPage, SimilarPage, Stats, Suggestion
-from search.schema import SCHEMA_VERSION, doc_id
+from search.schema import SCHEMA_VERSION, analyse_word, doc_id
 from search.snippets import highlight, lead
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ class ClusterIndex:
         self.index_dir = backend
         self._conn: Any = None
         self._avg: float | None = None
+        self._collection: rerank.Collection | None = None
+        self._shards: list[tuple[Endpoint, Any]] | None = None
 
     # -- life cycle -------------------------------------------------------------
 
@@ -106,12 +111,18 @@ class ClusterIndex:
         """Read the collection statistics again (searchd itself serves each
         write as soon as it is acknowledged)."""
         self._avg = None
+        self._collection = None
 
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
         self._conn = None
+        for _, conn in self._shards or ():
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._shards = None
 
     def __enter__(self) -> ClusterIndex:
         return self
@@ -142,7 +153,9 @@ class ClusterIndex:
         suggest: bool = True,
         time_limit: float | None = DEFAULT_TIME_LIMIT,
     ) -> ResultPage:
-        """As Index.search; `feedback`, `suggest` and `explain` have no effect here.
+        """As Index.search; `suggest` and `explain` have no effect here.
+        `feedback=False` skips the pseudo-relevance feedback of the re-ranking
+        (search.cluster.rerank), as on the embedded index.
         `time_limit` becomes searchd's max_query_time (per shard); a shard
         that runs out answers with what it found, and the page is timed_out
         when searchd's reported query time reached the limit."""
@@ -166,9 +179,9 @@ class ClusterIndex:
             collapse=collapse,
             time_limit=time_limit,
         )
-        return self.run_plan(build_plan(request), time_limit)
+        return self.run_plan(build_plan(request), time_limit, feedback=feedback)
 
-    def run_plan(self, plan: QueryPlan, time_limit: float | None = None) -> ResultPage:
+    def run_plan(self, plan: QueryPlan, time_limit: float | None = None, *, feedback: bool = True) -> ResultPage:
         """Execute a query plan on the distributed table (`time_limit`: seconds, 0 or None for none)."""
         if plan.finds_nothing:
             return ResultPage(plan.text, 0, plan.page, plan.limit, (), Facets() if plan.facets else None)
@@ -188,6 +201,9 @@ class ClusterIndex:
         # reaching the budget is the sign.
         timed_out = bool(budget) and any(float(m.get("time", 0) or 0) * 1000 >= budget for _, m in results)
         total = int(meta.get("total_found", len(found)))
+        found = self._shadowed(found)
+        if plan.sort == "relevance" and plan.positive:
+            found = self._rerank(plan, found, feedback) or found
         picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
         terms = plan.terms()
         hits = tuple(_hit(row, duplicates, terms) for row, duplicates in picked[plan.offset : needed])
@@ -203,6 +219,89 @@ class ClusterIndex:
             partial=bool(warnings),
             warning="; ".join(warnings) if warnings else None,
         )
+
+    def _rerank(self, plan: QueryPlan, found: list[tuple[Any, ...]], feedback: bool) -> list[tuple[Any, ...]] | None:
+        """The window in the embedded index's order (search.cluster.rerank);
+        None when the query has no terms to score."""
+        words: list[str] = []
+        forms: dict[str, str] = {}
+        for group in plan.positive:
+            for clause in group:
+                for word in clause.words:
+                    term = analyse_word(word)
+                    if term:
+                        forms.setdefault(term, word)
+                        if term not in words:
+                            words.append(term)
+        if not words or not found:
+            return None
+        lone = [group[0].words for group in plan.positive if len(group) == 1 and not group[0].phrase]
+        proximity: list[str] = []
+        if 2 <= len(plan.positive) <= PROXIMITY_MAX_WORDS and len(lone) == len(plan.positive):
+            proximity = [analyse_word(w[0]) or "" for w in lone if len(w) == 1]
+            if len(proximity) != len(plan.positive) or not all(proximity):
+                proximity = []
+        return rerank.rerank(
+            found,
+            ranking.term_weights(plan.typed or words),
+            words,
+            forms,
+            self._stats(),
+            self._frequency,
+            feedback=feedback and len(plan.positive) >= rerank.FEEDBACK_MIN_CLAUSES,
+            proximity=proximity,
+        )
+
+    def _shadowed(self, found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`found` without the related stubs whose webUrl a live article has
+        (the embedded index hides those: the article is the story)."""
+        stubs = {int(row[rerank.URL_KEY]): row for row in found if int(row[2]) == rows.KIND_RELATED and row[5]}
+        if not stubs:
+            return found
+        keys = ", ".join(sphinxql.integer(k) for k in sorted(stubs))
+        ((live, _),) = self._run(
+            [
+                f"SELECT url FROM {self.url.front.table} WHERE kind_code = {rows.KIND_ARTICLE}"
+                f" AND url_key IN ({keys}) LIMIT 0, {len(stubs) * 4} OPTION max_matches={max(len(stubs) * 4, 20)}"
+            ]
+        )
+        urls = {str(url) for (url,) in live}
+        return [row for row in found if not (int(row[2]) == rows.KIND_RELATED and row[5] in urls)]
+
+    def _stats(self) -> rerank.Collection:
+        if self._collection is None:
+            table = self.url.front.table
+            ((found, _),) = self._run([f"SELECT COUNT(*) AS n, AVG({sphinxql.LENGTH}) AS a FROM {table}"])
+            documents, avg = (int(found[0][0]), float(found[0][1] or 1.0)) if found else (0, 1.0)
+            self._collection = rerank.Collection(documents, avg)
+        return self._collection
+
+    def _frequency(self, forms: dict[str, str]) -> dict[str, int]:
+        """Documents holding each term in the whole cluster: each shard's
+        CALL KEYWORDS, summed (a shard that does not answer is left out,
+        and the page is marked partial by the search itself)."""
+        import pymysql
+
+        if not forms:
+            return {}
+        if self._shards is None:
+            self._shards = [(e, None) for e in shard_endpoints(self.url)]
+        words = sorted(set(forms.values()))
+        docs: dict[str, int] = {}
+        seen: set[str] = set()
+        for number, (endpoint, conn) in enumerate(self._shards):
+            try:
+                if conn is None:
+                    conn = connect(endpoint.host, endpoint.port, timeout=2.0, url=self.url.url)
+                    self._shards[number] = (endpoint, conn)
+                for row in _keywords(conn, " ".join(words), endpoint.table):
+                    tokenized, count = str(row[1]), int(row[3])
+                    docs[tokenized] = docs.get(tokenized, 0) + count
+                    seen.add(tokenized)
+            except (BackendError, pymysql.err.MySQLError) as exc:
+                log.info("shard %s gave no word statistics: %s", endpoint, exc)
+                self._shards[number] = (endpoint, None)
+        return {term: docs[word] for term, word in forms.items() if word in seen}
 
     def _avg_length(self) -> float:
         """The average weighted document length BM25F normalises by, read
@@ -284,6 +383,24 @@ class ClusterIndex:
         )
 
 
+def _keywords(conn: Any, text: str, table: str) -> list[tuple[Any, ...]]:
+    """CALL KEYWORDS with statistics: (qpos, tokenized, normalized, docs, hits, ...)
+    rows.  Sphinx 2.2 takes the flag as a third argument and ignores
+    Manticore's spelling, `1 AS stats`; the other is tried when one gives no counts."""
+    import pymysql
+
+    for flag in ("1", "1 AS stats"):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CALL KEYWORDS({sphinxql.literal(text)}, {sphinxql.literal(table)}, {flag})")
+                found = [tuple(row) for row in cur.fetchall()]
+        except pymysql.err.ProgrammingError:
+            continue  # a searchd that knows only the other spelling
+        if not found or len(found[0]) >= 5:
+            return found
+    return []
+
+
 def _collapse(found: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], int]]:
     """Each story once: rows sharing a URL key or a title key (schema.duplicate_keys)
     join the group of the best-ranked one, which counts them."""
@@ -305,7 +422,7 @@ def _collapse(found: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], int]]
 
 def _hit(row: tuple[Any, ...], duplicates: int, terms: frozenset[str]) -> Hit:
     _, ident, kind, path, parent, url, title, excerpt, meta_text, record_text = row[:10]
-    score = float(row[13])
+    score = float(row[rerank.SCORE])
     meta = json.loads(meta_text) if meta_text else {}
     prov = meta.get("provider")
     published = meta.get("published")

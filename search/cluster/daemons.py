@@ -71,6 +71,7 @@ ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("rt_attr_bigint", "url_key"),
     ("rt_attr_bigint", "title_key"),
     ("rt_attr_uint", "stubs"),
+    ("rt_attr_uint", "text_len"),
     ("rt_attr_string", "source"),
     ("rt_attr_json", "meta"),
     ("rt_attr_string", "record"),

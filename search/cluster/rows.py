@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from search.records import Article, Provider, Stub
-from search.schema import MISSING_HIGH, MISSING_LOW, doc_id, duplicate_keys, iso_utc
+from search.schema import MISSING_HIGH, MISSING_LOW, analyse_text, combined_text, doc_id, duplicate_keys, iso_utc
 
 KIND_ARTICLE, KIND_RELATED = 0, 1
 KINDS = {KIND_ARTICLE: "article", KIND_RELATED: "related"}
@@ -97,6 +97,7 @@ def _common(
     epoch = None if published is None else int(published.timestamp())
     url_key, title_key = duplicate_keys(title, url, provider, published)
     source = pname or pdomain
+    parts = combined_text(title, topics, excerpt, body, pname, pdomain)
     return {
         "title": title,
         "topics": " ; ".join(topics),
@@ -116,6 +117,9 @@ def _common(
         "year": 0 if published is None else published.year,
         "quality": MISSING_LOW if quality is None else quality,
         "published": PUBLISHED[is_published],
+        # The length the embedded index's BM25 normalises by (its tokens,
+        # stop words out); searchd's own <field>_len count stop words too.
+        "text_len": sum(1 for text, _ in parts for _ in analyse_text(text)),
         "url_key": _signed(url_key),
         "title_key": _signed(title_key),
         "meta": {

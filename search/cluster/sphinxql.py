@@ -14,11 +14,12 @@ The MATCH expression of a plan (see search.plan):
     should groups    (d | "e f") | g      any one; with must: MUST MAYBE (SHOULD)
     must_not         -h -"i j"
 
-Ranking uses the expression ranker with BM25F over the same field weights
-as the embedded index (schema.PART_WEIGHTS) and its K1/B (search.ranking),
-spelled out from per-field factors (see ranker_option); idf is searchd's
-plain log(N/n), since its default "normalized" idf turns negative for a
-word in more than half the documents.
+searchd ranks with the expression ranker: BM25F over the same field
+weights as the embedded index (schema.PART_WEIGHTS) and its K1/B
+(search.ranking), approximated from per-field factors (see ranker_option),
+with searchd's plain idf log(N/n), since its default "normalized" idf
+turns negative for a word in more than half the documents.  That ranking
+only picks the candidates: search.cluster.rerank orders them.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ def match_expression(plan: QueryPlan) -> str | None:
 #: The weighted document length, as the embedded index weighs its parts
 #: (searchd keeps each field's length in a <field>_len attribute).
 WEIGHTED_LENGTH = "(" + " + ".join(f"{w:g}*{field}_len" for field, w in PART_WEIGHTS.items()) + ")"
+#: The document length the re-ranking normalises by: the embedded index's
+#: (its tokens, unweighted, stop words out; search.cluster.rows).
+LENGTH = "text_len"
 
 
 def ranker_option(avg_length: float) -> str:
@@ -184,7 +188,7 @@ def _score(plan: QueryPlan, signals: tuple[int | None, int | None]) -> str:
             score += f" * IF(has_date = 1, 1 + POW(0.5, IF(newest < {integer(newest)}, {integer(newest)} - newest, 0) / {integer(half)}), 1)"
         elif boost.name == "quality" and best:
             weight = int(round(boost.value * 1000))
-            score += f" * IF(quality > {integer(-(2**61))}, 1 + {integer(weight)} / 1000.0 * IF(quality > 0, LEAST(quality, {integer(best)}), 0) / {integer(best)}, 1)"
+            score += f" * IF(quality > {integer(-(2**61))}, 1 + {integer(weight)} / 1000.0 * IF(quality > 0, MIN(quality, {integer(best)}), 0) / {integer(best)}, 1)"
     return score
 
 
@@ -199,7 +203,7 @@ def search_statement(
     """The hits: the best `window` (at least the page) in the plan's order."""
     where, options = _where(plan, avg_length, max_ms)
     selects, _ = filter_conditions(plan.filters)
-    columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", *selects])
+    columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", *selects])
     max_matches = max(MAX_MATCHES_FLOOR, window)
     return (
         f"SELECT {columns} FROM {table}{where} ORDER BY {ORDERS[plan.sort]}"

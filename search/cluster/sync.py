@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from search.cluster import rows, sphinxql
-from search.cluster.url import BackendURL, Endpoint, connect, parse
+from search.cluster.url import Endpoint, connect, parse, shard_endpoints
 from search.errors import BackendError, EmptySourceError, FolderError, RecordError
 from search.indexer import normalise_roots
 from search.records import Limits, parse_record, read_source, walk
@@ -70,26 +70,6 @@ class _Shard:
     replaces: list[rows.Row] = field(default_factory=list)
     replace_bytes: int = 0
     deletes: list[int] = field(default_factory=list)
-
-
-def shard_endpoints(url: BackendURL) -> tuple[Endpoint, ...]:
-    """The shards writers send to: from the URL, or the front's registry table."""
-    if url.shards:
-        return url.shards
-    front = url.front
-    with contextlib.closing(connect(front.host, front.port, url=url.url)) as conn, conn.cursor() as cur:
-        try:
-            cur.execute(f"SELECT shard, host, sql_port, tbl FROM {front.table}_shards ORDER BY shard ASC LIMIT 1000")
-        except Exception as exc:
-            raise BackendError(
-                f"the cluster at {front.host}:{front.port} has no {front.table}_shards table: {exc}",
-                url=url.url,
-                hint="Name the shards in the URL: sphinx://HOST:PORT?shards=HOST:PORT/TABLE,... (docs/cluster.md).",
-            ) from None
-        found = [Endpoint(str(host), int(port), str(table)) for _, host, port, table in cur.fetchall()]
-    if not found:
-        raise BackendError(f"the cluster at {front.host}:{front.port} lists no shards", url=url.url)
-    return tuple(found)
 
 
 def _execute(shard: _Shard, statement: str) -> None:

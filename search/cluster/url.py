@@ -16,6 +16,7 @@ write would be acknowledged and then silently dropped with the connection.
 from __future__ import annotations
 
 import re
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -108,3 +109,24 @@ def connect(host: str, port: int, *, timeout: float = 10.0, url: str | None = No
             url=url,
             hint="Is the cluster up? `search cluster status --dir DIR` shows it.",
         ) from None
+
+
+def shard_endpoints(url: BackendURL) -> tuple[Endpoint, ...]:
+    """The shards (writers send to them; readers ask them for word statistics):
+    from the URL, or the front's registry table."""
+    if url.shards:
+        return url.shards
+    front = url.front
+    with contextlib.closing(connect(front.host, front.port, url=url.url)) as conn, conn.cursor() as cur:
+        try:
+            cur.execute(f"SELECT shard, host, sql_port, tbl FROM {front.table}_shards ORDER BY shard ASC LIMIT 1000")
+        except Exception as exc:
+            raise BackendError(
+                f"the cluster at {front.host}:{front.port} has no {front.table}_shards table: {exc}",
+                url=url.url,
+                hint="Name the shards in the URL: sphinx://HOST:PORT?shards=HOST:PORT/TABLE,... (docs/cluster.md).",
+            ) from None
+        found = [Endpoint(str(host), int(port), str(table)) for _, host, port, table in cur.fetchall()]
+    if not found:
+        raise BackendError(f"the cluster at {front.host}:{front.port} lists no shards", url=url.url)
+    return tuple(found)
