@@ -8,8 +8,10 @@ numpy arrays over a read-only memory map: a query touches only the pages of
 the terms it asks for.  Positions are there too, as the phrase check and the
 proximity bonus need them for a few candidate documents per query, and
 reading them from Whoosh's blocks (a zlib stream and two pickles per 128
-postings, for one document) was 37% of a Reuters query's time; at u16 they
-take about as much room as the rest (some 10 bytes a posting in all).
+postings, for one document) was 37% of a Reuters query's time.  The file is
+kept small (some 8.5 bytes a posting on Reuters, against Whoosh's 21 for the
+same postings): document numbers as byte-sized gaps (87% of Reuters' gaps are
+under 255; a larger one is an escape into a u32 array), offsets as u32.
 
 File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
 
@@ -25,21 +27,27 @@ File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
     80     1     u8 weight width: 1 (u8), 2 (u16) or 4 (f32)
     81     1     u8 position-count width: 1 (u8), 2 (u16) or 4 (u32)
     82     1     u8 position width: 2 (u16) or 4 (u32)
-    83     5     zero
+    83     1     u8 offset width: 4 (u32) or 8 (u64), of the four *_starts tables
+    84     4     zero
     88     8     u64 total file size (checked against the file before mapping)
     96     8     u64 positions N
-    104    24    zero
+    104    8     u64 escaped gaps E
+    112    16    zero
     then, each section starting on an 8-byte boundary, in this order:
-    term_starts  u64[T+1]  offsets of each term's text in `terms`
-    post_starts  u64[T+1]  offsets of each term's postings in `docs`/`weights`
+    term_starts  off[T+1]  offsets of each term's text in `terms`
+    post_starts  off[T+1]  offsets of each term's postings in `gaps`/`weights`
     lengths      u8[docs]  Whoosh's byte-quantised field length of each document
     terms        B bytes   the field's terms, UTF-8, in Whoosh's (byte) order
-    docs         i32[P]    segment-local document numbers, ascending per term
+    gaps         u8[P]     segment-local document numbers, ascending per term,
+                           as gaps: the first from 0, each next from the one
+                           before; 255 means the gap is the next of `escapes`
+    esc_starts   off[T+1]  offsets of each term's escaped gaps in `escapes`
+    escapes      u32[E]    the gaps of 255 or more, in posting order
     weights      [P]       the weighted term frequency (Whoosh's posting
                            weight); stored as u8/u16 when every weight of the
                            segment is a whole number that fits, which is exact
                            (Whoosh keeps them as float32)
-    pos_starts   u64[T+1]  offsets of each term's positions in `positions`
+    pos_starts   off[T+1]  offsets of each term's positions in `positions`
     counts       [P]       positions of each posting (u8/u16/u32)
     positions    [N]       each posting's word positions, ascending, absolute
                            (u16 when the segment's largest fits, else u32)
@@ -66,7 +74,7 @@ import logging
 import mmap
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,10 +85,12 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAGIC = b"NSARRAY\0"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 HEADER_SIZE = 128
 SUFFIX = ".arrays"
-_HEADER = struct.Struct("<8sII32sQQQQBBB5xQQ24x")
+_HEADER = struct.Struct("<8sII32sQQQQBBBB4xQQQ16x")
+#: A document-number gap of this or more is stored in `escapes`.
+ESCAPE = 255
 assert _HEADER.size == HEADER_SIZE
 _WIDTHS: dict[int, Any] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<f4")}
 _UINTS: dict[int, Any] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
@@ -108,19 +118,24 @@ class _Layout:
     positions: int = 0
     count_width: int = 1
     pos_width: int = 2
+    offset_width: int = 4
+    escapes: int = 0
 
     def sections(self) -> dict[str, tuple[int, int]]:
         """Section name -> (offset, size in bytes)."""
         out: dict[str, tuple[int, int]] = {}
         at = HEADER_SIZE
+        table = self.offset_width * (self.terms + 1)
         for name, size in (
-            ("term_starts", 8 * (self.terms + 1)),
-            ("post_starts", 8 * (self.terms + 1)),
+            ("term_starts", table),
+            ("post_starts", table),
             ("lengths", self.docs),
             ("terms", self.term_bytes),
-            ("docs", 4 * self.postings),
+            ("gaps", self.postings),
+            ("esc_starts", table),
+            ("escapes", 4 * self.escapes),
             ("weights", self.width * self.postings),
-            ("pos_starts", 8 * (self.terms + 1)),
+            ("pos_starts", table),
             ("counts", self.count_width * self.postings),
             ("positions", self.pos_width * self.positions),
         ):
@@ -140,9 +155,10 @@ class SegmentArrays:
     def __init__(self, buffer: Any, segment_id: str, doc_count: int) -> None:
         if len(buffer) < HEADER_SIZE:
             raise StaleArrays(f"{len(buffer)} bytes, shorter than its header")
-        magic, version, header_size, seg, docs, terms, postings, term_bytes, width, count_width, pos_width, size, npos = (
-            _HEADER.unpack_from(buffer, 0)
-        )
+        (
+            magic, version, header_size, seg, docs, terms, postings, term_bytes,
+            width, count_width, pos_width, offset_width, size, npos, nesc,
+        ) = _HEADER.unpack_from(buffer, 0)  # fmt: skip
         if magic != MAGIC or header_size != HEADER_SIZE:
             raise StaleArrays("not a side-car file")
         if version != FORMAT_VERSION:
@@ -152,9 +168,9 @@ class SegmentArrays:
             raise StaleArrays(f"written for segment {written_for}, not {segment_id}")
         if docs != doc_count:
             raise StaleArrays(f"{docs} documents, the segment has {doc_count}")
-        if width not in _WIDTHS or count_width not in _UINTS or pos_width not in (2, 4):
-            raise StaleArrays(f"unknown widths {width}/{count_width}/{pos_width}")
-        layout = _Layout(terms, postings, term_bytes, docs, width, npos, count_width, pos_width)
+        if width not in _WIDTHS or count_width not in _UINTS or pos_width not in (2, 4) or offset_width not in (4, 8):
+            raise StaleArrays(f"unknown widths {width}/{count_width}/{pos_width}/{offset_width}")
+        layout = _Layout(terms, postings, term_bytes, docs, width, npos, count_width, pos_width, offset_width, nesc)
         if size != layout.size or len(buffer) != size:
             raise StaleArrays(f"{len(buffer)} bytes, its header says {size} (expected {layout.size})")
         self.buffer = buffer
@@ -165,13 +181,16 @@ class SegmentArrays:
         def view(name: str, dtype: Any, count: int) -> Any:
             return np.frombuffer(buffer, dtype=dtype, count=count, offset=sec[name][0])
 
-        self.term_starts = view("term_starts", "<u8", terms + 1)
-        self.post_starts = view("post_starts", "<u8", terms + 1)
+        offsets = _UINTS[offset_width]
+        self.term_starts = view("term_starts", offsets, terms + 1)
+        self.post_starts = view("post_starts", offsets, terms + 1)
         self.lengths = view("lengths", "<u1", docs)
         self.terms = memoryview(buffer)[sec["terms"][0] : sec["terms"][0] + term_bytes]
-        self.docs = view("docs", "<i4", postings)
+        self.gaps = view("gaps", "<u1", postings)
+        self.esc_starts = view("esc_starts", offsets, terms + 1)
+        self.escapes = view("escapes", "<u4", nesc)
         self.weights = view("weights", _WIDTHS[width], postings)
-        self.pos_starts = view("pos_starts", "<u8", terms + 1)
+        self.pos_starts = view("pos_starts", offsets, terms + 1)
         self.counts = view("counts", _UINTS[count_width], postings)
         self.positions = view("positions", _UINTS[pos_width], npos)
         self.term_count = int(terms)
@@ -179,6 +198,7 @@ class SegmentArrays:
             int(self.term_starts[-1]) != term_bytes
             or int(self.post_starts[-1]) != postings
             or int(self.pos_starts[-1]) != npos
+            or int(self.esc_starts[-1]) != nesc
         ):
             raise StaleArrays("its offset tables do not end where its sections do")
         # Plain lists for the binary search: a numpy scalar per step costs more than the compare.
@@ -200,13 +220,23 @@ class SegmentArrays:
                 return mid
         return -1
 
+    def docs_of(self, i: int) -> Any:
+        """The local docnums (int64, ascending) of the term at index `i`."""
+        start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
+        raw = self.gaps[start:end]
+        gaps = raw.astype(np.int64)
+        first, last = int(self.esc_starts[i]), int(self.esc_starts[i + 1])
+        if last > first:
+            gaps[raw == ESCAPE] = self.escapes[first:last]
+        return np.cumsum(gaps, out=gaps)
+
     def postings(self, term: bytes) -> tuple[Any, Any] | None:
         """(local docnums, weights) of `term`, or None when the segment lacks it."""
         i = self.find(term)
         if i < 0:
             return None
         start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
-        return self.docs[start:end], self.weights[start:end]
+        return self.docs_of(i), self.weights[start:end]
 
     def term_positions(self, term: bytes) -> tuple[Any, Any, Any] | None:
         """(local docnums, offsets of each posting's positions: one more than
@@ -219,7 +249,7 @@ class SegmentArrays:
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         first = int(self.pos_starts[i])
-        return self.docs[start:end], offsets, self.positions[first : first + int(offsets[-1])]
+        return self.docs_of(i), offsets, self.positions[first : first + int(offsets[-1])]
 
     def doc_frequency(self, term: bytes) -> int:
         i = self.find(term)
@@ -232,6 +262,28 @@ class SegmentArrays:
 
 
 # -- building from Whoosh's postings -----------------------------------------------------
+
+
+def _term_blocks(reader: Any, field: str, term: bytes, decode: Any) -> Iterator[tuple[Any, Any, list[list[int]]]]:
+    """A term's postings as (ids, weights, positions of each) a block at a time,
+    deleted documents' too; a posting list Whoosh kept inline in its term
+    table (one posting) comes as one block."""
+    m = raw_matcher(reader, field, term)
+    if not hasattr(m, "_read_ids"):  # an inlined list: Whoosh's ListMatcher
+        ids, weights, values = [], [], []
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            values.append(decode(m.value()))
+            m.next()
+        yield ids, weights, values
+        return
+    while m.is_active():
+        m._read_ids()
+        m._read_weights()
+        m._read_values()
+        yield m._ids, m._weights, [decode(value) for value in m._values]
+        m._next_block()
 
 
 def encode(reader: Any, segment_id: str, field: str) -> bytes:
@@ -248,26 +300,30 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
     if field in reader.schema.names() and count:
         decode = reader.schema[field].format.decoder("positions")
         for term in reader.lexicon(field):
-            m = raw_matcher(reader, field, term)
-            while m.is_active():
-                m._read_ids()
-                m._read_weights()
-                m._read_values()
-                ids = np.asarray(m._ids, dtype="<i4")
-                doc_parts.append(ids)
-                weight_parts.append(np.asarray(m._weights, dtype="<f4"))
-                decoded = [decode(value) for value in m._values]
+            for ids, weights, decoded in _term_blocks(reader, field, term, decode):
+                doc_parts.append(np.asarray(ids, dtype=np.int64))
+                weight_parts.append(np.asarray(weights, dtype="<f4"))
                 block_counts = [len(p) for p in decoded]
                 count_parts.append(np.asarray(block_counts, dtype=np.int64))
                 block_total = sum(block_counts)
                 position_parts.append(np.fromiter(chain.from_iterable(decoded), dtype=np.int64, count=block_total))
                 npos += block_total
                 total += len(ids)
-                m._next_block()
             terms.append(term)
             post_starts.append(total)
             pos_starts.append(npos)
-    docs = np.concatenate(doc_parts) if doc_parts else np.zeros(0, "<i4")
+    docs = np.concatenate(doc_parts) if doc_parts else np.zeros(0, np.int64)
+    starts = np.asarray(post_starts, dtype=np.int64)
+    # Gaps: each posting's docnum less the one before it in its term, the first from 0.
+    gaps = np.diff(docs, prepend=0)
+    firsts = starts[:-1][starts[:-1] < starts[1:]]
+    gaps[firsts] = docs[firsts]
+    escaped = gaps >= ESCAPE
+    escapes = gaps[escaped]
+    esc_starts = np.concatenate(([0], np.cumsum(escaped, dtype=np.int64)))[starts]
+    if escapes.size and int(escapes.max()) >= 1 << 32:
+        raise ValueError("a document-number gap does not fit in 32 bits")
+    stored_gaps = np.where(escaped, ESCAPE, gaps).astype("<u1")
     weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, "<f4")
     width = 4
     if weights.size == 0 or np.array_equal(weights, np.floor(weights)):
@@ -283,10 +339,13 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
     pos_width = _uint_width(int(positions.max()) if positions.size else 0, (2, 4))
     lengths = _lengths(reader, field, count)
     term_blob = b"".join(terms)
-    term_starts = np.zeros(len(terms) + 1, "<u8")
+    term_starts = np.zeros(len(terms) + 1, np.int64)
     if terms:
         np.cumsum([len(t) for t in terms], out=term_starts[1:])
-    layout = _Layout(len(terms), int(docs.size), len(term_blob), count, width, npos, count_width, pos_width)
+    offset_width = _uint_width(max(len(term_blob), total, npos, int(escapes.size)), (4, 8))
+    layout = _Layout(
+        len(terms), total, len(term_blob), count, width, npos, count_width, pos_width, offset_width, int(escapes.size)
+    )
     out = bytearray(layout.size)
     _HEADER.pack_into(
         out,
@@ -297,23 +356,28 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
         segment_id.encode("ascii"),
         count,
         len(terms),
-        int(docs.size),
+        total,
         len(term_blob),
         width,
         count_width,
         pos_width,
+        offset_width,
         layout.size,
         npos,
+        int(escapes.size),
     )
     sec = layout.sections()
+    offsets = _UINTS[offset_width]
     for name, data in (
-        ("term_starts", term_starts.tobytes()),
-        ("post_starts", np.asarray(post_starts, "<u8").tobytes()),
+        ("term_starts", term_starts.astype(offsets).tobytes()),
+        ("post_starts", starts.astype(offsets).tobytes()),
         ("lengths", lengths),
         ("terms", term_blob),
-        ("docs", docs.tobytes()),
+        ("gaps", stored_gaps.tobytes()),
+        ("esc_starts", esc_starts.astype(offsets).tobytes()),
+        ("escapes", escapes.astype("<u4").tobytes()),
         ("weights", stored.tobytes()),
-        ("pos_starts", np.asarray(pos_starts, "<u8").tobytes()),
+        ("pos_starts", np.asarray(pos_starts, np.int64).astype(offsets).tobytes()),
         ("counts", counts.astype(_UINTS[count_width]).tobytes()),
         ("positions", positions.astype(_UINTS[pos_width]).tobytes()),
     ):
@@ -381,7 +445,7 @@ def open_mapped(path: Path, segment_id: str, doc_count: int) -> SegmentArrays:
         if size < HEADER_SIZE:
             raise StaleArrays(f"{size} bytes, shorter than its header")
         header = os.pread(fd, HEADER_SIZE, 0)
-        declared = _HEADER.unpack_from(header, 0)[11]
+        declared = _HEADER.unpack_from(header, 0)[12]
         if declared != size:
             raise StaleArrays(f"{size} bytes, its header says {declared}")
         mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)

@@ -137,8 +137,40 @@ def test_a_short_file_is_refused_before_it_is_mapped(tmp_path: Path) -> None:
         sidecar.open_mapped(path, "MAIN_x", 1)
     header = bytearray(sidecar.HEADER_SIZE)
     sidecar._HEADER.pack_into(
-        header, 0, sidecar.MAGIC, sidecar.FORMAT_VERSION, sidecar.HEADER_SIZE, b"MAIN_x", 1, 0, 0, 0, 1, 1, 2, 4096, 0
+        header, 0, sidecar.MAGIC, sidecar.FORMAT_VERSION, sidecar.HEADER_SIZE, b"MAIN_x", 1, 0, 0, 0, 1, 1, 2, 4, 4096, 0, 0
     )
     path.write_bytes(bytes(header))
     with pytest.raises(sidecar.StaleArrays, match="its header says 4096"):
         sidecar.open_mapped(path, "MAIN_x", 1)
+
+
+def test_document_gaps_of_255_and_more_are_escaped_exactly(tmp_path: Path) -> None:
+    """Document numbers are stored as byte gaps; a gap of 255 or more (a rare
+    word in a large segment) goes to the escape array, and reads back exact."""
+    from whoosh import fields, index
+
+    schema = fields.Schema(text=fields.TEXT(phrase=True))
+    ix = index.create_in(str(tmp_path), schema)
+    writer = ix.writer()
+    rare = {0, 254, 255, 509, 1300, 1301, 70_000}
+    for n in range(70_001):
+        words = ["common"] + (["rare", "rare"] if n in rare else []) + ([f"w{n % 600}"] if n % 7 == 0 else [])
+        writer.add_document(text=" ".join(words))
+    writer.commit()
+    with ix.reader() as reader:
+        arrays = sidecar.SegmentArrays(sidecar.encode(reader, "MAIN_x", TEXT_FIELD), "MAIN_x", reader.doc_count_all())
+        assert arrays.escapes.size > 0  # premise: escapes were needed
+        for term in reader.lexicon(TEXT_FIELD):
+            docs, weights = arrays.postings(term) or ([], [])
+            _, offsets, positions = arrays.term_positions(term) or ([], [0], [])
+            m = sidecar.raw_matcher(reader, TEXT_FIELD, term)
+            whoosh = []
+            while m.is_active():
+                whoosh.append((m.id(), m.weight(), m.value_as("positions")))
+                m.next()
+            mine = [
+                (d, w, positions[offsets[i] : offsets[i + 1]].tolist())
+                for i, (d, w) in enumerate(zip(docs.tolist(), weights.tolist(), strict=True))
+            ]
+            assert mine == whoosh, term
+        assert arrays.postings(b"rare")[0].tolist() == sorted(rare)  # type: ignore[index]
