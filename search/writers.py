@@ -31,6 +31,20 @@ The sub-writers are started by Whoosh with the platform's default start
 method; they are only used where that is fork (Linux before Python 3.14),
 since a spawned sub-writer would need the whole writer pickled.
 
+Two more changes to MpWriter:
+
+* **Deterministic.**  Whoosh hands each batch of documents to whichever
+  sub-writer takes it first and publishes the segments in the order they
+  finish, so two builds of the same files differed in document numbers, and
+  with them in tie order and in which copy of a story a search shows.  Here
+  sub-writer i has its own queue and gets batches i, i+N, i+2N...; its
+  segment is published in place i.
+* **Side-cars written in the sub-writers.**  Each sub-writer writes its
+  segment's side-car (search.sidecar) before reporting the segment, so the
+  side-cars of a full build are written on all cores at once instead of one
+  after another by the parent at the commit (which still checks each one,
+  and writes any that is missing).
+
 Every writer here also writes its terms index with packed hash entries
 (``PackedCodec``): Whoosh keeps a (hash, offset) tuple for each term of a
 segment until the segment closes, about 140 bytes a term, and each record
@@ -61,7 +75,7 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import SegmentWriter
 
 from search.errors import SearchError
-from search.sidecar import SideCarCommit
+from search.sidecar import SideCarCommit, write_missing
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +142,39 @@ class PackedCodec(W3Codec):  # type: ignore[misc]
         return W3Segment(W3Codec(), indexname)
 
 
+class _Results:
+    """A sub-writer's end of the result queue: before its segment is reported,
+    the segment's side-car is written and the segment tagged with the
+    sub-writer's place, so the parent publishes the segments in that order."""
+
+    def __init__(self, task: _SubWriter) -> None:
+        self.task = task
+        self.queue = task.resultqueue
+
+    def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        runname, fieldnames, segment = item
+        if segment is not None:
+            from search.schema import TEXT_FIELD
+
+            write_missing(self.task.storage, self.task.writer.schema, [segment], TEXT_FIELD)
+            segment.subwriter_place = self.task.place
+        self.queue.put((runname, fieldnames, segment), *args, **kwargs)
+
+
 class _SubWriter(SubWriterTask):  # type: ignore[misc]
-    def __init__(self, *args: Any, inherited: tuple[int, ...] = (), errors: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, inherited: tuple[int, ...] = (), errors: Any = None, place: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.parent_pid = os.getpid()
         self.inherited = inherited
         self.errors = errors
+        self.place = place
 
     def run(self) -> None:
         close_inherited(self.inherited)
         exit_with(self.parent_pid)
+        self.resultqueue = _Results(self)
         try:
             super().run()
         except BaseException as exc:  # reported by the parent, not printed here as a traceback
@@ -166,23 +203,31 @@ def _raise_described(failure: tuple[int | None, str, str | None]) -> None:
 
 
 class _JobQueue:
-    """The parent's end of the job queue: a put that never blocks for ever
-    on sub-writers that died, but raises the error they reported."""
+    """The parent's end of the job queues: batch k goes to sub-writer k mod N
+    (each has its own queue), the end-of-jobs marker once to each; a put
+    never blocks for ever on sub-writers that died, but raises the error
+    they reported."""
 
-    def __init__(self, jobs: Any, writer: ParallelWriter) -> None:
-        self.jobs = jobs
+    def __init__(self, writer: ParallelWriter) -> None:
         self.writer = writer
+        self.queues: list[Any] = []
+        self.jobs = 0
+        self.ends = 0
 
     def put(self, item: Any) -> None:
+        if item is None:
+            place, self.ends = self.ends, self.ends + 1
+        else:
+            place, self.jobs = self.jobs % len(self.queues), self.jobs + 1
         while True:
             self.writer.raise_failure()
             try:
-                self.jobs.put(item, timeout=0.5)
+                self.queues[place].put(item, timeout=0.5)
                 return
             except queue.Full:
-                if self.writer.tasks and not any(task.is_alive() for task in self.writer.tasks):
+                if not self.writer.tasks[place].is_alive():
                     self.writer.raise_failure()
-                    raise SearchError("every parallel sub-writer stopped; the build was not published") from None
+                    raise SearchError("a parallel sub-writer stopped; the build was not published") from None
 
 
 class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
@@ -200,22 +245,32 @@ class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
         self.inherited = inherited
         self.froze = False
         self.errors: Any = multiprocessing.Queue()
-        # The sub-writers get Whoosh's queue; our end of it times out (see _JobQueue).
-        self.subqueue: Any = getattr(self, "jobqueue")  # noqa: B009 - MpWriter's attribute, untyped
-        self.jobqueue: Any = _JobQueue(self.subqueue, self)
+        # Each sub-writer gets a queue of its own, as big as Whoosh's shared one; our end times out.
+        self.queue_size = 4 * self.procs
+        self.jobqueue: Any = _JobQueue(self)
 
     def _new_task(self) -> Any:
         if not self.tasks and gc.get_freeze_count() == 0:  # a caller's own freeze is left alone
             gc.freeze()
             self.froze = True
         inherited = self.inherited + lock_fds(self)
+        jobs: Any = multiprocessing.Queue(self.queue_size)
+        self.jobqueue.queues.append(jobs)
         task = _SubWriter(
-            self.storage, self.indexname, self.subqueue, self.resultqueue, self.subargs, True,
-            inherited=inherited, errors=self.errors,
+            self.storage, self.indexname, jobs, self.resultqueue, self.subargs, True,
+            inherited=inherited, errors=self.errors, place=len(self.tasks),
         )  # fmt: skip
         self.tasks.append(task)
         task.start()
         return task
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        # The sub-writers' segments in their places, whatever order they finished in.
+        placed = sorted((s for s in segments if hasattr(s, "subwriter_place")), key=lambda s: s.subwriter_place)
+        for segment in placed:
+            del segment.subwriter_place  # not pickled into the table of contents
+        ids = {id(s) for s in placed}
+        super()._commit_toc([s for s in segments if id(s) not in ids] + placed)
 
     def raise_failure(self) -> None:
         """Raise the error a sub-writer reported, if one did."""

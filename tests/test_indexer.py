@@ -36,6 +36,7 @@ from whoosh.filedb.structfile import StructFile
 
 import search.indexer
 import search.records
+import search.sidecar
 import search.writers
 from search import build_index, open_index
 from search.errors import EmptySourceError, IndexNotFoundError, UsageError
@@ -527,6 +528,70 @@ def test_parallel_full_build_forks_with_a_frozen_heap_thaws_it_and_matches_one_w
     assert gc.get_freeze_count() == 0  # and the caller's heap thawed after the commit
     assert (parallel.added, parallel.documents) == (serial.added, serial.documents) == (60, 120)
     assert snapshot(tmp_path / "parallel") == snapshot(tmp_path / "serial")
+
+
+def test_a_parallel_build_is_deterministic(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sub-writer i gets batches i, i+2, i+4... and its segment is published
+    in place i: the same files give the same document numbers every time,
+    so the same tie order and the same copy of a story on every build."""
+    if not search.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}"))
+    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    real_init = search.writers.ParallelWriter.__init__
+
+    def small_batches(writer: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(writer, *args, **kwargs)
+        writer.batchsize = 7
+
+    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", small_batches)
+    paths = sorted(str(p) for p in (tmp_path / "records").glob("*.md"))
+    batches = [paths[i : i + 7] for i in range(0, len(paths), 7)]
+    expected = [p for b in batches[0::2] for p in b] + [p for b in batches[1::2] for p in b]
+    for name in ("first", "second"):
+        build_index([tmp_path / "records"], tmp_path / name, procs=2)
+        _, ix = Store(tmp_path / name).open()
+        with ix.reader() as reader:
+            order = [reader.stored_fields(d)["path"] for d in range(reader.doc_count_all())]
+            assert len(reader.leaf_readers()) == 2
+        ix.close()
+        assert order == expected, name
+
+
+def test_each_sub_writer_writes_its_own_segments_side_car(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not search.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}"))
+    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    real_init = search.writers.ParallelWriter.__init__
+
+    def small_batches(writer: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(writer, *args, **kwargs)
+        writer.batchsize = 7  # so both sub-writers get documents
+
+    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", small_batches)
+    log = tmp_path / "writers.log"
+    real_write = search.sidecar.write
+
+    def logged(folder: Any, reader: Any, segment: Any, field: str) -> Path:
+        with open(log, "a", encoding="utf-8") as out:  # the sub-writers are forked with this patch
+            out.write(f"{os.getpid()}\n")
+        return real_write(folder, reader, segment, field)
+
+    monkeypatch.setattr(search.sidecar, "write", logged)
+    build_index([tmp_path / "records"], tmp_path / "index", procs=2)
+    writers = log.read_text("utf-8").split()
+    assert len(writers) == len(set(writers)) == 2 and str(os.getpid()) not in writers
+    _, ix = Store(tmp_path / "index").open()
+    with ix.reader() as reader:
+        assert search.sidecar.problems(Store(tmp_path / "index").current_dir(), reader, "text") == []
+    ix.close()
 
 
 def test_a_sub_writer_that_fails_reports_through_the_parent(
