@@ -172,3 +172,27 @@ def test_one_word_pages_of_a_hundred_agree_to_rounding(
     assert fast[:2] == slow[:2] and fast[2]
     assert [i for i, _ in fast[2]] == [i for i, _ in slow[2]]
     assert [s for _, s in fast[2]] == pytest.approx([s for _, s in slow[2]], rel=1e-13)
+
+
+@pytest.mark.parametrize("terms", [["central", "bank"], ["facial", "recognit"], ["solar", "storm", "xyzzy"]])
+def test_the_title_factor_is_looked_up_for_all_matches_at_once(churned: Index, terms: list[str]) -> None:
+    """engine.factor_values gives each document what the factor gives it,
+    bit for bit: vectorised for the exact-title factor alone, per document
+    with the --boost factors."""
+    import numpy as np
+
+    from search import ranking
+    from search.engine import factor_values
+
+    searcher = churned._ensure().searcher
+    n = searcher.doc_count_all()
+    docs = np.arange(n, dtype=np.int64)
+    title = ranking.TitleMatch(searcher, terms)
+    alone = ranking.Factors().add_title_match(title)
+    boosted = ranking.Factors(searcher.reader(), ranking.parse_boosts(["quality"]), None, 5).add_title_match(title)
+    for factor in (alone, boosted):
+        expected = [factor(d) for d in range(n)]
+        assert factor_values(factor, docs).tolist() == expected
+        assert factor_values(factor, docs[::3]).tolist() == expected[::3]
+    if terms[0] != "solar":
+        assert any(v != 1.0 for v in factor_values(alone, docs).tolist())  # premise: some titles lifted
