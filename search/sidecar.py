@@ -80,8 +80,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 log = logging.getLogger(__name__)
 
 MAGIC = b"NSARRAY\0"
@@ -92,8 +90,10 @@ _HEADER = struct.Struct("<8sII32sQQQQBBBB4xQQQ16x")
 #: A document-number gap of this or more is stored in `escapes`.
 ESCAPE = 255
 assert _HEADER.size == HEADER_SIZE
-_WIDTHS: dict[int, Any] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<f4")}
-_UINTS: dict[int, Any] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+# numpy is imported where arrays are made, not with this module: a reindex
+# run that writes nothing (the writer imports this module) never loads it.
+_WIDTHS: dict[int, str] = {1: "<u1", 2: "<u2", 4: "<f4"}
+_UINTS: dict[int, str] = {1: "<u1", 2: "<u2", 4: "<u4"}
 
 
 class StaleArrays(Exception):
@@ -153,6 +153,8 @@ class SegmentArrays:
     """One segment's side-car, over a buffer (a memory map, or bytes built in memory)."""
 
     def __init__(self, buffer: Any, segment_id: str, doc_count: int) -> None:
+        import numpy as np
+
         if len(buffer) < HEADER_SIZE:
             raise StaleArrays(f"{len(buffer)} bytes, shorter than its header")
         (
@@ -222,6 +224,8 @@ class SegmentArrays:
 
     def docs_of(self, i: int) -> Any:
         """The local docnums (int64, ascending) of the term at index `i`."""
+        import numpy as np
+
         start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
         raw = self.gaps[start:end]
         gaps = raw.astype(np.int64)
@@ -241,6 +245,8 @@ class SegmentArrays:
     def term_positions(self, term: bytes) -> tuple[Any, Any, Any] | None:
         """(local docnums, offsets of each posting's positions: one more than
         the postings, positions) of `term`, or None when the segment lacks it."""
+        import numpy as np
+
         i = self.find(term)
         if i < 0:
             return None
@@ -288,6 +294,8 @@ def _term_blocks(reader: Any, field: str, term: bytes, decode: Any) -> Iterator[
 
 def encode(reader: Any, segment_id: str, field: str) -> bytes:
     """A side-car file's bytes, from one segment reader's postings of `field`."""
+    import numpy as np
+
     count = reader.doc_count_all()
     terms: list[bytes] = []
     doc_parts: list[Any] = []

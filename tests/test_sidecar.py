@@ -174,3 +174,26 @@ def test_document_gaps_of_255_and_more_are_escaped_exactly(tmp_path: Path) -> No
             ]
             assert mine == whoosh, term
         assert arrays.postings(b"rare")[0].tolist() == sorted(rare)  # type: ignore[index]
+
+
+def test_a_reindex_run_that_writes_nothing_does_not_load_numpy(tmp_path: Path) -> None:
+    """numpy (about 0.1 s to import) is loaded where arrays are made: a
+    periodic run with nothing changed writes no side-car and never needs it."""
+    import subprocess
+    import sys
+
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    build_index([records], tmp_path / "index")
+    code = (
+        "import sys\n"
+        "from search.indexer import build_index\n"
+        "report = build_index([sys.argv[1]], sys.argv[2])\n"
+        "assert report.added == report.updated == 0, report\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(records), str(tmp_path / "index")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
