@@ -70,7 +70,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from whoosh import query
-from whoosh.codec.whoosh3 import W3Codec, W3Segment
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3Segment
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import SegmentWriter
 
@@ -78,6 +78,9 @@ from search.errors import SearchError
 from search.sidecar import SideCarCommit, write_missing
 
 log = logging.getLogger(__name__)
+
+#: Posting lists shorter than this are kept in the terms table (PackedCodec).
+INLINE_LIMIT = 2
 
 
 def exit_with(parent: int) -> None:
@@ -128,13 +131,78 @@ class _PackedBucket:
         return zip(self.hashes, self.offsets, strict=True)
 
 
+class _InliningPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+    """Whoosh's postings writer, with its inlining of short posting lists working.
+
+    A posting list shorter than the codec's ``inlinelimit`` is meant to be
+    kept in its term's entry of the terms table rather than as a block of
+    the postings file: a block costs some 60 bytes of framing, two pickles
+    and a zlib stream for one posting.  Whoosh 2.7.4 calls a method that does
+    not exist there (``set_inline``; the term info has ``set_inlined``), so
+    its default limit of 1 never inlines anything and any other fails.
+    Readers have always read inlined lists (``W3Codec.postings_reader``)."""
+
+    _terminfo: Any
+
+    def finish_postings(self) -> Any:
+        terminfo = self._terminfo
+        if not self.written() and len(self) < self._inlinelimit:
+            terminfo.add_block(self)
+            terminfo.set_inlined(self._ids, self._weights, self._values)
+            self._terminfo = None
+            return terminfo
+        return super().finish_postings()
+
+
+class _TableLengths:
+    """A segment's per-document reader as Whoosh's posting writer asks it,
+    ``doc_field_length(docnum, field)`` once per posting, answered from a
+    table of each field's lengths made on its first question.  Whoosh's own
+    lookup goes through its column cache and a file-name check each time
+    (some 18 us); it was a quarter of the time spent writing postings in a
+    Reuters build (profiled, one process).  The table holds Whoosh's own
+    answers, one per document instead of one per posting, so the segment
+    written is the same."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.tables: dict[str, list[Any]] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> Any:
+        if default != 0:
+            return self.reader.doc_field_length(docnum, fieldname, default)
+        table = self.tables.get(fieldname)
+        if table is None:
+            ask = self.reader.doc_field_length
+            table = self.tables[fieldname] = [ask(d, fieldname, 0) for d in range(self.reader.doc_count_all())]
+        return table[docnum]
+
+
+class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
+    def add_postings(self, schema: Any, lengths: Any, items: Any) -> Any:
+        return super().add_postings(schema, _TableLengths(lengths) if lengths else lengths, items)
+
+
 class PackedCodec(W3Codec):  # type: ignore[misc]
-    """Whoosh's default codec, writing its terms index with packed buckets."""
+    """Whoosh's default codec, writing its terms index with packed buckets,
+    and a term's posting list inline in the terms table when it has one
+    posting (INLINE_LIMIT): most of a news index's terms (the id, path, the
+    finest date steps of each record, and a third of the words) have one
+    posting, and inlined they take 4.4 MB less of Reuters' 97.5 MB."""
+
+    def __init__(self) -> None:
+        super().__init__(inlinelimit=INLINE_LIMIT)
 
     def field_writer(self, storage: Any, segment: Any) -> Any:
-        writer = super().field_writer(storage, segment)
+        writer = _FieldWriter(self, storage, segment)
         writer._tindex.buckets = [_PackedBucket() for _ in writer._tindex.buckets]
         return writer
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        return _InliningPostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )  # fmt: skip
 
     def new_segment(self, storage: Any, indexname: str) -> Any:
         # A segment is pickled into the index's table of contents with its

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import whoosh.writing
 from conftest import index_snapshot
+from whoosh import query
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.structfile import StructFile
@@ -687,6 +688,37 @@ def test_packed_terms_index_writes_the_same_bytes_and_the_index_names_the_stock_
     _gen, ix = Store(tmp_path / "index").open()
     segments = ix._segments()
     assert segments and all(type(segment.codec()) is W3Codec for segment in segments)
+    ix.close()
+
+
+def test_a_posting_list_of_one_is_kept_in_the_terms_table_and_reads_back(records: Path, tmp_path: Path) -> None:
+    from whoosh.codec.whoosh3 import W3TermInfo
+
+    build_index([records], tmp_path / "index")
+    _gen, ix = Store(tmp_path / "index").open()
+    with ix.reader() as reader, ix.searcher() as searcher:
+        leaf = reader if reader.is_atomic() else reader.leaf_readers()[0][0]
+        infos = [(key, W3TermInfo.from_bytes(value)) for key, value in leaf._terms._tindex.items()]
+        assert infos and all(info.is_inlined() == (info.doc_frequency() == 1) for _, info in infos)
+        ident = searcher.stored_fields(0)["id"]
+        assert [searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(query.Term("id", ident))] == [ident]
+    ix.close()
+
+
+def test_the_posting_writer_s_length_table_answers_as_whoosh_does(records: Path, tmp_path: Path) -> None:
+    from whoosh.reading import SegmentReader
+
+    build_index([records], tmp_path / "index")
+    _gen, ix = Store(tmp_path / "index").open()
+    for segment in ix._segments():
+        reader = SegmentReader(ix.storage, ix.schema, segment)
+        pdr = reader._perdoc
+        table = search.writers._TableLengths(pdr)
+        for field in ix.schema.names():
+            whoosh = [pdr.doc_field_length(d, field) for d in range(segment.doc_count_all())]
+            assert [table.doc_field_length(d, field) for d in range(segment.doc_count_all())] == whoosh
+            assert field != "text" or any(whoosh)  # premise: the full-text field has lengths
+        reader.close()
     ix.close()
 
 
