@@ -64,7 +64,7 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from search import build_index
 started = time.perf_counter()
-report = build_index([sys.argv[2]], sys.argv[3], full=True)
+report = build_index([sys.argv[2]], sys.argv[3], full=sys.argv[4:5] != ["incremental"])
 seconds = time.perf_counter() - started
 counts = {}
 for name in ("added", "updated", "deleted", "unchanged", "skipped"):
@@ -87,6 +87,37 @@ print(json.dumps({
 }))
 """
 
+
+# The scale step's queries also run in a child, so that the peak RSS of a
+# process that only opens the index and searches it is measured on its own
+# (the issue's "query process under 1 GiB").  Warm-up pass, then timed passes.
+_CHILD_QUERY = r"""
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from search import open_index
+queries, runs = json.loads(open(sys.argv[3], encoding="utf-8").read()), int(sys.argv[4])
+ix = open_index(sys.argv[2])
+modes = {"product": {}, "product_lean": {"facets": False, "feedback": False}}
+out = {}
+for mode, kwargs in modes.items():
+    empty = sum(1 for q in queries if not ix.search(q, limit=10, **kwargs).hits)
+    p50s, p95s = [], []
+    for _ in range(runs):
+        lat = []
+        for q in queries:
+            started = time.perf_counter()
+            ix.search(q, limit=10, **kwargs)
+            lat.append(time.perf_counter() - started)
+        lat.sort()
+        p50s.append(statistics.median(lat) * 1e3)
+        p95s.append(lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] * 1e3)
+    out[mode] = {"p50_ms": statistics.median(p50s), "p95_ms": statistics.median(p95s),
+                 "runs_p50_ms": p50s, "runs_p95_ms": p95s, "queries_without_hits": empty}
+ix.close()
+with open("/proc/self/status") as status:
+    out["query_peak_rss_kb"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps(out))
+"""
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -678,6 +709,7 @@ class Bench:
         # sit in memory at once; parsing time is summed inside the stream.
         parse_seconds = 0.0
         titles: list[str] = []
+        facets: list[peers.Doc] = []
 
         def stream() -> Iterator[peers.Doc]:
             nonlocal parse_seconds
@@ -687,6 +719,8 @@ class Bench:
                 parse_seconds += time.perf_counter() - started
                 if len(titles) < 20_000:
                     titles.append(doc.title)
+                # What fts5_page's facet table needs, without the texts.
+                facets.append(peers.Doc("", "", "", "", doc.topics, doc.provider, doc.published))
                 yield doc
 
         fts5 = peers.Fts5Peer(self.tmp / f"scale-{n}-fts5", group=self.args.peer_semantics)
@@ -695,6 +729,8 @@ class Bench:
         result["fts5"] = {"seconds": total - parse_seconds, "index_bytes": fts5.size_bytes()}
         queries = make_queries(titles, self.args.queries, self.args.seed)
         result["fts5"].update(time_queries(peer_hits(fts5), queries, self.runs))
+        result["fts5_page"] = time_queries(fts5_page(fts5, facets), queries, self.runs)
+        del facets[:]
         fts5.close()
         log(f"  scale {n:,}: parse {parse_seconds:.1f} s, FTS5 build {total - parse_seconds:.1f} s")
         if self.product is not None:
@@ -713,11 +749,40 @@ class Bench:
                     "index_bytes": peers.disk_usage(index_dir),
                     "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5"]["seconds"]),
                 }
-                ix = self.product.open_index(str(index_dir))
-                try:
-                    product.update(time_queries(lambda q: len(ix.search(q, limit=10).hits), queries, self.runs))
-                finally:
-                    ix.close()
+                query_file = self.tmp / f"scale-{n}-queries.json"
+                query_file.write_text(json.dumps(queries), encoding="utf-8")
+                log(f"  scale {n:,}: product queries in a child process")
+                asked = subprocess.run(
+                    [sys.executable, "-c", _CHILD_QUERY, str(REPO), str(index_dir), str(query_file), str(self.runs)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if asked.returncode:
+                    result["product_query_error"] = f"exit {asked.returncode}: {asked.stderr.strip()[-800:]}"
+                else:
+                    answered = json.loads(asked.stdout.strip().splitlines()[-1])
+                    product.update(answered["product"])
+                    product["lean"] = answered["product_lean"]
+                    product["query_peak_rss_bytes"] = answered["query_peak_rss_kb"] * 1024
+                # Incremental: 1% edited, 0.5% deleted, 0.5% added, as step_reindex.
+                log(f"  scale {n:,}: product incremental build in a child process")
+                mutation = mutate(folder, self.args.seed)
+                inc, inc_tree = run_sampled(
+                    [sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir), "incremental"]
+                )
+                if inc.returncode:
+                    result["product_incremental_error"] = f"exit {inc.returncode}: {inc.stderr.strip()[-800:]}"
+                else:
+                    child = json.loads(inc.stdout.strip().splitlines()[-1])
+                    product["incremental"] = {
+                        "seconds": child["seconds"],
+                        "report": child["report"],
+                        "ratio_to_full": child["seconds"] / product["seconds"],
+                        "mutation": {"changed": mutation.changed, "deleted": mutation.deleted, "added": mutation.added},
+                        "peak_rss_bytes": rss_bytes(child["maxrss_self"]),
+                        **inc_tree,
+                    }
                 result["product"] = product
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(index_dir, ignore_errors=True)
@@ -876,14 +941,54 @@ class Bench:
                         ),
                     ]
                 )
+                if "lean" in p:
+                    lean = p["lean"]
+                    rows.append(
+                        ["product search(facets=False, feedback=False)", "", "", fmt_ms(lean["p50_ms"]),
+                         fmt_ms(lean["p95_ms"]), ""]
+                    )
+                if "query_peak_rss_bytes" in p:
+                    rows.append(["product query process (open, all queries)", "", "", "", "",
+                                 fmt_bytes(p["query_peak_rss_bytes"])])
+                if "incremental" in p:
+                    inc = p["incremental"]
+                    m = inc["mutation"]
+                    rows.append(
+                        [
+                            f"product incremental ({m['changed']} edited, {m['deleted']} deleted, {m['added']} added): "
+                            f"{inc['ratio_to_full']:.1%} of full ({target(inc['ratio_to_full'], 0.05, percent=True)})",
+                            fmt_s(inc["seconds"]), "", "", "",
+                            fmt_bytes(inc.get("peak_tree_pss_bytes", inc["peak_rss_bytes"])),
+                        ]
+                    )
             elif "product_error" in s:
                 rows.append([f"product failed: {s['product_error']}", "", "", "", "", ""])
+            if "fts5_page" in s:
+                rows.insert(1, ["sqlite FTS5 + snippet() + GROUP BY facets", "", "",
+                                fmt_ms(s["fts5_page"]["p50_ms"]), fmt_ms(s["fts5_page"]["p95_ms"]), ""])
+            for key in ("product_query_error", "product_incremental_error"):
+                if key in s:
+                    rows.append([f"{key}: {s[key]}", "", "", "", "", ""])
             out.append(
                 f"scale: {s['records']:,} generated records, {fmt_bytes(s['corpus_bytes'])} "
                 f"({fmt_bytes(s['corpus_disk_bytes'])} on disk), generated in "
                 f"{fmt_s(s['generate_seconds'])}; parsing alone {fmt_s(s['parse_seconds'])}"
             )
             out.append(table(["", "build", "index size", "query p50", "query p95", "peak RSS"], rows))
+            ratios = []
+            if p:
+                ratios.append(f"index size {p['index_bytes'] / s['fts5']['index_bytes']:.2f}x FTS5's (target <= 1.5x)")
+            for mine, theirs, label in (
+                ("product", "fts5_page", "search() / FTS5 with snippets and facets"),
+                ("product", "fts5", "search() / FTS5 top 10"),
+                ("lean", "fts5", "search(facets=False, feedback=False) / FTS5 top 10"),
+            ):
+                a = p if mine == "product" else (p or {}).get(mine)
+                b = s.get(theirs)
+                if a and b and "p50_ms" in a:
+                    ratios.append(f"{label}: p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p95 {a['p95_ms'] / b['p95_ms']:.2f}x")
+            if ratios:
+                out.append("same-run scale ratios: " + "; ".join(ratios))
         return "\n\n".join(out)
 
 
