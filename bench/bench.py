@@ -697,11 +697,20 @@ class Bench:
 
     def step_scale(self, n: int) -> dict[str, Any]:
         folder, index_dir = self.tmp / f"scale-{n}", self.tmp / f"scale-{n}-index"
-        log(f"  generating {n:,} records")
-        made = generate.generate(n, folder, shared=self.args.shared, cache=self.args.cache, seed=self.args.seed)
+        given: Path | None = self.args.scale_records
+        if given is not None:
+            # A corpus generate.py wrote beforehand: used as it is (the
+            # incremental run below edits it) and never deleted.
+            folder = given.resolve()
+            paths = list(peers.iter_record_paths(folder))
+            log(f"  using the {len(paths):,} records in {folder}")
+            made = generate.Generated(folder, len(paths), sum(p.stat().st_size for p in paths), float("nan"))
+        else:
+            log(f"  generating {n:,} records")
+            made = generate.generate(n, folder, shared=self.args.shared, cache=self.args.cache, seed=self.args.seed)
         result: dict[str, Any] = {
             "records": made.records,
-            "generate_seconds": made.seconds,
+            "generate_seconds": None if given is not None else made.seconds,
             "corpus_bytes": made.bytes,
             "corpus_disk_bytes": peers.disk_usage(folder),
         }
@@ -784,7 +793,15 @@ class Bench:
                         **inc_tree,
                     }
                 result["product"] = product
-        shutil.rmtree(folder, ignore_errors=True)
+        if self.args.scale_keep is not None:
+            # Kept for bench/cluster.py --records/--index: the corpus as the
+            # incremental run left it, and the index in step with it.
+            self.args.scale_keep.mkdir(parents=True, exist_ok=True)
+            for kept in (folder, index_dir) if given is None else (index_dir,):
+                shutil.move(kept, self.args.scale_keep / kept.name)
+            log(f"  scale {n:,}: corpus and index kept in {self.args.scale_keep}")
+        if given is None:
+            shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(index_dir, ignore_errors=True)
         return result
 
@@ -971,8 +988,9 @@ class Bench:
                     rows.append([f"{key}: {s[key]}", "", "", "", "", ""])
             out.append(
                 f"scale: {s['records']:,} generated records, {fmt_bytes(s['corpus_bytes'])} "
-                f"({fmt_bytes(s['corpus_disk_bytes'])} on disk), generated in "
-                f"{fmt_s(s['generate_seconds'])}; parsing alone {fmt_s(s['parse_seconds'])}"
+                f"({fmt_bytes(s['corpus_disk_bytes'])} on disk), "
+                + ("generated beforehand" if s["generate_seconds"] is None else f"generated in {fmt_s(s['generate_seconds'])}")
+                + f"; parsing alone {fmt_s(s['parse_seconds'])}"
             )
             out.append(table(["", "build", "index size", "query p50", "query p95", "peak RSS"], rows))
             ratios = []
@@ -1032,6 +1050,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--word", default="cocoa", help="the word for the cold CLI query")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--scale", default="", help="comma-separated record counts to generate")
+    parser.add_argument(
+        "--scale-records", type=Path, default=None, help="with one --scale N: a folder generate.py already wrote"
+    )
+    parser.add_argument(
+        "--scale-keep", type=Path, default=None, help="move each scale corpus and its index here instead of deleting them"
+    )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: system temp)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -1041,6 +1065,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown step or peer: {', '.join(sorted(unknown))}")
     args.scale = [int(n.replace("_", "")) for n in args.scale.split(",") if n]
+    if args.scale_records is not None and len(args.scale) != 1:
+        parser.error("--scale-records goes with exactly one --scale N")
+    if args.scale_records is not None and not args.scale_records.is_dir():
+        parser.error(f"--scale-records {args.scale_records}: not a folder")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
