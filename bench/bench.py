@@ -185,7 +185,16 @@ def run_sampled(cmd: list[str], every: float = 0.5) -> tuple[subprocess.Complete
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         sampling = os.path.exists(f"/proc/{proc.pid}/smaps_rollup")
+        started = last_note = time.monotonic()
         while proc.poll() is None:
+            if sampling and time.monotonic() - last_note >= 60:
+                # A long build's peaks so far, on stderr: if it is stopped
+                # before the end, what it had reached is still known.
+                last_note = time.monotonic()
+                log(
+                    f"    {last_note - started:.0f} s: peak so far PSS {fmt_bytes(peaks['peak_tree_pss_bytes'])}, "
+                    f"RSS sum {fmt_bytes(peaks['peak_tree_rss_bytes'])}"
+                )
             if sampling:
                 rss = pss = 0
                 for pid in _tree(proc.pid):
