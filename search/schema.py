@@ -61,7 +61,7 @@ from whoosh.system import pack_uint
 from search.newsforms import news_form
 from search.records import Article, Provider, Stub
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.ranking).
@@ -144,15 +144,18 @@ class NewsFormFilter(analysis.Filter):  # type: ignore[misc]
             yield token
 
 
-#: Where an abbreviation or a decimal number splits into its parts.
-_PARTS = re.compile(r"[.&]")
+#: Where an abbreviation, a decimal number or a word with an apostrophe splits into its parts.
+_PARTS = re.compile(r"[.&'’]")
 
 
 class IndexPartsFilter(analysis.Filter):  # type: ignore[misc]
     """At index time only, a dotted word's parts too, at its position:
     ``U.S.`` is indexed as ``us`` and as ``u``, ``s``; ``401.21`` as
     itself and ``401``, ``21``; so the headline typed without its punctuation
-    (``u s credit markets``) finds it as well as ``us`` and ``u.s.`` do."""
+    (``u s credit markets``) finds it as well as ``us`` and ``u.s.`` do.
+    The same for a word with an apostrophe: ``O'Neill`` is also ``o`` and
+    ``neill``, ``won't`` ``won`` and ``t``, ``Parliament's`` (``parliament``)
+    also ``s``; a part the word itself is indexed as is not repeated."""
 
     def __init__(self) -> None:
         self.stem = stemmer_for_language("en")
@@ -163,9 +166,11 @@ class IndexPartsFilter(analysis.Filter):  # type: ignore[misc]
             yield token
             if token.mode != "index" or not _PARTS.search(typed):
                 continue
+            whole = token.text
             for part in index_parts(typed):
                 token.text = self.stem(part)
-                yield token
+                if token.text != whole:
+                    yield token
 
 
 def index_parts(word: str) -> list[str]:
@@ -246,9 +251,11 @@ class _FastAnalysis:
                     stems.clear()
                 stem = stems[word] = self.stem(word)
             yield stem, pos
-            if "." in typed or "&" in typed:  # IndexPartsFilter
+            if "." in typed or "&" in typed or "'" in typed or "’" in typed:  # IndexPartsFilter
                 for part in index_parts(typed):
-                    yield self.stem(part), pos
+                    part = self.stem(part)
+                    if part != stem:
+                        yield part, pos
 
     def postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
         """What fields.TEXT.index() returns: (term, freq, weight, encoded positions).

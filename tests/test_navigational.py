@@ -119,3 +119,34 @@ def test_a_question_still_gets_feedback(seed_index: Index) -> None:
     hit = seed_index.search("why are central banks raising rates in scandinavia", explain=True).hits[0]
     assert hit.explanation is not None
     assert any(role == "feedback" for _, role, _ in hit.explanation.parts)
+
+
+SPORT = [
+    ("target.md", "Juninho demand for O'Neill talks", "The midfielder wants a meeting about his future."),
+    (
+        "tracking.md",
+        "Mexicans tracking unhappy Juninho",
+        "Juninho is unhappy. Mexican clubs track Juninho, and Juninho's agent says Juninho will hold talks. "
+        "O'Neill says Juninho stays; O'Neill wants talks with Juninho soon.",
+    ),
+    ("other.md", "Celtic win at Clyde", "O'Neill's side won five nil."),
+]
+
+
+@pytest.fixture()
+def sport(write_record: RecordWriter, tmp_path: Path) -> Iterator[Index]:
+    for name, title, body in SPORT:
+        write_record(name, f"title: {title!r}", body=body)
+    build_index([tmp_path / "records"], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        yield ix
+
+
+def test_a_headline_typed_without_its_apostrophes_is_navigational(sport: Index) -> None:
+    # "O'Neill" typed "o neill": the title holds every query word, so no feedback pulls
+    # the story that repeats the names above the one whose headline it is.
+    hit = sport.search("juninho demand for o neill talks", explain=True).hits[0]
+    assert Path(hit.path).name == "target.md"
+    assert hit.explanation is not None
+    assert "feedback" not in {role for _, role, _ in hit.explanation.parts}
+    assert [name for name, _ in hit.explanation.factors] == ["title match"]

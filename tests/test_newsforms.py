@@ -103,6 +103,14 @@ def test_an_abbreviation_is_indexed_as_its_letters_too_at_its_position() -> None
     assert [t.text for t in text_analyzer()("U.S.")] == ["us"]
 
 
+def test_a_word_with_an_apostrophe_is_indexed_as_its_parts_too() -> None:
+    assert list(_FAST.terms("O'Neill talks")) == [("o'neil", 0), ("o", 0), ("neill", 0), ("talk", 1)]
+    assert [t for t, _ in _FAST.terms("won’t")] == ["won't", "won", "t"]  # ’ folds to '
+    # A possessive is stemmed to its word: only the "s" is added, never the word twice.
+    assert list(_FAST.terms("Parliament's record")) == [("parliament", 0), ("s", 0), ("record", 1)]
+    assert [t.text for t in text_analyzer()("O'Neill")] == ["o'neil"]  # a query asks for the word
+
+
 # -- through the index ---------------------------------------------------------------------------
 
 STORIES = [
@@ -113,6 +121,8 @@ STORIES = [
     ("sp.md", "S&P DOWNGRADES ZENITH DEBT", "Standard and Poor's Corp said it lowered ratings."),
     ("zenith.md", "ZENITH LABORATORIES INC <ZEN> 4TH QTR LOSS", "Shr loss 12 cts vs profit 1.5 mln dlrs."),
     ("units.md", "Fourth quarter results", "A loss of 1.5 million dollars in the fourth quarter."),
+    ("oneill.md", "Juninho demand for O'Neill talks", "The striker wants talks with the manager."),
+    ("ndour.md", "Youssou N'Dour wins music prize", "The singer won the prize for his album."),
 ]
 
 
@@ -147,6 +157,9 @@ def test_either_spelling_finds_both(news: Index, text: str) -> None:
         ('"fourth quarter"', "zenith.md"),
         ('"1.5 million dollars"', "zenith.md"),
         ('"1.5 mln dlr"', "units.md"),
+        ("o neill", "oneill.md"),  # typed without the apostrophe
+        ("o'neill", "oneill.md"),
+        ("n dour", "ndour.md"),
     ],
 )
 def test_tickers_symbols_and_units_as_people_type_them(news: Index, text: str, name: str) -> None:
