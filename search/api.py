@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from search.bounds import MAX_SUGGESTIONS
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
-from search.query import Filters, SearchContext, SearchRequest, check_limit, count_kind, run_search, weighting
+from search.query import SearchContext, check_limit, count_kind, run_search, search_request, weighting
 from search.ranking import Boost
 from search.results import Document as Document  # defined with the other typed results; re-exported here
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
@@ -133,22 +133,19 @@ class Index:
         one that runs out returns the hits found by then, with the page's
         `timed_out` set (see search.deadline).
         """
-        request = SearchRequest(
-            text=text,
-            filters=Filters(
-                # A lone string is one value, not its characters.
-                topics=(topics,) if isinstance(topics, str) else tuple(topics),
-                providers=(providers,) if isinstance(providers, str) else tuple(providers),
-                since=since,
-                until=until,
-                published=published,
-            ),
+        request = search_request(
+            text,
+            topics=topics,
+            providers=providers,
+            since=since,
+            until=until,
+            published=published,
             sort=sort,
             limit=limit,
             page=page,
             raw=raw,
             facets=facets,
-            boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+            boost=boost,
             collapse=collapse,
             explain=explain,
             feedback=feedback,

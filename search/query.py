@@ -27,7 +27,7 @@ returns the hits found so far with ``ResultPage.timed_out`` set.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -280,6 +280,52 @@ class SearchRequest:
                 option="boost",
                 hint="Drop `sort` to rank by relevance times the boosts, or drop `boost` to sort.",
             )
+
+
+def search_request(
+    text: str = "",
+    *,
+    topics: str | list[str] | tuple[str, ...] = (),
+    providers: str | list[str] | tuple[str, ...] = (),
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    published: bool | None = None,
+    sort: str = "relevance",
+    limit: int = 10,
+    page: int = 1,
+    raw: bool = False,
+    facets: bool = True,
+    boost: str | Sequence[str | ranking.Boost] = (),
+    collapse: bool = True,
+    explain: bool = False,
+    feedback: bool = True,
+    suggest: bool = True,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+) -> SearchRequest:
+    """The request of a library search call, for every backend's `search`
+    (search.api.Index, search.cluster.backend.ClusterIndex): a lone string
+    is one topic, provider or boost, not its characters."""
+    return SearchRequest(
+        text=text,
+        filters=Filters(
+            topics=(topics,) if isinstance(topics, str) else tuple(topics),
+            providers=(providers,) if isinstance(providers, str) else tuple(providers),
+            since=since,
+            until=until,
+            published=published,
+        ),
+        sort=sort,
+        limit=limit,
+        page=page,
+        raw=raw,
+        facets=facets,
+        boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+        collapse=collapse,
+        explain=explain,
+        feedback=feedback,
+        suggest=suggest,
+        time_limit=time_limit,
+    )
 
 
 def _highlight_terms(built: BuiltQuery | None, main: query.Query) -> frozenset[str]:

@@ -526,22 +526,42 @@ def _common(
     return doc
 
 
+def indexed_values(item: Article | Stub) -> dict[str, Any]:
+    """What an article or a related stub is indexed by, as keywords of the
+    backends' row builders (this module's documents, the cluster's rows):
+    one list, so that both index the same values."""
+    if isinstance(item, Stub):
+        return {
+            "title": item.title,
+            "excerpt": item.excerpt,
+            "body": None,
+            "topics": (),
+            "published": item.published,
+            "url": item.url,
+            "provider": item.provider,
+            "quality": item.quality,
+            "heat": None,
+            "is_published": None,
+        }
+    return {
+        "title": item.title,
+        "excerpt": item.excerpt,
+        "body": item.body,
+        "topics": item.topics,
+        "published": item.published,
+        "url": item.url,
+        "provider": item.provider,
+        "quality": item.quality,
+        "heat": item.heat,
+        "is_published": item.is_published,
+    }
+
+
 def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -> Iterator[dict[str, Any]]:
     """The Whoosh documents for one record file: the article, then its stubs."""
     path = str(article.path)
     ident = doc_id(path)
-    doc = _common(
-        title=article.title,
-        excerpt=article.excerpt,
-        body=article.body,
-        topics=article.topics,
-        published=article.published,
-        url=article.url,
-        provider=article.provider,
-        quality=article.quality,
-        heat=article.heat,
-        is_published=article.is_published,
-    )
+    doc = _common(**indexed_values(article))
     doc.update(
         id=ident,
         kind="article",
@@ -561,18 +581,7 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
 
 
 def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str, Any]:
-    doc = _common(
-        title=stub.title,
-        excerpt=stub.excerpt,
-        body=None,
-        topics=(),
-        published=stub.published,
-        url=stub.url,
-        provider=stub.provider,
-        quality=stub.quality,
-        heat=None,
-        is_published=None,
-    )
+    doc = _common(**indexed_values(stub))
     doc.update(
         id=f"{parent}-r{number}",
         kind="related",

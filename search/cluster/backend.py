@@ -32,7 +32,7 @@ from search.cluster.url import BackendURL, Endpoint, connect, parse, shard_endpo
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.plan import QueryPlan, build_plan
-from search.query import PROXIMITY_MAX_WORDS, Filters, SearchRequest, check_limit
+from search.query import PROXIMITY_MAX_WORDS, check_limit, search_request
 from search import ranking
 from search.ranking import Boost
 from search.records import Provider
@@ -162,20 +162,18 @@ class ClusterIndex:
         if raw:
             raise QueryError(text, "raw (Whoosh) query syntax is not supported by the cluster backend",
                              hint="Drop --raw: the safe syntax (words, \"phrases\", +, -, OR) works on both.")
-        request = SearchRequest(
-            text=text,
-            filters=Filters(
-                topics=(topics,) if isinstance(topics, str) else tuple(topics),
-                providers=(providers,) if isinstance(providers, str) else tuple(providers),
-                since=since,
-                until=until,
-                published=published,
-            ),
+        request = search_request(
+            text,
+            topics=topics,
+            providers=providers,
+            since=since,
+            until=until,
+            published=published,
             sort=sort,
             limit=limit,
             page=page,
             facets=facets,
-            boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+            boost=boost,
             collapse=collapse,
             time_limit=time_limit,
         )

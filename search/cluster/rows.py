@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from search.records import Article, Provider, Stub
-from search.schema import MISSING_HIGH, MISSING_LOW, analyse_text, combined_text, doc_id, duplicate_keys, iso_utc
+from search.schema import (
+    MISSING_HIGH,
+    MISSING_LOW,
+    analyse_text,
+    combined_text,
+    doc_id,
+    duplicate_keys,
+    indexed_values,
+    iso_utc,
+)
 
 KIND_ARTICLE, KIND_RELATED = 0, 1
 KINDS = {KIND_ARTICLE: "article", KIND_RELATED: "related"}
@@ -137,18 +146,7 @@ def article_rows(article: Article, size: int, mtime_ns: int, digest: str) -> lis
     path = str(article.path)
     ident = doc_id(path)
     rows = [_stub_row(stub, path, ident, number) for number, stub in enumerate(article.related, start=1)]
-    values = _common(
-        title=article.title,
-        excerpt=article.excerpt,
-        body=article.body,
-        topics=article.topics,
-        provider=article.provider,
-        published=article.published,
-        url=article.url,
-        quality=article.quality,
-        heat=article.heat,
-        is_published=article.is_published,
-    )
+    values = _common(**indexed_values(article))
     values.update(
         doc_id=ident,
         kind_code=KIND_ARTICLE,
@@ -164,18 +162,7 @@ def article_rows(article: Article, size: int, mtime_ns: int, digest: str) -> lis
 
 def _stub_row(stub: Stub, path: str, parent: str, number: int) -> Row:
     ident = stub_id(parent, number)
-    values = _common(
-        title=stub.title,
-        excerpt=stub.excerpt,
-        body=None,
-        topics=(),
-        provider=stub.provider,
-        published=stub.published,
-        url=stub.url,
-        quality=stub.quality,
-        heat=None,
-        is_published=None,
-    )
+    values = _common(**indexed_values(stub))
     values.update(
         doc_id=ident,
         kind_code=KIND_RELATED,
