@@ -103,20 +103,26 @@ def _document(row: tuple[Any, ...]) -> _Doc:
     )
     tf: dict[str, float] = {}
     positions: dict[str, list[int]] = {}
+    text_terms: list[str] = []  # title, excerpt and body, as search.query.document_terms reads them
+    title_terms: list[str] = []
     base = 0
+    # One pass of the analyzer over each part (it is most of a query's time here).
     for text, weight in parts:
         last = -1
-        for term, pos in analyse_text(text):
+        terms = analyse_text(text)
+        for term, pos in terms:
             tf[term] = tf.get(term, 0.0) + weight
             last = base + pos
             positions.setdefault(term, []).append(last)
         if last >= 0:
             base = last + PART_GAP
-    title_terms = [t for t, _ in analyse_text(title)]
-    text = " ".join((title, excerpt, body))
+        if text in (title, excerpt, body):
+            text_terms += [t for t, _ in terms]
+            if text == title and not title_terms:
+                title_terms = [t for t, _ in terms]
     # Whoosh keeps a length in one byte: the embedded index's BM25 sees it rounded so.
     length = byte_to_length(length_to_byte(int(row[LENGTH] or 0)))
-    return _Doc(row, tf, positions, [t for t, _ in analyse_text(text)], title_terms, text, float(length))
+    return _Doc(row, tf, positions, text_terms, title_terms, " ".join((title, excerpt, body)), float(length))
 
 
 def _bm25(idf: float, tf: float, length: float, avg: float) -> float:
@@ -140,8 +146,7 @@ def rerank(
     `weights`: each query term's (ranking.term_weights), `words`: the
     positive terms in query order, `forms`: a typed word for each (what
     searchd is asked about); `proximity`: the words of the proximity bonus
-    (search.query._bonus), if the query has one.  None for fewer than two terms (searchd's
-    ranking is then exact)."""
+    (search.query._bonus), if the query has one.  None without terms."""
     if not weights or not found:
         return None
     df = frequency({term: forms.get(term, term) for term in weights})
