@@ -5,7 +5,7 @@ across a document's fields (only per field summed over the words, or per
 word summed over the fields unweighted), and it cannot add terms from the
 top hits.  So a relevance query is ranked in two steps: searchd
 matches and picks a window of candidates with the approximate BM25F of
-search.cluster.sphinxql, and this module scores that window the way the
+search.cluster.sphinxql, and this module scores the best of them the way the
 embedded index scores (search.ranking).  One-word queries too: searchd's
 idf is each shard's own, and on seeds/ its scores of "energy" ordered the
 4th and 5th hits otherwise than the embedded index.
@@ -28,7 +28,7 @@ idf is each shard's own, and on seeds/ its scores of "energy" ordered the
 The document lengths are the embedded index's (a ``text_len`` attribute
 written with each row, rounded as Whoosh keeps them; searchd's own
 ``<field>_len`` count stop words), and so is their average over the cluster.
-What stays different: a document outside the window is never pulled up by
+What stays different: a document outside those is never pulled up by
 feedback (the embedded index re-ranks every match).
 """
 
