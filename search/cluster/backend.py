@@ -196,10 +196,14 @@ class ClusterIndex:
         results = self._run(statements)
         found, meta = results[0]
         warnings = sorted({m["warning"] for _, m in results if m.get("warning")})
-        # searchd stops at max_query_time without saying so (checked on
-        # 2.2.11: no warning, a smaller total_found); its reported time
-        # reaching the budget is the sign.
-        timed_out = bool(budget) and any(float(m.get("time", 0) or 0) * 1000 >= budget for _, m in results)
+        # A shard that ran out of max_query_time says so in an agent warning
+        # ("query time exceeded max_query_time"), but a local search stops
+        # silently (checked on 2.2.11: a smaller total_found); its reported
+        # time reaching the budget is the sign then.
+        timed_out = bool(budget) and (
+            any(float(m.get("time", 0) or 0) * 1000 >= budget for _, m in results)
+            or any("max_query_time" in w for w in warnings)
+        )
         total = int(meta.get("total_found", len(found)))
         found = self._shadowed(found)
         if plan.sort == "relevance" and plan.positive:
