@@ -169,8 +169,8 @@ def naive_seconds(
     archive articles picked at random, spread over its big segments; the naive way), and
     whether the restricted and naive ways agree."""
     from search.alerts.matching import compile_alert, evaluate, live_articles
-    from search.schema import doc_id
-    from search.store import Store
+    from search.storage.schema import doc_id
+    from search.storage.store import Store
 
     _gen, ix = Store(index).open()
     with ix.searcher() as searcher:

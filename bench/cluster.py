@@ -112,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         return relevance_main(args)
 
     from search import build_index, open_index
-    from search.cluster import daemons
-    from search.cluster.backend import ClusterIndex
-    from search.cluster.sync import sync_cluster
+    from search.backends.cluster import daemons
+    from search.backends.cluster.backend import ClusterIndex
+    from search.backends.cluster.sync import sync_cluster
 
     if args.records is not None:
         if not args.records.is_dir():
@@ -229,9 +229,9 @@ def relevance_main(args: argparse.Namespace) -> int:
     import relevance
 
     from search import build_index, open_index
-    from search.cluster import daemons
-    from search.cluster.backend import ClusterIndex
-    from search.cluster.sync import sync_cluster
+    from search.backends.cluster import daemons
+    from search.backends.cluster.backend import ClusterIndex
+    from search.backends.cluster.sync import sync_cluster
 
     print(f"nDCG@10 (MAP@100), {'keyword queries of ' + str(args.keywords) + ' words' if args.keywords else 'full topics'}")
     print()

@@ -389,7 +389,7 @@ def product_available() -> str | None:
 
 
 def parse_setting(text: str) -> tuple[str, str, list[Any]]:
-    """'ranking.K1=1.2,1.5' -> ('search.ranking', 'K1', [1.2, 1.5]); values are JSON, else strings."""
+    """'ranking.K1=1.2,1.5' -> ('search.planning.ranking', 'K1', [1.2, 1.5]); values are JSON, else strings."""
     target, sep, values = text.partition("=")
     module, dot, name = target.strip().rpartition(".")
     if not sep or not dot or not name:

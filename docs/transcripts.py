@@ -198,7 +198,7 @@ class Workspace:
 
     def _learn_ids(self) -> None:
         """Pair each file's id here with the id it has under DOC_ROOT (ids hash the absolute path)."""
-        from search.schema import doc_id  # the library, as installed
+        from search.storage.schema import doc_id  # the library, as installed
 
         files = [p for p in self.root.rglob("*") if ".venv" not in p.parts and "index" not in p.parts]
         rel = sorted(str(p.relative_to(self.root)) for p in files if p.is_file())

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
         SearchError,
         UsageError,
     )
-    from search.indexer import build_index
-    from search.ranking import Boost
+    from search.indexing.indexer import build_index
+    from search.planning.ranking import Boost
     from search.records import Article, Limits, Provider, Stub, load_record
     from search.results import (
         Explanation,
@@ -58,9 +58,9 @@ _EXPORTS = {
         "SearchError",
         "UsageError",
     ),
-    "search.indexer": ("build_index",),
+    "search.indexing.indexer": ("build_index",),
     "search.records": ("Article", "Limits", "Provider", "Stub", "load_record"),
-    "search.ranking": ("Boost",),
+    "search.planning.ranking": ("Boost",),
     "search.results": (
         "Explanation",
         "Facets",

@@ -1,5 +1,5 @@
 """`python -m search`: the same command as the `search` console script."""
 
-from search.cli import main
+from search.cli.main import main
 
 main()

@@ -24,16 +24,17 @@ from typing import TYPE_CHECKING, Any
 from search.bounds import MAX_SUGGESTIONS
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
-from search.query import SearchContext, check_limit, count_kind, run_search, search_request, weighting
-from search.ranking import Boost
+from search.backends.query import SearchContext, count_kind, run_search, weighting
+from search.planning.request import check_limit, search_request
+from search.planning.ranking import Boost
 from search.results import Document as Document  # defined with the other typed results; re-exported here
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
-from search.schema import SCHEMA_VERSION, doc_id, unpack_record
-from search.store import CorruptionGuard, Store
+from search.storage.schema import SCHEMA_VERSION, doc_id, unpack_record
+from search.storage.store import CorruptionGuard, Store
 
 if TYPE_CHECKING:
     from search.alerts.api import Alerts
-    from search.cluster.backend import ClusterIndex
+    from search.backends.cluster.backend import ClusterIndex
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +122,9 @@ class Index:
         and are inclusive (``until="2020"`` means to the end of 2020).
         `boost` multiplies relevance by news signals: "recency" (or
         "recency:7d", the half-life) and/or "quality" (or "quality:2", the
-        weight); see search.ranking.  With `collapse` (the default) copies of
+        weight); see search.planning.ranking.  With `collapse` (the default) copies of
         one story (same webUrl, or same title from the same provider within
-        12 hours, search.collapse.COPY_WINDOW) are
+        12 hours, search.backends.collapse.COPY_WINDOW) are
         one hit whose `duplicates` counts the others.  `explain` fills each
         hit's `explanation` and the page's `parsed_query`.  `feedback=False`
         skips pseudo-relevance feedback: about half the time of a query of
@@ -190,7 +191,7 @@ class Index:
         """Articles like the one with this id (or path): its own related stubs,
         resolved to indexed articles where they exist, then more like it."""
         check_limit(limit)
-        from search.similar import find_similar
+        from search.backends.similar import find_similar
 
         # One searcher for both steps: a reindex between them would pair a
         # document number of one generation with another's searcher.
@@ -202,7 +203,7 @@ class Index:
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
         """Completions of `prefix`: topics, providers and article titles."""
         check_limit(limit, MAX_SUGGESTIONS)
-        from search.complete import complete
+        from search.backends.complete import complete
 
         with CorruptionGuard(self.index_dir):
             return complete(self._ensure().searcher, prefix, limit=limit)
@@ -231,7 +232,7 @@ def open_index(index_dir: str | os.PathLike[str] = "index", *, backend: str | No
     """Open the index at `index_dir` for searching (IndexNotFoundError if none),
     or with `backend` (e.g. "sphinx://127.0.0.1:9306") the cluster it names."""
     if backend:
-        from search.cluster.backend import ClusterIndex
+        from search.backends.cluster.backend import ClusterIndex
 
         return ClusterIndex(backend)
     return Index(index_dir)

@@ -5,12 +5,12 @@ A query's time limit (``time_limit=`` in the library, ``--time-limit`` or
 search.settings) becomes one Deadline when the search starts.  It is passed
 explicitly to every loop that can run long, never kept in a global:
 
-* search.engine reads postings a block at a time (128 postings) and asks
+* search.backends.engine reads postings a block at a time (128 postings) and asks
   ``deadline.expired()`` before each block and before each term;
-* on Whoosh's searcher (raw queries, sorted orders) search.query walks the
+* on Whoosh's searcher (raw queries, sorted orders) search.backends.query walks the
   matchers itself and asks every DOCS_PER_CHECK documents, during matching
   and during collection;
-* search.syntax asks before each term a raw wildcard or range expands to.
+* search.planning.syntax asks before each term a raw wildcard or range expands to.
 
 The interface, for any loop that joins them (a scorer over arrays, a
 cluster backend): call ``expired()`` at block or batch boundaries, never per

@@ -20,7 +20,7 @@
         └── IndexBusyError      another writer holds the lock (holder)
 
 Library code raises these and nothing else for user mistakes; the CLI turns
-them into exit codes in exactly one place (`search.cli`).  Internal bugs are
+them into exit codes in exactly one place (`search.cli.main`).  Internal bugs are
 left as ordinary exceptions on purpose, so they are not mistaken for a
 user's error.
 """

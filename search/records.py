@@ -74,6 +74,7 @@ __all__ = [
     "SourceFile",
     "Stub",
     "load_record",
+    "normalise_roots",
     "parse_datetime",
     "parse_record",
     "read_source",
@@ -1064,3 +1065,16 @@ def _provider_record(provider: Provider | None) -> dict[str, str] | None:
 def _image_record(image: Image) -> dict[str, Any]:
     pairs = (("url", image.url), ("width", image.width), ("height", image.height), ("title", image.title))
     return {k: v for k, v in pairs if v is not None}
+
+
+def normalise_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Absolute, normalised roots, without duplicates or roots inside other roots
+    (so `R` and `R/../R`, or `R` and `R/sub`, never index a file twice)."""
+    roots = sorted({os.path.abspath(p) for p in paths})
+    if not roots:
+        raise UsageError("no PATH to index", option="PATH")
+    kept: list[str] = []
+    for root in roots:
+        if not any(root.startswith(outer.rstrip(os.sep) + os.sep) for outer in kept):
+            kept.append(root)
+    return kept

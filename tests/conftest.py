@@ -20,8 +20,8 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
-from search.schema import decode_source
-from search.store import Store
+from search.storage.schema import decode_source
+from search.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

@@ -31,7 +31,7 @@ from search.errors import (
     QueryError,
     UsageError,
 )
-from search.store import Store
+from search.storage.store import Store
 
 WORDS = ("grain", "wheat", "oil", "crude", "bank", "rates", "moon", "storm")
 
@@ -240,7 +240,7 @@ def test_matching_a_run_equals_search_query_among_its_articles(
     import search.alerts.matching as matching
     from search.alerts.files import Alert
     from search.alerts.matching import compile_alert, evaluate, live_articles
-    from search.schema import doc_id
+    from search.storage.schema import doc_id
 
     _records, index, new = vocabulary_index
     text = " ".join(tokens)
@@ -387,7 +387,7 @@ def test_removing_keeps_cursors_rising_and_a_new_alert_of_that_name_starts_clean
 
 
 def test_corrupt_alerts_file_never_stops_the_reindex_and_its_articles_wait(archive: tuple[Path, Path]) -> None:
-    from search.check import check_index
+    from search.indexing.check import check_index
 
     records, index = archive
     Alerts(index).add("wheat", "wheat")
@@ -413,7 +413,7 @@ def test_corrupt_alerts_file_never_stops_the_reindex_and_its_articles_wait(archi
 
 
 def test_an_alert_broken_by_hand_is_skipped_and_reported(archive: tuple[Path, Path]) -> None:
-    from search.check import check_index
+    from search.indexing.check import check_index
 
     records, index = archive
     Alerts(index).add("good", "wheat")
@@ -511,13 +511,13 @@ def test_the_package_exports_its_names_and_import_search_stays_light() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     loaded = json.loads(done.stdout.replace("'", '"'))
     # The indexer's import of the run hook brings no query engine, delivery or CLI along.
-    assert not {"search.query", "search.alerts.matching", "search.alerts.delivery", "search.cli"} & set(loaded)
+    assert not {"search.backends.query", "search.alerts.matching", "search.alerts.delivery", "search.cli.main"} & set(loaded)
 
 
 def test_search_watch_runs_match_too(archive: tuple[Path, Path]) -> None:
     import threading
 
-    from search.watch import watch
+    from search.indexing.watch import watch
 
     records, index = archive
     Alerts(index).add("wheat", "wheat")

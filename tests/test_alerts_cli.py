@@ -12,8 +12,8 @@ from conftest import SEEDS, render_record
 from typer.testing import CliRunner, Result
 
 from search import build_index
-from search.cli import app
-from search.store import Store
+from search.cli.main import app
+from search.storage.store import Store
 
 RUNNER = CliRunner(env={"COLUMNS": "400"})
 

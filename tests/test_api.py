@@ -36,8 +36,8 @@ from search import (
     open_index,
 )
 from search.api import Index
-from search.schema import unpack_record
-from search.store import Store
+from search.storage.schema import unpack_record
+from search.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

@@ -1,4 +1,4 @@
-"""search.check: every valid index passes, problems are named, notes do not fail the check."""
+"""search.indexing.check: every valid index passes, problems are named, notes do not fail the check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from search import build_index
-from search.check import check_index
-from search.store import Store
+from search.indexing.check import check_index
+from search.storage.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

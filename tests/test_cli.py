@@ -25,8 +25,8 @@ from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 from search import settings
-from search.cli import app
-from search.store import Store
+from search.cli.main import app
+from search.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -889,12 +889,12 @@ def test_watch_rejects_an_interval_over_a_year_before_starting(tmp_path: Path) -
 def test_log_lines_show_file_names_escaped(tmp_path: Path) -> None:
     import logging
 
-    from search.cli import _configure_logging
+    from search.cli.main import _configure_logging
 
     _configure_logging(False)
     try:
         handler = logging.getLogger().handlers[0]
-        record = logging.LogRecord("search.watch", logging.ERROR, __file__, 1, "reindex failed: %s", ("x\x1b]2;PWNED\x07.md",), None)
+        record = logging.LogRecord("search.indexing.watch", logging.ERROR, __file__, 1, "reindex failed: %s", ("x\x1b]2;PWNED\x07.md",), None)
         assert handler.format(record).endswith("ERROR reindex failed: x\\x1b]2;PWNED\\x07.md")
     finally:
         logging.basicConfig(force=True)

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from search import QueryError, open_index
-from search.cli import app
-from search.cluster import daemons, sync
-from search.cluster.backend import ClusterIndex
-from search.cluster.url import connect
+from search.cli.main import app
+from search.backends.cluster import daemons, sync
+from search.backends.cluster.backend import ClusterIndex
+from search.backends.cluster.url import connect
 from search.errors import BackendError, EmptySourceError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ class Cluster:
 _WATCHER = """
 import os, sys, time
 from pathlib import Path
-from search.cluster import daemons
+from search.backends.cluster import daemons
 parent, root = int(sys.argv[1]), Path(sys.argv[2])
 while os.path.exists(f"/proc/{parent}"):
     time.sleep(1)

@@ -7,10 +7,10 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.cluster import rows, sphinxql
-from search.cluster.url import parse
-from search.plan import build_plan
-from search.query import SearchRequest
+from search.backends.cluster import rows, sphinxql
+from search.backends.cluster.url import parse
+from search.planning.plan import build_plan
+from search.planning.request import SearchRequest
 
 
 def _unquote(literal: str) -> str:

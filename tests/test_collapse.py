@@ -11,9 +11,9 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
-from search.query import MAX_LIMIT
+from search.bounds import MAX_LIMIT
 from search.records import Provider
-from search.schema import duplicate_keys
+from search.storage.schema import duplicate_keys
 
 RecordWriter = Callable[..., Path]
 

@@ -1,6 +1,6 @@
-"""search.columns against the dictionary code it replaces on the engine's
-path: the same duplicate groups (search.collapse.Groups) and the same facet
-counts (search.facets.FacetTable)."""
+"""search.backends.columns against the dictionary code it replaces on the engine's
+path: the same duplicate groups (search.backends.collapse.Groups) and the same facet
+counts (search.backends.facets.FacetTable)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import build_index
-from search.collapse import DuplicateKeys, Groups
-from search.columns import ArrayGroups, FacetArrays
-from search.facets import FacetTable
-from search.store import Store
+from search.backends.collapse import DuplicateKeys, Groups
+from search.backends.columns import ArrayGroups, FacetArrays
+from search.backends.facets import FacetTable
+from search.storage.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

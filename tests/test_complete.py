@@ -1,4 +1,4 @@
-"""Prefix completion (search.complete): topics, providers and article titles from a few typed letters.
+"""Prefix completion (search.backends.complete): topics, providers and article titles from a few typed letters.
 
 The index is built from records these tests write, with known titles, dates,
 topics and providers, so every expected suggestion follows from them.
@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import build_index
-from search.complete import MAX_PREFIX, MAX_SUGGESTIONS, complete
-from search.query import weighting
+from search.backends.complete import MAX_PREFIX, MAX_SUGGESTIONS, complete
+from search.backends.query import weighting
 from search.results import Suggestion
-from search.schema import doc_id
-from search.store import Store
+from search.storage.schema import doc_id
+from search.storage.store import Store
 
 
 def front(title: str, date: str, topics: tuple[str, ...] = (), provider: str = "Wire", extra: str = "") -> str:

@@ -20,12 +20,14 @@ from typer.testing import CliRunner
 
 from search import build_index, open_index
 from search.api import Index
-from search.cli import app
+from search.cli.main import app
 from search.deadline import DOCS_PER_CHECK, Deadline
 from search.errors import QueryError, UsageError
-from search.query import MAX_LIMIT, SearchRequest, matching_docs, run_search
+from search.backends.query import matching_docs, run_search
+from search.bounds import MAX_LIMIT
+from search.planning.request import SearchRequest
 from search.results import ResultPage
-from search.syntax import MAX_EXPANSION
+from search.planning.syntax import MAX_EXPANSION
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 #: More documents than DOCS_PER_CHECK, so that Whoosh's loops look at the clock mid-segment.

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.main import get_command
 
-from search.cli import app
+from search.cli.main import app
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_MD = REPO / "docs" / "cli.md"

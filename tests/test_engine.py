@@ -1,4 +1,4 @@
-"""The term-at-a-time evaluator (search.engine) against Whoosh's searcher:
+"""The term-at-a-time evaluator (search.backends.engine) against Whoosh's searcher:
 the same matches, the same order and the same scores, on a multi-segment
 index with deletions, for every kind of query the safe syntax builds."""
 
@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from search import build_index, open_index, query
+from search import build_index, open_index
+from search.backends import query
 from search.api import Index
-from search.engine import Unsupported, _near
-from search.query import MAX_LIMIT
+from search.backends.engine import Unsupported, _near
+from search.bounds import MAX_LIMIT
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -147,7 +148,7 @@ def test_engine_pages_equal_whooshs_with_facets_and_collapse(
     churned: Index, monkeypatch: pytest.MonkeyPatch, text: str, options: dict[str, Any]
 ) -> None:
     # The engine counts facets and collapses copies with numpy over its match
-    # array (search.columns); Whoosh's path with dictionaries over a set.
+    # array (search.backends.columns); Whoosh's path with dictionaries over a set.
     fast = churned.search(text, limit=50, **options)
 
     def refuse(*args: object, **kwargs: object) -> Any:

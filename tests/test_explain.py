@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from search.api import Index
-from search.query import PROXIMITY_MAX_WORDS
+from search.backends.query import PROXIMITY_MAX_WORDS
 
 
 def check_adds_up(ix: Index, text: str, **options: object) -> None:

@@ -35,14 +35,14 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.filedb.structfile import StructFile
 
-import search.indexer
+import search.indexing.indexer
 import search.records
-import search.sidecar
-import search.writers
+import search.storage.sidecar
+import search.storage.writers
 from search import build_index, open_index
 from search.errors import EmptySourceError, IndexNotFoundError, UsageError
 from search.records import Article, parse_record
-from search.store import Store
+from search.storage.store import Store
 
 RecordWriter = Callable[..., Path]
 Row = tuple[Any, ...]
@@ -90,28 +90,28 @@ def touch(path: Path, seconds: int = 10) -> None:
 
 @pytest.fixture()
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The paths search.indexer parses, in order (runs use procs=1, so parsing is in-process)."""
+    """The paths search.indexing.indexer parses, in order (runs use procs=1, so parsing is in-process)."""
     seen: list[Path] = []
 
     def counting(data: bytes, path: Path, *args: Any) -> Article:
         seen.append(path)
         return parse_record(data, path, *args)
 
-    monkeypatch.setattr(search.indexer, "parse_record", counting)
+    monkeypatch.setattr(search.indexing.indexer, "parse_record", counting)
     return seen
 
 
 @pytest.fixture()
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The paths search.indexer reads from disk."""
+    """The paths search.indexing.indexer reads from disk."""
     seen: list[Path] = []
-    real = search.indexer.read_source
+    real = search.indexing.indexer.read_source
 
     def counting(path: Path, *args: Any) -> tuple[bytes, int, int]:
         seen.append(Path(path))
         return real(path, *args)
 
-    monkeypatch.setattr(search.indexer, "read_source", counting)
+    monkeypatch.setattr(search.indexing.indexer, "read_source", counting)
     return seen
 
 
@@ -509,20 +509,20 @@ def test_the_same_root_spelled_differently_is_the_same_root(write_record: Record
 def test_parallel_full_build_forks_with_a_frozen_heap_thaws_it_and_matches_one_writer(
     write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not search.writers.parallel_available(2):
+    if not search.storage.writers.parallel_available(2):
         pytest.skip("parallel sub-writers need the fork start method")
     for n in range(60):
         write_record(f"r{n:02d}.md", record(f"Record {n}", f"Stub {n}"))
-    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
     frozen_at_fork: list[int] = []
-    real_new_task = search.writers.ParallelWriter._new_task
+    real_new_task = search.storage.writers.ParallelWriter._new_task
 
     def spy(writer: Any) -> Any:
         task = real_new_task(writer)
         frozen_at_fork.append(gc.get_freeze_count())
         return task
 
-    monkeypatch.setattr(search.writers.ParallelWriter, "_new_task", spy)
+    monkeypatch.setattr(search.storage.writers.ParallelWriter, "_new_task", spy)
     parallel = build_index([tmp_path / "records"], tmp_path / "parallel", procs=2)
     serial = build_index([tmp_path / "records"], tmp_path / "serial", procs=1)
     assert frozen_at_fork and all(frozen_at_fork)  # each sub-writer forked from a frozen heap
@@ -537,18 +537,18 @@ def test_a_parallel_build_is_deterministic(
     """Sub-writer i gets batches i, i+2, i+4... and its segment is published
     in place i: the same files give the same document numbers every time,
     so the same tie order and the same copy of a story on every build."""
-    if not search.writers.parallel_available(2):
+    if not search.storage.writers.parallel_available(2):
         pytest.skip("parallel sub-writers need the fork start method")
     for n in range(60):
         write_record(f"r{n:02d}.md", record(f"Record {n}"))
-    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
-    real_init = search.writers.ParallelWriter.__init__
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
+    real_init = search.storage.writers.ParallelWriter.__init__
 
     def small_batches(writer: Any, *args: Any, **kwargs: Any) -> None:
         real_init(writer, *args, **kwargs)
         writer.batchsize = 7
 
-    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", small_batches)
+    monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", small_batches)
     paths = sorted(str(p) for p in (tmp_path / "records").glob("*.md"))
     batches = [paths[i : i + 7] for i in range(0, len(paths), 7)]
     expected = [p for b in batches[0::2] for p in b] + [p for b in batches[1::2] for p in b]
@@ -565,44 +565,44 @@ def test_a_parallel_build_is_deterministic(
 def test_each_sub_writer_writes_its_own_segments_side_car(
     write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not search.writers.parallel_available(2):
+    if not search.storage.writers.parallel_available(2):
         pytest.skip("parallel sub-writers need the fork start method")
     for n in range(60):
         write_record(f"r{n:02d}.md", record(f"Record {n}"))
-    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
-    real_init = search.writers.ParallelWriter.__init__
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
+    real_init = search.storage.writers.ParallelWriter.__init__
 
     def small_batches(writer: Any, *args: Any, **kwargs: Any) -> None:
         real_init(writer, *args, **kwargs)
         writer.batchsize = 7  # so both sub-writers get documents
 
-    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", small_batches)
+    monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", small_batches)
     log = tmp_path / "writers.log"
-    real_write = search.sidecar.write
+    real_write = search.storage.sidecar.write
 
     def logged(folder: Any, reader: Any, segment: Any, field: str) -> Path:
         with open(log, "a", encoding="utf-8") as out:  # the sub-writers are forked with this patch
             out.write(f"{os.getpid()}\n")
         return real_write(folder, reader, segment, field)
 
-    monkeypatch.setattr(search.sidecar, "write", logged)
+    monkeypatch.setattr(search.storage.sidecar, "write", logged)
     build_index([tmp_path / "records"], tmp_path / "index", procs=2)
     writers = log.read_text("utf-8").split()
     assert len(writers) == len(set(writers)) == 2 and str(os.getpid()) not in writers
     _, ix = Store(tmp_path / "index").open()
     with ix.reader() as reader:
-        assert search.sidecar.problems(Store(tmp_path / "index").current_dir(), reader, "text") == []
+        assert search.storage.sidecar.problems(Store(tmp_path / "index").current_dir(), reader, "text") == []
     ix.close()
 
 
 def test_a_sub_writer_that_fails_reports_through_the_parent(
     write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    if not search.writers.parallel_available(2):
+    if not search.storage.writers.parallel_available(2):
         pytest.skip("parallel sub-writers need the fork start method")
     for n in range(60):
         write_record(f"r{n:02d}.md", record(f"Record {n}"))
-    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
     parent = os.getpid()
     real = whoosh.writing.SegmentWriter._finalize_segment
 
@@ -626,13 +626,13 @@ def test_the_parent_never_waits_for_ever_on_sub_writers_that_died(
 ) -> None:
     # One document a job, so that 60 jobs overfill the job queue (8 slots) of two dead sub-writers:
     # Whoosh's put() would block for ever; ours raises the error they reported.
-    if not search.writers.parallel_available(2):
+    if not search.storage.writers.parallel_available(2):
         pytest.skip("parallel sub-writers need the fork start method")
     for n in range(60):
         write_record(f"r{n:02d}.md", record(f"Record {n}"))
-    monkeypatch.setattr(search.indexer, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
     parent = os.getpid()
-    real_init, real_add = search.writers.ParallelWriter.__init__, whoosh.writing.SegmentWriter.add_document
+    real_init, real_add = search.storage.writers.ParallelWriter.__init__, whoosh.writing.SegmentWriter.add_document
 
     def one_document_a_job(writer: Any, *args: Any, **kwargs: Any) -> None:
         real_init(writer, *args, **kwargs)
@@ -643,7 +643,7 @@ def test_the_parent_never_waits_for_ever_on_sub_writers_that_died(
             _enospc()
         return real_add(writer, **fields)
 
-    monkeypatch.setattr(search.writers.ParallelWriter, "__init__", one_document_a_job)
+    monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", one_document_a_job)
     monkeypatch.setattr(whoosh.writing.SegmentWriter, "add_document", full_disk_in_a_child)
     with pytest.raises(OSError) as caught:
         build_index([tmp_path / "records"], tmp_path / "index", procs=2)
@@ -677,7 +677,7 @@ def test_packed_terms_index_writes_the_same_bytes_and_the_index_names_the_stock_
         path = tmp_path / f"terms-{packed}"
         writer = OrderedHashWriter(StructFile(open(path, "wb")))
         if packed:  # as PackedCodec.field_writer does
-            writer.buckets = [search.writers._PackedBucket() for _ in writer.buckets]
+            writer.buckets = [search.storage.writers._PackedBucket() for _ in writer.buckets]
         for n in range(5_000):
             writer.add(f"path\x00/records/{n:05d}.md".encode(), b"v" * (n % 7))
         writer.close()
@@ -713,7 +713,7 @@ def test_the_posting_writer_s_length_table_answers_as_whoosh_does(records: Path,
     for segment in ix._segments():
         reader = SegmentReader(ix.storage, ix.schema, segment)
         pdr = reader._perdoc
-        table = search.writers._TableLengths(pdr)
+        table = search.storage.writers._TableLengths(pdr)
         for field in ix.schema.names():
             whoosh = [pdr.doc_field_length(d, field) for d in range(segment.doc_count_all())]
             assert [table.doc_field_length(d, field) for d in range(segment.doc_count_all())] == whoosh
@@ -1081,9 +1081,9 @@ def test_two_concurrent_runs_one_waits_for_the_other(
 
 UNGUARDED_SCRIPT = """
 import sys
-import search.indexer
-search.indexer.POOL_THRESHOLD = 10  # use the process pool on a small folder
-report = search.indexer.build_index([sys.argv[1]], sys.argv[2], procs=2)
+import search.indexing.indexer
+search.indexing.indexer.POOL_THRESHOLD = 10  # use the process pool on a small folder
+report = search.indexing.indexer.build_index([sys.argv[1]], sys.argv[2], procs=2)
 print(report.added)
 """
 

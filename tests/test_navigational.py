@@ -13,7 +13,7 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
-from search.ranking import EXPANSION_STOPS, feedback_terms, navigational
+from search.planning.ranking import EXPANSION_STOPS, feedback_terms, navigational
 
 RecordWriter = Callable[..., Path]
 

@@ -11,8 +11,8 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
-from search.newsforms import NEWS_FORMS, news_form
-from search.schema import _FAST, WORDS_RE, analyse_word, text_analyzer
+from search.storage.newsforms import NEWS_FORMS, news_form
+from search.storage.schema import _FAST, WORDS_RE, analyse_word, text_analyzer
 
 RecordWriter = Callable[..., Path]
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from search.errors import UsageError
-from search.plan import Clause, QueryPlan, build_plan
-from search.query import Filters, SearchRequest
+from search.planning.plan import Clause, QueryPlan, build_plan
+from search.planning.request import Filters, SearchRequest
 
 
 def plan(text: str, **kwargs: object) -> QueryPlan:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from search import build_index, load_record, open_index
 from search.api import Index
 from search.errors import QueryError, UsageError
-from search.query import MAX_LIMIT
+from search.bounds import MAX_LIMIT
 from search.results import Hit, ResultPage
 
 RecordWriter = Callable[..., Path]
@@ -607,7 +607,7 @@ def test_facets_by_document_equal_the_facet_table(ix: Index, big: Index, which: 
     # Small result sets are counted from stored fields, large ones from the table: the same counts.
     import random
 
-    from search.facets import FacetTable, facets_of_documents
+    from search.backends.facets import FacetTable, facets_of_documents
 
     index = ix if which == "seeds" else big
     searcher = index._ensure().searcher
@@ -691,7 +691,7 @@ def test_snippets_hold_no_markup_but_em(ix: Index) -> None:
 
 def _every_match(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
     """The snippet matches by analysing every token, with no shortcut."""
-    from search.schema import WORDS_RE, analyse_word, split_cjk_spans
+    from search.storage.schema import WORDS_RE, analyse_word, split_cjk_spans
 
     return [
         (m.start() + offset, m.start() + offset + length)
@@ -723,8 +723,8 @@ _SNIPPET_WORDS = [
     st.lists(st.sampled_from(_SNIPPET_WORDS) | st.text(min_size=1, max_size=8), min_size=1, max_size=4),
 )
 def test_property_snippet_shortcut_finds_every_match(words: list[str], query_words: list[str]) -> None:
-    from search.schema import analyse_text
-    from search.snippets import _matches
+    from search.storage.schema import analyse_text
+    from search.backends.snippets import _matches
 
     text = " ".join(words)
     terms = frozenset(t for w in query_words for t, _ in analyse_text(w))

@@ -19,9 +19,9 @@ from typer.testing import CliRunner, Result
 
 from search import build_index, open_index
 from search.bounds import MAX_LIMIT, MAX_SUGGESTIONS
-from search.cli import app
+from search.cli.main import app
 from search.errors import QueryError, UsageError
-from search.syntax import MAX_NESTING
+from search.planning.syntax import MAX_NESTING
 
 runner = CliRunner()
 

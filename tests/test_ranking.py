@@ -12,7 +12,7 @@ import pytest
 from search import build_index, open_index
 from search.api import Index
 from search.errors import UsageError
-from search.ranking import DEFAULT_HALF_LIFE, Boost, parse_boost, parse_boosts
+from search.planning.ranking import DEFAULT_HALF_LIFE, Boost, parse_boost, parse_boosts
 
 RecordWriter = Callable[..., Path]
 DAY = 86400.0

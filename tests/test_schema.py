@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search.records import Article, Provider, Stub
-from search.schema import (
+from search.storage.schema import (
     _FAST,
     MISSING_HIGH,
     MISSING_LOW,

@@ -1,4 +1,4 @@
-"""Side-car arrays (search.sidecar): one per Whoosh segment, written at the
+"""Side-car arrays (search.storage.sidecar): one per Whoosh segment, written at the
 commit that publishes it, removed with it, holding exactly the segment's own
 postings; a missing, truncated or foreign file is refused before it is
 mapped and rebuilt from Whoosh's postings, with the same answers."""
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from search import build_index, open_index, sidecar
-from search.check import check_index
-from search.schema import TEXT_FIELD
-from search.store import Store
+from search import build_index, open_index
+from search.storage import sidecar
+from search.indexing.check import check_index
+from search.storage.schema import TEXT_FIELD
+from search.storage.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUERIES = ["facial recognition", "central bank rates", '"electric bus" manchester', "solar -storm", "rates"]
@@ -117,7 +118,7 @@ def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
         data = bytearray(target.read_bytes())
         data[8] = sidecar.FORMAT_VERSION + 1
         target.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="search.sidecar"):
+    with caplog.at_level(logging.WARNING, logger="search.storage.sidecar"):
         assert answers(churned) == before
     assert "rebuilt from its postings" in caplog.text
     report = check_index(churned)

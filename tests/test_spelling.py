@@ -1,4 +1,4 @@
-"""Did-you-mean (search.spelling): corrections come from the index's own words, never its stems.
+"""Did-you-mean (search.backends.spelling): corrections come from the index's own words, never its stems.
 
 Every index here is built from records these tests write, so the expected
 corrections follow from text the tests control.
@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import build_index
-from search.query import weighting
-from search.schema import WORDS_RE, analyse_word
-from search.spelling import MAX_CORRECTED, RARE_RATIO, correct, positive_words
-from search.store import Store
-from search.syntax import read_user_text
+from search.backends.query import weighting
+from search.storage.schema import WORDS_RE, analyse_word
+from search.backends.spelling import MAX_CORRECTED, RARE_RATIO, correct, positive_words
+from search.storage.store import Store
+from search.planning.syntax import read_user_text
 
 RECORDS = {
     "government.md": (

@@ -36,8 +36,8 @@ from search.errors import (
     SchemaVersionError,
     SearchError,
 )
-from search.schema import SCHEMA_VERSION
-from search.store import Store, is_damage
+from search.storage.schema import SCHEMA_VERSION
+from search.storage.store import Store, is_damage
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 N_SEEDS = len(list(SEEDS.iterdir()))

@@ -1,11 +1,11 @@
-"""search.syntax: how safe-mode text is read, and the Whoosh query built from it (pure functions)."""
+"""search.planning.syntax: how safe-mode text is read, and the Whoosh query built from it (pure functions)."""
 
 from __future__ import annotations
 
 import pytest
 
-from search.schema import build_schema
-from search.syntax import MAX_TERMS, build_safe_query, read_user_text
+from search.storage.schema import build_schema
+from search.planning.syntax import MAX_TERMS, build_safe_query, read_user_text
 
 
 def clauses(text: str) -> list[list[tuple[str, bool, bool]]]:

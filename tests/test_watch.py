@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-import search.watch
+import search.indexing.watch
 from search import build_index, open_index
 from search.errors import IndexBusyError, SearchError, UsageError
 from search.results import IndexReport
-from search.store import Store
-from search.watch import parse_interval, watch
+from search.storage.store import Store
+from search.indexing.watch import parse_interval, watch
 
 RecordWriter = Callable[..., Path]
 Outcome = IndexReport | SearchError
@@ -85,7 +85,7 @@ def folder(write_record: RecordWriter, tmp_path: Path) -> Path:
 
 
 def run_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "search.watch"]
+    return [r for r in caplog.records if r.name == "search.indexing.watch"]
 
 
 def test_watch_runs_max_runs_cycles_logging_one_line_each(
@@ -137,7 +137,7 @@ def test_watch_survives_an_oserror_and_goes_on(
     folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO)
-    real = search.watch.build_index
+    real = search.indexing.watch.build_index
     calls: list[int] = []
 
     def flaky(*args: Any, **kwargs: Any) -> IndexReport:
@@ -146,7 +146,7 @@ def test_watch_survives_an_oserror_and_goes_on(
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(search.watch, "build_index", flaky)
+    monkeypatch.setattr(search.indexing.watch, "build_index", flaky)
     outcomes: list[Outcome] = []
     runs = watch(
         [folder], tmp_path / "index", every=TINY, stop=threading.Event(), max_runs=2, on_report=outcomes.append

@@ -23,7 +23,7 @@ from typing import Any
 from search.alerts.files import Alert, AlertFiles, Definitions, Match, check_name
 from search.errors import AlertExistsError, AlertNotFoundError, AlertsCorruptError, SearchError, UsageError
 from search.results import ResultPage
-from search.store import Store
+from search.storage.store import CorruptionGuard, Store
 
 #: `alert show` pages: at most this many matches a call.
 MAX_SHOW = 1_000
@@ -118,10 +118,7 @@ class Alerts:
 
     def _validate(self, alert: Alert) -> None:
         """Run the alert's search once, so a bad query or filter fails here as in `search query`."""
-        from search.api import open_index
-
-        with open_index(self.index_dir) as ix:  # IndexNotFoundError: build the index first
-            _search(ix, alert, limit=1, facets=False)
+        self._search(alert, limit=1, facets=False)  # IndexNotFoundError: build the index first
 
     def list(self) -> tuple[AlertSummary, ...]:
         """Every alert, oldest first, with its match count."""
@@ -189,31 +186,22 @@ class Alerts:
 
     def test(self, name: str, *, limit: int = 10) -> ResultPage:
         """Run the alert over the whole index now, as `search query` would; records nothing."""
-        from search.api import open_index
+        return self._search(self.get(name), limit=limit, facets=True)
 
-        alert = self.get(name)
-        with open_index(self.index_dir) as ix:
-            return _search(ix, alert, limit=limit, facets=True)
+    def _search(self, alert: Alert, *, limit: int, facets: bool) -> ResultPage:
+        """`search query` with the alert's text and filters, every article counted
+        (no collapsing), run by the embedded backend as Index.search runs it."""
+        from search.alerts.matching import request_of
+        from search.backends.query import SearchContext, run_search, weighting
 
+        request = replace(request_of(alert, limit=limit), facets=facets)
+        _, ix = self._store.open()
+        try:
+            with CorruptionGuard(self.index_dir), ix.searcher(weighting=weighting()) as searcher:
+                return run_search(SearchContext(searcher), request)
+        finally:
+            ix.close()
 
-def _search(ix: Any, alert: Alert, *, limit: int, facets: bool) -> ResultPage:
-    """`search query` with the alert's text and filters, every article counted (no collapsing)."""
-    page: ResultPage = ix.search(
-        alert.query,
-        topics=alert.topics,
-        providers=alert.providers,
-        since=alert.since,
-        until=alert.until,
-        published=alert.published,
-        raw=alert.raw,
-        boost=alert.boost,
-        limit=limit,
-        facets=facets,
-        collapse=False,
-        feedback=False,
-        suggest=False,
-    )
-    return page
 
 
 def check_alerts(index_dir: str | os.PathLike[str]) -> builtins.list[tuple[str, str]]:

@@ -4,7 +4,7 @@ Alerts live beside the generations, never inside one, so a ``--full``
 rebuild or a generation swap leaves them alone::
 
     index/
-      CURRENT, LOCK, gen-NNNNNN/    the index (see search.store)
+      CURRENT, LOCK, gen-NNNNNN/    the index (see search.storage.store)
       alerts/
         alerts.json       the definitions: {"format": 1, "next_cursor": N, "alerts": [{...}, ...]}
         matches.jsonl     the match log: one JSON object a line, cursors increasing

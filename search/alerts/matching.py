@@ -4,7 +4,7 @@ An alert matches what ``search query`` with the same text and filters would
 return (with ``--no-collapse``), restricted to the articles a run added or
 changed: any of the words, every +required one, phrases in order, none of
 the -excluded ones, and the filters.  The Whoosh query is built by the
-library's own builders (search.syntax, query.Filters), never parsed here.
+library's own builders (search.planning.syntax, query.Filters), never parsed here.
 
 What differs is the cost.  ``search query`` walks whole posting lists; a
 reindex run brings a few new articles into a large archive, so here each
@@ -30,9 +30,10 @@ from whoosh import query
 
 from search.alerts.files import Alert
 from search.errors import QueryError
-from search.query import Filters, SearchRequest
-from search.schema import decode_source
-from search.syntax import MAX_TERMS, build_raw_query, build_safe_query
+from search.backends.query import filter_queries
+from search.planning.request import Filters, SearchRequest
+from search.storage.schema import decode_source
+from search.planning.syntax import MAX_TERMS, build_raw_query, build_safe_query
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class LexiconCache:
 
 
 def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
-    """The alert's matching query, built as search.query.run_search builds it
+    """The alert's matching query, built as search.backends.query.run_search builds it
     (`reader`: the searcher's, or a LexiconCache of it shared by many alerts).
 
     Raises what `search query` raises for the same input (UsageError, QueryError)."""
@@ -113,7 +114,7 @@ def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
             main = query.Every()
         else:
             main = built.main()
-    filters = request_of(alert).filters.queries(reader if reader is not None else searcher.reader())
+    filters = filter_queries(request_of(alert).filters, reader if reader is not None else searcher.reader())
     if isinstance(main, query.Every):
         # Every()'s matcher lists a whole segment's documents; "no words" only leaves the filters.
         positive = (filters[0] if len(filters) == 1 else query.And(filters)) if filters else None

@@ -42,7 +42,7 @@ from search.alerts.files import AlertFiles, Definitions, Match
 from search.errors import AlertsCorruptError, SearchError
 from search.results import AlertNews
 from search.records import Article
-from search.schema import doc_id, iso_utc
+from search.storage.schema import doc_id, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class AlertRun:
             return
         if not pending:
             return
-        from search.store import Store
+        from search.storage.store import Store
 
         try:
             _gen, ix = Store(self.files.index_dir).open()
@@ -139,8 +139,8 @@ class AlertRun:
 
     def _remember_previous(self) -> None:
         """The (path, content) keys of the live generation, before a full rebuild replaces it."""
-        from search.schema import indexed_sources
-        from search.store import Store
+        from search.storage.schema import indexed_sources
+        from search.storage.store import Store
 
         try:
             _gen, ix = Store(self.files.index_dir if self.files else ".").open()

@@ -5,10 +5,10 @@
     pages.py    /, /articles/{id}, /similar/{id}: Jinja2 pages, autoescaped
     pool.py     open Index objects, one per request at a time
     config.py   the server's settings, declared once
-    cli.py      the `serve` command (registered in search.cli)
+    (the `serve` command is search.cli.serve)
 
 Importing this package loads nothing from FastAPI, Starlette, uvicorn or
-Jinja2 (``search --help`` imports ``search.web.cli``); ``search.web.app``
+Jinja2 (``search --help`` imports ``search.cli.serve``); ``search.web.app``
 does, and needs the ``[web]`` extra.
 """
 

@@ -18,7 +18,7 @@ from fastapi import Path, Query, Request
 from search.api import Index
 from search.bounds import MAX_LIMIT
 from search.errors import UsageError
-from search.query import SORTS
+from search.planning.request import SORTS
 from search.results import ResultPage
 from search.web.config import MAX_QUERY_CHARS
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import whoosh.writing
 
-import search.indexer
+import search.indexing.indexer
 from search.alerts.files import AlertFiles
 
 
@@ -54,12 +54,12 @@ def main() -> None:
     parser.add_argument("--commit-every", type=int)
     args = parser.parse_args()
     if args.commit_every:
-        search.indexer.COMMIT_EVERY = args.commit_every
+        search.indexing.indexer.COMMIT_EVERY = args.commit_every
     narrate(whoosh.writing.SegmentWriter, "commit", "commit-start", "commit-end")
     narrate(AlertFiles, "append_pending", None, "journal-end")
     narrate(AlertFiles, "append_matches", "matches-start", "matches-end")
     narrate(AlertFiles, "clear_pending", None, "journal-cleared")
-    report = search.indexer.build_index(
+    report = search.indexing.indexer.build_index(
         args.roots, args.index_dir, full=args.full, procs=1, progress=lambda d, t: say(f"progress {d} {t}")
     )
     say("report " + json.dumps(report.to_dict()))

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from search.store import Store
+from search.storage.store import Store
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ One flushed line per event, for the parent to time its kill:
     publish-start / publish-end around the swap of a full rebuild's generation
     report JSON                the IndexReport, when the run completed
 
-``--commit-every`` lowers search.indexer.COMMIT_EVERY so that a modest corpus
+``--commit-every`` lowers search.indexing.indexer.COMMIT_EVERY so that a modest corpus
 gives several commits; ``--pool-threshold`` lowers POOL_THRESHOLD so that the
 process pool is used.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 import whoosh.writing
 
-import search.indexer
-from search.store import Store
+import search.indexing.indexer
+from search.storage.store import Store
 
 
 def say(line: str) -> None:
@@ -43,9 +43,9 @@ def main() -> None:
     parser.add_argument("--pool-threshold", type=int)
     args = parser.parse_args()
     if args.commit_every:
-        search.indexer.COMMIT_EVERY = args.commit_every
+        search.indexing.indexer.COMMIT_EVERY = args.commit_every
     if args.pool_threshold:
-        search.indexer.POOL_THRESHOLD = args.pool_threshold
+        search.indexing.indexer.POOL_THRESHOLD = args.pool_threshold
 
     commits = 0
     real_commit = whoosh.writing.SegmentWriter.commit
@@ -66,7 +66,7 @@ def main() -> None:
 
     whoosh.writing.SegmentWriter.commit = commit  # type: ignore[method-assign]
     Store.publish = publish  # type: ignore[method-assign]
-    report = search.indexer.build_index(
+    report = search.indexing.indexer.build_index(
         args.roots,
         args.index_dir,
         full=args.full,

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from search.cli import app as cli_app
+from search.cli.main import app as cli_app
 from search.web.app import create_app
 from search.web.config import WebConfig
 from search.web.security import CSP
@@ -230,7 +230,7 @@ def test_help_loads_no_web_framework(args: list[str]) -> None:
     code = (
         "import json, sys\n"
         "import search\n"
-        "from search.cli import app\n"
+        "from search.cli.main import app\n"
         "try:\n"
         f"    app({args!r})\n"
         "except SystemExit:\n"

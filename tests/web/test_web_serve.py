@@ -16,7 +16,7 @@ import pytest
 from webutil import SEEDS, START_SECONDS, serve
 
 from search import build_index
-from search.store import Store
+from search.storage.store import Store
 
 
 def get_json(base: str, path: str, **params: object) -> tuple[int, object]:

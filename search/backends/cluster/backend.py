@@ -1,0 +1,483 @@
+"""ClusterIndex: the library's Index over a searchd cluster.
+
+``open_index(backend="sphinx://HOST:PORT")`` returns one.  It takes the same
+arguments and returns the same typed results (search.results) as the
+embedded Index: a search request becomes a query plan (search.planning.plan), the
+plan becomes SphinxQL (search.backends.cluster.sphinxql), run on the distributed
+table; searchd merges the shards' answers.  When a shard does not answer,
+searchd answers from the others and says so in SHOW META's `warning`; the
+page then has ``partial=True`` and that warning, instead of an error.
+
+searchd picks a window of candidates with an approximate ranking; they are
+then scored as the embedded index scores them (search.backends.cluster.rerank),
+with word statistics summed over the shards.  What differs from the
+embedded backend (docs/cluster.md says why): raw (Whoosh) queries,
+`similar` and `suggest` are refused with a clear error; there is no
+did-you-mean or --explain; feedback and the collapse of copies work within
+the window fetched, and `total` counts every match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from search.backends.cluster import rerank, rows, sphinxql
+from search.backends.cluster.url import BackendURL, Endpoint, connect, parse, shard_endpoints
+from search.deadline import DEFAULT_TIME_LIMIT
+from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
+from search.planning.plan import QueryPlan, build_plan
+from search.backends.query import PROXIMITY_MAX_WORDS
+from search.planning.request import check_limit, search_request
+from search.planning import ranking
+from search.planning.ranking import Boost
+from search.records import Provider
+from search.results import Document, Facets, Hit, ResultPage, SimilarPage, Stats, Suggestion
+from search.storage.schema import SCHEMA_VERSION, analyse_word, doc_id
+from search.backends.snippets import highlight, lead
+
+log = logging.getLogger(__name__)
+
+#: Extra hits fetched per page when collapsing copies of a story.
+COLLAPSE_SLACK = 50
+#: Candidates re-scored beyond the hits a page needs (search.backends.cluster.rerank).
+RERANK_SLACK = 20
+
+
+def _not_supported(what: str) -> UsageError:
+    return UsageError(
+        f"{what} is not supported by the cluster backend",
+        option="--backend",
+        hint="Run it on the embedded index (drop --backend / SEARCH_BACKEND).",
+    )
+
+
+class ClusterIndex:
+    """An open cluster; one connection to the front, opened on first use."""
+
+    def __init__(self, backend: str) -> None:
+        self.url: BackendURL = parse(backend)
+        self.index_dir = backend
+        self._conn: Any = None
+        self._avg: float | None = None
+        self._collection: rerank.Collection | None = None
+        self._shards: list[tuple[Endpoint, Any]] | None = None
+
+    # -- life cycle -------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            front = self.url.front
+            self._conn = connect(front.host, front.port, url=self.url.url)
+        return self._conn
+
+    def _run(self, statements: Sequence[str]) -> list[tuple[list[tuple[Any, ...]], dict[str, str]]]:
+        """Each statement's rows and the SHOW META after it, in one round trip
+        (a multi-statement batch, which searchd also evaluates once for
+        statements sharing a MATCH: the facets' GROUP BYs reuse the search's
+        matching).  One reconnect if the link had dropped."""
+        import pymysql
+
+        batch = "; ".join(f"{statement}; SHOW META" for statement in statements)
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                sets: list[list[tuple[Any, ...]]] = []
+                with conn.cursor() as cur:
+                    cur.execute(batch)
+                    while True:
+                        sets.append(list(cur.fetchall()))
+                        if not cur.nextset():
+                            break
+                return [
+                    (sets[i], {str(k): str(v) for k, v in sets[i + 1]}) for i in range(0, len(sets) - 1, 2)
+                ]
+            except pymysql.err.OperationalError as exc:
+                self.close()
+                if attempt == 2:
+                    raise BackendError(
+                        f"searchd at {self.url.front.host}:{self.url.front.port} failed: {exc.args[-1]}",
+                        url=self.url.url,
+                    ) from None
+            except pymysql.err.MySQLError as exc:
+                self.close()  # the rest of a failed batch is unread: start the next on a fresh link
+                message = str(exc.args[-1]).rstrip("\x00") if exc.args else str(exc)
+                raise BackendError(f"searchd refused the query: {message}", url=self.url.url) from None
+        raise AssertionError("unreachable")
+
+    def refresh(self) -> None:
+        """Read the collection statistics again (searchd itself serves each
+        write as soon as it is acknowledged)."""
+        self._avg = None
+        self._collection = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+        for _, conn in self._shards or ():
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._shards = None
+
+    def __enter__(self) -> ClusterIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- searching ----------------------------------------------------------------
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        topics: str | list[str] | tuple[str, ...] = (),
+        providers: str | list[str] | tuple[str, ...] = (),
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        published: bool | None = None,
+        sort: str = "relevance",
+        limit: int = 10,
+        page: int = 1,
+        raw: bool = False,
+        facets: bool = True,
+        boost: str | Sequence[str | Boost] = (),
+        collapse: bool = True,
+        explain: bool = False,
+        feedback: bool = True,
+        suggest: bool = True,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
+    ) -> ResultPage:
+        """As Index.search; `suggest` and `explain` have no effect here.
+        `feedback=False` skips the pseudo-relevance feedback of the re-ranking
+        (search.backends.cluster.rerank), as on the embedded index.
+        `time_limit` becomes searchd's max_query_time (per shard); a shard
+        that runs out answers with what it found, and the page is timed_out
+        when searchd's reported query time reached the limit."""
+        if raw:
+            raise QueryError(text, "raw (Whoosh) query syntax is not supported by the cluster backend",
+                             hint="Drop --raw: the safe syntax (words, \"phrases\", +, -, OR) works on both.")
+        request = search_request(
+            text,
+            topics=topics,
+            providers=providers,
+            since=since,
+            until=until,
+            published=published,
+            sort=sort,
+            limit=limit,
+            page=page,
+            facets=facets,
+            boost=boost,
+            collapse=collapse,
+            time_limit=time_limit,
+        )
+        return self.run_plan(build_plan(request), time_limit, feedback=feedback)
+
+    def run_plan(self, plan: QueryPlan, time_limit: float | None = None, *, feedback: bool = True) -> ResultPage:
+        """Execute a query plan on the distributed table (`time_limit`: seconds, 0 or None for none)."""
+        if plan.finds_nothing:
+            return ResultPage(plan.text, 0, plan.page, plan.limit, (), Facets() if plan.facets else None)
+        needed = plan.offset + plan.limit
+        window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
+        table = self.url.front.table
+        budget = int(time_limit * 1000) if time_limit else 0
+        avg = self._avg_length()
+        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), avg, budget)]
+        facet_sql = sphinxql.facet_statements(plan, table, avg, budget) if plan.facets else {}
+        statements += facet_sql.values()
+        results = self._run(statements)
+        found, meta = results[0]
+        warnings = sorted({m["warning"] for _, m in results if m.get("warning")})
+        # A shard that ran out of max_query_time says so in an agent warning
+        # ("query time exceeded max_query_time"), but a local search stops
+        # silently (checked on 2.2.11: a smaller total_found); its reported
+        # time reaching the budget is the sign then.
+        timed_out = bool(budget) and (
+            any(float(m.get("time", 0) or 0) * 1000 >= budget for _, m in results)
+            or any("max_query_time" in w for w in warnings)
+        )
+        total = int(meta.get("total_found", len(found)))
+        found = self._shadowed(found)
+        if plan.sort == "relevance" and plan.positive:
+            found = self._rerank(plan, found, feedback) or found
+        picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
+        terms = plan.terms()
+        hits = tuple(_hit(row, duplicates, terms) for row, duplicates in picked[plan.offset : needed])
+        facets = _facets(dict(zip(facet_sql, (r for r, _ in results[1:]), strict=True))) if plan.facets else None
+        return ResultPage(
+            query=plan.text,
+            total=total,
+            page=plan.page,
+            limit=plan.limit,
+            hits=hits,
+            facets=facets,
+            timed_out=timed_out,
+            partial=bool(warnings),
+            warning="; ".join(warnings) if warnings else None,
+        )
+
+    def _rerank(self, plan: QueryPlan, found: list[tuple[Any, ...]], feedback: bool) -> list[tuple[Any, ...]] | None:
+        """The window in the embedded index's order (search.backends.cluster.rerank);
+        None when the query has no terms to score."""
+        words: list[str] = []
+        forms: dict[str, str] = {}
+        for group in plan.positive:
+            for clause in group:
+                for word in clause.words:
+                    term = analyse_word(word)
+                    if term:
+                        forms.setdefault(term, word)
+                        if term not in words:
+                            words.append(term)
+        if not words or not found:
+            return None
+        lone = [group[0].words for group in plan.positive if len(group) == 1 and not group[0].phrase]
+        proximity: list[str] = []
+        if 2 <= len(plan.positive) <= PROXIMITY_MAX_WORDS and len(lone) == len(plan.positive):
+            proximity = [analyse_word(w[0]) or "" for w in lone if len(w) == 1]
+            if len(proximity) != len(plan.positive) or not all(proximity):
+                proximity = []
+        # The re-ranking analyses each candidate's text in Python (on Reuters about
+        # 1 ms a candidate under load): the best page + 20 by searchd's
+        # ranking are scored, the rest of the window (kept for collapse) follows.
+        head = found[: plan.offset + plan.limit + RERANK_SLACK]
+        ranked = rerank.rerank(
+            head,
+            ranking.term_weights(plan.typed or words),
+            words,
+            forms,
+            self._stats(),
+            self._frequency,
+            feedback=feedback and len(plan.positive) >= rerank.FEEDBACK_MIN_CLAUSES,
+            proximity=proximity,
+        )
+        return None if ranked is None else ranked + found[len(head) :]
+
+    def _shadowed(self, found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`found` without the related stubs whose webUrl a live article has
+        (the embedded index hides those: the article is the story)."""
+        stubs = {int(row[rerank.URL_KEY]): row for row in found if int(row[2]) == rows.KIND_RELATED and row[5]}
+        if not stubs:
+            return found
+        keys = ", ".join(sphinxql.integer(k) for k in sorted(stubs))
+        ((live, _),) = self._run(
+            [
+                f"SELECT url FROM {self.url.front.table} WHERE kind_code = {rows.KIND_ARTICLE}"
+                f" AND url_key IN ({keys}) LIMIT 0, {len(stubs) * 4} OPTION max_matches={max(len(stubs) * 4, 20)}"
+            ]
+        )
+        urls = {str(url) for (url,) in live}
+        return [row for row in found if not (int(row[2]) == rows.KIND_RELATED and row[5] in urls)]
+
+    def _stats(self) -> rerank.Collection:
+        if self._collection is None:
+            table = self.url.front.table
+            ((found, _),) = self._run([f"SELECT COUNT(*) AS n, AVG({sphinxql.LENGTH}) AS a FROM {table}"])
+            documents, avg = (int(found[0][0]), float(found[0][1] or 1.0)) if found else (0, 1.0)
+            self._collection = rerank.Collection(documents, avg)
+        return self._collection
+
+    def _frequency(self, forms: dict[str, str]) -> dict[str, int]:
+        """Documents holding each term in the whole cluster: each shard's
+        CALL KEYWORDS, summed (a shard that does not answer is left out,
+        and the page is marked partial by the search itself)."""
+        import pymysql
+
+        if not forms:
+            return {}
+        if self._shards is None:
+            self._shards = [(e, None) for e in shard_endpoints(self.url)]
+        words = sorted(set(forms.values()))
+        docs: dict[str, int] = {}
+        seen: set[str] = set()
+        for number, (endpoint, conn) in enumerate(self._shards):
+            try:
+                if conn is None:
+                    conn = connect(endpoint.host, endpoint.port, timeout=2.0, url=self.url.url)
+                    self._shards[number] = (endpoint, conn)
+                for row in _keywords(conn, " ".join(words), endpoint.table):
+                    tokenized, count = str(row[1]), int(row[3])
+                    docs[tokenized] = docs.get(tokenized, 0) + count
+                    seen.add(tokenized)
+            except (BackendError, pymysql.err.MySQLError) as exc:
+                log.info("shard %s gave no word statistics: %s", endpoint, exc)
+                self._shards[number] = (endpoint, None)
+        return {term: docs[word] for term, word in forms.items() if word in seen}
+
+    def _avg_length(self) -> float:
+        """The average weighted document length BM25F normalises by, read
+        once per open cluster (refresh() reads it again)."""
+        if self._avg is None:
+            ((found, _),) = self._run([f"SELECT AVG({sphinxql.WEIGHTED_LENGTH}) AS a FROM {self.url.front.table}"])
+            self._avg = float(found[0][0]) if found and found[0][0] is not None else 1.0
+        return self._avg
+
+    def _signals(self, plan: QueryPlan) -> tuple[int | None, int | None]:
+        """The newest date (not after now) and best quality, which --boost scales by."""
+        if not plan.boosts or plan.sort != "relevance":
+            return None, None
+        now = int(datetime.now(timezone.utc).timestamp())
+        table = self.url.front.table
+        (dates, _), (qualities, _) = self._run(
+            [
+                f"SELECT newest FROM {table} WHERE has_date = 1 AND newest <= {now} ORDER BY newest DESC LIMIT 1",
+                f"SELECT quality FROM {table} WHERE quality > 0 ORDER BY quality DESC LIMIT 1",
+            ]
+        )
+        return (int(dates[0][0]) if dates else None), (int(qualities[0][0]) if qualities else None)
+
+    def get(self, ident: str) -> Document:
+        """The stored record with this id, or whose file is at this path."""
+        row = self._row(ident) or (self._row(doc_id(str(Path(ident).absolute()))) if ident else None)
+        if row is None:
+            raise DocumentNotFoundError(ident)
+        ident_, kind, path, parent, record, stubs = row
+        related = tuple(rows.stub_id(ident_, n) for n in range(1, int(stubs) + 1)) if kind == rows.KIND_ARTICLE else ()
+        return Document(
+            id=ident_,
+            kind=rows.KINDS[int(kind)],
+            path=path,
+            parent=parent or None,
+            record=json.loads(record),
+            related_ids=related,
+        )
+
+    def _row(self, ident: str) -> tuple[Any, ...] | None:
+        table = self.url.front.table
+        (found, _), = self._run(
+            [
+                f"SELECT doc_id, kind_code, path, parent, record, stubs FROM {table}"
+                f" WHERE id = {sphinxql.integer(rows.sphinx_id(ident))} LIMIT 1"
+            ]
+        )
+        return found[0] if found and found[0][0] == ident else None
+
+    def similar(self, ident: str, *, limit: int = 10, collapse: bool = True) -> SimilarPage:
+        check_limit(limit)
+        raise _not_supported("`similar`")
+
+    def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
+        check_limit(limit)
+        raise _not_supported("`suggest`")
+
+    def stats(self) -> Stats:
+        table = self.url.front.table
+        results = self._run(
+            [
+                f"SELECT kind_code, COUNT(*) AS c FROM {table} GROUP BY kind_code",
+                *sphinxql.facet_statements(QueryPlan(text=""), table).values(),
+            ]
+        )
+        kinds = {int(k): int(c) for k, c in results[0][0]}
+        facets = _facets({"topics": results[1][0], "providers": results[2][0], "years": results[3][0]})
+        return Stats(
+            index_dir=self.url.url,
+            documents=sum(kinds.values()),
+            articles=kinds.get(rows.KIND_ARTICLE, 0),
+            related=kinds.get(rows.KIND_RELATED, 0),
+            size_bytes=0,
+            updated=None,
+            schema_version=SCHEMA_VERSION,
+            whoosh_version="n/a (searchd)",
+            topics=facets.topics,
+            providers=facets.providers,
+        )
+
+
+def _keywords(conn: Any, text: str, table: str) -> list[tuple[Any, ...]]:
+    """CALL KEYWORDS with statistics: (qpos, tokenized, normalized, docs, hits, ...)
+    rows.  Sphinx 2.2 takes the flag as a third argument and ignores
+    Manticore's spelling, `1 AS stats`; the other is tried when one gives no counts."""
+    import pymysql
+
+    for flag in ("1", "1 AS stats"):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CALL KEYWORDS({sphinxql.literal(text)}, {sphinxql.literal(table)}, {flag})")
+                found = [tuple(row) for row in cur.fetchall()]
+        except pymysql.err.ProgrammingError:
+            continue  # a searchd that knows only the other spelling
+        if not found or len(found[0]) >= 5:
+            return found
+    return []
+
+
+def _collapse(found: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], int]]:
+    """Each story once: rows sharing a URL key or a title key (schema.duplicate_keys)
+    join the group of the best-ranked one, which counts them."""
+    leaders: list[list[Any]] = []
+    by_key: dict[tuple[str, int], int] = {}
+    for row in found:
+        url_key, title_key = int(row[10]), int(row[11])
+        keys = [k for k in (("u", url_key), ("t", title_key)) if k[1]]
+        group = next((by_key[k] for k in keys if k in by_key), None)
+        if group is None:
+            group = len(leaders)
+            leaders.append([row, 0])
+        else:
+            leaders[group][1] += 1
+        for key in keys:
+            by_key.setdefault(key, group)
+    return [(row, count) for row, count in leaders]
+
+
+def _hit(row: tuple[Any, ...], duplicates: int, terms: frozenset[str]) -> Hit:
+    _, ident, kind, path, parent, url, title, excerpt, meta_text, record_text = row[:10]
+    score = float(row[rerank.SCORE])
+    meta = json.loads(meta_text) if meta_text else {}
+    prov = meta.get("provider")
+    published = meta.get("published")
+    body = ""
+    snippet = None
+    for text in (excerpt, None, title):
+        if text is None:
+            body = body or (json.loads(record_text).get("body") or "" if record_text else "")
+            text = body
+        snippet = highlight(text, terms)
+        if snippet:
+            break
+    return Hit(
+        id=ident,
+        kind=rows.KINDS[int(kind)],
+        path=path,
+        title=title,
+        excerpt=excerpt or None,
+        url=url or None,
+        provider=Provider(prov.get("name"), prov.get("domain")) if prov else None,
+        topics=tuple(meta.get("topics") or ()),
+        published=datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if published
+        else None,
+        quality=meta.get("quality"),
+        heat=meta.get("heat"),
+        score=score / sphinxql.WEIGHT_SCALE,
+        snippet=snippet or lead(excerpt or title or ""),
+        parent=parent or None,
+        duplicates=duplicates,
+    )
+
+
+def _facets(found: dict[str, list[tuple[Any, ...]]]) -> Facets:
+    topics: dict[str, int] = {}
+    for key, count, meta_text, *_ in found.get("topics", []):
+        names = json.loads(meta_text).get("topics") or [] if meta_text else []
+        # The group's row is one of its documents: its topic with this key names the group.
+        name = next((t for t in names if rows.text_key(t) == int(key)), None)
+        if name is not None:
+            topics[name] = topics.get(name, 0) + int(count)
+    providers = {str(name): int(count) for name, count, key, *_ in found.get("providers", []) if int(key)}
+    years = {str(year): int(count) for year, count, *_ in found.get("years", []) if int(year)}
+    return Facets(
+        topics=dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+        providers=dict(sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))),
+        years=dict(sorted(years.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )

@@ -1,0 +1,256 @@
+"""SphinxQL text: escaping, and a query plan as statements.
+
+Nothing reaches searchd unescaped.  Values pass through ``literal`` (a
+string: backslash and quote escaped, NUL bytes, which would end the
+statement early in searchd's parser, turned into spaces) or ``integer``
+(an int, formatted; anything else is a bug and raises).  Query words pass
+through ``match_word`` first, which backslash-escapes every character of
+searchd's extended query syntax, so a word can never become an operator;
+the result is then a literal like any other.
+
+The MATCH expression of a plan (see search.planning.plan):
+
+    must groups      (a | b) c            every one
+    should groups    (d | "e f") | g      any one; with must: MUST MAYBE (SHOULD)
+    must_not         -h -"i j"
+
+searchd ranks with the expression ranker: BM25F over the same field
+weights as the embedded index (schema.PART_WEIGHTS) and its K1/B
+(search.planning.ranking), approximated from per-field factors (see ranker_option),
+with searchd's plain idf log(N/n), since its default "normalized" idf
+turns negative for a word in more than half the documents.  That ranking
+only picks the candidates: search.backends.cluster.rerank orders them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from search.planning import ranking
+from search.backends.cluster import rows
+from search.errors import QueryError
+from search.planning.plan import Clause, PlanFilters, QueryPlan
+from search.storage.schema import PART_WEIGHTS
+
+#: Characters with a meaning in searchd's extended query syntax (Sphinx
+#: 2.2's EscapeString list plus < > for its BEFORE/NEAR operators).
+_OPERATORS = re.compile(r"""([\\()|\-!@~"&/^$=<>'*?%\[\]{}:,.;+#])""")
+#: searchd ranks with integer weights: the BM25F score times this.
+WEIGHT_SCALE = 10_000  # BM25F of 256 words stays below 2**31
+#: Hits searchd keeps per query and per shard: the page plus what collapse may drop.
+MAX_MATCHES_FLOOR = 1_000
+
+
+def literal(value: str) -> str:
+    """A SphinxQL string literal."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\x00", " ")
+    return f"'{escaped}'"
+
+
+def integer(value: int) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"not an integer: {value!r}")
+    return str(int(value))
+
+
+def value_sql(value: Any) -> str:
+    """A row value as SphinxQL: str, int, bool, tuple of ints (MVA) or dict (JSON)."""
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, bool):
+        return integer(int(value))
+    if isinstance(value, int):
+        return integer(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(integer(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return literal(json.dumps(value, ensure_ascii=False))
+    raise TypeError(f"no SphinxQL form for {type(value).__name__}")
+
+
+def match_word(word: str) -> str:
+    """One word, every operator character escaped (searchd then drops them as separators)."""
+    return _OPERATORS.sub(r"\\\1", word.replace("\x00", " "))
+
+
+def _clause(clause: Clause) -> str:
+    words = " ".join(match_word(w) for w in clause.words)
+    return f'"{words}"' if clause.phrase else words
+
+
+def _any(clauses: list[str]) -> str:
+    return clauses[0] if len(clauses) == 1 else "(" + " | ".join(clauses) + ")"
+
+
+def match_expression(plan: QueryPlan) -> str | None:
+    """The MATCH() text of the plan; None: no full-text condition (browsing)."""
+    must = " ".join(_any([_clause(c) for c in group]) for group in plan.must)
+    should = " | ".join(_any([_clause(c) for c in group]) for group in plan.should)
+    if must and should:
+        positive = f"({must}) MAYBE ({should})"
+    else:
+        positive = must or should
+    negative = " ".join(f"-{_clause(c)}" for c in plan.must_not)
+    if not positive and negative:
+        raise QueryError(
+            plan.text,
+            "a query of exclusions alone is not supported by the cluster backend",
+            hint="Add a word to search for, or run it on the embedded index.",
+        )
+    if not positive:
+        return None
+    return f"{positive} {negative}".strip()
+
+
+#: The weighted document length, as the embedded index weighs its parts
+#: (searchd keeps each field's length in a <field>_len attribute).
+WEIGHTED_LENGTH = "(" + " + ".join(f"{w:g}*{field}_len" for field, w in PART_WEIGHTS.items()) + ")"
+#: The document length the re-ranking normalises by: the embedded index's
+#: (its tokens, unweighted, stop words out; search.backends.cluster.rows).
+LENGTH = "text_len"
+
+
+def ranker_option(avg_length: float) -> str:
+    """searchd's expression ranker computing BM25F as the embedded index does,
+    from per-field factors.
+
+    searchd 2.2.11's own bm25f() is 0.5 plus a sum scaled so small that in
+    float32 it kept about ten distinct values on Reuters (and zero for many
+    two-word queries: top-10 overlap with the embedded index 0.55).  So the
+    formula is spelled out: weighted term frequency tf = sum(hit_count x
+    field weight), the length norm from the fields' lengths, and idf (plain,
+    per shard) from tf_idf.  searchd gives no per-term frequency across
+    fields, so tf is spread evenly over the doc_word_count query words the
+    document has: exact for one-word queries, an approximation beyond (on 300
+    Reuters title queries: overlap 0.75 with the embedded ranking without
+    feedback, 0.66 with it)."""
+    weights = ", ".join(f"{field}={weight:g}" for field, weight in PART_WEIGHTS.items())
+    tf = "sum(hit_count*user_weight)"
+    idf = f"(sum(tf_idf*user_weight)/{tf})"
+    per_word = f"({tf}/doc_word_count)"
+    norm = f"(1-{ranking.B:g}+{ranking.B:g}*{WEIGHTED_LENGTH}/{max(avg_length, 1.0):.4f})"
+    k1 = ranking.K1
+    expr = f"{WEIGHT_SCALE}*{idf}*doc_word_count*{per_word}*{k1 + 1:g}/({per_word}+{k1:g}*{norm})"
+    return f"ranker=expr({literal(expr)}), idf='plain,tfidf_unnormalized', field_weights=({weights})"
+
+
+def filter_conditions(filters: PlanFilters) -> tuple[list[str], list[str]]:
+    """(select-list expressions, WHERE conditions) for the filters.
+
+    searchd's WHERE is a conjunction of attribute filters; "a topic of these"
+    is one MVA filter, but "this provider name or this domain" is an OR,
+    which goes into a select-list expression filtered on."""
+    selects: list[str] = []
+    where: list[str] = []
+    if filters.topics:
+        keys = sorted({rows.text_key(t) for t in filters.topics})
+        where.append(f"topic_keys IN ({', '.join(integer(k) for k in keys)})")
+    if filters.providers:
+        names = sorted({rows.text_key(p) for p in filters.providers})
+        hosts = sorted({rows.host_key(p) for p in filters.providers})
+        selects.append(
+            f"IN(provider_key, {', '.join(integer(k) for k in names)})"
+            f" OR IN(domain_key, {', '.join(integer(k) for k in hosts)}) AS provider_ok"
+        )
+        where.append("provider_ok = 1")
+    if filters.since is not None or filters.until is not None:
+        where.append("has_date = 1")
+        low = filters.since if filters.since is not None else -(2**61)
+        high = filters.until if filters.until is not None else 2**61
+        where.append(f"newest BETWEEN {integer(low)} AND {integer(high)}")
+    if filters.published is not None:
+        where.append(f"published = {integer(rows.PUBLISHED[filters.published])}")
+    return selects, where
+
+
+ORDERS = {
+    "relevance": "score DESC, id ASC",
+    "newest": "newest DESC, score DESC, id ASC",
+    "oldest": "oldest ASC, score DESC, id ASC",
+    "quality": "quality DESC, score DESC, id ASC",
+}
+
+HIT_COLUMNS = (
+    "id, doc_id, kind_code, path, parent, url, title_s, excerpt_s, meta, record, url_key, title_key, WEIGHT() AS w"
+)
+
+
+def _score(plan: QueryPlan, signals: tuple[int | None, int | None]) -> str:
+    """The score expression: relevance times the asked-for --boost factors
+    (ranking.Factors' formulas, on the newest date and best quality found)."""
+    score = "WEIGHT()"
+    newest, best = signals
+    for boost in plan.boosts:
+        if boost.name == "recency" and newest is not None:
+            half = max(1, int(boost.value))
+            score += f" * IF(has_date = 1, 1 + POW(0.5, IF(newest < {integer(newest)}, {integer(newest)} - newest, 0) / {integer(half)}), 1)"
+        elif boost.name == "quality" and best:
+            weight = int(round(boost.value * 1000))
+            score += f" * IF(quality > {integer(-(2**61))}, 1 + {integer(weight)} / 1000.0 * IF(quality > 0, MIN(quality, {integer(best)}), 0) / {integer(best)}, 1)"
+    return score
+
+
+def search_statement(
+    plan: QueryPlan,
+    table: str,
+    window: int,
+    signals: tuple[int | None, int | None],
+    avg_length: float = 1.0,
+    max_ms: int = 0,
+) -> str:
+    """The hits: the best `window` (at least the page) in the plan's order."""
+    where, options = _where(plan, avg_length, max_ms)
+    selects, _ = filter_conditions(plan.filters)
+    columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", *selects])
+    max_matches = max(MAX_MATCHES_FLOOR, window)
+    return (
+        f"SELECT {columns} FROM {table}{where} ORDER BY {ORDERS[plan.sort]}"
+        f" LIMIT 0, {integer(window)} OPTION max_matches={integer(max_matches)}{options}"
+    )
+
+
+def _where(plan: QueryPlan, avg_length: float = 1.0, max_ms: int = 0) -> tuple[str, str]:
+    """The WHERE clause and the OPTION tail (after max_matches); `max_ms`:
+    searchd's max_query_time, after which a shard answers with what it has."""
+    expression = match_expression(plan)
+    _, conditions = filter_conditions(plan.filters)
+    if expression is not None:
+        conditions.insert(0, f"MATCH({literal(expression)})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    options = f", {ranker_option(avg_length)}" if expression is not None else ""
+    if max_ms > 0:
+        options += f", max_query_time={integer(max_ms)}"
+    return where, options
+
+
+#: Facet values returned per facet; the embedded index returns them all, but
+#: searchd keeps at most max_matches groups per shard.
+FACET_GROUPS = 1_000
+
+
+def facet_statements(plan: QueryPlan, table: str, avg_length: float = 1.0, max_ms: int = 0) -> dict[str, str]:
+    """One GROUP BY per facet over the whole matching set (the search's
+    options too, so that searchd can match once for the whole batch)."""
+    where, options = _where(plan, avg_length, max_ms)
+    selects, _ = filter_conditions(plan.filters)
+    extra = "".join(f", {s}" for s in selects)
+    tail = f" ORDER BY c DESC LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}{options}"
+    return {
+        "topics": f"SELECT GROUPBY() AS g, COUNT(*) AS c, meta{extra} FROM {table}{where} GROUP BY topic_keys{tail}",
+        "providers": f"SELECT provider_s, COUNT(*) AS c, provider_key{extra} FROM {table}{where} GROUP BY provider_key{tail}",
+        "years": f"SELECT year, COUNT(*) AS c{extra} FROM {table}{where} GROUP BY year{tail}",
+    }
+
+
+def replace_statement(table: str, batch: list[rows.Row]) -> str:
+    columns = ["id", *batch[0].values]
+    values = ", ".join(
+        "(" + ", ".join([integer(row.id), *(value_sql(row.values[c]) for c in columns[1:])]) + ")" for row in batch
+    )
+    return f"REPLACE INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+def delete_statement(table: str, ids: list[int]) -> str:
+    return f"DELETE FROM {table} WHERE id IN ({', '.join(integer(i) for i in ids)})"

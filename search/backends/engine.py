@@ -1,0 +1,484 @@
+"""Scoring the queries the safe syntax builds, from the side-car arrays.
+
+Whoosh's searcher walks a tree of matcher objects one posting at a time,
+several Python calls per posting per query node, and decodes each block of
+128 postings from two pickles and a zlib stream.  The queries this product
+builds in safe mode are a small algebra (terms and phrases on the full-text
+field, all or any of them, a proximity bonus, weighted feedback terms), so
+this module evaluates them with numpy over each segment's side-car arrays
+(search.storage.sidecar: document numbers and weighted frequencies, memory-mapped):
+a term's BM25 scores are one vectorised expression over its postings, a
+node's result is a dense score array over the index's document numbers with
+a mask of the matching ones, and the top of a result comes from a partial
+selection (numpy.partition) instead of a Python sort.
+
+The scores are those of the Whoosh search to the last bit where the order of
+summation is the same (a test holds the two together on a multi-segment
+index with deletions): the same BM25 as search.planning.ranking (Robertson idf,
+Whoosh's byte-quantised field lengths, the term's boost), computed in
+float64 with the same operations in the same order, summed over a query's
+parts in Whoosh's order (x + 0.0 == x, so a dense sum over documents lacking
+a part adds nothing).
+
+Positions are read for the few documents that need them, to verify a
+quoted phrase and for the proximity bonus of a short query.  The bonus (Whoosh's sloppy Phrase
+scores the sum of its words' scores where they occur in order within the
+slop) at most doubles a score, so it is computed for the best-scored
+documents first and the window widened until no document outside it could
+still reach the page: the ranking is exact without checking positions in
+every match.
+
+Anything else (raw queries, sorted orders) stays with Whoosh's searcher.
+
+Every query runs under a search.deadline.Deadline, given to start(): it is
+asked before each term's postings and before each batch of them (batches
+double from FIRST_BATCH postings, so a term costs a few looks at the clock),
+so a query that runs out of time stops there and scores what was read: a
+subset of the full answer, which the search marks timed out.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+from whoosh import query
+from whoosh.util.numeric import byte_to_length
+
+from search.planning import ranking
+from search.storage import sidecar
+from search.deadline import Deadline
+
+#: Whoosh's length byte -> the field length BM25 sees.
+_LENGTHS = np.array([float(byte_to_length(b)) for b in range(256)], dtype=np.float64)
+#: Documents whose proximity bonus is checked first; widened as needed.
+BONUS_WINDOW = 64
+#: A term's postings are read in batches of this many, then twice as many, and
+#: so on, the deadline asked before each: a few looks at the clock for any
+#: term (17 for a million postings), and a cut term keeps a prefix of them.
+FIRST_BATCH = 128
+
+Scores = dict[int, float]
+#: A node's result: which documents match (bool[n]) and their scores (float64[n], 0.0 elsewhere).
+Matches = tuple[Any, Any]
+
+
+class Unsupported(Exception):
+    """The query has a node this evaluator does not handle (Whoosh will)."""
+
+
+class _Segment:
+    def __init__(self, reader: Any, offset: int, field: str) -> None:
+        self.reader = reader
+        self.offset = offset
+        self.count = reader.doc_count_all()
+        self.live: Any = None  # bool[count] when the segment has deletions
+        if reader.has_deletions():
+            self.live = np.zeros(self.count, dtype=bool)
+            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        self.arrays = sidecar.load(reader, field) if self.count else None
+
+
+class Engine:
+    """Evaluates safe-mode queries over one searcher's segments.
+
+    Call start() before each query, with the query's deadline: term postings
+    read during a query are kept until the next one (a phrase and the
+    proximity bonus reuse them), never across queries, so a benchmark's
+    repeated query is not a cache hit."""
+
+    def __init__(self, searcher: Any, field: str) -> None:
+        self.searcher = searcher
+        self.field = field
+        reader = searcher.reader()
+        leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+        self.segments = [_Segment(leaf, offset, field) for leaf, offset in leaves]
+        self.n = int(reader.doc_count_all())
+        self.avgfl = searcher.avg_field_length(field) or 1
+        self.k1, self.b = ranking.K1, ranking.B
+        self.lengths = np.zeros(self.n, dtype=np.float64)
+        self.live = np.ones(self.n, dtype=bool)
+        for segment in self.segments:
+            if segment.arrays is not None:
+                self.lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.arrays.lengths]
+            if segment.live is not None:
+                self.live[segment.offset : segment.offset + segment.count] = segment.live
+        self.memo: dict[bytes, tuple[Any, Any]] = {}
+        self.dfs: dict[bytes, int] = {}
+        self._masks: dict[int, Any] = {}
+        self.deadline = Deadline(None)
+
+    def start(self, deadline: Deadline | None = None) -> None:
+        """Begin a query that must stop by `deadline` (None: no limit)."""
+        self.memo = {}
+        self.deadline = deadline if deadline is not None else Deadline(None)
+
+    def empty(self) -> Matches:
+        return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=np.float64)
+
+    def mask_of(self, docs: Iterable[int], key: object = None) -> Any:
+        """A bool[n] of `docs`, cached per searcher under `key` when given
+        (the hidden stubs are the same for every search)."""
+        if key is not None and id(key) in self._masks:
+            return self._masks[id(key)]
+        mask = np.zeros(self.n, dtype=bool)
+        found = np.fromiter(docs, dtype=np.int64)
+        mask[found[(found >= 0) & (found < self.n)]] = True
+        if key is not None:
+            self._masks[id(key)] = mask
+        return mask
+
+    # -- terms ---------------------------------------------------------------------------------
+
+    def df(self, text: str | bytes) -> int:
+        """Documents holding the term, deleted ones included (as Whoosh's idf counts),
+        cached for the searcher's life: the index under it does not change."""
+        term = _bytes(text)
+        found = self.dfs.get(term)
+        if found is None:
+            if len(self.dfs) > 200_000:
+                self.dfs.clear()
+            found = self.dfs[term] = sum(s.arrays.doc_frequency(term) for s in self.segments if s.arrays is not None)
+        return found
+
+    def postings(self, text: str | bytes) -> tuple[Any, Any]:
+        """A term's live documents (global docnums, ascending, int64) and their
+        BM25 scores (float64, unboosted), read once per query."""
+        term = _bytes(text)
+        found = self.memo.get(term)
+        if found is not None:
+            return found
+        df = self.df(term)
+        docs_parts: list[Any] = []
+        tf_parts: list[Any] = []
+        deadline = self.deadline
+        if df and not deadline.expired():
+            for segment in self.segments:
+                if deadline.expired():
+                    break  # a cut query scores the postings read so far: a subset
+                got = segment.arrays.postings(term) if segment.arrays is not None else None
+                if got is None or not len(got[0]):
+                    continue
+                local, weights = got
+                # Read in batches that double from FIRST_BATCH postings, with a look
+                # at the clock before each: a cut term keeps a prefix of its postings.
+                start, size = 0, FIRST_BATCH
+                while start < len(local):
+                    if start and deadline.expired():
+                        break
+                    part, part_weights = local[start : start + size], weights[start : start + size]
+                    start, size = start + size, size * 2
+                    if segment.live is not None:
+                        keep = segment.live[part]
+                        part, part_weights = part[keep], part_weights[keep]
+                    docs_parts.append(part.astype(np.int64) + segment.offset)
+                    tf_parts.append(part_weights.astype(np.float64))
+        if not docs_parts:
+            found = self.memo[term] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+            return found
+        docs = docs_parts[0] if len(docs_parts) == 1 else np.concatenate(docs_parts)
+        tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+        idf = ranking.robertson_idf(self.n, df)
+        k1, b, avgfl = self.k1, self.b, self.avgfl
+        top = idf * (k1 + 1)
+        norm_base, norm_len = k1 * (1 - b), k1 * b / avgfl
+        # The same operations, in the same order, as the per-posting Python it replaces.
+        scores = top * tf / (tf + norm_base + norm_len * self.lengths[docs])
+        found = self.memo[term] = (docs, scores)
+        return found
+
+    def term_matches(self, text: str | bytes, boost: float = 1.0) -> Matches:
+        docs, scores = self.postings(text)
+        mask, dense = self.empty()
+        mask[docs] = True
+        dense[docs] = scores if boost == 1 else scores * boost
+        return mask, dense
+
+    def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
+        """docnum -> positions of a term, for those of `docnums` that have it."""
+        term = _bytes(text)
+        wanted_all = np.unique(np.fromiter(docnums, dtype=np.int64))
+        out: dict[int, list[int]] = {}
+        for segment in self.segments:
+            if self.deadline.expired():
+                break
+            lo, hi = np.searchsorted(wanted_all, [segment.offset, segment.offset + segment.count])
+            if lo == hi or segment.arrays is None:
+                continue
+            got = segment.arrays.term_positions(term)
+            if got is None:
+                continue
+            local, offsets, positions = got
+            wanted = wanted_all[lo:hi] - segment.offset
+            at = np.searchsorted(local, wanted)
+            inside = at < len(local)
+            at, wanted = at[inside], wanted[inside]
+            hit = local[at] == wanted
+            for doc, i in zip((wanted[hit] + segment.offset).tolist(), at[hit].tolist(), strict=True):
+                out[doc] = positions[offsets[i] : offsets[i + 1]].tolist()
+        return out
+
+    # -- the query algebra -------------------------------------------------------------------------
+
+    def matches(self, q: query.Query, among: Any = None) -> Matches:
+        """(mask, scores) of the live documents `q` matches (Unsupported otherwise);
+        with `among` (a mask), those documents only."""
+        if isinstance(q, query.Term) and q.fieldname == self.field:
+            found = self.term_matches(q.text, q.boost)
+        elif isinstance(q, query.Phrase) and q.fieldname == self.field:
+            found = self.phrase_matches(q, among)
+        elif isinstance(q, query.And):
+            subs = sorted(q.subqueries, key=self._cost)
+            if not subs:
+                return self.empty()
+            mask, scores = self.matches(subs[0], among)
+            mask = mask.copy()
+            for sub in subs[1:]:
+                if not mask.any():
+                    return self.empty()
+                part_mask, part = self.matches(sub, mask)
+                mask &= part_mask
+                scores = scores + part
+            scores[~mask] = 0.0
+            found = mask, _boost(scores, q.boost)
+        elif isinstance(q, query.Or):
+            mask, scores = self.empty()
+            for sub in q.subqueries:
+                part_mask, part = self.matches(sub, among)
+                mask |= part_mask
+                scores += part
+            found = mask, _boost(scores, q.boost)
+        elif isinstance(q, query.AndMaybe):
+            # The required part's documents; the optional part only adds to them.
+            mask, scores = self.matches(q.a, among)
+            if mask.any():
+                _, extra = self.matches(q.b, mask)
+                scores = np.where(mask, scores + extra, 0.0)
+            found = mask, _boost(scores, q.boost)
+        else:
+            raise Unsupported(type(q).__name__)
+        if among is not None:
+            mask, scores = found
+            return mask & among, np.where(among, scores, 0.0)
+        return found
+
+    def _cost(self, q: query.Query) -> int:
+        """Documents a node matches at most, to evaluate the cheapest first."""
+        if isinstance(q, query.Term) and q.fieldname == self.field:
+            return int(self.df(q.text))
+        if isinstance(q, query.Phrase) and q.fieldname == self.field:
+            return int(min((self.df(w) for w in q.words), default=0))
+        return int(self.n)
+
+    def phrase_matches(self, q: query.Phrase, among: Any = None) -> Matches:
+        """Whoosh's Phrase (an ordered SpanNear2 within q.slop): the sum of
+        its words' scores where they occur so, times its boost."""
+        parts = [self.postings(word) for word in q.words]
+        if not parts or not all(len(docs) for docs, _ in parts):
+            return self.empty()
+        common = parts[0][0]
+        for docs, _ in parts[1:]:
+            common = np.intersect1d(common, docs, assume_unique=True)
+        if among is not None:
+            common = common[among[common]]
+        mask, scores = self.empty()
+        if not len(common):
+            return mask, scores
+        docs_list = common.tolist()
+        found = [self.positions(word, docs_list) for word in q.words]
+        kept = [d for d in docs_list if _near([f.get(d, []) for f in found], q.slop)]
+        if not kept:
+            return mask, scores
+        total = np.zeros(self.n, dtype=np.float64)
+        for docs, part in parts:
+            total[docs] += part
+        chosen = np.asarray(kept, dtype=np.int64)
+        mask[chosen] = True
+        scores[chosen] = q.boost * total[chosen]
+        return mask, scores
+
+    # -- the dictionary interface (explain, similar) ----------------------------------------------
+
+    def evaluate(self, q: query.Query) -> Scores:
+        """docnum -> score for every live document `q` matches (Unsupported otherwise)."""
+        return as_dict(self.matches(q))
+
+    def restricted(self, q: query.Query, among: set[int]) -> Scores:
+        """evaluate(q) for the documents in `among` only."""
+        return as_dict(self.matches(q, self.mask_of(among)))
+
+    def term(self, text: str | bytes, boost: float = 1.0, among: set[int] | None = None) -> Scores:
+        mask, scores = self.term_matches(text, boost)
+        if among is not None:
+            mask = mask & self.mask_of(among)
+        return as_dict((mask, scores))
+
+    def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
+        return as_dict(self.phrase_matches(q, None if among is None else self.mask_of(among)))
+
+
+def as_dict(found: Matches) -> Scores:
+    mask, scores = found
+    docs = np.flatnonzero(mask)
+    return dict(zip(docs.tolist(), scores[docs].tolist(), strict=True))
+
+
+def _boost(scores: Any, boost: float) -> Any:
+    return scores if boost == 1 else scores * boost
+
+
+def top_of(values: Any, mask: Any, count: int) -> list[tuple[int, float]]:
+    """The `count` best (docnum, value) of the documents in `mask`, best
+    first, ties by docnum: a partial selection finds the threshold, and
+    only the documents at or above it are sorted."""
+    docs = np.flatnonzero(mask)
+    if count <= 0 or not len(docs):
+        return []
+    vals = values[docs]
+    if count < len(docs):
+        threshold = np.partition(vals, len(docs) - count)[len(docs) - count]
+        keep = vals >= threshold
+        docs, vals = docs[keep], vals[keep]
+    order = np.lexsort((docs, -vals))[:count]
+    return list(zip(docs[order].tolist(), vals[order].tolist(), strict=True))
+
+
+def rank_matches(
+    found: Matches,
+    wanted: int,
+    bonus: Callable[[list[int]], Scores] | None = None,
+    factor: Callable[[int], float] | None = None,
+    candidates: Any = None,
+) -> list[tuple[int, float]]:
+    """rank() over (mask, scores) arrays: the best `wanted` as (docnum, final
+    score), best first, ties by docnum; final = (score + bonus) x factor, the
+    bonus only for documents in `candidates` (a mask; default all)."""
+    mask, scores = found
+    finals = scores
+    if factor:
+        docs = np.flatnonzero(mask)
+        finals = np.zeros_like(scores)
+        finals[docs] = scores[docs] * factor_values(factor, docs)
+    if bonus is None:
+        return top_of(finals, mask, wanted)
+    hopeful = mask if candidates is None else mask & candidates
+    if not hopeful.any():
+        return top_of(finals, mask, wanted)
+    # The best of the others are final: only they, and candidates, can be on the page.
+    settled = dict(top_of(finals, mask & ~hopeful, wanted))
+    window = max(BONUS_WINDOW, wanted)
+    while True:
+        ordered = top_of(finals, hopeful, window + 1)
+        inside, outside = ordered[:window], ordered[window:]
+        extra = bonus([d for d, _ in inside])
+        rescored = {
+            d: (float(scores[d]) + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside
+        }
+        best = best_of({**settled, **rescored}, wanted)
+        # A candidate outside the window scores at most twice its present score.
+        if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
+            return best
+        window *= 4
+
+
+def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
+    """factor(d) for each of `docs` (ascending), as float64.
+
+    The default ranking's only factor is the exact-title one (a dictionary
+    of the documents it lifts, 1.0 for the rest): that is looked up with
+    numpy, the same values without a Python call per match (about a fifth
+    of a Reuters query's p95 went to those calls).  The --boost factors
+    read a column per document and stay a call each."""
+    if isinstance(factor, ranking.Factors) and not factor.parts:
+        values = np.ones(len(docs), dtype=np.float64)
+        found = factor.title.found if factor.title is not None else {}
+        if found and len(docs):
+            keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+            lifted = np.fromiter(found.values(), dtype=np.float64, count=len(found))
+            order = np.argsort(keys, kind="stable")
+            keys, lifted = keys[order], lifted[order]
+            at = np.minimum(np.searchsorted(keys, docs), len(keys) - 1)
+            hit = keys[at] == docs
+            values[hit] = lifted[at[hit]]
+        return values
+    return np.fromiter((factor(d) for d in docs.tolist()), dtype=np.float64, count=len(docs))
+
+
+def _near(positions: list[list[int]], slop: int) -> bool:
+    """Whoosh's SpanNear2(ordered=True, mindist=1): each word after the last
+    span's end, at a distance of 1 to `slop`; spans grow as words join."""
+    spans = {(p, p) for p in positions[0]}
+    for later in positions[1:]:
+        grown = set()
+        for start, end in spans:
+            for p in later:
+                if p < start:
+                    continue
+                if p > end + slop:
+                    break
+                dist = p - end if p > end else 0
+                if 1 <= dist <= slop:
+                    grown.add((start, max(end, p)))
+        spans = grown
+        if not spans:
+            return False
+    return bool(spans)
+
+
+def best_of(scores: Scores, count: int) -> list[tuple[int, float]]:
+    """The `count` best (docnum, score), best first, ties by docnum.
+
+    The threshold comes from heapq over the bare floats (C speed); only the
+    documents at or above it are sorted with the tie-break, which on 10,000
+    matches is several times faster than a heap keyed on (-score, docnum)."""
+    if count <= 0 or not scores:
+        return []
+    if count >= len(scores):
+        chosen = list(scores.items())
+    else:
+        threshold = heapq.nlargest(count, scores.values())[-1]
+        chosen = [(d, s) for d, s in scores.items() if s >= threshold]
+    chosen.sort(key=lambda item: (-item[1], item[0]))
+    return chosen[:count]
+
+
+def rank(
+    scores: Scores,
+    wanted: int,
+    bonus: Callable[[list[int]], Scores] | None = None,
+    factor: Callable[[int], float] | None = None,
+    candidates: set[int] | None = None,
+) -> list[tuple[int, float]]:
+    """The best `wanted` of `scores` as (docnum, final score), best first, ties by docnum.
+
+    final = (score + bonus) x factor, where bonus(docs) gives each document's
+    bonus, at most its score (so at most doubling it), and only documents in
+    `candidates` (default: all) can have one.  The others' finals are exact;
+    the candidates' bonus is asked of a window of the best of them, widened
+    until no candidate outside it could still reach the page."""
+    finals = {d: s * factor(d) for d, s in scores.items()} if factor else scores
+    if bonus is None:
+        return best_of(finals, wanted)
+    hopeful = finals.keys() if candidates is None else finals.keys() & candidates
+    if not hopeful:
+        return best_of(finals, wanted)
+    # The best of the others are final: only they, and candidates, can be on the page.
+    settled = dict(best_of({d: f for d, f in finals.items() if d not in hopeful}, wanted))
+    pending = {d: finals[d] for d in hopeful}
+    window = max(BONUS_WINDOW, wanted)
+    while True:
+        ordered = best_of(pending, window + 1)
+        inside, outside = ordered[:window], ordered[window:]
+        extra = bonus([d for d, _ in inside])
+        rescored = {d: (scores[d] + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside}
+        best = best_of({**settled, **rescored}, wanted)
+        # A candidate outside the window scores at most twice its present score.
+        if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
+            return best
+        window *= 4
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text

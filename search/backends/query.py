@@ -1,0 +1,758 @@
+"""Run a search: match, rank, collapse, page, and shape the hits.
+
+The text becomes a Whoosh query in search.planning.syntax; here it is run.  A
+document needs any of the query's words (all of the +required ones, none of
+the excluded ones) and passes the filters, which select but never score.
+Relevance is BM25F over weighted fields (search.planning.ranking), with a proximity
+bonus for queries of two to PROXIMITY_MAX_WORDS words and pseudo-relevance
+feedback for every query of two words or more; relevance queries are
+evaluated by search.backends.engine, raw queries and sorted orders by Whoosh's
+searcher.  Matching any word rather than all of them is what the relevance
+harness asked for: with every word required, 2- and 3-word queries cut from
+the judged collections' topics lost 16-32% nDCG@10 and half of MAP@100 to
+sqlite FTS5, because a page stops where the documents with every word run
+out; ``ResultPage.relaxed`` says when no document has them all.
+
+The work a query can do is bounded: at most syntax.MAX_TERMS terms are used,
+a raw query's wildcards and ranges expand to at most syntax.MAX_EXPANSION
+terms, and every query runs under a search.deadline.Deadline made from its
+time limit: the engine checks it per posting block, and on Whoosh's path
+this module walks the matchers itself and checks it every few hundred
+documents, while matching and while collecting (Whoosh's TimeLimitCollector
+never fired under a FilterCollector, which feeds its child directly: 256
+words sorted by date ran 44 s against a 5 s limit).  A query that runs out
+returns the hits found so far with ``ResultPage.timed_out`` set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from whoosh import query, scoring, searching
+from whoosh.collectors import WrappingCollector
+
+from search.backends import engine, explain
+from search.planning import ranking
+from search.backends.collapse import DuplicateKeys, Groups
+from search.backends.columns import ArrayGroups, FacetArrays
+from search.deadline import DOCS_PER_CHECK, Deadline
+from search.errors import QueryError, UsageError
+from search.backends.explain import Parts
+from search.backends.facets import FACETS_BY_DOCUMENT, facets_of_documents
+from search.planning.plan import date_bound
+from search.planning.request import Filters, SearchRequest
+from search.records import Provider
+from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
+from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
+from search.backends.snippets import highlight, lead
+from search.planning.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
+
+log = logging.getLogger(__name__)
+
+#: Queries of two to this many words score their words' proximity.
+PROXIMITY_MAX_WORDS = 4
+#: On Whoosh's path, matching (and feedback) may use this share of the time
+#: left, so that ranking what was found still fits in the limit.
+MATCHING_SHARE = 0.5
+#: A raw query's wildcard and range expansion may use this share of the limit.
+EXPANSION_SHARE = 0.25
+#: The exact-title factor (ranking.TitleMatch) may use this share of the limit.
+TITLE_MATCH_SHARE = 0.2
+#: Query words within this many positions of each other score a bonus.
+PHRASE_SLOP = 3
+#: Queries of this many words or more get pseudo-relevance feedback.
+FEEDBACK_MIN_WORDS = 2
+
+
+def weighting() -> scoring.WeightingModel:
+    return ranking.NewsBM25()
+
+
+# -- filters -----------------------------------------------------------------------
+
+
+def _fold(value: str) -> str:
+    return value.strip().casefold()
+
+
+def _fold_host(value: str) -> str:
+    return _fold(value).removeprefix("www.")
+
+
+def _lexicon_matches(reader: Any, field: str, wanted: Iterable[str], fold: Any = _fold) -> list[str]:
+    """The indexed values of `field` equal to any of `wanted` once both are folded."""
+    folded = {fold(w) for w in wanted if w.strip()}
+    if not folded or field not in reader.schema.names():
+        return []
+    found: list[str] = []
+    for term in reader.lexicon(field):
+        value = term.decode("utf-8") if isinstance(term, bytes) else term
+        if fold(value) in folded:
+            found.append(value)
+    return found
+
+
+# -- running it -------------------------------------------------------------------
+
+
+def filter_queries(filters: Filters, reader: Any) -> list[query.Query]:
+    """Whoosh queries that every hit must also match (empty: no filter)."""
+    return [q for _, _, q in named_filters(filters, reader)]
+
+
+def named_filters(filters: Filters, reader: Any) -> list[tuple[str, str, query.Query]]:
+    """Each filter as (its parameter, its value as given, its Whoosh query)."""
+    out: list[tuple[str, str, query.Query]] = []
+    if filters.topics:
+        values = _lexicon_matches(reader, "topic", filters.topics)
+        topics = query.Or([query.Term("topic", v) for v in values]) if values else query.NullQuery
+        out.append(("topics", ", ".join(filters.topics), topics))
+    if filters.providers:
+        # A name ignoring case; a domain also ignoring a leading "www.", on both sides.
+        terms = [query.Term("provider", v) for v in _lexicon_matches(reader, "provider", filters.providers)]
+        terms += [query.Term("domain", v) for v in _lexicon_matches(reader, "domain", filters.providers, _fold_host)]
+        out.append(("providers", ", ".join(filters.providers), query.Or(terms) if terms else query.NullQuery))
+    low = date_bound(filters.since, end=False, option="since")
+    high = date_bound(filters.until, end=True, option="until")
+    if low is not None and high is not None and low > high:
+        raise UsageError(f"`since` {filters.since} is after `until` {filters.until}", option="since")
+    if low is not None:
+        out.append(("since", str(filters.since), query.NumericRange("date", low, None)))
+    if high is not None:
+        out.append(("until", str(filters.until), query.NumericRange("date", None, high)))
+    if filters.published is not None:
+        out.append(("published", str(filters.published).lower(), query.Term("published_flag", filters.published)))
+    return out
+
+
+def _sort_facet(sort: str) -> Any:
+    from whoosh import sorting
+
+    if sort == "newest":
+        return [sorting.FieldFacet("newest", reverse=True), sorting.ScoreFacet()]
+    if sort == "oldest":
+        return [sorting.FieldFacet("oldest"), sorting.ScoreFacet()]
+    if sort == "quality":
+        return [sorting.FieldFacet("quality", reverse=True), sorting.ScoreFacet()]
+    return None
+
+
+def shadowed_stubs(searcher: searching.Searcher) -> set[int]:
+    """Docnums of related stubs whose webUrl a live indexed article also has.
+
+    doc_frequency() would be cheaper but counts deleted documents until a
+    merge, which would keep a stub hidden after its article was removed."""
+    hidden: set[int] = set()
+    for term in searcher.reader().lexicon("stub_url"):
+        if any(True for _ in searcher.docs_for_query(query.Term("article_url", term))):
+            hidden.update(searcher.docs_for_query(query.Term("stub_url", term)))
+    return hidden
+
+
+def count_kind(searcher: searching.Searcher, kind: str) -> int:
+    """Live documents of a kind ("article" or "related")."""
+    return sum(1 for _ in searcher.docs_for_query(query.Term("kind", kind)))
+
+
+class SearchContext:
+    """One searcher and what is worth computing once per searcher: the hidden
+    (shadowed) stubs, and, when first needed, the facet table, the duplicate
+    groups and the newest date and best quality the --boost factors scale by."""
+
+    def __init__(self, searcher: searching.Searcher) -> None:
+        self.searcher = searcher
+        self.hidden = shadowed_stubs(searcher)
+        self._facets: FacetArrays | None = None
+        self._facet_calls = 0
+        self._dup_keys: DuplicateKeys | None = None
+        self._signals: tuple[int | None, int | None] | None = None
+        self._engine: engine.Engine | None = None
+
+    def facets(self, matched: Iterable[int]) -> Facets:
+        docs = matched if isinstance(matched, np.ndarray) else np.fromiter(matched, dtype=np.int64)
+        self._facet_calls += 1
+        if self._facet_calls == 1 and len(docs) <= max(FACETS_BY_DOCUMENT, self.searcher.doc_count_all() // 50):
+            # The first search of a searcher, with few matches: reading their
+            # stored fields (about 30 us each) beats building the table (about
+            # 1.5 us per indexed document), which a one-query process (the
+            # CLI) would pay in full; a second search builds the table.
+            return facets_of_documents(self.searcher, docs.tolist())
+        if self._facets is None:
+            self._facets = FacetArrays(self.searcher.reader())
+        return self._facets.counts(docs)
+
+    def release(self) -> None:
+        """Drop what one search read (the engine's postings), keeping the per-searcher caches."""
+        if self._engine is not None:
+            self._engine.start()
+
+    def engine(self) -> engine.Engine:
+        if self._engine is None:
+            self._engine = engine.Engine(self.searcher, TEXT_FIELD)
+        return self._engine
+
+    def dup_keys(self) -> DuplicateKeys:
+        if self._dup_keys is None:
+            self._dup_keys = DuplicateKeys(self.searcher.reader())
+        return self._dup_keys
+
+    def factors(self, boosts: tuple[ranking.Boost, ...]) -> ranking.Factors | None:
+        if not boosts:
+            return None
+        if self._signals is None:
+            self._signals = _signals(self.searcher.reader())
+        factors = ranking.Factors(self.searcher.reader(), boosts, *self._signals)
+        return factors or None
+
+
+def _signals(reader: Any) -> tuple[int | None, int | None]:
+    """The newest publication date (not after now) and the best quality of the live documents."""
+    if not reader.doc_count_all():
+        return None, None  # an empty index (Whoosh's EmptyReader has no columns)
+    now = int(datetime.now(timezone.utc).timestamp())
+    live = set(reader.all_doc_ids()) if reader.has_deletions() else None
+    dates = reader.column_reader("newest")
+    qualities = reader.column_reader("quality")
+    newest = max(
+        (v for d, v in enumerate(dates) if MISSING_LOW < v <= now and (live is None or d in live)), default=None
+    )
+    best = max((v for d, v in enumerate(qualities) if v > 0 and (live is None or d in live)), default=None)
+    return newest, best
+
+
+def _highlight_terms(built: BuiltQuery | None, main: query.Query) -> frozenset[str]:
+    """The terms a snippet marks: the safe query's words, or a raw query's full-text terms."""
+    if built is not None:
+        return frozenset(built.words)
+    terms = set()
+    for field, text in main.iter_all_terms():
+        if field in (TEXT_FIELD, "title"):
+            terms.add(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    return frozenset(terms)
+
+
+def _wants_feedback(built: BuiltQuery, request: SearchRequest) -> bool:
+    """Pseudo-relevance feedback for every query of two words or more (see
+    search.planning.ranking), unless switched off: it about doubles such a query's
+    cost (Reuters title queries: 5.8 -> 12.5 ms CPU at the median)."""
+    return request.feedback and len(built.positive) >= FEEDBACK_MIN_WORDS
+
+
+def _bonus(built: BuiltQuery) -> query.Query | None:
+    """Adjacent query words score extra: a sloppy phrase of a short query's words."""
+    if not 2 <= len(built.positive) <= PROXIMITY_MAX_WORDS:
+        return None
+    if not all(isinstance(q, query.Term) for q in built.positive):
+        return None
+    return query.Phrase(TEXT_FIELD, [q.text for q in built.positive], slop=PHRASE_SLOP)
+
+
+def _feedback(
+    searcher: searching.Searcher, top: list[int], df: Callable[[str], int] | None = None, words: list[str] | None = None
+) -> list[query.Query]:
+    """Pseudo-relevance feedback: the best terms of the top hits `top`,
+    weighted; the query's own words among them gain weight (see search.planning.ranking).
+    The top hits are those of the query without its filters, so that a
+    filter selects documents but never changes a score.  None when the
+    top hits show the query names an article (ranking.navigational)."""
+    stored = [searcher.stored_fields(docnum) for docnum in top]
+    texts = [document_terms(fields) for fields in stored]
+    if words:
+        titles = [[t for t, _ in analyse_text(fields.get("title") or "")] for fields in stored]
+        if ranking.navigational(words, list(zip(titles, texts, strict=True))):
+            return []
+    extra = ranking.feedback_terms(
+        searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS, df=df, typed=words or ()
+    )
+    return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
+
+
+def document_terms(fields: dict[str, Any]) -> list[str]:
+    """The indexed terms of a stored document's title, excerpt and body."""
+    body = unpack_record(fields["record"]).get("body") or ""
+    text = " ".join((fields.get("title") or "", fields.get("excerpt") or "", body))
+    return [t for t, _ in analyse_text(text)]
+
+
+def run_search(context: SearchContext, request: SearchRequest, deadline: Deadline | None = None) -> ResultPage:
+    """Execute `request` with the context's searcher, by `deadline` (default:
+    one made from request.time_limit when the search starts)."""
+    request.check()
+    if deadline is None:
+        deadline = Deadline(request.time_limit or None)
+    boosts = ranking.parse_boosts(request.boosts)
+    searcher = context.searcher
+    hidden = context.hidden
+    schema = searcher.schema
+    filters = filter_queries(request.filters, searcher.reader())
+    relaxed = False
+    bonus: query.Query | None = None
+    built: BuiltQuery | None = None
+    if request.raw:
+        main: query.Query = build_raw_query(schema, request.text)
+        negative: list[query.Query] = []
+        if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
+            if request.text.strip():
+                raise QueryError(request.text, "it has no searchable terms")
+            main = query.Every()
+        leaves = sum(1 for _ in main.leaves())
+        if leaves > MAX_TERMS:
+            raise QueryError(request.text, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
+        # Expansion gets a share of the time too, leaving the rest to match and rank.
+        main = expand_raw_query(main, searcher.reader(), deadline.share(EXPANSION_SHARE), request.text)
+    else:
+        built = build_safe_query(schema, request.text)
+        negative = built.negative
+        bonus = _bonus(built)
+        if built.empty and not negative and request.text.strip():
+            # Only stop words, symbols or operators: like Elasticsearch's
+            # zero_terms_query "none", that finds nothing.  An empty query
+            # browses everything, and "-word" alone means everything but it.
+            main = query.NullQuery
+        elif built.empty:
+            main = query.Every()
+        else:
+            main = built.main()
+
+    def assemble(core: query.Query, filtered: bool = True) -> query.Query:
+        return query.And([core, *filters]) if filters and filtered else core
+
+    factors = context.factors(boosts) if request.sort == "relevance" else None
+    if built is not None and not built.empty:
+        # Under a sorted order too: a hit's score is the same in every order.
+        # A share of the time: a cut list only leaves some titles unboosted.
+        title_match = ranking.TitleMatch(searcher, built.words, deadline.share(TITLE_MATCH_SHARE))
+        if title_match:
+            factors = (factors or ranking.Factors()).add_title_match(title_match)
+    top: Top | None = None
+    if built is not None and request.sort == "relevance" and not built.empty:
+        try:
+            main, relaxed, matched, top, parts = _engine_search(
+                context, request, built, main, relaxed, filters, factors, deadline
+            )
+        except engine.Unsupported as exc:
+            log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
+    if top is None:
+        # Matching gets a share of the time, so that ranking what it found
+        # (a second walk over the same postings) still fits in the limit.
+        early = deadline.share(MATCHING_SHARE)
+        # Exclusions are subtracted as a set: Whoosh 2.7.4's AndNot matcher keeps
+        # the first document of the positive side when the negative side starts
+        # on a lower one, so "oil -plan" could return a document saying "plan".
+        excluded = matching_docs(searcher, query.Or(negative), early) if negative else set()
+        # A document is only shown when its exclusion was checked in full.
+        matched = set() if early.fired else matching_docs(searcher, assemble(main), early) - hidden - excluded
+        if built is not None and len(built.positive) > 1 and matched and not early.expired():
+            every = matching_docs(searcher, query.And(built.positive), early)
+            relaxed = not early.fired and not matched.intersection(every)
+        # The score is a sum: the query's words, terms fed back from the top
+        # hits, and the proximity bonus of a short query.
+        scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
+        if matched and built is not None and _wants_feedback(built, request) and not early.expired():
+            unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
+            best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
+            expansion = _feedback(searcher, [hit.docnum for hit in best], words=built.words) if not early.fired else []
+            if expansion:
+                scored = query.Or([main, *expansion])
+                parts += [("feedback", term) for term in expansion]
+        if bonus is not None:
+            scored = query.AndMaybe(scored, bonus)
+            parts.append(("proximity", bonus))
+        top = _whoosh_top(context, scored, request, matched, factors, deadline)
+    page = rank_page(context, request, top, parts, matched, _highlight_terms(built, main), factors)
+    context.release()
+    without_filters: int | None = None
+    by_filter: tuple[FilterMatches, ...] = ()
+    if not page.total and filters and main is not query.NullQuery and not deadline.expired():
+        # Say which filter left nothing, on the time left (a diagnosis never marks the page timed out).
+        found = _what_filters_leave(context, request, main, negative, Deadline(deadline.remaining()))
+        if found is not None:
+            without_filters, by_filter = found
+    suggestion = None
+    if built is not None and request.suggest and (relaxed or not page.total) and not deadline.expired():
+        suggestion = _did_you_mean(context, request, page.total, relaxed, deadline)
+    if deadline.timed_out:
+        log.info(
+            "query %r ran out of its %gs time limit; the %d hits are those found by then",
+            request.text,
+            request.time_limit,
+            len(page.hits),
+        )
+    return ResultPage(
+        query=request.text,
+        total=page.total,
+        page=request.page,
+        limit=request.limit,
+        hits=page.hits,
+        facets=page.facets,
+        relaxed=relaxed,
+        suggestion=suggestion,
+        parsed_query=_parsed(main, filters, negative) if request.explain else None,
+        timed_out=deadline.timed_out,
+        without_filters=without_filters,
+        filter_matches=by_filter,
+    )
+
+
+def _what_filters_leave(
+    context: SearchContext, request: SearchRequest, main: query.Query, negative: list[query.Query], deadline: Deadline
+) -> tuple[int, tuple[FilterMatches, ...]] | None:
+    """The query's results without its filters, and with each filter alone
+    (None if `deadline` cuts the count short)."""
+    searcher = context.searcher
+    excluded = matching_docs(searcher, query.Or(negative), deadline) if negative else set()
+    alone = matching_docs(searcher, main, deadline) - context.hidden - excluded
+
+    def stories(docs: set[int]) -> int:
+        groups = context.dup_keys().among(docs) if request.collapse and docs else None
+        return len(docs) - (len(groups.extra_copies()) if groups else 0)
+
+    counts = tuple(
+        FilterMatches(name, value, stories(alone & matching_docs(searcher, q, deadline)) if alone else 0)
+        for name, value, q in named_filters(request.filters, searcher.reader())
+    )
+    return None if deadline.fired else (stories(alone), counts)
+
+
+def matching_docs(searcher: searching.Searcher, q: query.Query, deadline: Deadline) -> set[int]:
+    """The live documents `q` matches (Whoosh's docs_for_query), or those
+    found by `deadline`: the matchers walk in document order, so the set
+    is every match below some document number."""
+    found: set[int] = set()
+    for sub, offset in searcher.leaf_searchers():
+        if deadline.expired():
+            break
+        for n, docnum in enumerate(q.docs(sub)):
+            if not n % DOCS_PER_CHECK and n and deadline.expired():
+                break
+            found.add(docnum + offset)
+    return found
+
+
+#: The best n of a matching set as (docnum, score), best first.
+Top = Callable[[int], list[tuple[int, float]]]
+#: A matching set: Whoosh's path gives a set, the engine a sorted array of docnums.
+Matched = set[int] | Any
+
+
+def _engine_search(
+    context: SearchContext,
+    request: SearchRequest,
+    built: BuiltQuery,
+    main: query.Query,
+    relaxed: bool,
+    filters: list[query.Query],
+    factors: ranking.Factors | None,
+    deadline: Deadline,
+) -> tuple[query.Query, bool, Matched, Top, Parts]:
+    """run_search's relevance path through search.backends.engine (see there): the
+    same matching set, parts and scores as Whoosh's searcher, faster.  Cut
+    short by `deadline`, it scores the postings read by then."""
+    fast = context.engine()
+    fast.start(deadline)
+    searcher = context.searcher
+    usable = ~fast.mask_of(context.hidden, key=context.hidden)
+    for negated in built.negative:
+        usable &= ~fast.matches(negated)[0]
+    allowed = matching_docs(searcher, query.And(filters), deadline) if filters else None
+
+    # A document is only shown when its exclusion was checked in full.
+    if deadline.fired:
+        mask, found_scores = fast.empty()
+    else:
+        mask, found_scores = fast.matches(main)
+    unfiltered = mask & usable
+    mask = unfiltered if allowed is None else unfiltered & fast.mask_of(allowed)
+    scores = np.where(mask, found_scores, 0.0)
+    if len(built.positive) > 1 and mask.any() and not deadline.expired():
+        relaxed = not fast.matches(query.And(built.positive), mask)[0].any() and not deadline.fired
+    parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
+    if mask.any() and _wants_feedback(built, request) and not deadline.expired():
+        # The feedback documents are the best without the filters: a filter never changes a score.
+        best = [d for d, _ in engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)]
+        for expansion in _feedback(searcher, best, fast.df, built.words):
+            assert isinstance(expansion, query.Term)
+            parts.append(("feedback", expansion))
+            docs, part = fast.postings(expansion.text)
+            inside = mask[docs]
+            docs = docs[inside]
+            # The same additions, in the same order, as score += boost x term score per document.
+            scores[docs] += part[inside] * expansion.boost if expansion.boost != 1 else part[inside]
+    proximity = _bonus(built)
+    add_bonus = None
+    candidates = None
+    if proximity is not None and mask.any():
+        parts.append(("proximity", proximity))
+        # Only documents with every word of the phrase can earn the bonus.
+        candidates = mask.copy()
+        for word in proximity.words:
+            candidates &= fast.term_matches(word)[0]
+
+        def add_bonus(docs: list[int]) -> engine.Scores:
+            assert isinstance(proximity, query.Phrase)
+            return fast.phrase(proximity, docs)
+
+    found = (mask, scores)
+
+    def top(n: int) -> list[tuple[int, float]]:
+        return engine.rank_matches(found, n, add_bonus, factors, candidates)
+
+    return main, relaxed, np.flatnonzero(mask), top, parts
+
+
+def _whoosh_top(
+    context: SearchContext,
+    scored: query.Query,
+    request: SearchRequest,
+    matched: set[int],
+    factors: ranking.Factors | None,
+    deadline: Deadline,
+) -> Top:
+    """The best n of `matched` by Whoosh's searcher (raw queries, sorted
+    orders), or of those it reached by `deadline`."""
+    searcher = context.searcher
+    ranker = searcher
+    if factors:
+        ranker = searching.Searcher(
+            searcher.reader(), weighting=ranking.Boosted(searcher.weighting, factors), closereader=False
+        )
+    sortedby = _sort_facet(request.sort)
+    earlier: list[tuple[int, float]] = []
+
+    def top(n: int) -> list[tuple[int, float]]:
+        if deadline.expired() and earlier:
+            return earlier[:n]  # a second, longer look would find nothing more in time
+        found = _exact_top(ranker, scored, n, matched, deadline, sortedby)
+        earlier[:] = [(h.docnum, _score(h, sortedby is not None)) for h in found]
+        if deadline.fired and len(earlier) < min(n, len(matched)):
+            earlier[:] = _fill(searcher, request.sort, matched, dict(earlier), n)
+        return list(earlier)
+
+    return top
+
+
+def _fill(
+    searcher: searching.Searcher, sort: str, matched: set[int], scored: dict[int, float], n: int
+) -> list[tuple[int, float]]:
+    """When collection ran out of time before the page was full: the page
+    from every document matching found, those scored by then first (by
+    relevance), the others after them by document number; or, for a sorted
+    order, all in that order by its column (cheap: a value per document),
+    ties by the scores known."""
+    if sort == "relevance":
+        rest = sorted(matched - scored.keys())[: max(0, n - len(scored))]
+        return [*sorted(scored.items(), key=lambda item: (-item[1], item[0])), *((d, 0.0) for d in rest)]
+    column = searcher.reader().column_reader(sort)
+    sign = 1 if sort == "oldest" else -1
+    ranked = sorted(matched, key=lambda d: (sign * column[d], -scored.get(d, 0.0), d))[:n]
+    return [(d, scored.get(d, 0.0)) for d in ranked]
+
+
+def _did_you_mean(
+    context: SearchContext, request: SearchRequest, total: int, relaxed: bool, deadline: Deadline
+) -> str | None:
+    """A corrected query, kept only if it finds more than the typed one
+    (or finds every word where the typed one had to relax)."""
+    from search.backends.spelling import correct
+
+    corrected = correct(context.searcher, request.text)
+    if not corrected or corrected.strip().casefold() == request.text.strip().casefold():
+        return None
+    probe = run_search(
+        context,
+        replace(request, text=corrected, page=1, limit=1, facets=False, suggest=False, explain=False),
+        deadline.share(1.0),
+    )
+    if probe.timed_out:
+        return None
+    if probe.total > total or (relaxed and probe.total and not probe.relaxed):
+        return corrected
+    return None
+
+
+def _parsed(main: query.Query, filters: list[query.Query], negative: list[query.Query]) -> str:
+    text = str(main)
+    if negative:
+        text += " ANDNOT " + " ".join(str(q) for q in negative)
+    if filters:
+        text += " FILTER " + " ".join(str(q) for q in filters)
+    return text
+
+
+@dataclass(frozen=True)
+class Ranked:
+    total: int
+    hits: tuple[Hit, ...]
+    facets: Facets | None
+
+
+def rank_page(
+    context: SearchContext,
+    request: SearchRequest,
+    top: Top,
+    parts: Parts,
+    matched: Matched,
+    terms: frozenset[str],
+    factors: ranking.Factors | None = None,
+) -> Ranked:
+    """One page of `matched` in `top`'s order, each story once unless
+    collapse is off; `parts` are the leaves the score sums, for --explain."""
+    searcher = context.searcher
+    groups: Groups | None = None
+    if isinstance(matched, set):
+        groups = context.dup_keys().among(matched) if request.collapse and matched else None
+        extra = groups.extra_copies() if groups else set()
+        total = len(matched) - len(extra)
+        counted: Iterable[int] = matched - extra
+    else:  # the engine's sorted array: grouped and counted with numpy
+        array_groups = ArrayGroups(context.dup_keys(), matched) if request.collapse and len(matched) else None
+        groups = array_groups
+        copies = array_groups.extra if array_groups else matched[:0]
+        total = len(matched) - len(copies)
+        counted = np.setdiff1d(matched, copies, assume_unique=True)
+    offset = (request.page - 1) * request.limit
+    needed = offset + request.limit
+    hits: list[Hit] = []
+    if len(matched) and offset < total:
+        if groups:
+            copies = groups.in_groups
+            fetch = needed + min(copies, 4 * needed + 50)
+            while True:
+                found = dict(top(fetch))
+                picked = groups.pick(list(found), needed)
+                if len(picked) >= needed or len(found) < fetch or fetch >= needed + copies:
+                    break
+                fetch = needed + copies
+        else:
+            found = dict(top(needed))
+            picked = [(docnum, 0) for docnum in found]
+        for docnum, duplicates in picked[offset:needed]:
+            explanation = (
+                explain.explain_hit(searcher, parts, docnum, factors, context.engine()) if request.explain else None
+            )
+            fields = searcher.stored_fields(docnum)
+            hits.append(make_hit(fields, found[docnum], terms, duplicates, explanation))
+    facets = context.facets(counted) if request.facets else None
+    return Ranked(total=total, hits=tuple(hits), facets=facets)
+
+
+class _Bounded(WrappingCollector):  # type: ignore[misc]  # Whoosh is untyped
+    """Feeds `child` the matches in `allowed` until `deadline`.
+
+    In place of FilterCollector(TimeLimitCollector(child)): FilterCollector
+    with an allow-set calls its child's collect() itself, so the time limit
+    below it was never checked.  Here one loop filters and watches the
+    clock, and a segment whose documents are all past the last allowed one
+    is not walked at all (the matchers walk in document order)."""
+
+    def __init__(self, child: Any, allowed: set[int], deadline: Deadline) -> None:
+        super().__init__(child)
+        self.allowed = allowed
+        self.last = max(allowed, default=-1)
+        self.deadline = deadline
+
+    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
+        if self.deadline.expired():
+            raise searching.TimeLimit
+        super().set_subsearcher(subsearcher, offset)
+
+    def collect_matches(self) -> None:
+        child, allowed, deadline, offset, last = self.child, self.allowed, self.deadline, self.offset, self.last
+        if offset > last:
+            return
+        for n, sub_docnum in enumerate(child.matches()):
+            if not n % DOCS_PER_CHECK and n and deadline.expired():
+                raise searching.TimeLimit
+            docnum = offset + sub_docnum
+            if docnum in allowed:
+                child.collect(sub_docnum)
+            elif docnum > last:
+                return
+
+
+def _exact_top(
+    searcher: searching.Searcher,
+    scored: query.Query,
+    limit: int,
+    allowed: set[int],
+    deadline: Deadline,
+    sortedby: Any = None,
+) -> Any:
+    """Whoosh's top `limit` of `allowed`, without its shortcuts, or of those
+    reached by `deadline`.
+
+    Whoosh's collector prunes the matcher tree as the top N fills up
+    (Matcher.replace with the N-th score), trusting each term's maximum
+    score; with this schema's weighted, byte-quantised lengths that bound is
+    not safe, and a search for the top 6 lost documents that its top 12 had
+    (test_engine caught it).  Every match is scored anyway for the total, so
+    the shortcuts bought little."""
+    inner: Any = searcher.collector(limit=limit, sortedby=sortedby, optimize=False)
+    inner.replace = 0
+    collector = _Bounded(inner, allowed, deadline)
+    if allowed:
+        try:
+            searcher.search_with_collector(scored, collector)
+        except searching.TimeLimit:
+            pass  # the hits collected so far; the page says it timed out
+    else:
+        return []
+    return collector.results()
+
+
+def _snippet(fields: dict[str, Any], terms: frozenset[str]) -> str:
+    """From the excerpt or the body, whichever has a query word, else the
+    excerpt's (or body's) start; never the title, which a hit shows anyway:
+    a title-only record has an empty snippet rather than its title twice."""
+    excerpt = fields.get("excerpt") or ""
+    marked = highlight(excerpt, terms)
+    if marked:
+        return marked
+    body = unpack_record(fields["record"]).get("body") or ""
+    return highlight(body, terms) or lead(excerpt or body)
+
+
+def _score(whoosh_hit: Any, sorted_: bool) -> float:
+    if sorted_:
+        # Sorted hits carry the sort key; its last part is ScoreFacet's -score.
+        key = whoosh_hit.score
+        return float(-key[-1]) if isinstance(key, tuple) and key else 0.0
+    return float(whoosh_hit.score or 0.0)
+
+
+def make_hit(
+    fields: dict[str, Any],
+    score: float,
+    terms: frozenset[str],
+    duplicates: int = 0,
+    explanation: Explanation | None = None,
+) -> Hit:
+    """A Hit from a document's stored fields; the snippet marks `terms`."""
+    meta = fields.get("meta") or {}
+    prov = meta.get("provider")
+    published = meta.get("published")
+    return Hit(
+        id=fields["id"],
+        kind=fields["kind"],
+        path=fields["path"],
+        title=fields["title"],
+        excerpt=fields.get("excerpt"),
+        url=fields.get("url"),
+        provider=Provider(prov.get("name"), prov.get("domain")) if prov else None,
+        topics=tuple(meta.get("topics") or ()),
+        published=datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if published
+        else None,
+        quality=meta.get("quality"),
+        heat=meta.get("heat"),
+        score=score,
+        snippet=_snippet(fields, terms),
+        parent=fields.get("parent"),
+        duplicates=duplicates,
+        explanation=explanation,
+    )

@@ -1,0 +1,186 @@
+"""`search check`: verify an index against its own files and its record files.
+
+Three passes, each reporting problems instead of raising:
+
+1. the index opens (pointer, manifest, schema version, Whoosh TOC);
+2. every segment file matches the digest recorded when it was written, and
+   reads end to end: each field's terms and postings, every
+   stored document and its packed record, the bookkeeping column; each
+   segment's side-car arrays (search.storage.sidecar) exist, match it and hold its
+   own postings;
+3. the indexed records still match their files (same size and mtime; the
+   file exists), and, when roots are given, no record file under them is
+   missing from the index;
+4. no failed write left temp files or unreferenced segment files behind
+   (they fill the disk and, on a full one, block the next run).
+
+The advice names the command that fixes what was found: a damaged index
+needs ``search index --full``; stale or missing records and leftovers need
+an ordinary ``search index`` (the next writer removes leftovers).
+
+A record file under the roots that is not indexed because it is invalid
+(it does not parse, or its name is not UTF-8) is a note, kind ``invalid``,
+not a problem: no reindex can add it, so it does not fail the check (exit 0).
+An empty index is a valid index.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.errors import IndexCorruptError, RecordError, SearchError
+from search.storage import sidecar
+from search.records import load_record, walk
+from search.storage.schema import TEXT_FIELD, decode_source, indexed_sources, unpack_record
+from search.storage.store import Store, file_digest
+
+#: Problem kinds that mean the index itself is damaged.
+DAMAGED = frozenset({"unopenable", "damaged"})
+#: Kinds reported for information only: they do not fail the check.
+NOTES = frozenset({"invalid"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # unopenable | damaged | stale | vanished | missing | alerts | leftover | invalid (a note)
+    detail: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    index_dir: str
+    documents: int
+    records_checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.kind in NOTES for p in self.problems)
+
+    @property
+    def advice(self) -> str | None:
+        if self.ok:
+            return None
+        if any(p.kind in DAMAGED for p in self.problems):
+            return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
+        if all(p.kind == "alerts" for p in self.problems if p.kind not in NOTES):
+            return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on."
+        return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index_dir,
+            "ok": self.ok,
+            "documents": self.documents,
+            "records_checked": self.records_checked,
+            "problems": [p.to_dict() for p in self.problems],
+            "advice": self.advice,
+        }
+
+
+def _read_segments(ix: Any, problems: list[Problem]) -> int:
+    """Read every term, posting and stored document; return the live doc count."""
+    try:
+        with ix.reader() as reader:
+            if reader.doc_count_all() == 0:  # an empty index: nothing to read (and no columns)
+                return 0
+            for field in reader.indexed_field_names():
+                for term in reader.lexicon(field):
+                    for _ in reader.postings(field, term).all_ids():
+                        pass
+            for _docnum, stored in reader.iter_docs():
+                unpack_record(stored["record"])
+            column = reader.column_reader("source")
+            for docnum in reader.all_doc_ids():
+                decode_source(column[docnum])
+            return int(reader.doc_count())
+    except Exception as exc:  # any failure here means damaged files
+        problems.append(Problem("damaged", f"{type(exc).__name__}: {exc}"))
+        return 0
+
+
+def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = None) -> CheckReport:
+    """Verify the index at `index_dir` (and, given `paths`, its coverage of them)."""
+    store = Store(index_dir)
+    from search.alerts.api import check_alerts  # saved searches live beside the generations
+
+    problems = [Problem("alerts", detail, path) for path, detail in check_alerts(index_dir)]
+    try:
+        gen, ix = store.open()
+    except SearchError as exc:
+        hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""
+        problems.append(Problem("unopenable", f"{exc}{hint}"))
+        return CheckReport(str(index_dir), 0, 0, tuple(problems))
+    for name, digest in sorted(store.checksums(gen).items()):
+        segment = gen / name
+        if not segment.exists():
+            problems.append(Problem("damaged", f"segment file {name} is missing", str(segment)))
+        elif file_digest(segment) != digest:
+            problems.append(Problem("damaged", f"segment file {name} does not match its checksum", str(segment)))
+    documents = _read_segments(ix, problems)
+    if not problems:
+        with ix.reader() as reader:
+            for detail in sidecar.problems(gen, reader, TEXT_FIELD):
+                # Searches rebuild such a file in memory (slower, same answers); a build rewrites it.
+                problems.append(Problem("damaged", detail, str(gen)))
+    indexed: dict[str, tuple[int, int, str]] = {}
+    if not any(p.kind in DAMAGED for p in problems):  # an alerts file's problem is no reason to stop here
+        indexed = indexed_sources(ix)
+        for path, (size, mtime_ns, _digest) in sorted(indexed.items()):
+            try:
+                st = os.stat(path)
+            except OSError:
+                problems.append(Problem("vanished", "indexed, but the file is gone or unreadable", path))
+                continue
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                problems.append(Problem("stale", "the file changed since it was indexed", path))
+    if paths and not any(p.kind in DAMAGED for p in problems):
+        for item in walk([str(Path(p).absolute()) for p in paths]):
+            if isinstance(item, RecordError):
+                if item.problem.startswith(("file name is not valid UTF-8", "folder name is not valid UTF-8")):
+                    problems.append(Problem("invalid", item.problem, item.path))
+                continue
+            if item.path not in indexed:
+                problems.append(_unindexed(item.path))
+    ix.close()
+    problems.extend(_leftovers(store, gen))
+    return CheckReport(str(index_dir), documents, len(indexed), tuple(problems))
+
+
+def _unindexed(path: str) -> Problem:
+    """A record file the index lacks: `missing` (a reindex adds it), or `invalid` (none will)."""
+    try:
+        load_record(path)
+    except RecordError as exc:
+        where = "" if exc.line is None else f"line {exc.line}: "
+        what = exc.problem if exc.field is None else f"field '{exc.field}': {exc.problem}"
+        return Problem("invalid", f"not indexable: {where}{what}", path)
+    return Problem("missing", "a record file that is not in the index yet", path)
+
+
+def _leftovers(store: Store, gen: Path) -> list[Problem]:
+    if store.writer_running():  # a running writer is making these files
+        return []
+    found = store.leftovers(gen)
+    if not found:
+        return []
+    size = sum(_size(path) for path in found)
+    names = ", ".join(path.name for path in found[:3]) + (", ..." if len(found) > 3 else "")
+    detail = f"{len(found)} files ({size / 1e6:.1f} MB) left by a write that failed: {names}"
+    return [Problem("leftover", detail, str(gen))]
+
+
+def _size(path: Path) -> int:
+    if path.is_dir() and not path.is_symlink():
+        return sum(_size(child) for child in path.iterdir())
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,128 @@
+"""What a search asks for, before any backend runs it: the text, the filters,
+the order, the page and what to compute (facets, collapse, feedback,
+did-you-mean, explanations), checked once for every door.
+
+A backend turns it into its own terms: search.planning.plan into the
+backend-neutral plan, search.backends.query into Whoosh queries and the
+array engine, search.backends.cluster into SphinxQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from search.bounds import MAX_LIMIT
+from search.deadline import DEFAULT_TIME_LIMIT
+from search.errors import QueryError, UsageError
+from search.planning import ranking
+
+__all__ = ["SORTS", "Filters", "SearchRequest", "check_limit", "search_request"]
+
+SORTS = ("relevance", "newest", "oldest", "quality")
+
+
+@dataclass(frozen=True)
+class Filters:
+    topics: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    since: str | datetime | None = None
+    until: str | datetime | None = None
+    published: bool | None = None
+
+
+def check_limit(limit: int, most: int = MAX_LIMIT) -> None:
+    """A page size from 1 to `most`, or a UsageError naming the parameter `limit`."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise UsageError(f"`limit` must be a whole number, not {limit!r}", option="limit")
+    if not 1 <= limit <= most:
+        raise UsageError(f"`limit` must be 1 to {most}, not {limit}", option="limit")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    filters: Filters = Filters()
+    sort: str = "relevance"
+    limit: int = 10
+    page: int = 1
+    raw: bool = False
+    facets: bool = True
+    boosts: tuple[str | ranking.Boost, ...] = ()
+    collapse: bool = True
+    explain: bool = False
+    suggest: bool = True  # look for a did-you-mean when little is found
+    feedback: bool = True  # pseudo-relevance feedback for queries of two words or more
+    time_limit: float | None = DEFAULT_TIME_LIMIT  # seconds; 0 or None: no limit
+
+    def check(self) -> None:
+        if not isinstance(self.text, str):
+            raise QueryError(
+                repr(self.text),
+                f"`text` (the query) must be a str, not {type(self.text).__name__}",
+                hint="Pass the words to search for as a string; '' lists every document.",
+            )
+        if self.sort not in SORTS:
+            raise UsageError(f"unknown `sort` {self.sort!r}; use one of: {', '.join(SORTS)}", option="sort")
+        check_limit(self.limit)
+        if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
+            raise UsageError(f"`page` must be a whole number, 1 or more, not {self.page!r}", option="page")
+        if self.time_limit is not None and (
+            isinstance(self.time_limit, bool)
+            or not isinstance(self.time_limit, (int, float))
+            or not self.time_limit >= 0
+        ):
+            raise UsageError(f"`time_limit` must be 0 or more seconds, not {self.time_limit}", option="time_limit")
+        if self.boosts and self.sort != "relevance":
+            raise UsageError(
+                f"`boost` works with `sort` relevance, not `sort` {self.sort}",
+                option="boost",
+                hint="Drop `sort` to rank by relevance times the boosts, or drop `boost` to sort.",
+            )
+
+
+def search_request(
+    text: str = "",
+    *,
+    topics: str | list[str] | tuple[str, ...] = (),
+    providers: str | list[str] | tuple[str, ...] = (),
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    published: bool | None = None,
+    sort: str = "relevance",
+    limit: int = 10,
+    page: int = 1,
+    raw: bool = False,
+    facets: bool = True,
+    boost: str | Sequence[str | ranking.Boost] = (),
+    collapse: bool = True,
+    explain: bool = False,
+    feedback: bool = True,
+    suggest: bool = True,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+) -> SearchRequest:
+    """The request of a library search call, for every backend's `search`
+    (search.api.Index, search.backends.cluster.backend.ClusterIndex): a lone string
+    is one topic, provider or boost, not its characters."""
+    return SearchRequest(
+        text=text,
+        filters=Filters(
+            topics=(topics,) if isinstance(topics, str) else tuple(topics),
+            providers=(providers,) if isinstance(providers, str) else tuple(providers),
+            since=since,
+            until=until,
+            published=published,
+        ),
+        sort=sort,
+        limit=limit,
+        page=page,
+        raw=raw,
+        facets=facets,
+        boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+        collapse=collapse,
+        explain=explain,
+        feedback=feedback,
+        suggest=suggest,
+        time_limit=time_limit,
+    )

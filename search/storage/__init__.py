@@ -1,0 +1,16 @@
+"""How the index is kept on disk: Whoosh is the index of record, with flat
+arrays beside each of its segments.
+
+    newsforms  word forms news spells two ways (British/American, tickers)
+    schema     the Whoosh schema, its analysis, and a record as index fields
+    store      the index folder: generations, CURRENT, the writer lock
+    writers    Whoosh writers (one process or several) that write side-cars at commit
+    sidecar    the side-car arrays file: format, atomic write, checked mapping
+
+Below it: the shared vocabulary (search.errors, search.records,
+search.results, ...).  Above it: the plan, the backends, the jobs.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,594 @@
+"""The Whoosh schema, its analyzers, and how an Article becomes index documents.
+
+Design:
+
+* One article file gives one ``kind="article"`` document plus one
+  ``kind="related"`` document per stub in its ``related`` list.  All of them
+  carry the file's absolute ``path``, so deleting by path removes a record
+  and its stubs together: stubs live and die with the file that carries them.
+* Full text goes into one field, ``text``, whose parts (title, topics,
+  excerpt, body, provider) are weighted before BM25 saturates them (see
+  search.planning.ranking); ``title`` is also indexed alone for raw ``title:``
+  queries.  One analyzer: Unicode word tokens (CJK as bigrams), lower case,
+  accent folding, news forms (see below), English stop words removed,
+  Porter stemming.
+* News forms, at index and query time alike (news_form): letters joined by
+  dots or an ampersand are one word without them (``U.S.``, ``u.s`` ->
+  ``us``; ``S&P`` -> ``sp``), while other dotted words are split (a ticker
+  ``<ALWS.O>`` is ``alws`` and ``o``; a decimal number stays whole); British
+  spellings are read as American ones (``colour`` -> ``color``,
+  ``recognise`` -> ``recognize``, ``programme`` -> ``program``: a listed
+  mapping, never a rule applied to unlisted words); and the wire's
+  abbreviations and ordinals mean their words (``mln`` -> ``million``,
+  ``dlrs`` -> ``dollars``, ``qtr`` -> ``quarter``, ``4th`` -> ``fourth``).
+  ``us`` is not a stop word, so that it finds the U.S.  At index time
+  only, a dotted word is also indexed as its parts at its position
+  (IndexPartsFilter: ``U.S.`` as ``us``, ``u``, ``s``; ``401.21`` as itself,
+  ``401``, ``21``), so a headline typed without its punctuation finds it.
+* Filter and facet values are exact and keep their case (``topic``,
+  ``provider``, ``domain``, ``year``); filters match them case-insensitively
+  through the (small) lexicon instead of storing a second, folded copy.
+* The bookkeeping the incremental reindex needs (path, size, mtime, content
+  hash) lives in a column of the index itself, so the index and its
+  bookkeeping can never disagree.
+* Duplicate keys (column ``dupkeys``): 8 bytes of hash for the webUrl and 8
+  for the normalised title with its provider; documents sharing the URL key,
+  or the title key and published within search.backends.collapse.COPY_WINDOW of each
+  other, are copies of one story, which a search shows once (search.backends.collapse).
+* ``secured`` never reaches this module: the record reader drops it.
+
+Bump SCHEMA_VERSION on any change to fields or analyzers; an index of another
+version is refused with a hint to rebuild (``search index --full``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import re
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from whoosh import analysis, columns, fields
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.lang import stemmer_for_language
+from whoosh.support.charset import accent_map
+from whoosh.system import pack_uint
+
+from search.storage.newsforms import news_form
+from search.records import Article, Provider, Stub
+
+SCHEMA_VERSION = 6
+
+#: The full-text field queries score on, and the weight of each part of a
+#: record in it: a title word counts twice (see search.planning.ranking).
+TEXT_FIELD = "text"
+PART_WEIGHTS: dict[str, float] = {"title": 2.0, "topics": 1.0, "excerpt": 1.0, "body": 1.0, "provider": 1.0}
+#: Positions between two parts, so that a phrase never spans them.
+PART_GAP = 100
+
+Parts = list[tuple[str, float]]
+
+#: Sort columns hold these for a missing date/quality so that they sort last.
+MISSING_LOW = -(2**62)
+MISSING_HIGH = 2**62
+
+#: Separates the values of a multi-valued exact field (topics, providers).
+VALUE_SEP = "\x1f"
+
+#: A word: letters joined by dots or "&" (an abbreviation: U.S, S&P), a
+#: number with decimals (1.5), or word characters joined by apostrophes.
+_WORDS = r"(?:[^\W\d_][.&])+[^\W\d_](?!\w)|\d+(?:\.\d+)+(?!\w)|\w+(?:['’]\w+)*"
+#: English stop words: Whoosh's list without "us", which in news is mostly the U.S.
+STOPS = frozenset(STOP_WORDS - {"us"})
+
+
+# Han, kana, Hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+
+
+def split_cjk_spans(word: str) -> list[tuple[int, int]]:
+    """(offset, length) of a token's parts: CJK runs as Lucene's CJK analyzer
+    splits them, overlapping character bigrams (a lone character stays
+    whole); other runs kept whole."""
+    if not _CJK.search(word):
+        return [(0, len(word))]
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for run in _CJK.finditer(word):
+        if run.start() > end:
+            spans.append((end, run.start() - end))
+        if run.end() - run.start() == 1:
+            spans.append((run.start(), 1))
+        else:
+            spans.extend((i, 2) for i in range(run.start(), run.end() - 1))
+        end = run.end()
+    if end < len(word):
+        spans.append((end, len(word) - end))
+    return spans
+
+
+def split_cjk(word: str) -> list[str]:
+    return [word[offset : offset + length] for offset, length in split_cjk_spans(word)]
+
+
+class CJKBigramFilter(analysis.Filter):  # type: ignore[misc]
+    """split_cjk() as a Whoosh filter; positions are renumbered to stay consecutive."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        pos = 0
+        for token in tokens:
+            text = token.text
+            start = token.startchar if token.chars else 0
+            for offset, length in split_cjk_spans(text):
+                token.text = text[offset : offset + length]
+                if token.positions:
+                    token.pos = pos
+                if token.chars:
+                    token.startchar = start + offset
+                    token.endchar = start + offset + length
+                pos += 1
+                yield token
+
+
+class NewsFormFilter(analysis.Filter):  # type: ignore[misc]
+    """news_form() as a Whoosh filter (the word as it was is kept for IndexPartsFilter)."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            token.typed = token.text
+            token.text = news_form(token.text)
+            yield token
+
+
+#: Where an abbreviation, a decimal number or a word with an apostrophe splits into its parts.
+_PARTS = re.compile(r"[.&'’]")
+
+
+class IndexPartsFilter(analysis.Filter):  # type: ignore[misc]
+    """At index time only, a dotted word's parts too, at its position:
+    ``U.S.`` is indexed as ``us`` and as ``u``, ``s``; ``401.21`` as
+    itself and ``401``, ``21``; so the headline typed without its punctuation
+    (``u s credit markets``) finds it as well as ``us`` and ``u.s.`` do.
+    The same for a word with an apostrophe: ``O'Neill`` is also ``o`` and
+    ``neill``, ``won't`` ``won`` and ``t``, ``Parliament's`` (``parliament``)
+    also ``s``; a part the word itself is indexed as is not repeated."""
+
+    def __init__(self) -> None:
+        self.stem = stemmer_for_language("en")
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            typed = getattr(token, "typed", "")
+            yield token
+            if token.mode != "index" or not _PARTS.search(typed):
+                continue
+            whole = token.text
+            for part in index_parts(typed):
+                token.text = self.stem(part)
+                if token.text != whole:
+                    yield token
+
+
+def index_parts(word: str) -> list[str]:
+    """The parts a dotted word is also indexed as (folded, news forms, no stop words)."""
+    return [form for part in _PARTS.split(word) if (form := news_form(part)) and form not in STOPS]
+
+
+def text_analyzer() -> analysis.Analyzer:
+    """Words (CJK as bigrams), lower case, accents folded, news forms, English stop words out, stemmed."""
+    return (
+        analysis.RegexTokenizer(_WORDS)
+        | CJKBigramFilter()
+        | analysis.LowercaseFilter()
+        | analysis.CharsetFilter(accent_map)
+        | NewsFormFilter()
+        | analysis.StopFilter(stoplist=STOPS, minsize=1)
+        | analysis.StemFilter(lang="en", cachesize=200_000)
+        | IndexPartsFilter()
+    )
+
+
+class _FastAnalysis:
+    """text_analyzer() for indexing, as one loop instead of a generator chain.
+
+    It yields the same terms at the same positions (a property test holds
+    the two together); the query side and the highlighter keep using the
+    Whoosh analyzer.  Whoosh's chain costs about 5 us a token, this loop
+    under 1 us; stems and the encodings of one-position postings (most
+    postings) are memoised.
+    """
+
+    def __init__(self) -> None:
+        self.findall = re.compile(_WORDS, re.UNICODE).findall
+        self.fold = accent_map
+        self.stops = STOPS
+        self.stem = stemmer_for_language("en")
+        self.stems: dict[str, str] = {}
+        self.single: dict[int, bytes] = {}
+
+    def term(self, word: str) -> str | None:
+        """One token's term, or None for a stop word (CJK already split)."""
+        folded = news_form(word.lower().translate(self.fold))
+        if not folded or folded in self.stops:
+            return None
+        stem = self.stems.get(folded)
+        if stem is None:
+            if len(self.stems) > 500_000:
+                self.stems.clear()
+            stem = self.stems[folded] = self.stem(folded)
+        return stem
+
+    def words(self, text: str) -> Iterator[tuple[str, int]]:
+        """(folded word, position) pairs, unstemmed and with stop words kept."""
+        words = self.findall(text)
+        if _CJK.search(text):
+            words = [part for word in words for part in split_cjk(word)]
+        for index, word in enumerate(words):
+            folded = word.lower().translate(self.fold)
+            if folded:
+                yield folded, index
+
+    def terms(self, text: str) -> Iterator[tuple[str, int]]:
+        """(term, position) pairs, as the Whoosh analyzer gives them at index time."""
+        stems, fold, stops = self.stems, self.fold, self.stops
+        pos = -1
+        words = self.findall(text)
+        if _CJK.search(text):
+            words = [part for word in words for part in split_cjk(word)]
+        for index, typed in enumerate(words):
+            typed = typed.lower().translate(fold)
+            word = news_form(typed)
+            if not word or word in stops:
+                continue
+            pos = index if pos < 0 else pos + 1
+            stem = stems.get(word)
+            if stem is None:
+                if len(stems) > 500_000:
+                    stems.clear()
+                stem = stems[word] = self.stem(word)
+            yield stem, pos
+            if "." in typed or "&" in typed or "'" in typed or "’" in typed:  # IndexPartsFilter
+                for part in index_parts(typed):
+                    part = self.stem(part)
+                    if part != stem:
+                        yield part, pos
+
+    def postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """What fields.TEXT.index() returns: (term, freq, weight, encoded positions).
+
+        `value` is a text, or weighted parts: a term's weight is the sum of
+        its occurrences times their part's weight (BM25F's weighted term
+        frequency), and each part starts PART_GAP positions after the last."""
+        parts: Parts = [(value, 1.0)] if isinstance(value, str) else value
+        positions: dict[str, list[int]] = {}
+        weights: dict[str, float] = {}
+        base = 0
+        for text, part_weight in parts:
+            last = -1
+            for term, pos in self.terms(text):
+                last = base + pos
+                found = positions.get(term)
+                if found is None:
+                    positions[term] = [last]
+                    weights[term] = part_weight
+                else:
+                    found.append(last)
+                    weights[term] += part_weight
+            if last >= 0:
+                base = last + PART_GAP
+        single = self.single
+        for term, plist in positions.items():
+            if len(plist) == 1:
+                encoded = single.get(plist[0])
+                if encoded is None:
+                    encoded = single[plist[0]] = _encode_positions(plist)
+            else:
+                encoded = _encode_positions(plist)
+            yield term.encode("utf-8"), len(plist), weights[term], encoded
+
+
+def _encode_positions(plist: list[int]) -> bytes:
+    """formats.Positions.encode: a count, then pickled position deltas."""
+    deltas = [plist[0]] + [b - a for a, b in zip(plist, plist[1:], strict=False)]
+    return bytes(pack_uint(len(deltas))) + pickle.dumps(deltas, 2)
+
+
+_FAST = _FastAnalysis()
+WORDS_RE = re.compile(_WORDS, re.UNICODE)
+
+
+def analyse_text(text: str) -> list[tuple[str, int]]:
+    """The indexed (term, position) pairs of a text."""
+    return list(_FAST.terms(text))
+
+
+def fold(text: str) -> str:
+    """Lower case with accents folded, as the analyzer does before stemming."""
+    return text.lower().translate(accent_map)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def analyse_word(word: str) -> str | None:
+    """The indexed term for one token (CJK already split), None for a stop word."""
+    return _FAST.term(word)
+
+
+class FastText(fields.TEXT):  # type: ignore[misc]
+    """A TEXT field whose indexing takes the _FastAnalysis path."""
+
+    def index(self, value: str | Parts, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        return _FAST.postings(value)
+
+
+def _values_field() -> fields.KEYWORD:
+    field = fields.KEYWORD(scorable=False)
+    field.analyzer = analysis.RegexTokenizer(r"[^\x1f]+")
+    return field
+
+
+def build_schema() -> fields.Schema:
+    text = text_analyzer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        kind=fields.ID(stored=True),
+        path=fields.ID(stored=True),
+        parent=fields.ID(stored=True),
+        text=FastText(analyzer=text),
+        title=FastText(analyzer=text, stored=True),
+        excerpt=fields.STORED(),
+        topic=_values_field(),
+        provider=_values_field(),
+        domain=_values_field(),
+        year=fields.ID(),
+        published_flag=fields.BOOLEAN(),
+        date=fields.NUMERIC(int, bits=64, signed=True, shift_step=8),
+        url=fields.ID(stored=True),
+        dupkeys=fields.COLUMN(columns.FixedBytesColumn(DUP_KEY_BYTES, default=bytes(DUP_KEY_BYTES))),
+        article_url=fields.ID(),
+        stub_url=fields.ID(),
+        newest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
+        oldest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_HIGH)),
+        quality=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
+        source=fields.COLUMN(columns.VarBytesColumn()),
+        meta=fields.STORED(),
+        record=fields.STORED(),
+    )
+
+
+def doc_id(path: str) -> str:
+    """A short stable id for the record at `path` (64 bits of SHA-1)."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def encode_source(path: str, size: int, mtime_ns: int, digest: str) -> bytes:
+    return f"{path}\x00{size}\x00{mtime_ns}\x00{digest}".encode("utf-8", "surrogateescape")
+
+
+def decode_source(value: bytes) -> tuple[str, int, int, str] | None:
+    if not value:
+        return None
+    path, size, mtime, digest = value.decode("utf-8", "surrogateescape").split("\x00")
+    return path, int(size), int(mtime), digest
+
+
+def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
+    """path -> (size, mtime_ns, digest) of every live record in the index."""
+    found: dict[str, tuple[int, int, str]] = {}
+    with ix.reader() as reader:
+        if reader.doc_count_all() == 0:  # an empty index's reader has no columns at all
+            return found
+        # One pass over the whole column is about 5x faster than a lookup
+        # per document; deleted documents are skipped afterwards.
+        deleted = (
+            set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
+        )
+        for docnum, value in enumerate(reader.column_reader("source", translate=False)):
+            decoded = None if docnum in deleted else decode_source(value)
+            if decoded is not None:
+                found[decoded[0]] = decoded[1:]
+    return found
+
+
+def pack_record(record: dict[str, Any]) -> bytes:
+    """Compress the displayable record (about 3x smaller than the JSON)."""
+    return zlib.compress(json.dumps(record, ensure_ascii=False).encode("utf-8"), 6)
+
+
+def unpack_record(blob: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(zlib.decompress(blob).decode("utf-8"))
+    return value
+
+
+def combined_text(
+    title: str,
+    topics: tuple[str, ...],
+    excerpt: str | None,
+    body: str | None,
+    provider_name: str | None,
+    provider_domain: str | None,
+) -> Parts:
+    """The weighted parts of the full-text field, in PART_WEIGHTS order."""
+    values = {
+        "title": title,
+        "topics": " ; ".join(topics),
+        "excerpt": excerpt or "",
+        "body": body or "",
+        "provider": " ".join(v for v in (provider_name, provider_domain) if v),
+    }
+    return [(values[part], weight) for part, weight in PART_WEIGHTS.items() if values[part]]
+
+
+#: The dupkeys column: an 8-byte URL key, then an 8-byte title key (zeros: none).
+DUP_KEY_BYTES = 16
+
+
+def _dup_hash(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+
+
+def duplicate_keys(
+    title: str,
+    url: str | None,
+    provider: Provider | None,
+    published: datetime | None = None,
+    *,
+    by_day: bool = True,
+) -> tuple[bytes | None, bytes | None]:
+    """The keys under which two records count as copies of one story: the
+    same webUrl (ignoring a trailing slash or #fragment and the host's case),
+    or the same title (ignoring case, accents and punctuation) from the same
+    provider (by name, else domain) on the same day (UTC; undated records by
+    title alone).  The time matters: wires reuse headlines for recurring
+    stories ("HOG AND CATTLE SLAUGHTER GUESSTIMATES" on 25 days of Reuters-21578).
+
+    With by_day=False (the embedded index) the title key leaves the day out,
+    and search.backends.collapse joins records with that key published within
+    COPY_WINDOW of each other instead, so a resend across midnight is a copy
+    too; the cluster's rows keep the day in the key."""
+    url_key = title_key = None
+    if url:
+        trimmed = url.strip().split("#", 1)[0].rstrip("/")
+        scheme, sep, rest = trimmed.partition("://")
+        host, slash, tail = rest.partition("/")
+        url_key = _dup_hash(f"{scheme.lower()}{sep}{host.lower()}{slash}{tail}" if sep else trimmed)
+    source = provider and (provider.name or provider.domain)
+    words = [w for w, _ in _FAST.words(title)] if title else []
+    if source and words:
+        day = published.astimezone(timezone.utc).strftime("%Y-%m-%d") if published and by_day else ""
+        title_key = _dup_hash(f"{source.strip().casefold()}\x1f{day}\x1f{' '.join(words)}")
+    return url_key, title_key
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _common(
+    *,
+    title: str,
+    excerpt: str | None,
+    body: str | None,
+    topics: tuple[str, ...],
+    published: datetime | None,
+    url: str | None,
+    provider: Provider | None,
+    quality: int | None,
+    heat: int | None,
+    is_published: bool | None,
+) -> dict[str, Any]:
+    """The fields an article and a related stub share."""
+    pname = provider.name if provider else None
+    pdomain = provider.domain if provider else None
+    epoch = _epoch(published)
+    doc: dict[str, Any] = {
+        "title": title,
+        "text": combined_text(title, topics, excerpt, body, pname, pdomain),
+        "newest": MISSING_LOW if epoch is None else epoch,
+        "oldest": MISSING_HIGH if epoch is None else epoch,
+        "quality": MISSING_LOW if quality is None else quality,
+        "meta": {
+            "provider": {"name": pname, "domain": pdomain} if (pname or pdomain) else None,
+            "topics": list(topics),
+            "published": iso_utc(published),
+            "quality": quality,
+            "heat": heat,
+            "is_published": is_published,
+        },
+    }
+    if excerpt:
+        doc["excerpt"] = excerpt
+    if epoch is not None and published is not None:
+        doc["date"] = epoch
+        doc["year"] = str(published.year)
+    if url:
+        doc["url"] = url
+    url_key, title_key = duplicate_keys(title, url, provider, published, by_day=False)
+    if url_key or title_key:
+        doc["dupkeys"] = (url_key or bytes(8)) + (title_key or bytes(8))
+    if pname or pdomain:
+        # The providers facet counts names; a provider known only by its domain counts under it.
+        doc["provider"] = pname or pdomain
+    if pdomain:
+        doc["domain"] = pdomain
+    return doc
+
+
+def indexed_values(item: Article | Stub) -> dict[str, Any]:
+    """What an article or a related stub is indexed by, as keywords of the
+    backends' row builders (this module's documents, the cluster's rows):
+    one list, so that both index the same values."""
+    if isinstance(item, Stub):
+        return {
+            "title": item.title,
+            "excerpt": item.excerpt,
+            "body": None,
+            "topics": (),
+            "published": item.published,
+            "url": item.url,
+            "provider": item.provider,
+            "quality": item.quality,
+            "heat": None,
+            "is_published": None,
+        }
+    return {
+        "title": item.title,
+        "excerpt": item.excerpt,
+        "body": item.body,
+        "topics": item.topics,
+        "published": item.published,
+        "url": item.url,
+        "provider": item.provider,
+        "quality": item.quality,
+        "heat": item.heat,
+        "is_published": item.is_published,
+    }
+
+
+def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -> Iterator[dict[str, Any]]:
+    """The Whoosh documents for one record file: the article, then its stubs."""
+    path = str(article.path)
+    ident = doc_id(path)
+    doc = _common(**indexed_values(article))
+    doc.update(
+        id=ident,
+        kind="article",
+        path=path,
+        source=encode_source(path, size, mtime_ns, digest),
+        record=pack_record(article.to_record()),
+    )
+    if article.topics:
+        doc["topic"] = VALUE_SEP.join(article.topics)
+    if article.is_published is not None:
+        doc["published_flag"] = article.is_published
+    if article.url:
+        doc["article_url"] = article.url
+    yield doc
+    for number, stub in enumerate(article.related, start=1):
+        yield _stub_document(stub, path, ident, number)
+
+
+def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str, Any]:
+    doc = _common(**indexed_values(stub))
+    doc.update(
+        id=f"{parent}-r{number}",
+        kind="related",
+        path=path,
+        parent=parent,
+        record=pack_record(stub.record),
+    )
+    if stub.url:
+        doc["stub_url"] = stub.url
+    return doc

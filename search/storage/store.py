@@ -1,0 +1,417 @@
+"""Where an index lives on disk: generations, the CURRENT pointer and the writer lock.
+
+Whoosh's segment files carry no checksums, so a flipped byte can go
+unnoticed (it just changes results).  After every commit the writer records
+a BLAKE2 digest of each new segment file (they never change once written)
+in ``checksums.json``; ``search check`` verifies them.
+
+Layout of an index folder::
+
+    index/
+      CURRENT          one line, the name of the live generation ("gen-000004")
+      LOCK             flock()ed by the one writer; holds "pid host start-time"
+      gen-000004/      a Whoosh index, manifest.json (schema and Whoosh versions)
+                       and checksums.json (digests of its segment files)
+      gen-000003/      the previous generation, kept for readers still on it
+
+Why generations: an incremental run writes into the live generation through
+Whoosh's own commit, which is atomic (segments first, then a new TOC renamed
+into place).  A full rebuild, or a schema change, instead writes a whole new
+generation beside the live one and then swaps CURRENT with os.replace(), so a
+search running meanwhile sees the old index until the new one is complete,
+then the new one whole.  A crash leaves an unpublished generation, which the
+next writer deletes; the previous one is kept so that a long-lived reader
+that has not refreshed yet keeps working.
+
+The lock is flock(2): the kernel drops it when its holder dies, even by
+SIGKILL, so a killed writer never blocks the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import gc
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+import socket
+import struct
+import time
+import traceback
+import warnings
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
+
+from search.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    SchemaVersionError,
+    SearchError,
+)
+from search.storage.schema import SCHEMA_VERSION, build_schema
+
+log = logging.getLogger(__name__)
+
+#: What Whoosh raises when a segment file is truncated or overwritten.  Other
+#: exceptions are bugs and are left alone, not disguised as a damaged index;
+#: readers add OSError (a short read), writers do not (a full disk is not damage).
+_DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueError, KeyError, IndexError)
+
+
+def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
+    """Whether `exc`, raised by Whoosh, means damaged index files.
+
+    A UnicodeEncodeError is a ValueError but never damage: it is text that
+    Whoosh cannot encode (a file name that is not UTF-8), a bug to fix, not
+    an index to rebuild.  (A UnicodeDecodeError is damage: garbage bytes read
+    back from a segment.)"""
+    if isinstance(exc, UnicodeEncodeError):
+        return False
+    if reading and isinstance(exc, OSError):
+        return True
+    # Whoosh reports a bad block or tag as a bare Exception ("Block tag error").
+    return isinstance(exc, _DAMAGE) or type(exc) is Exception
+
+
+class CorruptionGuard:
+    """`with CorruptionGuard(index_dir):` turns damage errors into IndexCorruptError."""
+
+    def __init__(self, index_dir: Path | str, *, reading: bool = True) -> None:
+        self.index_dir = index_dir
+        self.reading = reading
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and not isinstance(exc, SearchError) and is_damage(exc, reading=self.reading):
+            # Whoosh leaves the damaged segment's files open when it fails, held
+            # by the failed frames' locals; release and collect them now, quietly,
+            # rather than warn at whatever later GC (the error keeps the traceback).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                traceback.clear_frames(exc.__traceback__)
+                gc.collect()
+            raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
+
+
+CURRENT = "CURRENT"
+LOCK = "LOCK"
+MANIFEST = "manifest.json"
+CHECKSUMS = "checksums.json"
+_GEN_PREFIX = "gen-"
+
+
+def _package_version(name: str) -> str:
+    from importlib import metadata  # only writers need it: ~10 ms off a search's start
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _gen_number(name: str) -> int | None:
+    if name.startswith(_GEN_PREFIX) and name[len(_GEN_PREFIX) :].isdigit():
+        return int(name[len(_GEN_PREFIX) :])
+    return None
+
+
+class Store:
+    """One index folder: finds, opens, creates and publishes its generations."""
+
+    def __init__(self, index_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(index_dir)
+
+    # -- reading -----------------------------------------------------------
+
+    def current_name(self) -> str | None:
+        """The live generation's folder name, or None when there is no index."""
+        try:
+            name = (self.root / CURRENT).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except (NotADirectoryError, UnicodeDecodeError, OSError) as exc:
+            raise IndexCorruptError(self.root, f"cannot read {CURRENT}: {exc}") from exc
+        if _gen_number(name) is None:
+            raise IndexCorruptError(self.root, f"{CURRENT} names {name!r}, not a generation")
+        return name
+
+    def current_dir(self) -> Path:
+        """The live generation's folder; raises when there is no usable index."""
+        if not self.root.exists():
+            raise IndexNotFoundError(self.root)
+        if not self.root.is_dir():
+            raise IndexCorruptError(self.root, "it is a file, not a folder")
+        name = self.current_name()
+        if name is None:
+            visible = [p for p in self.root.iterdir() if not p.name.startswith(".") and p.name != LOCK]
+            if visible and not any(_gen_number(p.name) is not None for p in visible):
+                raise IndexCorruptError(self.root, "the folder holds files but no news-search index")
+            raise IndexNotFoundError(self.root)
+        gen = self.root / name
+        if not gen.is_dir():
+            raise IndexCorruptError(self.root, f"the live generation {name} is missing")
+        return gen
+
+    def manifest(self, gen: Path) -> dict[str, Any]:
+        try:
+            value = json.loads((gen / MANIFEST).read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is missing") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is unreadable: {exc}") from exc
+        if not isinstance(value, dict):
+            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is not an object")
+        return value
+
+    def open(self, gen: Path | None = None) -> tuple[Path, Any]:
+        """Open the live generation (or `gen`) read-only: (folder, Whoosh index)."""
+        gen = gen or self.current_dir()
+        found = self.manifest(gen).get("schema_version")
+        if found != SCHEMA_VERSION:
+            raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
+        with CorruptionGuard(self.root):
+            # No mmap: a segment truncated under a memory map kills the reader
+            # with SIGBUS; a plain read fails with an exception we can report.
+            ix = FileStorage(str(gen), readonly=True, supports_mmap=False).open_index()
+        return gen, ix
+
+    def updated(self, gen: Path) -> float:
+        """When `gen` last changed (its newest file), as a POSIX time.
+
+        Whoosh's own last_modified() stats a TOC that a concurrent commit may
+        have just deleted; this skips files that vanish under it."""
+        newest = 0.0
+        for path in gen.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, path.stat().st_mtime)
+        return newest
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the live generation."""
+        total = 0
+        for path in self.current_dir().iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    # -- writing (callers hold the lock) --------------------------------------
+
+    def create_generation(self) -> tuple[Path, Any]:
+        """A new, empty, unpublished generation: (folder, Whoosh index)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        numbers = [n for n in (_gen_number(p.name) for p in self.root.iterdir()) if n is not None]
+        gen = self.root / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
+        gen.mkdir()
+        try:
+            return gen, self._start_generation(gen)
+        except BaseException:  # a full disk: leave no half-made generation behind
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+
+    def _start_generation(self, gen: Path) -> Any:
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "whoosh_version": _package_version("whoosh"),
+            "news_search_version": _package_version("news-search"),
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        (gen / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+        # No mmap here either, and not only for SIGBUS: Whoosh reads a mapped
+        # segment's postings through BytesIO(memoryview), which copies the
+        # whole file, so the reader that counts the documents after a full
+        # build of 200,000 records briefly held 1.2 GiB (2.6 s per reader).
+        return FileStorage(str(gen), supports_mmap=False).create_index(build_schema())
+
+    def open_for_writing(self) -> tuple[Path, Any]:
+        """The live generation opened for an incremental update."""
+        gen = self.current_dir()
+        found = self.manifest(gen).get("schema_version")
+        if found != SCHEMA_VERSION:
+            raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
+        with CorruptionGuard(self.root):
+            return gen, FileStorage(str(gen), supports_mmap=False).open_index()
+
+    def seal(self, gen: Path) -> None:
+        """Record digests of `gen`'s new segment files; forget deleted ones."""
+        known = self.checksums(gen)
+        current = {p.name: p for p in gen.glob("*.seg")}
+        sums = {name: digest for name, digest in known.items() if name in current}
+        for name, path in current.items():
+            if name not in sums:
+                sums[name] = file_digest(path)
+        tmp = gen / f"{CHECKSUMS}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(sums, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, gen / CHECKSUMS)
+
+    def checksums(self, gen: Path) -> dict[str, str]:
+        try:
+            value = json.loads((gen / CHECKSUMS).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def publish(self, gen: Path) -> None:
+        """Make `gen` the live generation, atomically, then prune old ones."""
+        tmp = self.root / f"{CURRENT}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(gen.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        self._fsync_dir()
+        self.prune()
+
+    def discard(self, gen: Path) -> None:
+        """Delete the unpublished generation `gen` (a failed build's), never the live one."""
+        try:
+            live = self.current_name()
+        except IndexCorruptError:  # a --full repairing a damaged pointer
+            live = None
+        if gen.name != live:
+            log.info("removing the unfinished generation %s", gen.name)
+            shutil.rmtree(gen, ignore_errors=True)
+
+    def prune(self) -> None:
+        """Delete every generation but the live one and the one before it."""
+        live = self.current_name()
+        live_n = _gen_number(live) if live else None
+        gens = sorted((n, p) for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None)
+        keep = {live_n}
+        older = [n for n, _ in gens if live_n is not None and n < live_n]
+        if older:
+            keep.add(older[-1])
+        for n, path in gens:
+            if n not in keep:
+                log.info("removing old or unfinished generation %s", path.name)
+                shutil.rmtree(path, ignore_errors=True)
+        for stray in self.root.glob(f"{CURRENT}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stray.unlink()
+        if live_n is not None:
+            self.remove_leftovers(self.root / str(live))
+
+    def leftovers(self, gen: Path) -> list[Path]:
+        """What a failed write left in `gen`: Whoosh's temp folder (MAIN.tmp:
+        posting runs and job files), our checksum drafts, and segment and TOC
+        files the live table of contents does not name (a commit that failed
+        half-way).  Whoosh deletes the last kind at its next commit, but a run
+        with nothing to commit never gets there.  Only a writer, under the
+        lock, may take these for leftovers: a running writer is making them."""
+        try:
+            names = sorted(p.name for p in gen.iterdir())
+        except OSError:
+            return []
+        found = [name for name in names if name.endswith(".tmp")]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                ix = FileStorage(str(gen), readonly=True, supports_mmap=False).open_index()
+                live_segments = {segment.segment_id() for segment in ix._segments()}
+                live_toc = ix.latest_generation()
+                ix.close()
+        except Exception:  # noqa: BLE001 - an unreadable TOC is check's finding, not this one's
+            return [gen / name for name in found]
+        toc_pattern, segment_pattern = TOC._pattern(ix.indexname), TOC._segment_pattern(ix.indexname)
+        for name in names:
+            toc, segment = toc_pattern.match(name), segment_pattern.match(name)
+            if (toc and int(toc.group(1)) != live_toc) or (segment and segment.group(1) not in live_segments):
+                found.append(name)
+        return [gen / name for name in sorted(found)]
+
+    def remove_leftovers(self, gen: Path) -> None:
+        for path in self.leftovers(gen):
+            log.info("removing %s, left by a write that failed", path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def _fsync_dir(self) -> None:
+        with contextlib.suppress(OSError):
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def writer_running(self) -> bool:
+        """Whether a writer holds the lock now, told without taking it (a check
+        must never make a writer that starts at that moment fail as busy)."""
+        try:
+            holder = (self.root / LOCK).read_text("utf-8", "replace")
+        except OSError:
+            return False
+        found = re.match(r"pid (\d+) on (\S+) ", holder)
+        if found is None:  # released (emptied), or its note could not be written
+            return bool(holder.strip())
+        if found.group(2) != socket.gethostname():
+            return True  # another machine's writer: assume it is alive
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    @contextlib.contextmanager
+    def writer_lock(self, wait: float = 0.0) -> Iterator[int]:
+        """Hold the index's one writer lock; IndexBusyError after `wait` seconds.
+
+        Yields the lock's file descriptor: a forked helper process shares the
+        lock through it and must close it, or the lock outlives a killed writer."""
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexCorruptError(self.root, "it is a file, not a folder")
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + max(wait, 0.0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or None
+                        raise IndexBusyError(self.root, holder, wait) from None
+                    time.sleep(0.1)
+            started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            os.ftruncate(fd, 0)
+            # Who holds the lock is a courtesy to the next writer's message: on a full
+            # disk, not writing it must not stop the run that frees the space.
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+            try:
+                yield fd
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

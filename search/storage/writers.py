@@ -1,0 +1,441 @@
+"""Whoosh writers: one for incremental runs, a parallel one for full builds.
+
+A full build spends most of its time in Whoosh's per-posting Python code
+(analysis, then sorting and writing postings), which one writer runs on one
+core.  Whoosh's MpWriter farms documents out to sub-writer processes that
+each write their own segment; with ``multisegment=True`` the segments are
+kept as they are.  On Reuters (20,841 records, 2 cores) that took a full
+build from 28.3 s to 15.5 s.  Three defects of MpWriter 2.7.4 are designed
+around here:
+
+* its ``cancel()`` flips a flag on the parent's copy of each sub-process,
+  so the sub-processes never learn of it and wait on their queue for ever
+  (and the parent then hangs joining them at exit): we terminate them;
+* a sub-writer killed with its parent (SIGKILL) also waits for ever: each
+  one watches its parent and exits with it;
+* a sub-writer that dies loses its segment silently (the parent's commit
+  skips a missing result after 1 s): callers count the documents they added
+  and check the total after the commit (``check_count``);
+* a sub-writer whose write fails (a full disk) prints a raw traceback and
+  dies, and a parent feeding the job queue of dead sub-writers blocks for
+  ever: each sub-writer hands its error to the parent through a queue
+  instead, and the parent raises it (the same OSError) at its next job or at
+  the commit.
+
+A write that fails can also fail Whoosh's own ``cancel()`` (it flushes files
+to the same full disk), leaving its temp folder (``MAIN.tmp``, 2.4 MB of
+posting runs after ENOSPC on a 3 MB disk) and its write lock behind:
+``discard()`` cancels and then removes both whatever cancel did.
+
+The sub-writers are started by Whoosh with the platform's default start
+method; they are only used where that is fork (Linux before Python 3.14),
+since a spawned sub-writer would need the whole writer pickled.
+
+Two more changes to MpWriter:
+
+* **Deterministic.**  Whoosh hands each batch of documents to whichever
+  sub-writer takes it first and publishes the segments in the order they
+  finish, so two builds of the same files differed in document numbers, and
+  with them in tie order and in which copy of a story a search shows.  Here
+  sub-writer i has its own queue and gets batches i, i+N, i+2N...; its
+  segment is published in place i.
+* **Side-cars written in the sub-writers.**  Each sub-writer writes its
+  segment's side-car (search.storage.sidecar) before reporting the segment, so the
+  side-cars of a full build are written on all cores at once instead of one
+  after another by the parent at the commit (which still checks each one,
+  and writes any that is missing).
+
+Every writer here also writes its terms index with packed hash entries
+(``PackedCodec``): Whoosh keeps a (hash, offset) tuple for each term of a
+segment until the segment closes, about 140 bytes a term, and each record
+brings several terms no other record has (id, path, URLs, dates), some 4
+million in each sub-writer of a 1,000,000-record build.  Closing its
+segment took each sub-writer 320-340 MB more there; packed, 64 MB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gc
+import logging
+import multiprocessing
+import os
+import queue
+import shutil
+import threading
+import time
+from array import array
+from collections.abc import Iterator
+from typing import Any
+
+from whoosh import query
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3Segment
+from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.writing import SegmentWriter
+
+from search.errors import SearchError
+from search.storage.sidecar import SideCarCommit, write_missing
+
+log = logging.getLogger(__name__)
+
+#: Posting lists shorter than this are kept in the terms table (PackedCodec).
+INLINE_LIMIT = 2
+
+
+def exit_with(parent: int) -> None:
+    """In a helper process: exit when `parent` dies (polled once a second)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def lock_fds(writer: Any) -> tuple[int, ...]:
+    """The descriptor of the Whoosh write lock `writer` holds, if any."""
+    fd = getattr(getattr(writer, "writelock", None), "fd", None)
+    return (fd,) if isinstance(fd, int) else ()
+
+
+def close_inherited(fds: tuple[int, ...]) -> None:
+    """In a forked helper: close the parent's lock files (ours and Whoosh's).
+    flock() belongs to the open file, which a fork shares, so a helper still
+    holding it would keep the index locked after its writer was killed."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+class _PackedBucket:
+    """One of the 256 buckets of Whoosh's on-disk hash table while it is
+    written: its (hash, offset) entries in two arrays, 12 bytes each instead
+    of a list of tuples.  The file written is byte for byte the same."""
+
+    __slots__ = ("hashes", "offsets")
+
+    def __init__(self) -> None:
+        self.hashes = array("I")  # Whoosh's hashes are 32-bit
+        self.offsets = array("Q")
+
+    def append(self, entry: tuple[int, int]) -> None:
+        self.hashes.append(entry[0])
+        self.offsets.append(entry[1])
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.hashes, self.offsets, strict=True)
+
+
+class _InliningPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+    """Whoosh's postings writer, with its inlining of short posting lists working.
+
+    A posting list shorter than the codec's ``inlinelimit`` is meant to be
+    kept in its term's entry of the terms table rather than as a block of
+    the postings file: a block costs some 60 bytes of framing, two pickles
+    and a zlib stream for one posting.  Whoosh 2.7.4 calls a method that does
+    not exist there (``set_inline``; the term info has ``set_inlined``), so
+    its default limit of 1 never inlines anything and any other fails.
+    Readers have always read inlined lists (``W3Codec.postings_reader``)."""
+
+    _terminfo: Any
+
+    def finish_postings(self) -> Any:
+        terminfo = self._terminfo
+        if not self.written() and len(self) < self._inlinelimit:
+            terminfo.add_block(self)
+            terminfo.set_inlined(self._ids, self._weights, self._values)
+            self._terminfo = None
+            return terminfo
+        return super().finish_postings()
+
+
+class _TableLengths:
+    """A segment's per-document reader as Whoosh's posting writer asks it,
+    ``doc_field_length(docnum, field)`` once per posting, answered from a
+    table of each field's lengths made on its first question.  Whoosh's own
+    lookup goes through its column cache and a file-name check each time
+    (some 18 us); it was a quarter of the time spent writing postings in a
+    Reuters build (profiled, one process).  The table holds Whoosh's own
+    answers, one per document instead of one per posting, so the segment
+    written is the same."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.tables: dict[str, list[Any]] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> Any:
+        if default != 0:
+            return self.reader.doc_field_length(docnum, fieldname, default)
+        table = self.tables.get(fieldname)
+        if table is None:
+            ask = self.reader.doc_field_length
+            table = self.tables[fieldname] = [ask(d, fieldname, 0) for d in range(self.reader.doc_count_all())]
+        return table[docnum]
+
+
+class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
+    def add_postings(self, schema: Any, lengths: Any, items: Any) -> Any:
+        return super().add_postings(schema, _TableLengths(lengths) if lengths else lengths, items)
+
+
+class PackedCodec(W3Codec):  # type: ignore[misc]
+    """Whoosh's default codec, writing its terms index with packed buckets,
+    and a term's posting list inline in the terms table when it has one
+    posting (INLINE_LIMIT): most of a news index's terms (the id, path, the
+    finest date steps of each record, and a third of the words) have one
+    posting, and inlined they take 4.4 MB less of Reuters' 97.5 MB."""
+
+    def __init__(self) -> None:
+        super().__init__(inlinelimit=INLINE_LIMIT)
+
+    def field_writer(self, storage: Any, segment: Any) -> Any:
+        writer = _FieldWriter(self, storage, segment)
+        writer._tindex.buckets = [_PackedBucket() for _ in writer._tindex.buckets]
+        return writer
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        return _InliningPostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )  # fmt: skip
+
+    def new_segment(self, storage: Any, indexname: str) -> Any:
+        # A segment is pickled into the index's table of contents with its
+        # codec: name the stock one, so that no index depends on this class.
+        return W3Segment(W3Codec(), indexname)
+
+
+class _Results:
+    """A sub-writer's end of the result queue: before its segment is reported,
+    the segment's side-car is written and the segment tagged with the
+    sub-writer's place, so the parent publishes the segments in that order."""
+
+    def __init__(self, task: _SubWriter) -> None:
+        self.task = task
+        self.queue = task.resultqueue
+
+    def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        runname, fieldnames, segment = item
+        if segment is not None:
+            from search.storage.schema import TEXT_FIELD
+
+            write_missing(self.task.storage, self.task.writer.schema, [segment], TEXT_FIELD)
+            segment.subwriter_place = self.task.place
+        self.queue.put((runname, fieldnames, segment), *args, **kwargs)
+
+
+class _SubWriter(SubWriterTask):  # type: ignore[misc]
+    def __init__(
+        self, *args: Any, inherited: tuple[int, ...] = (), errors: Any = None, place: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.parent_pid = os.getpid()
+        self.inherited = inherited
+        self.errors = errors
+        self.place = place
+
+    def run(self) -> None:
+        close_inherited(self.inherited)
+        exit_with(self.parent_pid)
+        self.resultqueue = _Results(self)
+        try:
+            super().run()
+        except BaseException as exc:  # reported by the parent, not printed here as a traceback
+            if self.errors is None:
+                raise
+            self.errors.put(_describe(exc))
+            self.errors.close()
+            self.errors.join_thread()
+
+
+def _describe(exc: BaseException) -> tuple[int | None, str, str | None]:
+    """A sub-writer's failure as plain data a queue can carry: (errno, message, filename)."""
+    if isinstance(exc, OSError):
+        return exc.errno, exc.strerror or str(exc), None if exc.filename is None else str(exc.filename)
+    return None, f"{type(exc).__name__}: {exc}", None
+
+
+def _raise_described(failure: tuple[int | None, str, str | None]) -> None:
+    code, message, filename = failure
+    if code is not None:
+        raise OSError(code, message, filename) if filename else OSError(code, message)
+    raise SearchError(
+        f"a parallel sub-writer failed: {message}; the build was not published",
+        hint="Run the build again; if it recurs, run it with --procs 1 and report it.",
+    )
+
+
+class _JobQueue:
+    """The parent's end of the job queues: batch k goes to sub-writer k mod N
+    (each has its own queue), the end-of-jobs marker once to each; a put
+    never blocks for ever on sub-writers that died, but raises the error
+    they reported."""
+
+    def __init__(self, writer: ParallelWriter) -> None:
+        self.writer = writer
+        self.queues: list[Any] = []
+        self.jobs = 0
+        self.ends = 0
+
+    def put(self, item: Any) -> None:
+        if item is None:
+            place, self.ends = self.ends, self.ends + 1
+        else:
+            place, self.jobs = self.jobs % len(self.queues), self.jobs + 1
+        while True:
+            self.writer.raise_failure()
+            try:
+                self.queues[place].put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if not self.writer.tasks[place].is_alive():
+                    self.writer.raise_failure()
+                    raise SearchError("a parallel sub-writer stopped; the build was not published") from None
+
+
+class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
+    """MpWriter with sub-writers that can be cancelled and die with us.
+
+    The sub-writers are forked with the garbage collector's objects frozen
+    (gc.freeze) and thawed after the commit.  A forked child shares its
+    parent's heap until either writes to a page, and a full collection
+    writes into the header of every object it visits: without the freeze, the
+    first one in each process copied the pages of the build's list of files
+    (some 250 MB at 1,000,000 files) into each sub-writer."""
+
+    def __init__(self, ix: Any, *, inherited: tuple[int, ...] = (), **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self.inherited = inherited
+        self.froze = False
+        self.errors: Any = multiprocessing.Queue()
+        # Each sub-writer gets a queue of its own, as big as Whoosh's shared one; our end times out.
+        self.queue_size = 4 * self.procs
+        self.jobqueue: Any = _JobQueue(self)
+
+    def _new_task(self) -> Any:
+        if not self.tasks and gc.get_freeze_count() == 0:  # a caller's own freeze is left alone
+            gc.freeze()
+            self.froze = True
+        inherited = self.inherited + lock_fds(self)
+        jobs: Any = multiprocessing.Queue(self.queue_size)
+        self.jobqueue.queues.append(jobs)
+        task = _SubWriter(
+            self.storage, self.indexname, jobs, self.resultqueue, self.subargs, True,
+            inherited=inherited, errors=self.errors, place=len(self.tasks),
+        )  # fmt: skip
+        self.tasks.append(task)
+        task.start()
+        return task
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        # The sub-writers' segments in their places, whatever order they finished in.
+        placed = sorted((s for s in segments if hasattr(s, "subwriter_place")), key=lambda s: s.subwriter_place)
+        for segment in placed:
+            del segment.subwriter_place  # not pickled into the table of contents
+        ids = {id(s) for s in placed}
+        super()._commit_toc([s for s in segments if id(s) not in ids] + placed)
+
+    def raise_failure(self) -> None:
+        """Raise the error a sub-writer reported, if one did."""
+        try:
+            failure = self.errors.get_nowait()
+        except queue.Empty:
+            return
+        _raise_described(failure)
+
+    def commit(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().commit(*args, **kwargs)
+            for task in self.tasks:
+                task.join()
+            # A sub-writer that failed has lost its segment: the commit above wrote a table
+            # of contents without it, into a generation the caller will not publish.
+            with contextlib.suppress(queue.Empty):
+                _raise_described(self.errors.get(timeout=0.2))
+        finally:
+            self._thaw()
+            self.errors.close()
+
+    def cancel(self) -> None:
+        try:
+            for task in self.tasks:
+                task.terminate()
+            for task in self.tasks:
+                task.join(timeout=10)
+        finally:
+            try:
+                MpWriter.cancel(self)
+            finally:
+                self._thaw()
+                self.errors.close()
+
+    def _thaw(self) -> None:
+        if self.froze:
+            gc.unfreeze()
+            self.froze = False
+
+
+def discard(writer: Any) -> None:
+    """Cancel `writer` after a failure, then remove what a failing cancel leaves:
+    its temp folder of posting runs and job files, and Whoosh's write lock."""
+    try:
+        writer.cancel()
+    except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+        log.debug("cancelling the writer failed too: %s", exc)
+    finally:
+        folder = getattr(getattr(writer, "_tempstorage", None), "folder", None)
+        if isinstance(folder, str):
+            shutil.rmtree(folder, ignore_errors=True)
+        segment, storage = getattr(writer, "newsegment", None), getattr(writer, "storage", None)
+        if segment is not None and storage is not None:  # never in a table of contents: no reader has it
+            with contextlib.suppress(Exception):
+                for name in segment.list_files(storage):
+                    storage.delete_file(name)
+        lock = getattr(writer, "writelock", None)
+        if lock is not None and getattr(lock, "locked", False):
+            with contextlib.suppress(Exception):
+                lock.release()
+
+
+class Writer(SideCarCommit, SegmentWriter):  # type: ignore[misc]
+    """Whoosh's writer, writing each segment's side-car arrays at its commit (search.storage.sidecar)."""
+
+
+def parallel_available(procs: int) -> bool:
+    return procs > 1 and multiprocessing.get_start_method(allow_none=False) == "fork"
+
+
+def open_writer(ix: Any, *, parallel: bool, procs: int, limitmb: int, inherited: tuple[int, ...] = ()) -> Any:
+    """A writer for `ix`: parallel (for a full build into a new generation) or not."""
+    codec = PackedCodec()
+    if parallel and parallel_available(procs):
+        return ParallelWriter(
+            ix, procs=procs, batchsize=100, multisegment=True, limitmb=limitmb, codec=codec, inherited=inherited
+        )
+    return Writer(ix, limitmb=limitmb, codec=codec)
+
+
+def check_count(ix: Any, expected: int) -> None:
+    """Raise if the committed index does not hold the `expected` documents."""
+    found = ix.doc_count()
+    if found != expected:
+        raise SearchError(
+            f"the index holds {found} documents after the build, {expected} were written; it was not published",
+            hint="Run the build again; if it recurs, run it with --procs 1 and report it.",
+        )
+
+
+def delete_paths(writer: Any, paths: list[str]) -> None:
+    """Delete the committed documents of `paths` (records and their stubs),
+    through one searcher: Whoosh's delete_by_term opens a reader per call,
+    about 1.4 ms each, which made a 1% incremental run of Reuters 45% slower."""
+    if paths:
+        with writer.searcher() as searcher:
+            for docnum in searcher.docs_for_query(query.Or([query.Term("path", p) for p in paths]), for_deletion=True):
+                writer.delete_document(docnum)
+        paths.clear()
