@@ -182,8 +182,8 @@ def test_the_title_factor_is_looked_up_for_all_matches_at_once(churned: Index, t
     with the --boost factors."""
     import numpy as np
 
-    from search import ranking
-    from search.engine import factor_values
+    from search.planning import ranking
+    from search.backends.engine import factor_values
 
     searcher = churned._ensure().searcher
     n = searcher.doc_count_all()
