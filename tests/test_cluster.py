@@ -215,7 +215,7 @@ def _same_ranking(ours: object, theirs: object) -> None:
 )
 def test_the_cluster_scores_as_the_embedded_index(cix: ClusterIndex, seed_index: object, text: str, boost: str) -> None:
     # Two shards: the words' frequencies are summed over them (global idf), and the hits
-    # searchd fetched are scored as the embedded index scores them (search.cluster.rerank);
+    # searchd fetched are scored as the embedded index scores them (search.backends.cluster.rerank);
     # related stubs shadowed by a live article are hidden, as there.  On seeds/ the window
     # holds every match, so the pages are the same, whichever shard a record lands on.
     for feedback in (False, True):
