@@ -188,7 +188,7 @@ def test_a_reindex_run_that_writes_nothing_does_not_load_numpy(tmp_path: Path) -
     build_index([records], tmp_path / "index")
     code = (
         "import sys\n"
-        "from search.indexer import build_index\n"
+        "from search.indexing.indexer import build_index\n"
         "report = build_index([sys.argv[1]], sys.argv[2])\n"
         "assert report.added == report.updated == 0, report\n"
         "print('numpy' in sys.modules)\n"

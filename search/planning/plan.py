@@ -85,7 +85,7 @@ class QueryPlan:
     boosts: tuple[Boost, ...] = ()
     collapse: bool = True
     #: The positive terms as typed, repeats kept: a word typed twice weighs
-    #: 1 + ln 2 in the ranking (search.ranking.term_weights), though it is one clause.
+    #: 1 + ln 2 in the ranking (search.planning.ranking.term_weights), though it is one clause.
     typed: tuple[str, ...] = ()
 
     @property
