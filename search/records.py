@@ -261,7 +261,7 @@ def _walk_folder(
             link = entry.is_symlink()
             if link and not follow:
                 if wanted or os.path.isdir(entry.path):
-                    hint = "pass --follow-symlinks to index what it points to"
+                    hint = "pass `follow_symlinks` to index what it points to"
                     yield RecordError(entry.path, "symbolic link not followed", hint=hint)
             elif entry.is_dir():
                 key = _key(entry.stat()) if follow else (0, 0)
@@ -376,7 +376,7 @@ def _too_large(path: Path, size: int, limit: int) -> RecordError:
     return RecordError(
         path,
         f"file is {size:,} bytes, over the {limit:,}-byte limit",
-        hint="raise the limit with --max-file-size / SEARCH_MAX_FILE_SIZE",
+        hint="raise the limit with `max_file_size` / SEARCH_MAX_FILE_SIZE",
     )
 
 

@@ -58,5 +58,5 @@ def parse_duration(text: str, option: str) -> float:
     """'90', '30s', '10m', '1h', '7d', '2w', '1y' -> seconds (> 0); `option` names it in the error."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*", text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"invalid duration for {option}: {text!r}; use e.g. 30s, 10m, 1h, 7d", option=option)
+        raise UsageError(f"invalid duration for `{option}`: {text!r}; use e.g. 30s, 10m, 1h, 7d", option=option)
     return float(match.group(1)) * _UNITS[match.group(2)]

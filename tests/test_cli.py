@@ -899,3 +899,18 @@ def test_log_lines_show_file_names_escaped(tmp_path: Path) -> None:
     finally:
         logging.basicConfig(force=True)
 
+
+
+def test_library_parameters_reach_the_terminal_as_flags(tmp_path: Path) -> None:
+    """The library names its parameters (`every`, `follow_symlinks`); the command says its flags."""
+    result = run("watch", SEEDS, "--every", "soon", "--index", tmp_path / "ix")
+    assert result.exit_code == 2
+    assert error_lines(result) == ["Error: invalid duration for --every: 'soon'; use e.g. 30s, 10m, 1h, 7d"]
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "a.md").write_text("---\ntitle: Real\n---\n", encoding="utf-8")
+    (records / "link.md").symlink_to(records / "a.md")
+    result = run("index", records, "--index", tmp_path / "ix2")
+    assert result.exit_code == 0
+    (skipped,) = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert "--follow-symlinks" in skipped and "follow_symlinks" not in skipped

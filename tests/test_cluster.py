@@ -454,7 +454,7 @@ def test_an_empty_root_keeps_its_records_unless_told(scratch: Cluster, tmp_path:
         path.unlink()  # an unmounted disk looks like this
     report = sync.sync_cluster([root], scratch.url)
     assert report.deleted == 0 and report.documents == 2
-    assert [k.path for k in report.kept] == [str(root)] and "--allow-empty" in report.kept[0].error
+    assert [k.path for k in report.kept] == [str(root)] and "`allow_empty`" in report.kept[0].error
     with pytest.raises(EmptySourceError, match="refusing to drop 2 indexed records"):
         sync.sync_cluster([root], scratch.url, full=True)
     assert sync.sync_cluster([root], scratch.url, allow_empty=True).documents == 0

@@ -402,7 +402,7 @@ def test_an_emptied_root_keeps_its_records_and_says_so(write_record: RecordWrite
     assert counts(report) == (1, 0, 0, 1, 0) and report.documents == 5
     assert [k.path for k in report.kept] == [str(mount)]
     assert report.kept[0].error.startswith("3 indexed records kept: the folder yields no record files")
-    assert "--allow-empty" in report.kept[0].error
+    assert "`allow_empty`" in report.kept[0].error
     assert len(titles(index_dir, "mounted")) == 3
     assert report.to_dict()["kept"] == [{"path": str(mount), "error": report.kept[0].error}]
 
@@ -461,7 +461,7 @@ def test_a_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: Path)
     for full in (False, True):
         report = build_index([root], index_dir, full=full)
         assert [s.error.split(": ", 1)[1] for s in report.skipped] == [
-            "file name is not valid UTF-8 (the \\xNN are its bytes that are not)"
+            "file name is not valid UTF-8 (the \\xNN are its bytes that are not); rename the file to index it"
         ]
         assert report.documents == 2 and titles(index_dir, "plain") == {"Plain story", "Second plain story"}
     assert sorted(p.name for p in index_dir.glob("gen-*")) == ["gen-000001", "gen-000002"]

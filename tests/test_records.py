@@ -250,7 +250,7 @@ def test_too_large_file_says_size_limit_and_how_to_raise_it(tmp_path: Path) -> N
     with pytest.raises(RecordError) as caught:
         load_record(path, Limits(max_file_bytes=19))
     assert caught.value.problem == "file is 20 bytes, over the 19-byte limit"
-    assert caught.value.hint == "raise the limit with --max-file-size / SEARCH_MAX_FILE_SIZE"
+    assert caught.value.hint == "raise the limit with `max_file_size` / SEARCH_MAX_FILE_SIZE"
     assert caught.value.path == str(path)
 
 
@@ -856,7 +856,7 @@ def test_symlinks_are_reported_not_followed_by_default(tmp_path: Path) -> None:
         "file-link.md: symbolic link not followed",
     ]
     assert {i.hint for i in items if isinstance(i, RecordError)} == {
-        "pass --follow-symlinks to index what it points to"
+        "pass `follow_symlinks` to index what it points to"  # the CLI says --follow-symlinks (test_cli)
     }
 
 

@@ -62,7 +62,7 @@ def test_parse_interval_accepts(text: str, seconds: float) -> None:
 def test_parse_interval_rejects_junk_as_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_interval(text)
-    assert caught.value.option == "--every"
+    assert caught.value.option == "every"
     assert repr(text) in str(caught.value) and "10m" in str(caught.value)
 
 
@@ -70,7 +70,7 @@ def test_parse_interval_rejects_junk_as_a_usage_error(text: str) -> None:
 def test_parse_interval_rejects_more_than_a_year_before_the_loop_starts(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_interval(text)
-    assert caught.value.option == "--every" and "longer than a year (365d)" in str(caught.value)
+    assert caught.value.option == "every" and "longer than a year (365d)" in str(caught.value)
     assert parse_interval("365d") == parse_interval("1y") == 365 * 86400
 
 

@@ -90,7 +90,7 @@ class Alerts:
         checked as `search query` checks them, with the same errors."""
         check_name(name)
         if exec is not None and not exec.strip():
-            raise UsageError("--exec needs a command", option="--exec")
+            raise UsageError("`exec` needs a command", option="exec")
         alert = Alert(
             name=name,
             query=query,
@@ -143,9 +143,9 @@ class Alerts:
     def show(self, name: str, *, since: int = 0, limit: int = 100) -> AlertMatches:
         """The alert's matches with a cursor above `since`, oldest first, at most `limit`."""
         if not 1 <= limit <= MAX_SHOW:
-            raise UsageError(f"--limit must be 1 to {MAX_SHOW}, not {limit}", option="--limit")
+            raise UsageError(f"`limit` must be 1 to {MAX_SHOW}, not {limit}", option="limit")
         if since < 0:
-            raise UsageError(f"--since must be a cursor (0 or more), not {since}", option="--since")
+            raise UsageError(f"`since` must be a cursor (0 or more), not {since}", option="since")
         alert = self.get(name)
         found: builtins.list[Match] = []
         for match in self._files.read_matches():

@@ -73,6 +73,11 @@ _FLAGS = {
     "boost": "--boost",
     "time_limit": "--time-limit",
     "text": "TEXT",
+    "exec": "--exec",
+    "every": "--every",
+    "follow_symlinks": "--follow-symlinks",
+    "max_file_size": "--max-file-size",
+    "allow_empty": "--allow-empty",
 }
 
 
@@ -188,11 +193,11 @@ def index_cmd(
         print_json(report.to_dict())
     else:
         for skip in report.skipped:
-            err.print(f"[yellow]skipped[/] {show(skip.error)}")
+            err.print(f"[yellow]skipped[/] {show(_in_flags(skip.error))}")
         for warning in report.warnings:
             err.print(f"[dim]warning[/] {show(warning.path)}: {show(warning.error)}")
         for place in report.kept:
-            err.print(f"[bold red]kept[/] {show(place.path)}: {show(place.error)}")
+            err.print(f"[bold red]kept[/] {show(place.path)}: {show(_in_flags(place.error))}")
         out.print(f"{report.summary()}; {report.documents} documents in {show(str(backend or index))}")
     _report_exit(report, strict)
 

@@ -103,7 +103,7 @@ def _load(task: _Task, limits: Limits) -> _Loaded:
             return _Loaded(task.path, size, mtime_ns, digest, same=True)
         article = parse_record(data, path, limits)
     except RecordError as exc:
-        return _Loaded(task.path, error=str(exc))
+        return _Loaded(task.path, error=_with_hint(exc))
     return _Loaded(task.path, size, mtime_ns, digest, article=article)
 
 
@@ -287,7 +287,7 @@ def _scan(
     unlisted: dict[str, str] = {}
     for item in walk(roots, follow_symlinks=follow_symlinks):
         if isinstance(item, RecordError):
-            skipped.append(Skipped(item.path, str(item)))
+            skipped.append(Skipped(item.path, _with_hint(item)))
             if isinstance(item, FolderError):
                 unlisted[item.path] = item.problem
         else:
@@ -323,7 +323,7 @@ def _keep_records_under(places: dict[str, str], indexed: dict[str, Any]) -> tupl
     for path in [p for p in indexed if any(_under(p, [place]) for place in held)]:
         del indexed[path]
     return tuple(
-        Skipped(place, f"{n:,} indexed records kept: {places[place]}; pass --allow-empty to delete them")
+        Skipped(place, f"{n:,} indexed records kept: {places[place]}; pass `allow_empty` to delete them")
         for place, n in held.items()
     )
 
@@ -369,6 +369,11 @@ class _StoredRecords:
     def close(self) -> None:
         if self.searcher is not None:
             self.searcher.close()
+
+
+def _with_hint(exc: RecordError) -> str:
+    """A skipped record's line: what is wrong, then how to fix it (the report keeps no exceptions)."""
+    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
 
 
 def _apply(

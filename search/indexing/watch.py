@@ -34,11 +34,11 @@ MAX_INTERVAL = 365 * 86400.0
 
 def parse_interval(text: str) -> float:
     """'90', '30s', '10m', '1h', '1d' -> seconds (> 0, at most MAX_INTERVAL)."""
-    seconds = parse_duration(text, option="--every")
+    seconds = parse_duration(text, option="every")
     if not seconds <= MAX_INTERVAL:
         raise UsageError(
-            f"invalid interval for --every: {text!r} is longer than a year (365d); use e.g. 10m, 1h, 7d",
-            option="--every",
+            f"invalid interval for `every`: {text!r} is longer than a year (365d); use e.g. 10m, 1h, 7d",
+            option="every",
         )
     return seconds
 

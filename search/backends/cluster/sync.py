@@ -170,7 +170,7 @@ def sync_cluster(
         if held and full:
             raise EmptySourceError({p: empty[p] for p in held}, sum(held.values()))
         kept = tuple(
-            Skipped(place, f"{n:,} indexed records kept: {empty[place]}; pass --allow-empty to delete them")
+            Skipped(place, f"{n:,} indexed records kept: {empty[place]}; pass `allow_empty` to delete them")
             for place, n in held.items()
         )
         counts = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0}
