@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from search import settings
-from search.cli.options import IndexOpt, JsonOpt, WaitOpt
+from search.cli.options import IndexOpt, JsonOpt, ProviderOpt, PublishedOpt, SinceOpt, TopicOpt, UntilOpt, WaitOpt
 from search.cli.output import out, print_json, render_page, show
 
 if TYPE_CHECKING:
@@ -56,22 +56,11 @@ def add_cmd(
         str, typer.Argument(metavar="QUERY", help='As for `search query`: words, "phrases", +required, -excluded.')
     ] = "",
     index: IndexOpt = DEFAULT_INDEX,
-    topic: Annotated[
-        list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")
-    ] = None,
-    provider: Annotated[
-        list[str] | None,
-        typer.Option("--provider", metavar="PROVIDER", help="Only these providers, by name or domain (any)."),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", metavar="DATE", help="Published on or after (ISO 8601).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", metavar="DATE", help="Published on or before (ISO 8601).")
-    ] = None,
-    published: Annotated[
-        bool | None, typer.Option("--published/--unpublished", help="Only records with this published flag.")
-    ] = None,
+    topic: TopicOpt = None,
+    provider: ProviderOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    published: PublishedOpt = None,
     boost: Annotated[
         list[str] | None,
         typer.Option(

@@ -43,7 +43,12 @@ from search.cli.options import (
     MaxSizeOpt,
     PathsArg,
     ProcsOpt,
+    ProviderOpt,
+    PublishedOpt,
+    SinceOpt,
     Sort,
+    TopicOpt,
+    UntilOpt,
     WaitOpt,
 )
 from search.cli.output import err, out, print_json, render_hits, render_page, show
@@ -277,22 +282,11 @@ def query_cmd(
         int, typer.Option("--limit", "-n", metavar="N", min=1, max=bounds.MAX_LIMIT, help="Hits per page.")
     ] = 10,
     page: Annotated[int, typer.Option("--page", "-p", metavar="P", min=1, help="Page number.")] = 1,
-    topic: Annotated[
-        list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")
-    ] = None,
-    provider: Annotated[
-        list[str] | None,
-        typer.Option("--provider", metavar="PROVIDER", help="Only these providers, by name or domain (any)."),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", metavar="DATE", help="Published on or after (ISO 8601).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", metavar="DATE", help="Published on or before (ISO 8601).")
-    ] = None,
-    published: Annotated[
-        bool | None, typer.Option("--published/--unpublished", help="Only records with this published flag.")
-    ] = None,
+    topic: TopicOpt = None,
+    provider: ProviderOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    published: PublishedOpt = None,
     sort: Annotated[
         Sort, typer.Option("--sort", metavar="relevance|newest|oldest|quality", help="Order of hits.")
     ] = Sort.relevance,

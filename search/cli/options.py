@@ -54,3 +54,16 @@ AllowEmptyOpt = Annotated[
 ProcsOpt = Annotated[
     int, typer.Option("--procs", metavar="N", envvar=settings.PROCS.env, min=0, help=settings.PROCS.help)
 ]
+
+
+# The filters `search query` and `search alert add` share.
+TopicOpt = Annotated[list[str] | None, typer.Option("--topic", metavar="TOPIC", help="Only these topics (any).")]
+ProviderOpt = Annotated[
+    list[str] | None,
+    typer.Option("--provider", metavar="PROVIDER", help="Only these providers, by name or domain (any)."),
+]
+SinceOpt = Annotated[str | None, typer.Option("--since", metavar="DATE", help="Published on or after (ISO 8601).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", metavar="DATE", help="Published on or before (ISO 8601).")]
+PublishedOpt = Annotated[
+    bool | None, typer.Option("--published/--unpublished", help="Only records with this published flag.")
+]
