@@ -406,6 +406,8 @@ class _Loader(_BaseLoader):
         self.repeated: list[tuple[object, int, int]] = []  # (key, first line, repeated on), 0-based
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, MappingNode):  # `!!set` on a scalar: PyYAML's own ConstructorError
+            return super().construct_mapping(node, deep=deep)
         own = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"] if self.merges else None
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         if own is not None or len(mapping) < len(node.value):  # only then can a key repeat

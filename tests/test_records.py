@@ -1051,3 +1051,13 @@ def test_yamlish_text_gives_an_article_or_a_record_error(tokens: list[str], with
     text = ("title: T\n" if with_title else "") + "".join(tokens)
     parses_or_fails(("---\n" + text + "\n---\nbody\n").encode("utf-8"))
     parses_or_fails(text.encode("utf-8"), name="a.yaml")
+
+
+def test_a_set_tag_on_a_scalar_is_a_record_error(tmp_path: Path) -> None:
+    """`!!set` on a scalar made the merge-key loader read a string as nodes (found by hypothesis)."""
+    path = tmp_path / "set.md"
+    for text in ("---\n!!set <<\n---\n", "---\n!!set plain\n---\n", "---\ntitle: T\nx: !!set <<\n---\n"):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(RecordError) as caught:
+            load_record(path)
+        assert str(path) in str(caught.value)
