@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search import atomic
 from search.errors import AlertNameError, AlertsCorruptError
 
 FOLDER = "alerts"
@@ -197,29 +198,9 @@ def encode_line(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
-def fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def replace_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: temporary file, fsync, rename, fsync of the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
+    """Write `data` to `path` atomically (a hidden temporary name beside it)."""
+    atomic.replace_file(path, data, tmp=path.with_name(f".{path.name}.{os.getpid()}.tmp"))
 
 
 def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -247,7 +228,7 @@ def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     if created:
-        fsync_dir(path.parent)
+        atomic.fsync_dir(path.parent)
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -381,7 +362,7 @@ class AlertFiles:
     def clear_pending(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.folder / PENDING).unlink()
-            fsync_dir(self.folder)
+            atomic.fsync_dir(self.folder)
 
     # delivery cursors: {alert: {"exec": cursor, "file": cursor}}
 

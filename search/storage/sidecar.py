@@ -69,7 +69,6 @@ next writer's commit writes it again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import mmap
 import os
@@ -79,6 +78,8 @@ from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from search import atomic
 
 log = logging.getLogger(__name__)
 
@@ -426,17 +427,8 @@ def write(folder: str | os.PathLike[str], reader: Any, segment: Any, field: str)
     """Write the side-car of `segment` (read through `reader`) into `folder`, atomically."""
     data = encode(reader, segment.segment_id(), field)
     final = Path(folder) / file_name(segment)
-    tmp = Path(folder) / f"{file_name(segment)}.{os.getpid()}.tmp"  # stray .tmp files: Store.leftovers
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    # The commit makes the folder durable; a stray NAME.PID.tmp is swept by Store.leftovers.
+    atomic.replace_file(final, data, sync_dir=False)
     return final
 
 

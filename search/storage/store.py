@@ -54,6 +54,7 @@ from typing import Any
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
+from search import atomic
 from search.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -275,13 +276,7 @@ class Store:
 
     def publish(self, gen: Path) -> None:
         """Make `gen` the live generation, atomically, then prune old ones."""
-        tmp = self.root / f"{CURRENT}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(gen.name + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.root / CURRENT)
-        self._fsync_dir()
+        atomic.replace_file(self.root / CURRENT, (gen.name + "\n").encode("utf-8"))
         self.prune()
 
     def discard(self, gen: Path) -> None:
@@ -349,14 +344,6 @@ class Store:
             else:
                 with contextlib.suppress(OSError):
                     path.unlink()
-
-    def _fsync_dir(self) -> None:
-        with contextlib.suppress(OSError):
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     def writer_running(self) -> bool:
         """Whether a writer holds the lock now, told without taking it (a check
