@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from search import QueryError, open_index
 from search.cli.main import app
-from search.backends.cluster import daemons, sync
+from search.backends.cluster import daemons, sync, tables
 from search.backends.cluster.backend import ClusterIndex
 from search.backends.cluster.url import connect
 from search.errors import BackendError, EmptySourceError, UsageError
@@ -467,3 +467,49 @@ def test_a_time_limit_cuts_the_search_short_and_says_so(cix: ClusterIndex) -> No
     assert page.total >= 0
     whole = cix.search("facial OR recognition OR police OR government OR oil OR market", limit=3)
     assert page.timed_out or page.total == whole.total
+
+
+def _shard_sql(cluster: Cluster, statement: str) -> list[tuple[object, ...]]:
+    """`statement` run on every shard; their rows together."""
+    found: list[tuple[object, ...]] = []
+    for shard in range(cluster.layout.shards):
+        with contextlib.closing(connect("127.0.0.1", cluster.layout.sql_port(shard))) as conn, conn.cursor() as cur:
+            cur.execute(statement.format(table=f"news_{shard}"))
+            found += cur.fetchall()
+    return found
+
+
+def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    for n in range(4):
+        _record(root / f"{n}.md", f"Osprey nest {n}")
+    # Rows written by older code: their bookkeeping names no layout; the next run re-sends them.
+    monkeypatch.setattr(sync.rows, "encode_source", lambda size, mtime_ns, digest: f"{size} {mtime_ns} {digest}")
+    assert sync.sync_cluster([root], scratch.url).added == 4
+    monkeypatch.undo()
+    again = sync.sync_cluster([root], scratch.url)
+    assert again.unchanged == 4 and again.added == again.updated == 0
+    assert sorted(str(s).rsplit(" ", 1)[1] for (s,) in _shard_sql(scratch, "SELECT source FROM {table}")) == ["L2"] * 4
+
+    # A cluster made before `text_len`: searchd keeps a table's first columns whatever its config says.
+    _shard_sql(scratch, "ALTER TABLE {table} DROP COLUMN text_len")
+    try:
+        result = CliRunner().invoke(app, ["index", str(root), "--backend", scratch.url])
+        assert result.exit_code == 1, result.output
+        assert "has an older table layout than this version of news-search writes (no column text_len)" in result.stderr
+        assert "--full --backend URL" in result.stderr and result.stdout == ""
+        with ClusterIndex(scratch.url) as ix, pytest.raises(BackendError, match=r"older table layout.*no column text_len"):
+            ix.search("osprey")
+
+        result = CliRunner().invoke(app, ["index", str(root), "--full", "--backend", scratch.url])
+        assert result.exit_code == 0, result.output
+    finally:  # the scratch cluster is shared: leave its tables whole whatever happened
+        for shard in range(scratch.layout.shards):
+            with contextlib.closing(connect("127.0.0.1", scratch.layout.sql_port(shard))) as conn:
+                if tables.missing_columns(conn, f"news_{shard}"):
+                    tables.upgrade(conn, f"news_{shard}", ["text_len"], where=f"news_{shard}")
+    assert all(int(length) > 0 for (length,) in _shard_sql(scratch, "SELECT text_len FROM {table}"))
+    with ClusterIndex(scratch.url) as ix:
+        assert ix.search("osprey", limit=10).total == 4

@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from search.backends.cluster import rerank, rows, sphinxql
+from search.backends.cluster import rerank, rows, sphinxql, tables
 from search.backends.cluster.url import BackendURL, Endpoint, connect, parse, shard_endpoints
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
@@ -43,6 +44,8 @@ from search.backends.snippets import highlight, lead
 
 log = logging.getLogger(__name__)
 
+#: How searchd (2.2 and Manticore) names a column a table lacks.
+_UNKNOWN_COLUMN = re.compile(r"unknown column:? '?(\w+)")
 #: Extra hits fetched per page when collapsing copies of a story.
 COLLAPSE_SLACK = 50
 #: Candidates re-scored beyond the hits a page needs (search.backends.cluster.rerank).
@@ -107,6 +110,9 @@ class ClusterIndex:
             except pymysql.err.MySQLError as exc:
                 self.close()  # the rest of a failed batch is unread: start the next on a fresh link
                 message = str(exc.args[-1]).rstrip("\x00") if exc.args else str(exc)
+                missing = sorted(set(_UNKNOWN_COLUMN.findall(message)) & tables.COLUMNS)
+                if missing:  # a table made by older code (search.backends.cluster.tables)
+                    raise tables.old_layout(f"the cluster at {self.url.front}", missing, url=self.url.url) from None
                 raise BackendError(f"searchd refused the query: {message}", url=self.url.url) from None
         raise AssertionError("unreachable")
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from search.backends.cluster.tables import ATTRIBUTES, FIELDS
 from search.errors import BackendError, UsageError
 
 log = logging.getLogger(__name__)
@@ -47,35 +48,6 @@ REGISTRY_TABLE = "news_shards"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 
-#: Per-table settings shared by the dev cluster's shards and the Manticore
-#: table definitions in the docs (see table_definition()).
-FIELDS = ("title", "topics", "excerpt", "body", "provider")
-ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    ("rt_attr_string", "doc_id"),
-    ("rt_attr_uint", "kind_code"),
-    ("rt_attr_string", "path"),
-    ("rt_attr_string", "parent"),
-    ("rt_attr_string", "url"),
-    ("rt_attr_string", "title_s"),
-    ("rt_attr_string", "excerpt_s"),
-    ("rt_attr_multi", "topic_keys"),
-    ("rt_attr_uint", "provider_key"),
-    ("rt_attr_uint", "domain_key"),
-    ("rt_attr_string", "provider_s"),
-    ("rt_attr_bigint", "newest"),
-    ("rt_attr_bigint", "oldest"),
-    ("rt_attr_uint", "has_date"),
-    ("rt_attr_uint", "year"),
-    ("rt_attr_bigint", "quality"),
-    ("rt_attr_uint", "published"),
-    ("rt_attr_bigint", "url_key"),
-    ("rt_attr_bigint", "title_key"),
-    ("rt_attr_uint", "stubs"),
-    ("rt_attr_uint", "text_len"),
-    ("rt_attr_string", "source"),
-    ("rt_attr_json", "meta"),
-    ("rt_attr_string", "record"),
-)
 
 # Letters and digits of the Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic,
 # Devanagari and Thai blocks, folded to lower case without accents as the

@@ -8,7 +8,8 @@ filters ignore case as the embedded ones do; the duplicate keys are the
 embedded index's own (schema.duplicate_keys), as signed 63-bit integers.
 
 Every article row carries its file's bookkeeping in ``source`` (size,
-mtime_ns, content hash): the cluster itself says what it holds, and a row
+mtime_ns, content hash, and the row layout it was written with,
+search.backends.cluster.tables.LAYOUT): the cluster itself says what it holds, and a row
 is acknowledged together with its bookkeeping (see search.backends.cluster.sync).
 
 Rows are routed to shard ``int(article_id, 16) % shards`` (the article id
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from search.backends.cluster.tables import LAYOUT
 from search.records import Article, Provider, Stub
 from search.storage.schema import (
     MISSING_HIGH,
@@ -72,14 +74,19 @@ def _signed(key: bytes | None) -> int:
 
 
 def encode_source(size: int, mtime_ns: int, digest: str) -> str:
-    return f"{size} {mtime_ns} {digest}"
+    """The bookkeeping: the file's size, mtime and content hash, and the row layout written."""
+    return f"{size} {mtime_ns} {digest} L{LAYOUT}"
 
 
-def decode_source(value: str) -> tuple[int, int, str] | None:
+def decode_source(value: str) -> tuple[int, int, str, int] | None:
+    """(size, mtime_ns, digest, layout); rows from before layouts were recorded say layout 1."""
     parts = value.split(" ")
+    layout = 1
+    if len(parts) == 4 and parts[3][:1] == "L" and parts[3][1:].isdigit():
+        layout = int(parts.pop()[1:])
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].lstrip("-").isdigit():
         return None
-    return int(parts[0]), int(parts[1]), parts[2]
+    return int(parts[0]), int(parts[1]), parts[2], layout
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,11 @@ there is no second copy of the state on the writer's disk to drift from
 the cluster's.  Within a file, stale stub rows are deleted before the new
 rows are sent, and the article row (the bookkeeping) goes after its stubs.
 
-``full=True`` re-sends every file, then deletes every row the run did not
-send.  It does not build new tables and swap them in: searchd 2.2.11 cannot
+Before anything is sent, each shard's table is checked against the row
+layout this version writes (search.backends.cluster.tables): an older one
+stops an incremental run with a message naming the full rebuild, which
+adds the missing columns.  ``full=True`` re-sends every file, then deletes
+every row the run did not send.  It does not build new tables and swap them in: searchd 2.2.11 cannot
 create tables at run time (Manticore can), and the distributed table's
 agents are fixed in its config; re-sending over the live rows keeps every
 article searchable throughout, which a TRUNCATE-and-fill would not.
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.backends.cluster import rows, sphinxql
+from search.backends.cluster import rows, sphinxql, tables
 from search.backends.cluster.url import Endpoint, connect, parse, shard_endpoints
 from search.errors import BackendError, EmptySourceError, FolderError, RecordError
 from search.records import Limits, normalise_roots, parse_record, read_source, walk
@@ -60,6 +63,7 @@ class _Known:
     digest: str
     stubs: int
     article_id: str
+    layout: int = tables.LAYOUT
 
 
 @dataclass
@@ -109,8 +113,8 @@ def _indexed(shard: _Shard) -> dict[str, _Known]:
             page = cur.fetchall()
             for ident, path, source, stubs, article_id in page:
                 decoded = rows.decode_source(source)
-                size, mtime_ns, digest = decoded if decoded else (-1, -1, "")
-                found[path] = _Known(size, mtime_ns, digest, int(stubs), article_id)
+                size, mtime_ns, digest, layout = decoded if decoded else (-1, -1, "", 0)
+                found[path] = _Known(size, mtime_ns, digest, int(stubs), article_id, layout)
             if len(page) < LIST_PAGE:
                 return found
             last = int(page[-1][0])
@@ -124,6 +128,20 @@ def _held(places: dict[str, str], known: dict[str, Any]) -> dict[str, int]:
     """Of `places`, those under which the cluster holds records, and how many."""
     counts = {place: sum(1 for p in known if _under(p, [place])) for place in places}
     return {place: n for place, n in counts.items() if n}
+
+
+def _check_layout(shards: list[_Shard], full: bool, url: str) -> None:
+    """Every shard's table has the columns this version writes (search.backends.cluster.tables):
+    an older one is refused, or on a full run given the missing columns."""
+    for shard in shards:
+        missing = tables.missing_columns(shard.conn, shard.endpoint.table)
+        if not missing:
+            continue
+        where = f"shard {shard.endpoint}"
+        if not full:
+            raise tables.old_layout(where, missing, url=url)
+        log.info("%s: adding the columns %s for the full rebuild", where, ", ".join(missing))
+        tables.upgrade(shard.conn, shard.endpoint.table, missing, where=where, url=url)
 
 
 def sync_cluster(
@@ -150,6 +168,7 @@ def sync_cluster(
     endpoints = shard_endpoints(url)
     shards = [_Shard(e, connect(e.host, e.port, url=url.url)) for e in endpoints]
     try:
+        _check_layout(shards, full, url.url)
         known: dict[str, tuple[_Known, int]] = {}
         for number, shard in enumerate(shards):
             known.update((path, (k, number)) for path, k in _indexed(shard).items())
@@ -178,7 +197,10 @@ def sync_cluster(
         todo = [
             path
             for path, (size, mtime_ns) in found.items()
-            if full or path not in known or (known[path][0].size, known[path][0].mtime_ns) != (size, mtime_ns)
+            if full
+            or path not in known
+            or (known[path][0].size, known[path][0].mtime_ns) != (size, mtime_ns)
+            or known[path][0].layout < tables.LAYOUT  # written by older code: its row lacks columns
         ]
         counts["unchanged"] = len(found) - len(todo)
         if progress:
