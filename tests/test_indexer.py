@@ -578,17 +578,27 @@ def test_each_sub_writer_writes_its_own_segments_side_car(
 
     monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", small_batches)
     log = tmp_path / "writers.log"
-    real_write = search.storage.sidecar.write
+    real_write_bytes, real_write = search.storage.sidecar.write_bytes, search.storage.sidecar.write
 
-    def logged(folder: Any, reader: Any, segment: Any, field: str) -> Path:
+    def logged(storage: Any, segment: Any, data: bytes) -> Path | None:
         with open(log, "a", encoding="utf-8") as out:  # the sub-writers are forked with this patch
+            out.write(f"{os.getpid()}\n")
+        return real_write_bytes(storage, segment, data)
+
+    read_back = tmp_path / "read-back.log"
+
+    def reading_back(folder: Any, reader: Any, segment: Any, field: str) -> Path:
+        with open(read_back, "a", encoding="utf-8") as out:
             out.write(f"{os.getpid()}\n")
         return real_write(folder, reader, segment, field)
 
-    monkeypatch.setattr(search.storage.sidecar, "write", logged)
+    monkeypatch.setattr(search.storage.sidecar, "write_bytes", logged)
+    monkeypatch.setattr(search.storage.sidecar, "write", reading_back)
     build_index([tmp_path / "records"], tmp_path / "index", procs=2)
     writers = log.read_text("utf-8").split()
     assert len(writers) == len(set(writers)) == 2 and str(os.getpid()) not in writers
+    # made from the arrays the postings were written from, not read back from the segment
+    assert not read_back.exists()
     _, ix = Store(tmp_path / "index").open()
     with ix.reader() as reader:
         assert search.storage.sidecar.problems(Store(tmp_path / "index").current_dir(), reader, "text") == []

@@ -302,7 +302,6 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
     doc_parts: list[Any] = []
     weight_parts: list[Any] = []
     post_starts = [0]
-    pos_starts = [0]
     count_parts: list[Any] = []
     position_parts: list[Any] = []
     total = npos = 0
@@ -320,9 +319,42 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
                 total += len(ids)
             terms.append(term)
             post_starts.append(total)
-            pos_starts.append(npos)
     docs = np.concatenate(doc_parts) if doc_parts else np.zeros(0, np.int64)
+    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, "<f4")
+    counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
+    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
+    return pack(segment_id, count, terms, docs, post_starts, weights, counts, positions, _lengths(reader, field, count))
+
+
+def pack(
+    segment_id: str,
+    count: int,
+    terms: list[bytes],
+    docs: Any,
+    post_starts: Any,
+    weights: Any,
+    counts: Any,
+    positions: Any,
+    lengths: bytes,
+) -> bytes:
+    """A side-car file's bytes from a segment's postings of the field: its
+    `terms` in byte order; for each term's postings (from ``post_starts[i]``
+    to ``post_starts[i + 1]``) their document numbers, ascending, weights and
+    counts of positions; all positions in posting order; each document's
+    length byte.  ``encode`` gathers these from a segment reader, the bulk
+    posting writer (search.storage.postings) from the arrays it wrote the
+    segment from; either way the same postings make the same bytes."""
+    import numpy as np
+
+    docs = np.asarray(docs, dtype=np.int64)
     starts = np.asarray(post_starts, dtype=np.int64)
+    total = int(starts[-1])
+    counts = np.asarray(counts, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.int64)
+    npos = int(positions.size)
+    cumulative = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=cumulative[1:])
+    pos_starts = cumulative[starts]
     # Gaps: each posting's docnum less the one before it in its term, the first from 0.
     gaps = np.diff(docs, prepend=0)
     firsts = starts[:-1][starts[:-1] < starts[1:]]
@@ -333,7 +365,7 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
     if escapes.size and int(escapes.max()) >= 1 << 32:
         raise ValueError("a document-number gap does not fit in 32 bits")
     stored_gaps = np.where(escaped, ESCAPE, gaps).astype("<u1")
-    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, "<f4")
+    weights = np.asarray(weights).astype("<f4")
     width = 4
     if weights.size == 0 or np.array_equal(weights, np.floor(weights)):
         top = float(weights.max()) if weights.size else 0.0
@@ -342,11 +374,8 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
         elif 0 <= float(weights.min()) and top <= 65535:
             width = 2
     stored = weights.astype(_WIDTHS[width])
-    counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
-    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
     count_width = _uint_width(int(counts.max()) if counts.size else 0, (1, 2, 4))
     pos_width = _uint_width(int(positions.max()) if positions.size else 0, (2, 4))
-    lengths = _lengths(reader, field, count)
     term_blob = b"".join(terms)
     term_starts = np.zeros(len(terms) + 1, np.int64)
     if terms:
@@ -386,7 +415,7 @@ def encode(reader: Any, segment_id: str, field: str) -> bytes:
         ("esc_starts", esc_starts.astype(offsets).tobytes()),
         ("escapes", escapes.astype("<u4").tobytes()),
         ("weights", stored.tobytes()),
-        ("pos_starts", np.asarray(pos_starts, np.int64).astype(offsets).tobytes()),
+        ("pos_starts", pos_starts.astype(offsets).tobytes()),
         ("counts", counts.astype(_UINTS[count_width]).tobytes()),
         ("positions", positions.astype(_UINTS[pos_width]).tobytes()),
     ):
@@ -421,6 +450,17 @@ def _lengths(reader: Any, field: str, count: int) -> bytes:
         if column is not None:
             raw = column._dbfile.get(column._basepos, column._count)
     return raw[:count].ljust(count, b"\0")
+
+
+def write_bytes(storage: Any, segment: Any, data: bytes) -> Path | None:
+    """Write a side-car made elsewhere (the bulk posting writer) beside
+    `segment` in `storage`'s folder, atomically; None if it has no folder."""
+    folder = getattr(storage, "folder", None)
+    if folder is None:
+        return None
+    final = Path(folder) / file_name(segment)
+    atomic.replace_file(final, data, sync_dir=False)
+    return final
 
 
 def write(folder: str | os.PathLike[str], reader: Any, segment: Any, field: str) -> Path:

@@ -31,7 +31,7 @@ The sub-writers are started by Whoosh with the platform's default start
 method; they are only used where that is fork (Linux before Python 3.14),
 since a spawned sub-writer would need the whole writer pickled.
 
-Two more changes to MpWriter:
+Three more changes to MpWriter (the last one to every writer here):
 
 * **Deterministic.**  Whoosh hands each batch of documents to whichever
   sub-writer takes it first and publishes the segments in the order they
@@ -44,6 +44,11 @@ Two more changes to MpWriter:
   side-cars of a full build are written on all cores at once instead of one
   after another by the parent at the commit (which still checks each one,
   and writes any that is missing).
+* **Bulk postings.**  Every writer here hands its postings to
+  search.storage.postings' TermPool (flat arrays) instead of Whoosh's
+  PostingPool, and writes them 128 at a time through Whoosh's own block
+  writer; the segment files are byte for byte Whoosh's.  The new segment's
+  side-car is made from the same arrays, not read back from the segment.
 
 Every writer here also writes its terms index with packed hash entries
 (``PackedCodec``): Whoosh keeps a (hash, offset) tuple for each term of a
@@ -75,6 +80,7 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import SegmentWriter
 
 from search.errors import SearchError
+from search.storage.postings import BulkWriting
 from search.storage.sidecar import SideCarCommit, write_missing
 
 log = logging.getLogger(__name__)
@@ -244,13 +250,30 @@ class _SubWriter(SubWriterTask):  # type: ignore[misc]
         exit_with(self.parent_pid)
         self.resultqueue = _Results(self)
         try:
-            super().run()
+            self._write()
         except BaseException as exc:  # reported by the parent, not printed here as a traceback
             if self.errors is None:
                 raise
             self.errors.put(_describe(exc))
             self.errors.close()
             self.errors.join_thread()
+
+
+    def _write(self) -> None:
+        # Whoosh's SubWriterTask.run (multisegment), with the bulk posting writer.
+        ix = self.storage.open_index(self.indexname)
+        writer = self.writer = _BulkWriter(ix, _lk=False, **self.kwargs)
+        while self.running:
+            jobinfo = self.jobqueue.get()
+            if jobinfo is None:
+                break
+            self._process_file(*jobinfo)
+        if not self.running:
+            writer.cancel()
+            return
+        fieldnames = set(writer.pool.fieldnames)
+        segment = writer._finalize_segment()
+        self.resultqueue.put((None, fieldnames, segment), timeout=5)
 
 
 def _describe(exc: BaseException) -> tuple[int | None, str, str | None]:
@@ -402,8 +425,20 @@ def discard(writer: Any) -> None:
                 lock.release()
 
 
-class Writer(SideCarCommit, SegmentWriter):  # type: ignore[misc]
-    """Whoosh's writer, writing each segment's side-car arrays at its commit (search.storage.sidecar)."""
+class _BulkWriter(BulkWriting, SegmentWriter):  # type: ignore[misc]
+    """Whoosh's writer with the bulk posting writer (search.storage.postings),
+    making its new segment's side-car from the arrays it writes the postings from."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from search.storage.schema import TEXT_FIELD
+
+        super().__init__(*args, **kwargs)
+        self.sidecar_field = TEXT_FIELD
+
+
+class Writer(SideCarCommit, _BulkWriter):
+    """The writer of incremental runs: its new segment's side-car is made
+    with its postings; the commit writes those of merged segments (search.storage.sidecar)."""
 
 
 def parallel_available(procs: int) -> bool:
