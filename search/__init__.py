@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     )
     from search.indexing.indexer import build_index
     from search.planning.ranking import Boost
-    from search.records import Article, Limits, Provider, Stub, load_record
+    from search.articles import Article, Provider, Stub
+    from search.records import Limits, load_record
     from search.results import (
         Explanation,
         Facets,
@@ -59,7 +60,8 @@ _EXPORTS = {
         "UsageError",
     ),
     "search.indexing.indexer": ("build_index",),
-    "search.records": ("Article", "Limits", "Provider", "Stub", "load_record"),
+    "search.articles": ("Article", "Provider", "Stub"),
+    "search.records": ("Limits", "load_record"),
     "search.planning.ranking": ("Boost",),
     "search.results": (
         "Explanation",

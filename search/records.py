@@ -1,4 +1,5 @@
-"""Find record files and parse each one into a typed `Article`; nothing else.
+"""Find record files and parse each one into a typed `Article` (the model is
+`search.articles`, re-exported here); nothing else.
 
 A record is one UTF-8 file: a YAML front-matter block between a first line
 `---` and a closing `---` (or `...`) line, then an optional plain-text body.
@@ -54,8 +55,8 @@ import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,18 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from search.articles import (
+    UTC,
+    Article,
+    Image,
+    Provider,
+    Stub,
+    describe,
+    iso_utc,
+    parse_datetime,
+    scalar_text,
+    to_utc,
+)
 from search.errors import FolderError, RecordError, UsageError
 
 __all__ = [
@@ -82,7 +95,6 @@ __all__ = [
 ]
 
 EXTENSIONS: tuple[str, ...] = (".md", ".markdown", ".txt", ".yaml", ".yml")
-UTC = timezone.utc
 
 
 @dataclass(frozen=True)
@@ -95,83 +107,6 @@ class Limits:
     max_yaml_nodes: int = 100_000  # nodes repeated through aliases (alias bombs): error
     max_yaml_depth: int = 64  # deep nesting: error
     max_list_items: int = 1_000  # topics/images/related beyond: truncated + warning
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str | None
-    domain: str | None
-
-
-@dataclass(frozen=True)
-class Image:
-    url: str
-    width: int | None = None
-    height: int | None = None
-    title: str | None = None
-
-
-@dataclass(frozen=True)
-class Stub:
-    """A `related` entry: a short reference to another article."""
-
-    title: str
-    excerpt: str | None
-    published: datetime | None
-    url: str | None
-    provider: Provider | None
-    quality: int | None
-    images: tuple[Image, ...]
-    record: dict[str, Any]  # as written, JSON-safe, without `secured`
-
-
-@dataclass(frozen=True)
-class Article:
-    path: Path
-    title: str
-    excerpt: str | None
-    body: str | None
-    published: datetime | None
-    url: str | None
-    amp_url: str | None
-    cdn_amp_url: str | None
-    type: str | None
-    category: str | None
-    quality: int | None
-    heat: int | None
-    is_published: bool | None
-    provider: Provider | None
-    topics: tuple[str, ...]
-    images: tuple[Image, ...]
-    related: tuple[Stub, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-    def to_record(self) -> dict[str, Any]:
-        """The record as a JSON-safe dict with the file's field names; None/empty left out.
-
-        Nested values are shared with the article (`extra`, `Stub.record`): copy before changing.
-        """
-        out: dict[str, Any] = {
-            "title": self.title,
-            "excerpt": self.excerpt,
-            "publishedDateTime": _iso(self.published) if self.published else None,
-            "webUrl": self.url,
-            "ampWebUrl": self.amp_url,
-            "cdnAmpWebUrl": self.cdn_amp_url,
-            "type": self.type,
-            "category": self.category,
-            "quality": self.quality,
-            "heat": self.heat,
-            "published": self.is_published,
-            "provider": _provider_record(self.provider),
-            "topics": list(self.topics),
-            "images": [_image_record(image) for image in self.images],
-            "related": [stub.record for stub in self.related],
-            **self.extra,
-            "body": self.body,
-        }
-        return {k: v for k, v in out.items() if v is not None and v != "" and v != [] and v != {}}
 
 
 @dataclass(frozen=True)
@@ -479,7 +414,7 @@ def _load_yaml(text: str, path: Path, line0: int, limits: Limits) -> tuple[objec
     try:
         value = loader.get_single_data()
         warns = [
-            f"key {_show(key)} on line {line0 + again + 1} repeats line {line0 + first + 1}; the last value is kept"
+            f"key {describe(key)} on line {line0 + again + 1} repeats line {line0 + first + 1}; the last value is kept"
             for key, first, again in loader.repeated
         ]
         return value, warns
@@ -577,7 +512,7 @@ def parse_record(data: bytes, path: Path, limits: Limits = Limits()) -> Article:
     shield = _Shield.of(front) if len(data.translate(None, _SUSPECT_BYTES)) != len(data) else None
     loaded, warns = _load_yaml(front if shield is None else shield.hide(front), path, line0, limits)
     if type(loaded) is not dict:
-        kind = "empty" if loaded is None else f"{_show(loaded)}, not a mapping of fields"
+        kind = "empty" if loaded is None else f"{describe(loaded)}, not a mapping of fields"
         hint = "write one 'field: value' per line"
         raise RecordError(path, f"front matter is {kind}", line=line0 + 1, hint=hint)
     _check_shape(loaded, path, limits)
@@ -710,7 +645,7 @@ def _article(
 def _title(data: dict[Any, Any], path: Path, front: str, line0: int, warns: list[str], limits: Limits) -> str:
     value = data.get("title")
     if isinstance(value, bool):
-        warns.append(f"field 'title': YAML read {_show(value)}, a boolean; quote the title to keep it")
+        warns.append(f"field 'title': YAML read {describe(value)}, a boolean; quote the title to keep it")
     if isinstance(value, (str, int, float, date)):
         title = _text(value, "title", warns, limits.max_title_chars)
         if title:
@@ -719,7 +654,7 @@ def _title(data: dict[Any, Any], path: Path, front: str, line0: int, warns: list
     elif "title" not in data:
         problem = "missing"
     else:
-        problem = "empty" if value is None else f"expected text, got {_show(value)}"
+        problem = "empty" if value is None else f"expected text, got {describe(value)}"
     found = re.search(r"^title[ \t]*:", front, re.MULTILINE)  # the error path only
     line = None if found is None else line0 + front.count("\n", 0, found.start()) + 1
     hint = "every record needs a non-empty 'title: ...' line in its front matter"
@@ -742,9 +677,9 @@ def _text(value: object, name: str, warns: list[str], limit: int) -> str | None:
     if isinstance(value, str):
         text = _clean(value)
     elif isinstance(value, (int, float, date)):
-        text = _scalar_text(value)
+        text = scalar_text(value)
     else:
-        warns.append(f"field '{name}': expected text, got {_show(value)}; ignored")
+        warns.append(f"field '{name}': expected text, got {describe(value)}; ignored")
         return None
     return _cut(text, name, warns, limit)
 
@@ -769,14 +704,14 @@ def _link(value: object, name: str, warns: list[str], limits: Limits) -> str | N
     head = text[:8].lower()
     if (head.startswith("https://") and len(text) > 8) or (head.startswith("http://") and len(text) > 7):
         return text
-    warns.append(f"field '{name}': {_show(text)} is not an http or https URL; ignored")
+    warns.append(f"field '{name}': {describe(text)} is not an http or https URL; ignored")
     return None
 
 
 def _integer(value: object, name: str, warns: list[str], low: int, high: int, expected: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
         return value
-    warns.append(f"field '{name}': expected {expected}, got {_show(value)}; ignored")
+    warns.append(f"field '{name}': expected {expected}, got {describe(value)}; ignored")
     return None
 
 
@@ -793,7 +728,7 @@ def _flag(value: object, name: str, warns: list[str], limits: Limits) -> bool | 
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    warns.append(f"field '{name}': expected true or false, got {_show(value)}; ignored")
+    warns.append(f"field '{name}': expected true or false, got {describe(value)}; ignored")
     return None
 
 
@@ -802,7 +737,7 @@ def _when(value: object, name: str, warns: list[str], limits: Limits) -> datetim
         return value
     try:
         if isinstance(value, (datetime, str)):
-            when, zoned = _to_utc(value)
+            when, zoned = to_utc(value)
             if not zoned:
                 warns.append(f"field '{name}': no time zone, assumed UTC")
             return when
@@ -811,7 +746,7 @@ def _when(value: object, name: str, warns: list[str], limits: Limits) -> datetim
     except ValueError as exc:
         warns.append(f"field '{name}': {exc}; ignored")
         return None
-    warns.append(f"field '{name}': expected an ISO 8601 date, got {_show(value)}; ignored")
+    warns.append(f"field '{name}': expected an ISO 8601 date, got {describe(value)}; ignored")
     return None
 
 
@@ -825,7 +760,7 @@ def _provider(value: object, name: str, warns: list[str], limits: Limits) -> Pro
         who, domain = _text(value, name, warns, limit), None
     else:
         expected = "a mapping with name and domain"
-        warns.append(f"field '{name}': expected {expected}, got {_show(value)}; ignored")
+        warns.append(f"field '{name}': expected {expected}, got {describe(value)}; ignored")
         return None
     return None if who is None and domain is None else Provider(who, domain)
 
@@ -834,7 +769,7 @@ def _topics(value: object, name: str, warns: list[str], limits: Limits) -> tuple
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list):
-        warns.append(f"field '{name}': expected a list of text, got {_show(value)}; ignored")
+        warns.append(f"field '{name}': expected a list of text, got {describe(value)}; ignored")
         return ()
     topics: dict[str, None] = {}  # an ordered set: duplicates dropped, the first kept
     limit = limits.max_title_chars
@@ -842,9 +777,9 @@ def _topics(value: object, name: str, warns: list[str], limits: Limits) -> tuple
         if isinstance(item, str):
             topic = _clean(item)
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            topic = _scalar_text(item)
+            topic = scalar_text(item)
         else:
-            warns.append(f"field '{name}[{i}]': expected text, got {_show(item)}; dropped")
+            warns.append(f"field '{name}[{i}]': expected text, got {describe(item)}; dropped")
             continue
         if len(topic) > limit:
             topic = _cut(topic, f"{name}[{i}]", warns, limit) or ""
@@ -855,14 +790,14 @@ def _topics(value: object, name: str, warns: list[str], limits: Limits) -> tuple
 
 def _images(value: object, name: str, warns: list[str], limits: Limits) -> tuple[Image, ...]:
     if not isinstance(value, list):
-        warns.append(f"field '{name}': expected a list of images, got {_show(value)}; ignored")
+        warns.append(f"field '{name}': expected a list of images, got {describe(value)}; ignored")
         return ()
     images: list[Image] = []
     size = (0, _INT64[1], "a non-negative integer")
     for i, item in enumerate(_cap(value, name, warns, limits)):
         where = f"{name}[{i}]"
         if not isinstance(item, dict):
-            warns.append(f"field '{where}': expected a mapping with a url, got {_show(item)}; dropped")
+            warns.append(f"field '{where}': expected a mapping with a url, got {describe(item)}; dropped")
             continue
         url = _text(item.get("url"), f"{where}.url", warns, limits.max_text_chars)
         if url is None:
@@ -882,13 +817,13 @@ def _images(value: object, name: str, warns: list[str], limits: Limits) -> tuple
 
 def _related(value: object, name: str, warns: list[str], limits: Limits) -> tuple[Stub, ...]:
     if not isinstance(value, list):
-        warns.append(f"field '{name}': expected a list of articles, got {_show(value)}; ignored")
+        warns.append(f"field '{name}': expected a list of articles, got {describe(value)}; ignored")
         return ()
     stubs: list[Stub] = []
     for i, item in enumerate(_cap(value, name, warns, limits)):
         where = f"{name}[{i}]"
         if not isinstance(item, dict):
-            warns.append(f"field '{where}': expected a mapping with a title, got {_show(item)}; dropped")
+            warns.append(f"field '{where}': expected a mapping with a title, got {describe(item)}; dropped")
             continue
         title = _text(item.get("title"), f"{where}.title", warns, limits.max_title_chars)
         if title is None:
@@ -935,64 +870,6 @@ _STUB_FIELDS = {
 _STUB_DEFAULTS: dict[str, Any] = {attr: () if attr in _LISTS else None for attr, _ in _STUB_FIELDS.values()}
 
 
-# --- dates ---------------------------------------------------------------------------------------
-
-_ISO_DATE = re.compile(
-    r"(\d{4})(?:-(\d\d?)(?:-(\d\d?)(?:(?:[Tt]|[ \t]+)(\d\d?):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?"
-    r"[ \t]*(?:([Zz])|([+-])(\d\d)(?::?(\d\d))?)?)?)?)?",
-    re.ASCII,
-)
-
-
-def parse_datetime(value: object) -> datetime:
-    """A tz-aware UTC datetime from a datetime, a date or an ISO 8601 string; naive means UTC.
-
-    Strings: "2020", "2020-02", "2020-02-12", "2020-02-12T04:00", "...:00Z",
-    "...+02:00" (also a space for "T", fractions of seconds, "+0200").  The
-    same on every Python >= 3.10, unlike datetime.fromisoformat.  Anything
-    else raises ValueError with a message fit for the user.
-    """
-    if isinstance(value, (datetime, str)):
-        return _to_utc(value)[0]
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise ValueError(f"expected a date, got {_show(value)}")
-
-
-def _to_utc(value: datetime | str) -> tuple[datetime, bool]:
-    """(the UTC datetime, False if it had a time of day but no zone)."""
-    if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            return value.replace(tzinfo=UTC), False
-        try:
-            return value.astimezone(UTC), True
-        except OverflowError:
-            raise ValueError(f"invalid date {_show(value)}: out of range") from None
-    found = _ISO_DATE.fullmatch(value.strip())
-    if found is None:
-        example = "e.g. 2020-02-12 or 2020-02-12T04:00:00Z"
-        raise ValueError(f"not a date: {_show(value)} (expected ISO 8601, {example})")
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = found.groups()
-    try:
-        zone = UTC
-        if sign:
-            offset = timedelta(hours=int(off_h), minutes=int(off_m or 0))
-            zone = timezone(-offset if sign == "-" else offset)
-        micro = int((fraction or "0")[:6].ljust(6, "0"))
-        when = datetime(
-            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
-            int(second or 0), micro, tzinfo=zone,
-        )  # fmt: skip
-        return when.astimezone(UTC), hour is None or bool(zulu or sign)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"invalid date {_show(value)}: {exc}") from None
-
-
-def _iso(when: datetime) -> str:
-    """'2020-02-12T04:00:00Z' for a UTC datetime."""
-    return when.isoformat()[:-6] + "Z"
-
-
 # --- JSON-safe copies and messages --------------------------------------------------------------
 
 
@@ -1009,12 +886,12 @@ def _json_safe(value: object) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if value.bit_length() <= 64 else _scalar_text(value)
+        return value if value.bit_length() <= 64 else scalar_text(value)
     if isinstance(value, float):
         return value if value - value == 0 else repr(value)  # inf and nan are not JSON
     if isinstance(value, datetime):
         try:
-            return _iso(_to_utc(value)[0])
+            return iso_utc(to_utc(value)[0])
         except ValueError:
             return value.isoformat()
     if isinstance(value, date):
@@ -1030,43 +907,8 @@ def _key_text(key: object) -> str:
     if isinstance(key, str):
         return _clean(key)
     if isinstance(key, (int, float, date)):
-        return _scalar_text(key)
+        return scalar_text(key)
     return "null" if key is None else _clean(str(key))
-
-
-def _scalar_text(value: float | date) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value.bit_length() > 10_000:
-        return hex(value)  # str() refuses ints over 4,300 digits
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _show(value: object) -> str:
-    """A bad value, short, for a message: 'high', 3.7, true, null, a list."""
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    if isinstance(value, (int, float, date)):
-        text = _scalar_text(value)
-        return text if len(text) <= 40 else text[:37] + "..."
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "a list" if isinstance(value, (list, tuple)) else f"a {type(value).__name__} value"
-
-
-def _provider_record(provider: Provider | None) -> dict[str, str] | None:
-    if provider is None:
-        return None
-    return {k: v for k, v in (("name", provider.name), ("domain", provider.domain)) if v}
-
-
-def _image_record(image: Image) -> dict[str, Any]:
-    pairs = (("url", image.url), ("width", image.width), ("height", image.height), ("title", image.title))
-    return {k: v for k, v in pairs if v is not None}
 
 
 def normalise_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:

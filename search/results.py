@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from search.records import Provider
+from search.articles import Provider
 
 __all__ = [
     "Document",

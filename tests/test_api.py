@@ -120,7 +120,7 @@ def loaded_after(statement: str, cwd: Path) -> list[str]:
     code = (
         "import json, sys\n"
         f"{statement}\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'whoosh', 'numpy'})))"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'whoosh', 'numpy', 'yaml'})))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -133,7 +133,8 @@ def loaded_after(statement: str, cwd: Path) -> list[str]:
         ("import search", []),
         ("import search; search.__all__; dir(search)", []),
         ("import search.api", ["numpy", "whoosh"]),
-        ("from search import open_index, build_index", ["numpy", "whoosh"]),
+        ("from search import open_index", ["numpy", "whoosh"]),
+        ("from search import open_index, build_index", ["numpy", "whoosh", "yaml"]),
     ],
 )
 def test_import_costs(tmp_path: Path, statement: str, expected: list[str]) -> None:

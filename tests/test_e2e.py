@@ -157,6 +157,24 @@ def test_help_does_not_import_whoosh(args: list[str], tmp_path: Path) -> None:
     assert not [m for m in imported if m.split(".")[0] in ("whoosh", "numpy")]
 
 
+def test_a_query_imports_only_what_it_uses(cli_seed_index: Path, tmp_path: Path) -> None:
+    """A cold `search query` is mostly imports: it reads no record files, so
+    PyYAML (the record reader) stays out of it."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "search", "query", "facial", "--index", cli_seed_index],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "results, showing" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert {"search.backends.engine", "numpy"} <= imported  # the measurement saw the hot path
+    assert not [m for m in imported if m.split(".")[0] == "yaml" or m == "search.records"]
+
+
 def test_help_does_not_import_whoosh_in_process() -> None:
     snippet = (
         "import sys\n"

@@ -41,7 +41,7 @@ from typing import Any
 from search.alerts.files import AlertFiles, Definitions, Match
 from search.errors import AlertsCorruptError, SearchError
 from search.results import AlertNews
-from search.records import Article
+from search.articles import Article
 from search.storage.schema import doc_id, iso_utc
 
 log = logging.getLogger(__name__)

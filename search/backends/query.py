@@ -46,7 +46,7 @@ from search.backends.explain import Parts
 from search.backends.facets import FACETS_BY_DOCUMENT, facets_of_documents
 from search.planning.plan import date_bound
 from search.planning.request import Filters, SearchRequest
-from search.records import Provider
+from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.backends.snippets import highlight, lead

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from search.errors import UsageError
 from search.planning.ranking import Boost, parse_boosts
-from search.records import parse_datetime
+from search.articles import parse_datetime
 from search.storage.schema import WORDS_RE, analyse_word, fold, split_cjk
 from search.planning.syntax import MAX_TERMS, clean_user_text, read_user_text
 

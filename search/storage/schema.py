@@ -59,7 +59,7 @@ from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
 from search.storage.newsforms import news_form
-from search.records import Article, Provider, Stub
+from search.articles import Article, Provider, Stub
 
 SCHEMA_VERSION = 6
 

@@ -37,7 +37,7 @@ from search.backends.query import PROXIMITY_MAX_WORDS
 from search.planning.request import check_limit, search_request
 from search.planning import ranking
 from search.planning.ranking import Boost
-from search.records import Provider
+from search.articles import Provider
 from search.results import Document, Facets, Hit, ResultPage, SimilarPage, Stats, Suggestion
 from search.storage.schema import SCHEMA_VERSION, analyse_word, doc_id
 from search.backends.snippets import highlight, lead

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from search.articles import Article, Provider, Stub
 from search.backends.cluster.tables import LAYOUT
-from search.records import Article, Provider, Stub
 from search.storage.schema import (
     MISSING_HIGH,
     MISSING_LOW,
