@@ -513,3 +513,114 @@ def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
     assert all(int(length) > 0 for (length,) in _shard_sql(scratch, "SELECT text_len FROM {table}"))
     with ClusterIndex(scratch.url) as ix:
         assert ix.search("osprey", limit=10).total == 4
+
+
+# -- the other doors over --backend: alerts, the reindex loop, the web app ------------------
+
+
+def _cli(*args: object) -> object:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result
+
+
+def test_alerts_over_a_cluster_record_each_new_match_once_even_across_a_killed_run(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed_index_dir: Path
+) -> None:
+    from search.alerts.cluster import ClusterAlertRun
+    from search.indexing.cluster import reindex_cluster
+
+    home, root = tmp_path / "alerts-home", tmp_path / "r"
+    _record(root / "a.md", "Crude oil prices climb", topics=("Energy",))
+    _record(root / "b.md", "Palm oil harvest", topics=("Farming",))
+    _record(root / "c.md", "Gold steady")
+    sync.sync_cluster([root], scratch.url)  # what is there before the alert is no news
+    added = _cli("alert", "add", "oil", "oil -palm", "--index", home, "--backend", scratch.url)
+    assert added.exit_code == 0, added.output
+    # An embedded index's folder keeps that index's alerts: a cluster's need their own.
+    refused = _cli("alert", "add", "oil", "oil", "--index", seed_index_dir, "--backend", scratch.url)
+    assert refused.exit_code == 2 and "holds an embedded index" in refused.stderr and "--index" in refused.stderr
+    lone = _cli("alert", "add", "--index", home, "--backend", scratch.url, "--", "nopalm", "-palm")
+    assert lone.exit_code == 2 and "exclusions alone is not supported by the cluster backend" in lone.stderr
+
+    _record(root / "c.md", "Gold steady as oil slips")  # changed: now a match
+    _record(root / "d.md", "Oil tanker docks")  # new: a match
+    _record(root / "e.md", "Palm oil exports")  # new: excluded by -palm
+    real_match = ClusterAlertRun._match
+
+    def dies_after_the_send(self: ClusterAlertRun, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # killed after searchd acknowledged the batch, before it was matched
+
+    monkeypatch.setattr(ClusterAlertRun, "_match", dies_after_the_send)
+    with pytest.raises(KeyboardInterrupt):
+        reindex_cluster([root], scratch.url, home)
+    assert (home / "alerts" / "pending.jsonl").exists()
+    monkeypatch.setattr(ClusterAlertRun, "_match", real_match)
+
+    # The next run finds nothing to send, and matches what the killed run's journal holds.
+    result = _cli("index", root, "--backend", scratch.url, "--index", home, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["added"], report["updated"], report["unchanged"]) == (0, 0, 5)
+    assert report["alerts"]["matches"] == {"oil": 2}
+    shown = json.loads(_cli("alert", "show", "oil", "--index", home, "--json").stdout)
+    assert sorted(m["title"] for m in shown["matches"]) == ["Gold steady as oil slips", "Oil tanker docks"]
+    assert not (home / "alerts" / "pending.jsonl").exists()
+
+    _record(root / "d.md", "Oil tanker docks")  # the same bytes again: no news
+    _record(root / "b.md", "Oil rig opens", topics=("Energy",))  # edited into a match
+    again = json.loads(_cli("index", root, "--backend", scratch.url, "--index", home, "--json").stdout)
+    assert again["alerts"]["matches"] == {"oil": 1}
+    assert json.loads(_cli("alert", "list", "--index", home, "--json").stdout)["alerts"][0]["matches"] == 3
+
+    tested = _cli("alert", "test", "oil", "--index", home, "--backend", scratch.url, "--json")
+    assert tested.exit_code == 0, tested.output
+    assert {h["title"] for h in json.loads(tested.stdout)["hits"]} == {
+        "Crude oil prices climb", "Gold steady as oil slips", "Oil tanker docks", "Oil rig opens"
+    }
+
+
+def test_watch_runs_into_the_cluster(scratch: Cluster, tmp_path: Path) -> None:
+    import threading
+
+    from search.indexing.watch import watch
+
+    root = tmp_path / "r"
+    _record(root / "a.md", "Lapwing flock")
+    reports: list[object] = []
+    runs = watch([root], tmp_path / "alerts", every=0.01, stop=threading.Event(), max_runs=2,
+                 on_report=reports.append, backend=scratch.url)
+    assert runs == 2 and [getattr(r, "added", None) for r in reports] == [1, 0]
+    assert _ids(scratch.url, "lapwing")
+
+
+def test_the_web_app_serves_the_cluster(seeded: Cluster, tmp_path: Path, cix: ClusterIndex) -> None:
+    pytest.importorskip("fastapi", reason="the [web] extra is not installed: pip install -e '.[test]'")
+    from fastapi.testclient import TestClient
+
+    from search.web.app import create_app
+    from search.web.config import WebConfig
+
+    config = WebConfig(index_dir=tmp_path / "no-index-here", backend=seeded.url)
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        found = client.get("/api/search", params={"q": "facial recognition", "limit": 3})
+        assert found.status_code == 200
+        assert found.json() == json.loads(json.dumps(cix.search("facial recognition", limit=3).to_dict()))
+        assert client.get("/healthz").json() == {"status": "ok"}
+        page = client.get("/", params={"q": "facial recognition"})
+        assert page.status_code == 200 and cix.search("facial recognition", limit=1).hits[0].title in page.text
+        refused = client.get("/api/suggest", params={"q": "fac"})
+        assert refused.status_code == 400 and "not supported by the cluster backend" in refused.json()["error"]["message"]
+
+
+def test_a_web_app_over_a_cluster_that_does_not_answer_does_not_start(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the [web] extra is not installed: pip install -e '.[test]'")
+    from search.web.app import create_app
+    from search.web.config import WebConfig
+
+    with pytest.raises(BackendError, match="cannot reach searchd"):
+        create_app(WebConfig(index_dir=tmp_path, backend=f"sphinx://127.0.0.1:{_free_base(1)}"))
+
+
+def test_check_says_it_does_not_run_on_a_cluster() -> None:
+    result = CliRunner().invoke(app, ["check", "--backend", "sphinx://127.0.0.1:9306"])
+    assert result.exit_code == 2 and "does not run with --backend" in result.stderr

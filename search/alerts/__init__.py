@@ -5,6 +5,7 @@
     run        the reindex run's side: journal, commit, match, record (exactly once)
     delivery   each run's new matches to an alert's --exec command and --file
     api        the library's door: Alerts(index_dir), also open_index(dir).alerts
+    cluster    the same run over a cluster (--backend): matched by searchd
 
 This module only re-exports, lazily (so the indexer's import of
 search.alerts.run loads nothing else).

@@ -62,10 +62,13 @@ def _values(value: str | builtins.list[str] | tuple[str, ...]) -> tuple[str, ...
 
 
 class Alerts:
-    """The saved searches of the index at `index_dir`."""
+    """The saved searches of the index at `index_dir`; with `backend` (a cluster's
+    URL, search.backends.cluster), those of that cluster, kept in the folder
+    `index_dir`, which then holds no index of its own (search.alerts.cluster)."""
 
-    def __init__(self, index_dir: str | os.PathLike[str] = "index") -> None:
+    def __init__(self, index_dir: str | os.PathLike[str] = "index", *, backend: str | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.backend = backend or None
         self._files = AlertFiles(self.index_dir)
         self._store = Store(self.index_dir)
 
@@ -118,6 +121,12 @@ class Alerts:
 
     def _validate(self, alert: Alert) -> None:
         """Run the alert's search once, so a bad query or filter fails here as in `search query`."""
+        if self.backend and self._store.current_name() is not None:
+            raise UsageError(
+                f"{self.index_dir} holds an embedded index; a cluster's alerts are kept in a folder of their own",
+                option="--index",
+                hint="Name another folder with --index (e.g. --index cluster-alerts), the same for `search index --backend`.",
+            )
         self._search(alert, limit=1, facets=False)  # IndexNotFoundError: build the index first
 
     def list(self) -> tuple[AlertSummary, ...]:
@@ -190,11 +199,18 @@ class Alerts:
 
     def _search(self, alert: Alert, *, limit: int, facets: bool) -> ResultPage:
         """`search query` with the alert's text and filters, every article counted
-        (no collapsing), run by the embedded backend as Index.search runs it."""
+        (no collapsing), run as Index.search runs it, or ClusterIndex.search with a backend."""
         from search.alerts.matching import request_of
         from search.backends.query import SearchContext, run_search, weighting
 
         request = replace(request_of(alert, limit=limit), facets=facets)
+        if self.backend:
+            from search.alerts.cluster import alert_plan
+            from search.backends.cluster.backend import ClusterIndex
+
+            alert_plan(alert)  # refused as the reindex run's matching would refuse it
+            with ClusterIndex(self.backend) as cluster:
+                return cluster.run_request(request)
         _, ix = self._store.open()
         try:
             with CorruptionGuard(self.index_dir), ix.searcher(weighting=weighting()) as searcher:

@@ -25,6 +25,10 @@ previous generation did not have, so ``--full`` does not send the archive
 again.  Alert problems (a corrupt file, an alert that no longer compiles, an
 unwritable folder) are warnings: they never stop the articles being indexed,
 and the journal is kept until matching succeeds.
+
+The same steps run over a cluster (search.alerts.cluster.ClusterAlertRun):
+there the commit is a send every shard acknowledged, and the matching is
+searchd's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import bisect
 import hashlib
 import logging
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -113,10 +118,8 @@ class AlertRun:
             return
         if not pending:
             return
-        from search.storage.store import Store
-
         try:
-            _gen, ix = Store(self.files.index_dir).open()
+            ix, close = self._open_live()
         except (SearchError, OSError) as exc:
             self._problem(exc, "the journal of the last run is kept for the next run")
             self.keep_journal = True
@@ -126,8 +129,16 @@ class AlertRun:
                 log.info("alerts: matching %d articles a killed run committed at %s", len(ids), run_at)
                 self._match(ix, ids, run_at or self.run_at)
         finally:
-            ix.close()
+            close()
         self._clear_journal()
+
+    def _open_live(self) -> tuple[Any, Callable[[], None]]:
+        """What the journal is matched against (the live index) and how to close it."""
+        from search.storage.store import Store
+
+        assert self.files is not None
+        _gen, ix = Store(self.files.index_dir).open()
+        return ix, ix.close
 
     def _clear_journal(self) -> None:
         if self.files is None or self.keep_journal:
@@ -212,27 +223,42 @@ class AlertRun:
                 compiled = self._compile(searcher)
                 docs = live_articles(searcher, ids)
                 hits = evaluate(searcher, compiled, docs)
-                if not hits:
-                    return
-                seen = self._load_seen()
-                new: list[Match] = []
-                fields: dict[int, dict[str, Any]] = {}  # one stored-fields read per article, not per match
-                for name, docnums in hits.items():
-                    for docnum in docnums:
-                        if (name, docs[docnum]) in seen:
-                            continue
-                        seen.add((name, docs[docnum]))
-                        if docnum not in fields:
-                            known = described.get(docs[docnum]) if described else None
-                            fields[docnum] = known or describe(searcher, docnum)
-                        new.append(Match(alert=name, matched_at=run_at, cursor=self._next_cursor, **fields[docnum]))
-                        self._next_cursor += 1
-                        self.found[name] = self.found.get(name, 0) + 1
-            self.files.append_matches(new)
+                number = {ident: docnum for docnum, ident in docs.items()}
+
+                def fields(ident: str) -> dict[str, Any]:
+                    known = described.get(ident) if described else None
+                    return known or describe(searcher, number[ident])
+
+                self._record({name: [docs[d] for d in docnums] for name, docnums in hits.items()}, fields, run_at)
         except (AlertsCorruptError, OSError) as exc:
-            self._problem(exc, "the journal is kept, and these articles are matched when it is fixed")
-            self.keep_journal = True
-            self.definitions = None  # journal only, for the rest of this run
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        """Matching failed: the journal is kept for a later run, and this one only journals."""
+        self._problem(exc, "the journal is kept, and these articles are matched when it is fixed")
+        self.keep_journal = True
+        self.definitions = None  # journal only, for the rest of this run
+
+    def _record(self, hits: dict[str, list[str]], fields: Callable[[str], dict[str, Any]], run_at: str) -> None:
+        """Append the matches not recorded before: alert name -> article ids, in the
+        backend's order; `fields(id)` is what a match records of an article."""
+        if not hits:
+            return
+        assert self.files is not None
+        seen = self._load_seen()
+        new: list[Match] = []
+        described: dict[str, dict[str, Any]] = {}  # one read per article, not per match
+        for name, idents in hits.items():
+            for ident in idents:
+                if (name, ident) in seen:
+                    continue
+                seen.add((name, ident))
+                if ident not in described:
+                    described[ident] = fields(ident)
+                new.append(Match(alert=name, matched_at=run_at, cursor=self._next_cursor, **described[ident]))
+                self._next_cursor += 1
+                self.found[name] = self.found.get(name, 0) + 1
+        self.files.append_matches(new)
 
     def _compile(self, searcher: Any) -> list[Any]:
         from search.alerts.matching import LexiconCache, compile_alert

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from search import settings
-from search.cli.options import IndexOpt, JsonOpt, ProviderOpt, PublishedOpt, SinceOpt, TopicOpt, UntilOpt, WaitOpt
+from search.cli.options import BackendOpt, IndexOpt, JsonOpt, ProviderOpt, PublishedOpt, SinceOpt, TopicOpt, UntilOpt, WaitOpt
 from search.cli.output import out, print_json, render_page, show
 
 if TYPE_CHECKING:
@@ -79,11 +79,12 @@ def add_cmd(
     ] = None,
     wait: WaitOpt = 0.0,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Save a search; from the next reindex run on, its new matches are recorded."""
     from search.alerts.api import Alerts
 
-    alert = Alerts(index).add(
+    alert = Alerts(index, backend=backend).add(
         name,
         text,
         topics=topic or (),
@@ -109,11 +110,11 @@ def add_cmd(
 
 
 @alert_app.command("list")
-def list_cmd(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
+def list_cmd(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False, backend: BackendOpt = None) -> None:
     """The saved searches, with their match counts."""
     from search.alerts.api import Alerts
 
-    summaries = Alerts(index).list()
+    summaries = Alerts(index, backend=backend).list()
     if as_json:
         print_json({"alerts": [s.to_dict() for s in summaries]})
         return
@@ -147,11 +148,12 @@ def show_cmd(
     since: Annotated[int, typer.Option("--since", metavar="CURSOR", min=0, help="Only matches after this cursor.")] = 0,
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Matches at most.")] = 100,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """An alert's matches, oldest first; poll with --since NEXT_CURSOR."""
     from search.alerts.api import Alerts
 
-    page = Alerts(index).show(name, since=since, limit=limit)
+    page = Alerts(index, backend=backend).show(name, since=since, limit=limit)
     if as_json:
         print_json(page.to_dict())
         return
@@ -178,11 +180,17 @@ def show_cmd(
 
 
 @alert_app.command("rm")
-def rm_cmd(name: NameArg, index: IndexOpt = DEFAULT_INDEX, wait: WaitOpt = 0.0, as_json: JsonOpt = False) -> None:
+def rm_cmd(
+    name: NameArg,
+    index: IndexOpt = DEFAULT_INDEX,
+    wait: WaitOpt = 0.0,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
     """Delete an alert and its matches."""
     from search.alerts.api import Alerts
 
-    alert = Alerts(index).remove(name, wait=wait)
+    alert = Alerts(index, backend=backend).remove(name, wait=wait)
     if as_json:
         print_json({"removed": alert.to_dict()})
     else:
@@ -195,11 +203,12 @@ def test_cmd(
     index: IndexOpt = DEFAULT_INDEX,
     limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, max=1000, help="Hits per page.")] = 10,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Run an alert over the whole index now, as `search query` would; records and delivers nothing."""
     from search.alerts.api import Alerts
 
-    result = Alerts(index).test(name, limit=limit)
+    result = Alerts(index, backend=backend).test(name, limit=limit)
     if as_json:
         print_json(result.to_dict())
     else:

@@ -170,12 +170,14 @@ def index_cmd(
     roots = [str(p) for p in (paths or [Path("seeds")])]
     with _progress(enabled=not as_json and err.is_terminal) as bar:
         if backend:
-            from search.backends.cluster.sync import sync_cluster
+            from search.indexing.cluster import reindex_cluster
 
-            report = sync_cluster(
+            report = reindex_cluster(
                 roots,
                 backend,
+                index,  # where the cluster's alerts are kept, if it has any
                 full=full,
+                wait=wait,
                 limits=Limits(max_file_bytes=max_file_size),
                 follow_symlinks=follow_symlinks,
                 progress=bar.update if bar else None,
@@ -449,9 +451,18 @@ def check_cmd(
     ] = None,
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Verify the index's files and that it matches the record files; exit 1 if not."""
     from search.indexing.check import check_index
+
+    if backend:
+        raise UsageError(
+            "`search check` verifies an index folder's files; it does not run with --backend",
+            option="--backend",
+            hint="On a cluster, `search index PATHS --backend URL` compares the files with what the cluster holds"
+            " and sends the difference; `search cluster status --dir DIR` shows the shards.",
+        )
 
     report = check_index(index, [str(p) for p in paths or []])
     if as_json:
@@ -479,6 +490,7 @@ def watch_cmd(
     follow_symlinks: FollowOpt = False,
     max_file_size: MaxSizeOpt = int(str(settings.MAX_FILE_SIZE.default)),
     allow_empty: AllowEmptyOpt = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Reindex on a schedule in the foreground, until SIGINT or SIGTERM."""
     from search.records import Limits
@@ -504,6 +516,7 @@ def watch_cmd(
         limits=Limits(max_file_bytes=max_file_size),
         follow_symlinks=follow_symlinks,
         allow_empty=allow_empty,
+        backend=backend,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from search import settings
+from search.cli.options import BackendOpt
 from search.errors import UsageError
 from search.web import config
 
@@ -61,6 +62,7 @@ def serve_cmd(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request (method, path with its query, status).")
     ] = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Serve a search page and a JSON API over the index (needs the [web] extra)."""
     try:
@@ -73,9 +75,9 @@ def serve_cmd(
             option="serve",
             hint="pip install 'news-search[web]'",
         ) from None
-    app = create_app(config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit))
+    app = create_app(config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit, backend=backend))
     _exit_zero_on_stop()
-    typer.echo(f"Serving {index} on http://{host}:{port} (Ctrl+C to stop)", err=True)
+    typer.echo(f"Serving {backend or index} on http://{host}:{port} (Ctrl+C to stop)", err=True)
     uvicorn.run(
         app,
         host=host,

@@ -1,6 +1,7 @@
 """The periodic reindex job: run the incremental build on a schedule.
 
-``watch()`` runs ``build_index`` every `every` seconds until `stop` is set,
+``watch()`` runs ``build_index`` (or, with a cluster's URL, the run into
+that cluster, search.indexing.cluster) every `every` seconds until `stop` is set,
 logging one line per run.  A failed run (a busy index, a full disk, an
 unreadable folder) is logged and the loop goes on; the next run redoes what
 the failed one did not commit.  Stopping is cooperative: the caller sets the
@@ -55,16 +56,28 @@ def watch(
     max_runs: int | None = None,
     on_report: Callable[[IndexReport | SearchError], None] | None = None,
     allow_empty: bool = False,
+    backend: str | None = None,
 ) -> int:
-    """Reindex every `every` seconds until `stop` is set; returns the number of runs."""
+    """Reindex every `every` seconds until `stop` is set; returns the number of runs.
+
+    With `backend` (a cluster's URL) each run is reindex_cluster's, its alerts
+    kept in `index_dir` (search.indexing.cluster)."""
     runs = 0
     while not stop.is_set() and (max_runs is None or runs < max_runs):
         started = time.monotonic()
         outcome: IndexReport | SearchError
         try:
-            outcome = build_index(
-                paths, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks, allow_empty=allow_empty
-            )
+            if backend:
+                from search.indexing.cluster import reindex_cluster
+
+                outcome = reindex_cluster(
+                    paths, backend, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks,
+                    allow_empty=allow_empty,
+                )
+            else:
+                outcome = build_index(
+                    paths, index_dir, wait=wait, limits=limits, follow_symlinks=follow_symlinks, allow_empty=allow_empty
+                )
             log.info("reindex: %s", outcome.summary())
             for place in outcome.kept:
                 log.warning("reindex kept the records under %s: %s", place.path, place.error)

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from search.errors import DocumentNotFoundError, IndexError_, SearchError, UsageError
+from search.errors import BackendError, DocumentNotFoundError, IndexError_, SearchError, UsageError
 from search.web import api, pages
 from search.web.config import WebConfig
 from search.web.params import reject_nul
@@ -71,7 +71,7 @@ def _describe(exc: Exception) -> tuple[int, str, str | None, str, str | None]:
         return 404, "not_found", "id", exc.message, None
     if isinstance(exc, ServerBusyError):
         return 503, "busy", None, exc.message, exc.hint
-    if isinstance(exc, IndexError_):
+    if isinstance(exc, (IndexError_, BackendError)):
         return 503, "index_unavailable", None, exc.message, exc.hint
     if isinstance(exc, SearchError):
         return 500, "error", None, exc.message, exc.hint
@@ -97,7 +97,7 @@ def _error_response(request: Request, exc: Exception) -> Response:
 
 def create_app(config: WebConfig) -> FastAPI:
     """The app over `config.index_dir`; opens the first searcher now (IndexNotFoundError...)."""
-    pool = IndexPool(config.index_dir, config.searchers, config.queue_seconds)
+    pool = IndexPool(config.index_dir, config.searchers, config.queue_seconds, config.backend)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -37,6 +37,8 @@ class WebConfig:
 
     index_dir: Path
     searchers: int = 4
+    #: A cluster's URL (search.backends.cluster) to search instead of index_dir.
+    backend: str | None = None
     #: How long a request waits for a free searcher before a 503 (with
     #: Retry-After): a queue longer than this is overload, not work.
     queue_seconds: float = 10.0

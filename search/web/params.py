@@ -11,7 +11,7 @@ error mapper turns into the parameter's name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Path, Query, Request
 
@@ -21,6 +21,9 @@ from search.errors import UsageError
 from search.planning.request import SORTS
 from search.results import ResultPage
 from search.web.config import MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from search.backends.cluster.backend import ClusterIndex
 
 __all__ = ["ID_PATTERN", "DocId", "SearchParams", "reject_nul", "search_params"]
 
@@ -48,7 +51,7 @@ class SearchParams:
     raw: bool = False
     time_limit: float | None = None  # as asked; None: the server's limit
 
-    def run(self, ix: Index, server_limit: float) -> ResultPage:
+    def run(self, ix: Index | ClusterIndex, server_limit: float) -> ResultPage:
         """The search, within the request's time limit or else the server's."""
         return ix.search(
             self.q,

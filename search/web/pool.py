@@ -20,11 +20,18 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from search.api import Index
+from search.api import Index, open_index
 from search.errors import DocumentNotFoundError, SearchError, UsageError
 
+if TYPE_CHECKING:
+    from search.backends.cluster.backend import ClusterIndex
+
 __all__ = ["IndexPool", "ServerBusyError"]
+
+#: What the pool hands out: the embedded Index, or one over a cluster (--backend).
+Searchable: TypeAlias = "Index | ClusterIndex"
 
 log = logging.getLogger(__name__)
 
@@ -41,33 +48,42 @@ class ServerBusyError(SearchError):
 
 
 class IndexPool:
-    """Up to `size` open Index objects over `index_dir`; see the module docstring."""
+    """Up to `size` open Index objects over `index_dir` (or the cluster at `backend`);
+    see the module docstring."""
 
-    def __init__(self, index_dir: Path, size: int, wait: float) -> None:
+    def __init__(self, index_dir: Path, size: int, wait: float, backend: str | None = None) -> None:
         if size < 1:
             raise UsageError(f"--searchers must be 1 or more, not {size}", option="--searchers")
         self.index_dir = index_dir
+        self.backend = backend
         self.size = size
         self.wait = wait
-        self._free: queue.LifoQueue[Index] = queue.LifoQueue()
+        self._free: queue.LifoQueue[Searchable] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._opened = 0
         self._closed = False
-        # Opened now, so that a missing or damaged index stops `serve` at once
-        # with the library's message instead of failing the first request.
-        self._free.put(self._open())
+        # Opened now, so that a missing or damaged index (or a cluster that does
+        # not answer) stops `serve` at once with the library's message instead
+        # of failing the first request.
+        first = self._open()
+        try:
+            first.refresh()
+        except BaseException:
+            first.close()
+            raise
+        self._free.put(first)
 
-    def _open(self) -> Index:
+    def _open(self) -> Searchable:
         with self._lock:
             self._opened += 1
         try:
-            return Index(self.index_dir)
+            return open_index(self.index_dir, backend=self.backend)
         except BaseException:
             with self._lock:
                 self._opened -= 1
             raise
 
-    def _take(self) -> Index:
+    def _take(self) -> Searchable:
         with contextlib.suppress(queue.Empty):
             return self._free.get_nowait()
         with self._lock:
@@ -80,7 +96,7 @@ class IndexPool:
             raise ServerBusyError(self.size, self.wait) from None
 
     @contextlib.contextmanager
-    def index(self) -> Iterator[Index]:
+    def index(self) -> Iterator[Searchable]:
         """An Index for this request alone, back in the pool afterwards."""
         ix = self._take()
         healthy = False

@@ -34,7 +34,7 @@ from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.planning.plan import QueryPlan, build_plan
 from search.backends.query import PROXIMITY_MAX_WORDS
-from search.planning.request import check_limit, search_request
+from search.planning.request import SearchRequest, check_limit, search_request
 from search.planning import ranking
 from search.planning.ranking import Boost
 from search.articles import Provider
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 _UNKNOWN_COLUMN = re.compile(r"unknown column:? '?(\w+)")
 #: Extra hits fetched per page when collapsing copies of a story.
 COLLAPSE_SLACK = 50
+#: Articles asked about per statement when matching alerts.
+MATCH_CHUNK = 1_000
 #: Candidates re-scored beyond the hits a page needs (search.backends.cluster.rerank).
 RERANK_SLACK = 20
 
@@ -118,9 +120,11 @@ class ClusterIndex:
 
     def refresh(self) -> None:
         """Read the collection statistics again (searchd itself serves each
-        write as soon as it is acknowledged)."""
+        write as soon as it is acknowledged), and check that the front answers
+        (BackendError if not: `search serve`'s start and /healthz)."""
         self._avg = None
         self._collection = None
+        self._run([f"SELECT id FROM {self.url.front.table} LIMIT 1"])
 
     def close(self) -> None:
         if self._conn is not None:
@@ -168,9 +172,6 @@ class ClusterIndex:
         `time_limit` becomes searchd's max_query_time (per shard); a shard
         that runs out answers with what it found, and the page is timed_out
         when searchd's reported query time reached the limit."""
-        if raw:
-            raise QueryError(text, "raw (Whoosh) query syntax is not supported by the cluster backend",
-                             hint="Drop --raw: the safe syntax (words, \"phrases\", +, -, OR) works on both.")
         request = search_request(
             text,
             topics=topics,
@@ -184,9 +185,76 @@ class ClusterIndex:
             facets=facets,
             boost=boost,
             collapse=collapse,
+            feedback=feedback,
+            raw=raw,
             time_limit=time_limit,
         )
-        return self.run_plan(build_plan(request), time_limit, feedback=feedback)
+        return self.run_request(request)
+
+    def run_request(self, request: SearchRequest) -> ResultPage:
+        """A checked search request (search.planning.request), as Index.search runs one;
+        also the door of alerts over a cluster (search.alerts.api)."""
+        if request.raw:
+            raise QueryError(
+                request.text,
+                "raw (Whoosh) query syntax is not supported by the cluster backend",
+                hint='Drop --raw: the safe syntax (words, "phrases", +, -, OR) works on both.',
+            )
+        return self.run_plan(build_plan(request), request.time_limit, feedback=request.feedback)
+
+    # -- what alerts need (search.alerts.cluster) -------------------------------------
+
+    def matching(self, plans: Sequence[QueryPlan], ids: Sequence[int]) -> list[set[int]]:
+        """For each plan, which of the articles `ids` (searchd ids) it matches, in one
+        round trip.  A shard that does not answer is an error here, not a partial
+        answer: a match missed would never be looked for again."""
+        found: list[set[int]] = [set() for _ in plans]
+        live = [(n, plan) for n, plan in enumerate(plans) if not plan.finds_nothing]
+        table = self.url.front.table
+        for start in range(0, len(ids), MATCH_CHUNK):
+            chunk = list(ids[start : start + MATCH_CHUNK])
+            if not chunk or not live:
+                break
+            results = self._run([sphinxql.match_statement(plan, table, chunk) for _, plan in live])
+            self._complete(results)
+            for (n, _), (matched, _) in zip(live, results, strict=True):
+                found[n].update(int(row[0]) for row in matched)
+        return found
+
+    def articles(self, digests: dict[str, str]) -> dict[int, dict[str, Any]]:
+        """searchd id -> what a match records (id, path, title, url, published) of the
+        articles among `digests` (our id -> content digest, "" for any) that the
+        cluster holds with that very content."""
+        table = self.url.front.table
+        wanted = {rows.sphinx_id(ident): (ident, digest) for ident, digest in digests.items()}
+        held: dict[int, dict[str, Any]] = {}
+        keys = sorted(wanted)
+        for start in range(0, len(keys), MATCH_CHUNK):
+            chunk = keys[start : start + MATCH_CHUNK]
+            results = self._run(
+                [
+                    f"SELECT id, doc_id, path, title_s, url, meta, source FROM {table}"
+                    f" WHERE kind_code = {rows.KIND_ARTICLE} AND id IN ({', '.join(sphinxql.integer(k) for k in chunk)})"
+                    f" LIMIT 0, {len(chunk)} OPTION max_matches={len(chunk)}"
+                ]
+            )
+            self._complete(results)
+            for sid, ident, path, title, url, meta, source in results[0][0]:
+                expected = wanted.get(int(sid))
+                decoded = rows.decode_source(str(source))
+                if expected is None or expected[0] != ident or decoded is None:
+                    continue
+                if expected[1] and decoded[2] != expected[1]:
+                    continue  # another version: its send was not acknowledged
+                published = (json.loads(meta) if meta else {}).get("published")
+                held[int(sid)] = {"id": ident, "path": path, "title": title or "", "url": url or None,
+                                  "published": published}
+        return held
+
+    def _complete(self, results: list[tuple[list[tuple[Any, ...]], dict[str, str]]]) -> None:
+        warnings = sorted({m["warning"] for _, m in results if m.get("warning")})
+        if warnings:
+            raise BackendError(f"the cluster answered in part: {'; '.join(warnings)}", url=self.url.url)
 
     def run_plan(self, plan: QueryPlan, time_limit: float | None = None, *, feedback: bool = True) -> ResultPage:
         """Execute a query plan on the distributed table (`time_limit`: seconds, 0 or None for none)."""

@@ -254,3 +254,18 @@ def replace_statement(table: str, batch: list[rows.Row]) -> str:
 
 def delete_statement(table: str, ids: list[int]) -> str:
     return f"DELETE FROM {table} WHERE id IN ({', '.join(integer(i) for i in ids)})"
+
+
+def match_statement(plan: QueryPlan, table: str, ids: list[int]) -> str:
+    """Which of the articles `ids` (searchd ids) the plan matches, unranked: an
+    alert's matching set on a reindex run's articles (search.alerts.cluster)."""
+    expression = match_expression(plan)
+    selects, conditions = filter_conditions(plan.filters)
+    if expression is not None:
+        conditions.insert(0, f"MATCH({literal(expression)})")
+    conditions += [f"kind_code = {rows.KIND_ARTICLE}", f"id IN ({', '.join(integer(i) for i in ids)})"]
+    count = max(len(ids), 1)
+    return (
+        f"SELECT {', '.join(['id', *selects])} FROM {table} WHERE {' AND '.join(conditions)}"
+        f" LIMIT 0, {integer(count)} OPTION max_matches={integer(count)}, ranker=none"
+    )

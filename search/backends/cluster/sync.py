@@ -35,12 +35,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from search.backends.cluster import rows, sphinxql, tables
 from search.backends.cluster.url import Endpoint, connect, parse, shard_endpoints
 from search.errors import BackendError, EmptySourceError, FolderError, RecordError
-from search.records import Limits, normalise_roots, parse_record, read_source, walk
+from search.records import Article, Limits, normalise_roots, parse_record, read_source, walk
 from search.results import IndexReport, Skipped
 from search.storage.schema import doc_id
 
@@ -54,6 +54,28 @@ BATCH_ROWS = 500
 LIST_PAGE = 5_000
 
 Progress = Callable[[int, int], None]
+
+
+class Batches(Protocol):
+    """What the alerts of a reindex run see of it (search.alerts.run.AlertRun,
+    wired in by search.indexing.cluster): each file about to be sent, then each
+    send, which `commit` journals before calling ``writer.commit()`` and
+    matches after it."""
+
+    def saw(self, path: str, digest: str, article: Article | None = None) -> None: ...
+
+    def commit(self, writer: Any) -> None: ...
+
+
+@dataclass
+class _Send:
+    """A send of everything queued, to every shard: the `writer` of Batches.commit."""
+
+    shards: list[_Shard]
+
+    def commit(self) -> None:
+        for shard in self.shards:
+            _flush(shard)
 
 
 @dataclass
@@ -153,8 +175,13 @@ def sync_cluster(
     follow_symlinks: bool = False,
     progress: Progress | None = None,
     allow_empty: bool = False,
+    batches: Batches | None = None,
 ) -> IndexReport:
     """Bring the cluster at `backend` in step with the record files under `paths`.
+
+    `batches` sees each file before it is sent and makes each send (the
+    alerts of the run: search.indexing.cluster); a send goes to every shard
+    at once, so that what it journalled is exactly what was sent.
 
     As the embedded indexer (build_index): a root that yields no record
     files, or a folder that cannot be listed, is not taken to mean its
@@ -203,10 +230,18 @@ def sync_cluster(
             or known[path][0].layout < tables.LAYOUT  # written by older code: its row lacks columns
         ]
         counts["unchanged"] = len(found) - len(todo)
+        send = _Send(shards)
+
+        def commit() -> None:
+            if batches is None:
+                send.commit()
+            else:
+                batches.commit(send)
+
         if progress:
             progress(0, len(todo))
         for done, path in enumerate(todo, start=1):
-            _send_file(path, known.get(path), shards, limits, counts, skipped, warnings)
+            _send_file(path, known.get(path), shards, limits, counts, skipped, warnings, commit, batches)
             if progress:
                 progress(done, len(todo))
         gone = [
@@ -216,8 +251,7 @@ def sync_cluster(
             entry, number = known[path]
             shards[number].deletes += [rows.sphinx_id(entry.article_id), *rows.stub_ids(entry.article_id, 1, entry.stubs)]
             counts["deleted"] += 1
-        for shard in shards:
-            _flush(shard)
+        commit()
         documents = 0
         for shard in shards:
             with shard.conn.cursor() as cur:
@@ -251,6 +285,8 @@ def _send_file(
     counts: dict[str, int],
     skipped: list[Skipped],
     warnings: list[Skipped],
+    commit: Callable[[], None],
+    batches: Batches | None,
 ) -> None:
     article_id = doc_id(path)
     shard = shards[rows.shard_of(article_id, len(shards))]
@@ -266,6 +302,9 @@ def _send_file(
             counts["deleted"] += 1
         return
     batch = rows.article_rows(article, size, mtime_ns, digest)
+    if batches is not None and (entry is None or entry.digest != digest):
+        # New content only: the same bytes re-sent (a --full, a touched file) are no news.
+        batches.saw(path, digest, article)
     if entry is not None and entry.stubs > len(article.related):
         shard.deletes += list(rows.stub_ids(article_id, len(article.related) + 1, entry.stubs))
     if entry is None:
@@ -278,6 +317,6 @@ def _send_file(
     for row in batch:
         size_sql = sum(len(v) for v in row.values.values() if isinstance(v, str)) + 512
         if shard.replaces and (shard.replace_bytes + size_sql > BATCH_BYTES or len(shard.replaces) >= BATCH_ROWS):
-            _flush(shard)
+            commit()
         shard.replaces.append(row)
         shard.replace_bytes += size_sql
