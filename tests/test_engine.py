@@ -197,3 +197,62 @@ def test_the_title_factor_is_looked_up_for_all_matches_at_once(churned: Index, t
         assert factor_values(factor, docs[::3]).tolist() == expected[::3]
     if terms[0] != "solar":
         assert any(v != 1.0 for v in factor_values(alone, docs).tolist())  # premise: some titles lifted
+
+
+TITLE_TERMS = [
+    ["central", "bank"],
+    ["facial", "recognit"],
+    ["solar", "storm", "xyzzy"],
+    ["electr", "bus", "fleet"],
+    ["rate", "rate"],  # one distinct word: no title factor
+    ["polic", "protest", "london"],
+]
+
+
+@pytest.mark.parametrize("terms", TITLE_TERMS, ids=" ".join)
+def test_the_array_title_match_is_title_match_bit_for_bit(churned: Index, terms: list[str]) -> None:
+    """backends.titles reads the title postings a block at a time and sums
+    with numpy: the same factors as ranking.TitleMatch's walk over Whoosh's
+    searcher, on several segments with deleted documents."""
+    from search.planning import ranking
+    from search.planning.request import SearchRequest
+
+    context = churned._ensure()
+    slow = ranking.TitleMatch(context.searcher, terms).found
+    fast = context.title_match(SearchRequest(text=" ".join(terms)), terms, None).found
+    assert fast == slow
+    assert all(type(v) is float for v in fast.values())
+    if terms[0] in ("central", "facial"):
+        assert slow  # premise: some titles are lifted
+
+
+def test_the_title_postings_skip_deleted_documents(churned: Index) -> None:
+    from whoosh import query as wq
+
+    from search.deadline import Deadline
+    from search.planning.request import SearchRequest
+
+    context = churned._ensure()
+    context.title_match(SearchRequest(text="x"), [], None)
+    postings = context._titles
+    assert postings is not None
+    searcher = context.searcher
+    for term in ("facial", "recognit", "rate", "bank", "xyzzy"):
+        expected = sorted(searcher.docs_for_query(wq.Term("title", term)))
+        assert postings.docs("title", term, Deadline(None)).tolist() == expected
+
+
+def test_the_dates_column_is_read_whole_as_whoosh_reads_it(churned: Index) -> None:
+    """collapse.DuplicateKeys.dates: one read per segment, the values of
+    Whoosh's column reader for every document (MISSING_LOW when undated)."""
+    from search.backends.collapse import DuplicateKeys
+
+    reader = churned._ensure().searcher.reader()
+    keys = DuplicateKeys(reader)
+    column = reader.column_reader("newest")
+    dates = keys.dates()
+    assert dates.tolist() == [column[d] for d in range(reader.doc_count_all())]
+    assert (dates > query.MISSING_LOW).any() and (dates == query.MISSING_LOW).any()  # premise: dated and undated
+    assert [keys.published(d) for d in range(5)] == [
+        None if column[d] <= query.MISSING_LOW else column[d] for d in range(5)
+    ]

@@ -26,7 +26,7 @@ import numpy as np
 from search.backends.collapse import COPY_WINDOW, DuplicateKeys, Groups
 from search.backends.facets import FACET_FIELDS, _top
 from search.results import Facets
-from search.storage.schema import DUP_KEY_BYTES
+from search.storage.schema import DUP_KEY_BYTES, MISSING_LOW
 
 
 assert DUP_KEY_BYTES == 16
@@ -81,9 +81,13 @@ class ArrayGroups(Groups):
     @staticmethod
     def _title_runs(keys: DuplicateKeys, docs: Any, values: Any, valid: Any) -> tuple[Any, Any]:
         """The matches with a title key, and for each the run of near copies it belongs to."""
-        when = [keys.published(int(d)) for d in docs[valid]]
-        dated = np.array([w is not None for w in when], dtype=bool)
-        seconds = np.array([w or 0 for w in when], dtype=np.int64)
+        dates = keys.dates()
+        if dates is None:
+            dated, seconds = np.zeros(len(valid), dtype=bool), np.zeros(len(valid), dtype=np.int64)
+        else:
+            when = dates[docs[valid]]
+            dated = when > MISSING_LOW
+            seconds = np.where(dated, when, 0)
         order = np.lexsort((docs[valid], seconds, dated, values[valid]))
         valid, dated, seconds = valid[order], dated[order], seconds[order]
         key = values[valid]

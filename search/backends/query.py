@@ -50,6 +50,7 @@ from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.backends.snippets import highlight, lead
+from search.backends.titles import ArrayTitleMatch, FieldPostings
 from search.planning.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class SearchContext:
         self._dup_keys: DuplicateKeys | None = None
         self._signals: tuple[int | None, int | None] | None = None
         self._engine: engine.Engine | None = None
+        self._titles: FieldPostings | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
         docs = matched if isinstance(matched, np.ndarray) else np.fromiter(matched, dtype=np.int64)
@@ -195,6 +197,17 @@ class SearchContext:
         if self._engine is None:
             self._engine = engine.Engine(self.searcher, TEXT_FIELD)
         return self._engine
+
+    def title_match(self, request: SearchRequest, words: list[str], deadline: Deadline) -> ranking.TitleMatch:
+        """The exact-title factor of `words`: over arrays for a relevance
+        query, whose engine has the segments' deletion masks already."""
+        if request.sort != "relevance":
+            return ranking.TitleMatch(self.searcher, words, deadline)
+        if self._titles is None:
+            fast = self.engine()
+            leaves = [(segment.reader, segment.offset, segment.live) for segment in fast.segments]
+            self._titles = FieldPostings(leaves, fast.n)
+        return ArrayTitleMatch(self.searcher, self._titles, words, deadline)
 
     def dup_keys(self) -> DuplicateKeys:
         if self._dup_keys is None:
@@ -326,7 +339,7 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
     if built is not None and not built.empty:
         # Under a sorted order too: a hit's score is the same in every order.
         # A share of the time: a cut list only leaves some titles unboosted.
-        title_match = ranking.TitleMatch(searcher, built.words, deadline.share(TITLE_MATCH_SHARE))
+        title_match = context.title_match(request, built.words, deadline.share(TITLE_MATCH_SHARE))
         if title_match:
             factors = (factors or ranking.Factors()).add_title_match(title_match)
     top: Top | None = None
