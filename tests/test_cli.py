@@ -914,3 +914,45 @@ def test_library_parameters_reach_the_terminal_as_flags(tmp_path: Path) -> None:
     assert result.exit_code == 0
     (skipped,) = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
     assert "--follow-symlinks" in skipped and "follow_symlinks" not in skipped
+
+
+# -- building only the command asked for --------------------------------------------
+
+
+def _names() -> list[list[str]]:
+    from search.cli.main import _command_name
+
+    top = [[str(_command_name(info))] for info in app.registered_commands]
+    groups = [[str(g.name)] for g in app.registered_groups]
+    subs = [
+        [str(g.name), str(_command_name(info))]
+        for g in app.registered_groups
+        if g.typer_instance
+        for info in g.typer_instance.registered_commands
+    ]
+    return top + groups + subs
+
+
+@pytest.mark.parametrize("words", _names(), ids=" ".join)
+def test_one_command_app_reads_as_the_whole_one(words: list[str]) -> None:
+    """main() builds only the command named (Typer reads every signature it
+    builds); its help, and so its options, are the whole app's, word for word."""
+    from search.cli.main import _app_for
+
+    one = _app_for([*words, "--help"])
+    assert one is not app and len(one.registered_commands) + len(one.registered_groups) == 1
+    assert RUNNER.invoke(one, [*words, "--help"]).output == RUNNER.invoke(app, [*words, "--help"]).output
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["-v"], ["qurey", "x"], ["--verbose", "--help"]], ids=" ".join)
+def test_no_command_named_gets_the_whole_app(args: list[str]) -> None:
+    from search.cli.main import _app_for
+
+    assert _app_for(args) is app
+
+
+def test_verbose_before_the_command_still_finds_it() -> None:
+    from search.cli.main import _app_for
+
+    one = _app_for(["-v", "stats", "--index", "x"])
+    assert [info.name for info in one.registered_commands] == ["stats"]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandInfo
 
 from search import bounds, settings
 from search.cli.cluster import app as cluster_app
@@ -110,14 +111,18 @@ class _Group(TyperGroup):
             raise typer.Exit(EXIT_ERROR) from None
 
 
-app = typer.Typer(
-    cls=_Group,
-    help="Full-text search for folders of news-article records.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
+def _typer() -> typer.Typer:
+    return typer.Typer(
+        cls=_Group,
+        help="Full-text search for folders of news-article records.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _typer()
 app.add_typer(cluster_app, name="cluster")
 
 
@@ -524,7 +529,31 @@ app.command("serve")(serve_cmd)
 
 
 def main() -> None:
-    app()
+    _app_for(sys.argv[1:])()
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """`app` with only the command that `args` name, when they name one.
+
+    Typer reads the signature of every command each time it builds the command
+    line (about 1 ms a command); a cold `search query` needs one of them.  Help,
+    no command and a misspelt one get the whole `app`, so the list of commands
+    and the suggestions are the same.  Only `--verbose`/`-v`, a flag, comes
+    before a command name."""
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    commands = [info for info in app.registered_commands if _command_name(info) == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if not commands and not groups:
+        return app
+    one = _typer()
+    one.registered_callback = app.registered_callback
+    one.registered_commands = commands
+    one.registered_groups = groups
+    return one
+
+
+def _command_name(info: CommandInfo) -> str | None:
+    return info.name or (typer.main.get_command_name(info.callback.__name__) if info.callback else None)
 
 
 # Command groups in their own modules (imported last: they use the options above).
