@@ -37,6 +37,7 @@ from whoosh.filedb.structfile import StructFile
 
 import search.indexing.indexer
 import search.records
+import search.storage.postings
 import search.storage.sidecar
 import search.storage.writers
 from search import build_index, open_index
@@ -560,6 +561,52 @@ def test_a_parallel_build_is_deterministic(
             assert len(reader.leaf_readers()) == 2
         ix.close()
         assert order == expected, name
+
+
+@pytest.mark.parametrize("procs", [2, 1], ids=["sub-writers", "one-writer"])
+def test_a_full_build_ends_a_segment_whenever_the_posting_pool_is_full(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, procs: int
+) -> None:
+    """The bulk posting pool is never spilled to disk (Whoosh's was), so a
+    build's memory is bounded by ending the segment when the pool is full:
+    in each sub-writer, or by a commit of the one writer, into the
+    unpublished generation.  The index is the same, in more segments, in
+    the same deterministic order, each with its side-car."""
+    if procs > 1 and not search.storage.writers.parallel_available(2):
+        pytest.skip("parallel sub-writers need the fork start method")
+    for n in range(60):
+        write_record(f"r{n:02d}.md", record(f"Record {n}", f"Stub {n}"))
+    monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
+    real_init = search.storage.writers.ParallelWriter.__init__
+
+    def small_batches(writer: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(writer, *args, **kwargs)
+        writer.batchsize = 7  # the pool is looked at after each batch
+
+    monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", small_batches)
+    build_index([tmp_path / "records"], tmp_path / "whole", procs=procs)
+    # the sub-writers are forked with this patch: a pool is full at 11 documents
+    monkeypatch.setattr(search.storage.postings.BulkWriting, "pool_full", lambda writer: writer.docnum > 10)
+    report = build_index([tmp_path / "records"], tmp_path / "split", procs=procs)
+    assert (report.added, report.documents) == (60, 120)
+    store = Store(tmp_path / "split")
+    _, ix = store.open()
+    with ix.reader() as reader:
+        leaves = [leaf for leaf, _ in reader.leaf_readers()]
+        # ended at 11 documents or more, after the batch (8 documents) or record (2) that got there
+        assert len(leaves) > 2 and all(leaf.doc_count_all() <= 16 for leaf in leaves)
+        # a record's documents are never split: each segment starts with an article
+        assert all(leaf.stored_fields(0)["kind"] == "article" for leaf in leaves)
+        assert search.storage.sidecar.problems(store.current_dir(), reader, "text") == []
+        order = [reader.stored_fields(d)["path"] for d in range(reader.doc_count_all())]
+    ix.close()
+    _, ix = Store(tmp_path / "whole").open()
+    with ix.reader() as reader:
+        assert order == [reader.stored_fields(d)["path"] for d in range(reader.doc_count_all())]
+    ix.close()
+    assert snapshot(tmp_path / "split") == snapshot(tmp_path / "whole")
+    with open_index(tmp_path / "split") as index:
+        assert index.search("Record 42", limit=1).hits[0].title == "Record 42"
 
 
 def test_each_sub_writer_writes_its_own_segments_side_car(

@@ -403,7 +403,9 @@ def _apply(
     # A full build of many files writes in parallel sub-processes, and then
     # parses here; otherwise one writer here and a parse pool.
     parallel = fresh and len(tasks) >= POOL_THRESHOLD and parallel_available(procs)
-    writer = open_writer(ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited)
+    writer = open_writer(
+        ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited, merge=not fresh
+    )
     stored = _StoredRecords(ix, limits)
     pending = written = 0
     doomed = list(removed)
@@ -423,20 +425,28 @@ def _apply(
                 skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
                 counts["failed"] += known
             else:
-                for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
-                    writer.add_document(**document)
-                    written += 1
+                # One record's documents (the article, then its stubs) stay together: in one
+                # batch of the parallel writer, so in one segment, whose columns (the
+                # article's `source`) are then never missing from a segment of stubs alone.
+                with writer.group():
+                    for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
+                        writer.add_document(**document)
+                        written += 1
                 counts["same" if loaded.same else "updated" if known else "added"] += 1
                 if not loaded.same:
                     alerts.saw(loaded.path, loaded.digest, loaded.article)
                 counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
             pending += 1
-            if not fresh and pending >= COMMIT_EVERY:
+            # A full build in this process commits when the writer's posting pool is
+            # full (the generation is published only at the end, so no reader sees it).
+            if (not fresh and pending >= COMMIT_EVERY) or (not parallel and writer.pool_full()):
                 if stage:
                     stage("writing the index")
                 delete_paths(writer, doomed)
                 alerts.commit(writer)
-                writer = open_writer(ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited)
+                writer = open_writer(
+                    ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited, merge=not fresh
+                )
                 pending = 0
             if progress:
                 progress(done, total)

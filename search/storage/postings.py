@@ -261,6 +261,13 @@ class BulkWriting:
         super().__init__(*args, **kwargs)
         self.pool = TermPool()
         self._sidecar: bytes | None = None
+        # Whoosh's limitmb bounded its pool by spilling runs to disk; this pool is
+        # never spilled, so the writer's caller ends the segment there (pool_full).
+        self.pool_limit = int(kwargs.get("limitmb", 128)) * 1024 * 1024
+
+    def pool_full(self) -> bool:
+        """Whether the postings held reach ``limitmb``: time to end the segment."""
+        return bool(self.pool.nbytes() >= self.pool_limit)
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()

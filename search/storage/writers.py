@@ -38,7 +38,7 @@ Three more changes to MpWriter (the last one to every writer here):
   finish, so two builds of the same files differed in document numbers, and
   with them in tie order and in which copy of a story a search shows.  Here
   sub-writer i has its own queue and gets batches i, i+N, i+2N...; its
-  segment is published in place i.
+  segments are published in place i, in the order it wrote them.
 * **Side-cars written in the sub-writers.**  Each sub-writer writes its
   segment's side-car (search.storage.sidecar) before reporting the segment, so the
   side-cars of a full build are written on all cores at once instead of one
@@ -217,22 +217,23 @@ class PackedCodec(W3Codec):  # type: ignore[misc]
 
 
 class _Results:
-    """A sub-writer's end of the result queue: before its segment is reported,
-    the segment's side-car is written and the segment tagged with the
-    sub-writer's place, so the parent publishes the segments in that order."""
+    """A sub-writer's end of the result queue: before its segments are reported,
+    each one's side-car is checked (and written if missing) and the segment
+    tagged with the sub-writer's place and its own number there, so the
+    parent publishes the segments in that order."""
 
     def __init__(self, task: _SubWriter) -> None:
         self.task = task
         self.queue = task.resultqueue
 
     def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
-        runname, fieldnames, segment = item
-        if segment is not None:
-            from search.storage.schema import TEXT_FIELD
+        runname, fieldnames, segments = item  # our sub-writers report a list of segments
+        from search.storage.schema import TEXT_FIELD
 
-            write_missing(self.task.storage, self.task.writer.schema, [segment], TEXT_FIELD)
-            segment.subwriter_place = self.task.place
-        self.queue.put((runname, fieldnames, segment), *args, **kwargs)
+        write_missing(self.task.storage, self.task.writer.schema, segments, TEXT_FIELD)
+        for number, segment in enumerate(segments):
+            segment.subwriter_place = (self.task.place, number)
+        self.queue.put((runname, fieldnames, segments), *args, **kwargs)
 
 
 class _SubWriter(SubWriterTask):  # type: ignore[misc]
@@ -260,20 +261,30 @@ class _SubWriter(SubWriterTask):  # type: ignore[misc]
 
 
     def _write(self) -> None:
-        # Whoosh's SubWriterTask.run (multisegment), with the bulk posting writer.
+        # Whoosh's SubWriterTask.run (multisegment), with the bulk posting writer,
+        # ending a segment and starting the next whenever the pool is full
+        # (some 28,000 Reuters-like records at limitmb 96), so that a
+        # sub-writer's memory does not grow with the size of the build.
         ix = self.storage.open_index(self.indexname)
-        writer = self.writer = _BulkWriter(ix, _lk=False, **self.kwargs)
+        self.writer = _BulkWriter(ix, _lk=False, **self.kwargs)
+        segments: list[Any] = []
+        fieldnames: set[str] = set()
         while self.running:
             jobinfo = self.jobqueue.get()
             if jobinfo is None:
                 break
             self._process_file(*jobinfo)
+            if self.writer.pool_full():
+                fieldnames |= self.writer.pool.fieldnames
+                segments.append(self.writer._finalize_segment())
+                self.writer = _BulkWriter(ix, _lk=False, **self.kwargs)
         if not self.running:
-            writer.cancel()
+            self.writer.cancel()
             return
-        fieldnames = set(writer.pool.fieldnames)
-        segment = writer._finalize_segment()
-        self.resultqueue.put((None, fieldnames, segment), timeout=5)
+        if self.writer._added or not segments:
+            fieldnames |= self.writer.pool.fieldnames
+            segments.append(self.writer._finalize_segment())
+        self.resultqueue.put((None, fieldnames, segments), timeout=5)
 
 
 def _describe(exc: BaseException) -> tuple[int | None, str, str | None]:
@@ -356,12 +367,21 @@ class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
         return task
 
     def _commit_toc(self, segments: list[Any]) -> None:
-        # The sub-writers' segments in their places, whatever order they finished in.
+        # The sub-writers' segments in their places, whatever order they finished in
+        # (each sub-writer reports a list of them, which Whoosh's commit passes on as one).
+        segments = [s for item in segments for s in (item if isinstance(item, list) else [item])]
         placed = sorted((s for s in segments if hasattr(s, "subwriter_place")), key=lambda s: s.subwriter_place)
         for segment in placed:
             del segment.subwriter_place  # not pickled into the table of contents
         ids = {id(s) for s in placed}
         super()._commit_toc([s for s in segments if id(s) not in ids] + placed)
+
+    def end_group(self) -> None:
+        # Whoosh sends a full batch only from add_document outside a group, so a
+        # writer that adds every document in a group would send one batch at the end.
+        super().end_group()
+        if not self._grouping and len(self.docbuffer) >= self.batchsize:
+            self._enqueue()
 
     def raise_failure(self) -> None:
         """Raise the error a sub-writer reported, if one did."""
@@ -445,14 +465,23 @@ def parallel_available(procs: int) -> bool:
     return procs > 1 and multiprocessing.get_start_method(allow_none=False) == "fork"
 
 
-def open_writer(ix: Any, *, parallel: bool, procs: int, limitmb: int, inherited: tuple[int, ...] = ()) -> Any:
-    """A writer for `ix`: parallel (for a full build into a new generation) or not."""
+def open_writer(
+    ix: Any, *, parallel: bool, procs: int, limitmb: int, inherited: tuple[int, ...] = (), merge: bool = True
+) -> Any:
+    """A writer for `ix`: parallel (for a full build into a new generation) or not.
+
+    ``merge=False``: its commit merges no segments (a full build's commits, whose
+    segments are as large as a posting pool holds: merging them would write them
+    again and change the order of the documents against a build in one segment)."""
     codec = PackedCodec()
     if parallel and parallel_available(procs):
-        return ParallelWriter(
+        writer: Any = ParallelWriter(
             ix, procs=procs, batchsize=100, multisegment=True, limitmb=limitmb, codec=codec, inherited=inherited
         )
-    return Writer(ix, limitmb=limitmb, codec=codec)
+    else:
+        writer = Writer(ix, limitmb=limitmb, codec=codec)
+    writer.merge = merge
+    return writer
 
 
 def check_count(ix: Any, expected: int) -> None:
