@@ -256,3 +256,90 @@ def test_the_dates_column_is_read_whole_as_whoosh_reads_it(churned: Index) -> No
     assert [keys.published(d) for d in range(5)] == [
         None if column[d] <= query.MISSING_LOW else column[d] for d in range(5)
     ]
+
+
+#: One query in a fresh process: the page as JSON, and whether numpy was imported.
+_ONE_QUERY = """
+import json, sys
+if sys.argv[1] == "numpy":
+    import numpy  # paid already: the engine runs the query
+import search
+from search.backends import costs
+with search.open_index(sys.argv[2]) as ix:
+    page = ix.search(sys.argv[3], **json.loads(sys.argv[4]))
+print(json.dumps({
+    "numpy": "numpy" in sys.modules and sys.argv[1] != "numpy",
+    "total": page.total, "relaxed": page.relaxed, "facets": repr(page.facets),
+    "hits": [[h.id, h.duplicates, h.snippet, h.title] for h in page.hits],
+    "scores": [h.score for h in page.hits],
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        ("rates", {}),
+        ("facial", {"topics": ["Technology", "AI"]}),
+        ("bank", {"boost": ["recency:30d", "quality"]}),
+        ("rates", {"collapse": False, "limit": 3, "page": 2}),
+        ("rates -bank", {"feedback": False}),
+        ("zürich", {}),
+    ],
+    ids=str,
+)
+def test_a_first_query_without_numpy_gives_the_engines_page(
+    churned: Index, text: str, options: dict[str, Any]
+) -> None:
+    """A process that has not imported numpy runs a query of few postings on
+    Whoosh's searcher (search.backends.costs: the CLI's cold start), and its
+    page is the one the engine gives: hits, copies, snippets, facets, totals."""
+    import json
+    import subprocess
+    import sys
+
+    index = str(churned.index_dir)
+    pages = {}
+    for mode in ("numpy", "plain"):
+        done = subprocess.run(
+            [sys.executable, "-c", _ONE_QUERY, mode, index, text, json.dumps(options)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        pages[mode] = json.loads(done.stdout)
+    fast, slow = pages["numpy"], pages["plain"]
+    assert slow["numpy"] is False  # the premise: Whoosh's searcher ran it, numpy never loaded
+    assert fast["hits"] and fast["total"] > 0
+    assert {k: v for k, v in fast.items() if k != "scores"} == {k: v for k, v in slow.items() if k != "scores"}
+    assert fast["scores"] == pytest.approx(slow["scores"], rel=1e-12)
+
+
+def test_a_first_query_of_many_postings_or_feedback_uses_the_engine(churned: Index) -> None:
+    """The cost rule both ways: few postings without feedback stay on Whoosh's
+    searcher; feedback (two words or more) or more postings than
+    costs.WHOOSH_MAX_POSTINGS take the engine, numpy and all."""
+    import subprocess
+    import sys
+
+    from search.backends import costs
+
+    index = str(churned.index_dir)
+    snippet = (
+        "import sys, search\n"
+        "from search.backends import costs\n"
+        "costs.WHOOSH_MAX_POSTINGS = int(sys.argv[3])\n"
+        "with search.open_index(sys.argv[1]) as ix:\n"
+        "    ix.search(sys.argv[2], facets=False)\n"
+        "print('numpy' in sys.modules)\n"
+    )
+
+    def imports_numpy(text: str, bound: int = costs.WHOOSH_MAX_POSTINGS) -> bool:
+        done = subprocess.run(
+            [sys.executable, "-c", snippet, index, text, str(bound)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip() == "True"
+
+    assert imports_numpy("rates") is False
+    assert imports_numpy("central bank") is True  # feedback reads whole posting lists
+    assert imports_numpy("rates", bound=1) is True  # more postings than the bound

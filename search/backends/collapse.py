@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from search.backends import costs
 from search.storage.schema import DUP_KEY_BYTES, MISSING_LOW
 
 DUP_COLUMN = "dupkeys"
@@ -61,11 +62,20 @@ class DuplicateKeys:
         self.keys = b"".join(chunks)
         self._reader = reader
         self._dates: Any = None
+        self._column: Any = None
 
     def published(self, doc: int) -> int | None:
-        """A document's publication time (epoch seconds), None if undated."""
-        dates = self.dates()
-        when = int(dates[doc]) if dates is not None else None
+        """A document's publication time (epoch seconds), None if undated:
+        from the whole column once a search has read it (dates()), or, in a
+        process that has not imported numpy (a first query on Whoosh's
+        searcher, search.backends.costs), through Whoosh's column reader."""
+        if self._dates is None and not costs.arrays_paid():
+            if self._column is None:
+                self._column = self._reader.column_reader("newest") if self._reader.has_column("newest") else False
+            when = int(self._column[doc]) if self._column is not False else None
+        else:
+            dates = self.dates()
+            when = int(dates[doc]) if dates is not None else None
         return None if when is None or when <= MISSING_LOW else when
 
     def dates(self) -> Any:

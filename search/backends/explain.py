@@ -12,13 +12,15 @@ search filtered to the document, which walks the leaf's whole posting list
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import query
 
-from search.backends.engine import Engine, Unsupported
 from search.planning.ranking import Factors
 from search.results import Explanation
+
+if TYPE_CHECKING:  # the engine (and numpy) load only when a search uses it
+    from search.backends.engine import Engine
 
 #: A scored query's leaves with their role: "match", "proximity", "feedback", "similar".
 Parts = list[tuple[str, query.Query]]
@@ -47,6 +49,8 @@ def leaves(q: query.Query) -> list[query.Query]:
 
 def _score(searcher: Any, q: query.Query, docnum: int, fast: Engine | None) -> float:
     if fast is not None:
+        from search.backends.engine import Unsupported
+
         try:
             return float(fast.restricted(q, {docnum}).get(docnum, 0.0))
         except Unsupported:

@@ -30,16 +30,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from whoosh import query, scoring, searching
 from whoosh.collectors import WrappingCollector
 
-from search.backends import engine, explain
+from search.backends import costs, explain
 from search.planning import ranking
 from search.backends.collapse import DuplicateKeys, Groups
-from search.backends.columns import ArrayGroups, FacetArrays
 from search.deadline import DOCS_PER_CHECK, Deadline
 from search.errors import QueryError, UsageError
 from search.backends.explain import Parts
@@ -50,8 +48,12 @@ from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
 from search.backends.snippets import highlight, lead
-from search.backends.titles import ArrayTitleMatch, FieldPostings
 from search.planning.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
+
+if TYPE_CHECKING:  # the engine and its arrays (numpy) load when a search first uses them (search.backends.costs)
+    from search.backends import engine
+    from search.backends.columns import FacetArrays
+    from search.backends.titles import FieldPostings
 
 log = logging.getLogger(__name__)
 
@@ -176,17 +178,44 @@ class SearchContext:
         self._titles: FieldPostings | None = None
 
     def facets(self, matched: Iterable[int]) -> Facets:
-        docs = matched if isinstance(matched, np.ndarray) else np.fromiter(matched, dtype=np.int64)
         self._facet_calls += 1
-        if self._facet_calls == 1 and len(docs) <= max(FACETS_BY_DOCUMENT, self.searcher.doc_count_all() // 50):
+        # The engine's array as it is; anything else as a list (numpy is not imported for it).
+        listed: Any = matched if hasattr(matched, "tolist") else list(matched)
+        if self._facet_calls == 1 and len(listed) <= self.few_matches():
             # The first search of a searcher, with few matches: reading their
             # stored fields (about 30 us each) beats building the table (about
             # 1.5 us per indexed document), which a one-query process (the
             # CLI) would pay in full; a second search builds the table.
-            return facets_of_documents(self.searcher, docs.tolist())
+            return facets_of_documents(self.searcher, listed if isinstance(listed, list) else listed.tolist())
+        import numpy as np
+
+        from search.backends.columns import FacetArrays
+
+        docs = listed if isinstance(listed, np.ndarray) else np.array(listed, dtype=np.int64)
         if self._facets is None:
             self._facets = FacetArrays(self.searcher.reader())
         return self._facets.counts(docs)
+
+    def few_matches(self) -> int:
+        """Up to how many matches a first search counts its facets document by document."""
+        return max(FACETS_BY_DOCUMENT, int(self.searcher.doc_count_all()) // 50)
+
+    def engine_pays(self, main: query.Query, request: SearchRequest, feedback: bool) -> bool:
+        """Whether a relevance query runs on the engine's arrays rather than
+        Whoosh's searcher: always once this process has imported numpy or
+        built the engine; otherwise only when the query reads more postings
+        than costs.WHOOSH_MAX_POSTINGS, or feedback will read whole posting
+        lists, or its facets would need the arrays anyway (see search.backends.costs)."""
+        if self._engine is not None or feedback or costs.arrays_paid():
+            return True
+        reader = self.searcher.reader()
+        bound = min(costs.WHOOSH_MAX_POSTINGS, self.few_matches()) if request.facets else costs.WHOOSH_MAX_POSTINGS
+        postings = 0
+        for field, text in main.iter_all_terms():
+            postings += reader.doc_frequency(field, text)
+            if postings > bound:
+                return True
+        return False
 
     def release(self) -> None:
         """Drop what one search read (the engine's postings), keeping the per-searcher caches."""
@@ -195,14 +224,21 @@ class SearchContext:
 
     def engine(self) -> engine.Engine:
         if self._engine is None:
-            self._engine = engine.Engine(self.searcher, TEXT_FIELD)
+            from search.backends.engine import Engine
+
+            self._engine = Engine(self.searcher, TEXT_FIELD)
         return self._engine
 
-    def title_match(self, request: SearchRequest, words: list[str], deadline: Deadline) -> ranking.TitleMatch:
+    def title_match(
+        self, request: SearchRequest, words: list[str], deadline: Deadline, arrays: bool = True
+    ) -> ranking.TitleMatch:
         """The exact-title factor of `words`: over arrays for a relevance
-        query, whose engine has the segments' deletion masks already."""
-        if request.sort != "relevance":
+        query on the engine (`arrays`), whose engine has the segments'
+        deletion masks already; the same factor through Whoosh otherwise."""
+        if request.sort != "relevance" or not arrays:
             return ranking.TitleMatch(self.searcher, words, deadline)
+        from search.backends.titles import ArrayTitleMatch, FieldPostings
+
         if self._titles is None:
             fast = self.engine()
             leaves = [(segment.reader, segment.offset, segment.live) for segment in fast.segments]
@@ -336,20 +372,31 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         return query.And([core, *filters]) if filters and filtered else core
 
     factors = context.factors(boosts) if request.sort == "relevance" else None
+    on_engine = (
+        built is not None
+        and request.sort == "relevance"
+        and not built.empty
+        and context.engine_pays(main, request, _wants_feedback(built, request))
+    )
     if built is not None and not built.empty:
         # Under a sorted order too: a hit's score is the same in every order.
         # A share of the time: a cut list only leaves some titles unboosted.
-        title_match = context.title_match(request, built.words, deadline.share(TITLE_MATCH_SHARE))
+        title_match = context.title_match(request, built.words, deadline.share(TITLE_MATCH_SHARE), on_engine)
         if title_match:
             factors = (factors or ranking.Factors()).add_title_match(title_match)
     top: Top | None = None
-    if built is not None and request.sort == "relevance" and not built.empty:
+    if on_engine:
+        assert built is not None
+        from search.backends import engine
+
         try:
             main, relaxed, matched, top, parts = _engine_search(
                 context, request, built, main, relaxed, filters, factors, deadline
             )
         except engine.Unsupported as exc:
             log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
+    elif built is not None and request.sort == "relevance" and not built.empty:
+        log.debug("query %r run on Whoosh's searcher: few postings, numpy not imported", request.text)
     if top is None:
         # Matching gets a share of the time, so that ranking what it found
         # (a second walk over the same postings) still fits in the limit.
@@ -466,6 +513,10 @@ def _engine_search(
     """run_search's relevance path through search.backends.engine (see there): the
     same matching set, parts and scores as Whoosh's searcher, faster.  Cut
     short by `deadline`, it scores the postings read by then."""
+    import numpy as np
+
+    from search.backends import engine
+
     fast = context.engine()
     fast.start(deadline)
     searcher = context.searcher
@@ -623,6 +674,10 @@ def rank_page(
         total = len(matched) - len(extra)
         counted: Iterable[int] = matched - extra
     else:  # the engine's sorted array: grouped and counted with numpy
+        import numpy as np
+
+        from search.backends.columns import ArrayGroups
+
         array_groups = ArrayGroups(context.dup_keys(), matched) if request.collapse and len(matched) else None
         groups = array_groups
         copies = array_groups.extra if array_groups else matched[:0]
