@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search import build_index
-from search.backends.collapse import DuplicateKeys, Groups
+from search.backends.collapse import COPY_WINDOW, DuplicateKeys, Groups
 from search.backends.columns import ArrayGroups, FacetArrays
 from search.backends.facets import FacetTable
+from search.storage.schema import MISSING_LOW
 from search.storage.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -38,14 +39,16 @@ def test_array_groups_are_the_union_find_groups(pairs: list[tuple[int, int]], se
     rng = random.Random(seed)
     matched = sorted(rng.sample(range(len(pairs)), rng.randint(0, len(pairs))))
     slow = Groups(keys, set(matched))
+    ranked = matched[:]
+    rng.shuffle(ranked)
     fast = ArrayGroups(keys, np.asarray(matched, dtype=np.int64))
+    # Picked first, so the page's picking is held to the union-find before the dictionaries exist.
+    assert fast.pick(ranked, 5) == slow.pick(ranked, 5)
+    assert fast.pick(ranked, len(ranked) + 1) == slow.pick(ranked, len(ranked) + 1)
     assert fast.group_of == slow.group_of
     assert fast.extra_copies() == slow.extra_copies()
     assert fast.in_groups == slow.in_groups and bool(fast) == bool(slow)
     assert {g: sorted(m) for g, m in fast.members.items()} == {g: sorted(m) for g, m in slow.members.items()}
-    ranked = matched[:]
-    rng.shuffle(ranked)
-    assert fast.pick(ranked, 5) == slow.pick(ranked, 5)
 
 
 def test_facet_arrays_count_as_the_facet_table(tmp_path: Path) -> None:
@@ -79,3 +82,26 @@ def test_a_cut_short_total_is_not_exact(tmp_path: Path) -> None:
     with open_index(tmp_path / "index") as ix:
         page = ix.search("rates OR bank OR police", time_limit=1e-9)
     assert page.timed_out and page.total_exact is False and page.to_dict()["total_exact"] is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 4), st.one_of(st.none(), st.integers(0, 5 * COPY_WINDOW))),
+        min_size=1,
+        max_size=60,
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_dated_title_copies_group_as_the_union_find(rows: list[tuple[int, int, int | None]], seed: int) -> None:
+    keys = keys_of([(u, t) for u, t, _ in rows])
+    keys._dates = np.array([MISSING_LOW if when is None else when for _, _, when in rows], dtype=np.int64)
+    rng = random.Random(seed)
+    matched = sorted(rng.sample(range(len(rows)), rng.randint(0, len(rows))))
+    slow = Groups(keys, set(matched))
+    ranked = matched[:]
+    rng.shuffle(ranked)
+    fast = ArrayGroups(keys, np.asarray(matched, dtype=np.int64))
+    assert fast.pick(ranked, 3) == slow.pick(ranked, 3)
+    assert fast.group_of == slow.group_of
+    assert fast.extra_copies() == slow.extra_copies()

@@ -343,3 +343,71 @@ def test_a_first_query_of_many_postings_or_feedback_uses_the_engine(churned: Ind
     assert imports_numpy("rates") is False
     assert imports_numpy("central bank") is True  # feedback reads whole posting lists
     assert imports_numpy("rates", bound=1) is True  # more postings than the bound
+
+
+@pytest.mark.parametrize("terms", TITLE_TERMS, ids=" ".join)
+def test_the_title_lookup_counts_as_whoosh_and_the_factor_arrays_are_its_dictionary(
+    churned: Index, terms: list[str]
+) -> None:
+    """One term-table lookup a segment gives Whoosh's document frequency
+    (deleted documents included); factor_values reads the factors from the
+    arrays ArrayTitleMatch keeps beside its dictionary, with the same values."""
+    import numpy as np
+
+    from search.backends.engine import factor_values
+    from search.planning import ranking
+    from search.planning.request import SearchRequest
+
+    context = churned._ensure()
+    match = context.title_match(SearchRequest(text=" ".join(terms)), terms, None)
+    postings = context._titles
+    assert postings is not None
+    for term in terms:
+        assert postings.lookup("title", term)[0] == context.searcher.doc_frequency("title", term)
+    if match.arrays is not None:
+        docs, factors = match.arrays
+        assert dict(zip(docs.tolist(), factors.tolist(), strict=True)) == match.found
+        assert docs.tolist() == sorted(match.found)
+    n = context.searcher.doc_count_all()
+    everything = np.arange(n, dtype=np.int64)
+    assert factor_values(ranking.Factors().add_title_match(match), everything).tolist() == [
+        match(d) for d in range(n)
+    ]
+
+
+@pytest.mark.parametrize("words", [["central", "bank"], ["electr", "bus", "fleet"], ["solar", "bus"], ["xyzzy", "bank"]])
+def test_masks_and_a_restricted_phrase_are_the_full_evaluation_restricted(churned: Index, words: list[str]) -> None:
+    """The engine's shortcuts (a word's mask without scores, an And of words as
+    masks, a phrase asked about a few documents, an Or of words added from its
+    postings) give what evaluating the whole query and then restricting does."""
+    import numpy as np
+    from whoosh import query as wq
+
+    from search.storage.schema import TEXT_FIELD
+
+    fast = churned._ensure().engine()
+    fast.start()
+    terms = [wq.Term(TEXT_FIELD, w) for w in words]
+    anyone = np.zeros(fast.n, dtype=bool)
+    for w in words:
+        assert (fast.term_mask(w) == fast.term_matches(w)[0]).all()
+        anyone |= fast.term_mask(w)
+    among = anyone.copy()
+    among[::2] = False
+    for subset in (anyone, among):
+        every = fast.matches(wq.And(terms), subset)[0]
+        assert (fast.every_mask(terms, subset) == every).all()
+    phrase = wq.Phrase(TEXT_FIELD, words, slop=3)
+    whole_mask, whole = fast.phrase_matches(phrase)
+    part_mask, part = fast.phrase_matches(phrase, among)
+    if words == ["central", "bank"]:
+        assert (whole_mask & among).any()  # premise: the phrase is found among the asked documents
+    assert (part_mask == (whole_mask & among)).all()
+    assert part[part_mask].tolist() == whole[part_mask].tolist()
+    boosted = wq.Or([wq.Term(TEXT_FIELD, w, boost=1.5 + i) for i, w in enumerate(words)])
+    mask, scores = fast.matches(boosted, among)
+    expected = np.zeros(fast.n)
+    for i, w in enumerate(words):
+        expected += fast.term_matches(w, 1.5 + i)[1]
+    assert (mask == (anyone & among)).all()
+    assert scores.tolist() == np.where(among, expected, 0.0).tolist()

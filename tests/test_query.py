@@ -1123,3 +1123,21 @@ def test_an_empty_index_answers_every_kind_of_request(tmp_path: Path) -> None:
             assert index.search("oil", **options).total == 0
         for prefix in ("oil ", "o'", "金利", "o"):
             assert index.suggest(prefix) == ()
+
+
+@pytest.mark.parametrize(
+    "text", ["2020-02-29T23:59:59Z", "1987-03-26T08:05:00Z", "2020-2-9T3:4:5Z", "0999-01-01T00:00:00Z"]
+)
+def test_a_hit_reads_its_publication_time_as_strptime_does(text: str) -> None:
+    from search.backends.query import _published
+
+    expected = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert _published(text) == expected and _published(text).tzinfo is timezone.utc
+
+
+@pytest.mark.parametrize("text", ["2020-13-01T00:00:00Z", "2020-02-30T00:00:00Z", "2020-02-01 00:00:00"])
+def test_a_malformed_publication_time_fails_as_strptime_does(text: str) -> None:
+    from search.backends.query import _published
+
+    with pytest.raises(ValueError):
+        _published(text)

@@ -33,7 +33,12 @@ assert DUP_KEY_BYTES == 16
 
 
 class ArrayGroups(Groups):
-    """search.backends.collapse.Groups computed with numpy from a sorted array of matches."""
+    """search.backends.collapse.Groups computed with numpy from a sorted array of matches.
+
+    The groups are held as two arrays (the grouped documents, ascending, and
+    each one's label); the dictionaries of Groups are made only when asked
+    for: a page picks its hits with a binary search, instead of a dictionary
+    entry for each of the thousands of grouped matches of a common word."""
 
     def __init__(self, keys: DuplicateKeys, matched: Any) -> None:
         docs = np.asarray(matched, dtype=np.int64)
@@ -72,11 +77,12 @@ class ArrayGroups(Groups):
                     label[valid] = np.minimum(label[valid], new)
                     changed = True
         grouped = np.flatnonzero(in_group)
-        self.extra = docs[grouped][docs[grouped] != label[grouped]]
-        self.group_of = dict(zip(docs[grouped].tolist(), label[grouped].tolist(), strict=True))
-        self.members = {}
-        for doc, group in self.group_of.items():
-            self.members.setdefault(group, []).append(doc)
+        self.grouped = docs[grouped]
+        self.labels = label[grouped]
+        self.extra = self.grouped[self.grouped != self.labels]
+        self.sizes = np.unique(self.labels, return_counts=True)
+        self._group_of: dict[int, int] | None = None
+        self._members: dict[int, list[int]] | None = None
 
     @staticmethod
     def _title_runs(keys: DuplicateKeys, docs: Any, values: Any, valid: Any) -> tuple[Any, Any]:
@@ -97,8 +103,49 @@ class ArrayGroups(Groups):
         inverse = np.concatenate(([0], np.cumsum(~near))).astype(np.int64) if len(valid) else np.zeros(0, np.int64)
         return valid, inverse
 
+    @property
+    def group_of(self) -> dict[int, int]:  # type: ignore[override]  # a dictionary made when asked for
+        if self._group_of is None:
+            self._group_of = dict(zip(self.grouped.tolist(), self.labels.tolist(), strict=True))
+        return self._group_of
+
+    @property
+    def members(self) -> dict[int, list[int]]:  # type: ignore[override]
+        if self._members is None:
+            self._members = {}
+            for doc, group in self.group_of.items():
+                self._members.setdefault(group, []).append(doc)
+        return self._members
+
+    def __bool__(self) -> bool:
+        return bool(len(self.grouped))
+
+    @property
+    def in_groups(self) -> int:
+        return len(self.grouped)
+
     def extra_copies(self) -> set[int]:
         return set(self.extra.tolist())
+
+    def pick(self, ranked: list[int], wanted: int) -> list[tuple[int, int]]:
+        if not len(self.grouped) or not ranked:
+            return super().pick(ranked, wanted) if ranked else []
+        asked = np.asarray(ranked, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.grouped, asked), len(self.grouped) - 1)
+        groups = np.where(self.grouped[at] == asked, self.labels[at], -1)
+        names, counts = self.sizes
+        others = np.where(groups >= 0, counts[np.searchsorted(names, groups).clip(0, len(names) - 1)] - 1, 0)
+        seen: set[int] = set()
+        picked: list[tuple[int, int]] = []
+        for doc, group, copies in zip(ranked, groups.tolist(), others.tolist(), strict=True):
+            if group < 0:
+                picked.append((doc, 0))
+            elif group not in seen:
+                seen.add(group)
+                picked.append((doc, copies))
+            if len(picked) >= wanted:
+                break
+        return picked
 
 
 class FacetArrays:

@@ -196,6 +196,22 @@ class Engine:
         dense[docs] = scores if boost == 1 else scores * boost
         return mask, dense
 
+    def term_mask(self, text: str | bytes) -> Any:
+        """bool[n]: the live documents holding the term (term_matches' mask, without its scores)."""
+        mask = np.zeros(self.n, dtype=bool)
+        mask[self.postings(text)[0]] = True
+        return mask
+
+    def every_mask(self, subqueries: list[query.Query], among: Any) -> Any:
+        """matches(And(subqueries), among)'s mask: for words, their masks
+        intersected, without scoring them."""
+        if not subqueries or not all(isinstance(q, query.Term) and q.fieldname == self.field for q in subqueries):
+            return self.matches(query.And(subqueries), among)[0]
+        mask = among.copy()
+        for q in subqueries:
+            mask &= self.term_mask(q.text)
+        return mask
+
     def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
         """docnum -> positions of a term, for those of `docnums` that have it."""
         term = _bytes(text)
@@ -246,6 +262,16 @@ class Engine:
         elif isinstance(q, query.Or):
             mask, scores = self.empty()
             for sub in q.subqueries:
+                if isinstance(sub, query.Term) and sub.fieldname == self.field:
+                    # A word's postings added where it occurs: the same sums as
+                    # adding its dense scores (x + 0.0 == x), without them.
+                    docs, part = self.postings(sub.text)
+                    if among is not None:
+                        inside = among[docs]
+                        docs, part = docs[inside], part[inside]
+                    mask[docs] = True
+                    scores[docs] += part if sub.boost == 1 else part * sub.boost
+                    continue
                 part_mask, part = self.matches(sub, among)
                 mask |= part_mask
                 scores += part
@@ -278,11 +304,16 @@ class Engine:
         parts = [self.postings(word) for word in q.words]
         if not parts or not all(len(docs) for docs, _ in parts):
             return self.empty()
-        common = parts[0][0]
-        for docs, _ in parts[1:]:
-            common = np.intersect1d(common, docs, assume_unique=True)
         if among is not None:
-            common = common[among[common]]
+            # A few documents asked about (the proximity bonus's window): each
+            # word's postings searched for them, not intersected whole.
+            common = np.flatnonzero(among)
+            for docs, _ in parts:
+                common = common[_holds(docs, common)]
+        else:
+            common = parts[0][0]
+            for docs, _ in parts[1:]:
+                common = np.intersect1d(common, docs, assume_unique=True)
         mask, scores = self.empty()
         if not len(common):
             return mask, scores
@@ -291,12 +322,13 @@ class Engine:
         kept = [d for d in docs_list if _near([f.get(d, []) for f in found], q.slop)]
         if not kept:
             return mask, scores
-        total = np.zeros(self.n, dtype=np.float64)
-        for docs, part in parts:
-            total[docs] += part
         chosen = np.asarray(kept, dtype=np.int64)
+        # The words' scores summed from 0.0 in the words' order, for the kept documents only.
+        total = np.zeros(len(chosen), dtype=np.float64)
+        for docs, part in parts:
+            total += part[np.searchsorted(docs, chosen)]
         mask[chosen] = True
-        scores[chosen] = q.boost * total[chosen]
+        scores[chosen] = q.boost * total
         return mask, scores
 
     # -- the dictionary interface (explain, similar) ----------------------------------------------
@@ -323,6 +355,14 @@ def as_dict(found: Matches) -> Scores:
     mask, scores = found
     docs = np.flatnonzero(mask)
     return dict(zip(docs.tolist(), scores[docs].tolist(), strict=True))
+
+
+def _holds(docs: Any, wanted: Any) -> Any:
+    """bool[len(wanted)]: which of `wanted` are in `docs` (both ascending)."""
+    if not len(docs):
+        return np.zeros(len(wanted), dtype=bool)
+    at = np.minimum(np.searchsorted(docs, wanted), len(docs) - 1)
+    return docs[at] == wanted
 
 
 def _boost(scores: Any, boost: float) -> Any:
@@ -395,10 +435,14 @@ def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
         values = np.ones(len(docs), dtype=np.float64)
         found = factor.title.found if factor.title is not None else {}
         if found and len(docs):
-            keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
-            lifted = np.fromiter(found.values(), dtype=np.float64, count=len(found))
-            order = np.argsort(keys, kind="stable")
-            keys, lifted = keys[order], lifted[order]
+            arrays = getattr(factor.title, "arrays", None)
+            if arrays is not None:  # titles.ArrayTitleMatch: made sorted
+                keys, lifted = arrays
+            else:
+                keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+                lifted = np.fromiter(found.values(), dtype=np.float64, count=len(found))
+                order = np.argsort(keys, kind="stable")
+                keys, lifted = keys[order], lifted[order]
             at = np.minimum(np.searchsorted(keys, docs), len(keys) - 1)
             hit = keys[at] == docs
             values[hit] = lifted[at[hit]]

@@ -33,6 +33,16 @@ def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
     # most words are passed over without being analysed.
     heads = {term[:1] for term in terms}
     spans = []
+    if text.isascii():
+        # Folding an ASCII letter is lower-casing it (accent_map only lowers
+        # ASCII), so one lower() of the text answers every word's first letter
+        # by position: a tenth of the per-word calls, the same words analysed.
+        lowered = text.lower()
+        for match in WORDS_RE.finditer(text):
+            start = match.start()
+            if lowered[start] in heads and analyse_word(match.group()) in terms:
+                spans.append((start, match.end()))
+        return spans
     for match in WORDS_RE.finditer(text):
         word = match.group()
         if fold(word[:1])[:1] in heads:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from search.deadline import Deadline
@@ -44,17 +45,41 @@ class FieldPostings:
         self.size = size
         self._lengths: dict[str, Any] = {}
 
+    def lookup(self, field: str, text: str) -> tuple[int, list[tuple[int, Any]]]:
+        """A term's document frequency, deleted documents included (as
+        Searcher.doc_frequency counts), and (leaf number, Whoosh TermInfo) of
+        each segment that has it: one lookup a segment in Whoosh's terms table
+        for both, where the frequency, a membership test and the matcher asked
+        three times."""
+        term = text.encode("utf-8")
+        found: list[tuple[int, Any]] = []
+        frequency = 0
+        for number, (reader, _offset, _live) in enumerate(self.leaves):
+            if field not in reader.schema:
+                continue
+            try:
+                info = reader._terms.term_info(field, term)
+            except TermNotFound:
+                continue
+            frequency += info.doc_frequency()
+            found.append((number, info))
+        return frequency, found
+
     def docs(self, field: str, text: str, deadline: Deadline) -> Any:
         """The live documents with `text` in `field` (global docnums, ascending,
         int64): those read by `deadline` when it runs out (a prefix)."""
+        return self.docs_of(field, text, self.lookup(field, text)[1], deadline)
+
+    def docs_of(self, field: str, text: str, infos: list[tuple[int, Any]], deadline: Deadline) -> Any:
+        """docs() from the segments' term infos that lookup() found."""
         term = text.encode("utf-8")
         parts: list[Any] = []
-        for reader, offset, live in self.leaves:
+        for number, info in infos:
             if deadline.expired():
                 break
-            if (field, term) not in reader:
-                continue
-            matcher = sidecar.raw_matcher(reader, field, term)
+            reader, offset, live = self.leaves[number]
+            terms = reader._terms
+            matcher = terms._codec.postings_reader(terms._postfile, info, reader.schema[field].format, term=(field, term))
             if not hasattr(matcher, "_read_ids"):  # one posting, kept in Whoosh's term table
                 ids = []
                 while matcher.is_active():
@@ -105,20 +130,22 @@ class ArrayTitleMatch(ranking.TitleMatch):
         self, searcher: Any, postings: FieldPostings, terms: Sequence[str], deadline: Deadline | None = None
     ) -> None:
         self.found = {}
+        self.arrays: tuple[Any, Any] | None = None
         deadline = deadline if deadline is not None else Deadline(None)
         distinct = list(dict.fromkeys(terms))
         if not ranking.TITLE_BOOST or len(distinct) < 2:
             return
         field = ranking.TITLE_FIELD
         n = searcher.doc_count_all()
-        weights = {t: ranking.robertson_idf(n, searcher.doc_frequency(field, t)) for t in distinct}
+        looked = {t: postings.lookup(field, t) for t in distinct}
+        weights = {t: ranking.robertson_idf(n, looked[t][0]) for t in distinct}
         total = sum(weights.values())
         covered = np.zeros(postings.size, dtype=np.float64)
         count = np.zeros(postings.size, dtype=np.int64)
         for term, weight in weights.items():
             if deadline.expired():
                 break
-            docs = postings.docs(field, term, deadline)
+            docs = postings.docs_of(field, term, looked[term][1], deadline)
             covered[docs] += weight
             count[docs] += 1
         docs = np.flatnonzero(count)
@@ -132,3 +159,5 @@ class ArrayTitleMatch(ranking.TitleMatch):
         length = np.where(length != 0, length, counted)
         factor = 1.0 + ranking.TITLE_BOOST * coverage * np.minimum(1.0, counted / length)
         self.found = dict(zip(docs.tolist(), factor.tolist(), strict=True))
+        #: The same as arrays (docnums ascending), for engine.factor_values.
+        self.arrays = docs, factor
