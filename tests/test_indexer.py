@@ -480,7 +480,7 @@ def test_a_failed_full_rebuild_leaves_no_generation_behind(
         raise RuntimeError("a bug half-way through")
 
     with monkeypatch.context() as patch:
-        patch.setattr(whoosh.writing.SegmentWriter, "add_document", broken)
+        patch.setattr(search.storage.postings.BulkWriting, "add_document", broken)
         with pytest.raises(RuntimeError):
             build_index([tmp_path / "records"], index_dir, full=True)
     gc.collect()
@@ -689,7 +689,7 @@ def test_the_parent_never_waits_for_ever_on_sub_writers_that_died(
         write_record(f"r{n:02d}.md", record(f"Record {n}"))
     monkeypatch.setattr(search.indexing.indexer, "POOL_THRESHOLD", 10)
     parent = os.getpid()
-    real_init, real_add = search.storage.writers.ParallelWriter.__init__, whoosh.writing.SegmentWriter.add_document
+    real_init, real_add = search.storage.writers.ParallelWriter.__init__, search.storage.postings.BulkWriting.add_document
 
     def one_document_a_job(writer: Any, *args: Any, **kwargs: Any) -> None:
         real_init(writer, *args, **kwargs)
@@ -701,7 +701,7 @@ def test_the_parent_never_waits_for_ever_on_sub_writers_that_died(
         return real_add(writer, **fields)
 
     monkeypatch.setattr(search.storage.writers.ParallelWriter, "__init__", one_document_a_job)
-    monkeypatch.setattr(whoosh.writing.SegmentWriter, "add_document", full_disk_in_a_child)
+    monkeypatch.setattr(search.storage.postings.BulkWriting, "add_document", full_disk_in_a_child)
     with pytest.raises(OSError) as caught:
         build_index([tmp_path / "records"], tmp_path / "index", procs=2)
     assert caught.value.errno == errno.ENOSPC
@@ -787,7 +787,7 @@ def _enospc(*_args: Any, **_kwargs: Any) -> None:
 
 
 def _fail_add_document(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(whoosh.writing.SegmentWriter, "add_document", _enospc)
+    monkeypatch.setattr(search.storage.postings.BulkWriting, "add_document", _enospc)
 
 
 def _fail_commit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 from search.records import Article, Provider, Stub
 from search.storage.schema import (
     _FAST,
+    PART_GAP,
     MISSING_HIGH,
     MISSING_LOW,
     article_documents,
+    _FastAnalysis,
+    build_schema,
     decode_source,
     doc_id,
     encode_source,
@@ -64,6 +67,46 @@ def analyzer_terms(text: str) -> list[tuple[str, int]]:
 @given(st.one_of(st.text(), st.lists(WORDS | st.text(max_size=8)).map(" ".join)))
 def test_fast_analysis_gives_the_query_analyzers_terms_and_positions(text: str) -> None:
     assert list(_FAST.terms(text)) == analyzer_terms(text)
+
+
+TEXTS = st.one_of(st.text(), st.lists(WORDS | st.text(max_size=8)).map(" ".join))
+
+
+def reference_postings(parts: list[tuple[str, float]]) -> dict[bytes, tuple[int, float, list[int]]]:
+    """What FastText indexes for weighted parts, from the Whoosh analyzer's terms."""
+    positions: dict[str, list[int]] = {}
+    weights: dict[str, float] = {}
+    base = 0
+    for text, weight in parts:
+        last = -1
+        for term, pos in analyzer_terms(text):
+            last = base + pos
+            positions.setdefault(term, []).append(last)
+            weights[term] = weights.get(term, 0.0) + weight
+        if last >= 0:
+            base = last + PART_GAP
+    return {t.encode("utf-8"): (len(p), weights[t], p) for t, p in positions.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(TEXTS, st.sampled_from([1.0, 2.0, 0.5])), max_size=4))
+def test_fast_postings_are_the_analyzers_terms_with_weights_and_positions(parts: list[tuple[str, float]]) -> None:
+    decode = build_schema()["text"].format.decoder("positions")
+    for _ in range(2):  # the second time from the analysis caches
+        found = {t: (freq, weight, list(decode(value))) for t, freq, weight, value in _FAST.postings(parts)}
+        assert found == reference_postings(parts)
+
+
+def test_fast_analysis_stems_each_word_once_however_often_it_occurs() -> None:
+    analysis = _FastAnalysis()
+    stemmed: list[str] = []
+    stem = analysis.stem
+    analysis.stem = lambda word: stemmed.append(word) or stem(word)  # type: ignore[method-assign]
+    text = "U.S. officials said O'Neill's 1.5 mln dlr plan was running. " * 20
+    first = list(analysis.terms(text))
+    assert first == analyzer_terms(text)
+    assert sorted(stemmed) == sorted(set(stemmed))  # dotted words' parts too: each stemmed once
+    assert list(analysis.terms(text)) == first and len(stemmed) == len(set(stemmed))
 
 
 def test_fast_analysis_folds_case_and_accents_stems_and_drops_stop_words() -> None:

@@ -192,6 +192,10 @@ def text_analyzer() -> analysis.Analyzer:
     )
 
 
+#: Entries each analysis cache holds before it is emptied (some 100 bytes each).
+CACHE_LIMIT = 500_000
+
+
 class _FastAnalysis:
     """text_analyzer() for indexing, as one loop instead of a generator chain.
 
@@ -209,18 +213,48 @@ class _FastAnalysis:
         self.stem = stemmer_for_language("en")
         self.stems: dict[str, str] = {}
         self.single: dict[int, bytes] = {}
+        # A token as found in the text -> the terms it is indexed as.  Tokens
+        # repeat (Reuters and 3,000 BBC records: 4.7 million tokens, 90,000
+        # distinct), so the fold, news form, stop-word check and stems of each
+        # are worked out once; the parts of dotted words used to be stemmed
+        # again at every occurrence (30,000 of the 51,000 stemmer calls of
+        # 3,000 Reuters records).  Analysing those texts: 13.8 s, now 5.8 s.
+        self.tokens: dict[str, tuple[str, ...]] = {}
+
+    def _stemmed(self, word: str) -> str:
+        stem = self.stems.get(word)
+        if stem is None:
+            if len(self.stems) > CACHE_LIMIT:
+                self.stems.clear()
+            stem = self.stems[word] = self.stem(word)
+        return stem
 
     def term(self, word: str) -> str | None:
         """One token's term, or None for a stop word (CJK already split)."""
         folded = news_form(word.lower().translate(self.fold))
         if not folded or folded in self.stops:
             return None
-        stem = self.stems.get(folded)
-        if stem is None:
-            if len(self.stems) > 500_000:
-                self.stems.clear()
-            stem = self.stems[folded] = self.stem(folded)
-        return stem
+        return self._stemmed(folded)
+
+    def token_terms(self, token: str) -> tuple[str, ...]:
+        """The terms one token (CJK already split) is indexed as, at its
+        position: its stem, then the stems of its parts that differ from it
+        (IndexPartsFilter); none for a stop word."""
+        found = self.tokens.get(token)
+        if found is None:
+            typed = token.lower().translate(self.fold)
+            word = news_form(typed)
+            if not word or word in self.stops:
+                found = ()
+            else:
+                stem = self._stemmed(word)
+                found = (stem,)
+                if "." in typed or "&" in typed or "'" in typed or "’" in typed:
+                    found += tuple(p for part in index_parts(typed) if (p := self._stemmed(part)) != stem)
+            if len(self.tokens) > CACHE_LIMIT:
+                self.tokens.clear()
+            self.tokens[token] = found
+        return found
 
     def words(self, text: str) -> Iterator[tuple[str, int]]:
         """(folded word, position) pairs, unstemmed and with stop words kept."""
@@ -234,28 +268,20 @@ class _FastAnalysis:
 
     def terms(self, text: str) -> Iterator[tuple[str, int]]:
         """(term, position) pairs, as the Whoosh analyzer gives them at index time."""
-        stems, fold, stops = self.stems, self.fold, self.stops
+        tokens, token_terms = self.tokens, self.token_terms
         pos = -1
         words = self.findall(text)
         if _CJK.search(text):
             words = [part for word in words for part in split_cjk(word)]
-        for index, typed in enumerate(words):
-            typed = typed.lower().translate(fold)
-            word = news_form(typed)
-            if not word or word in stops:
+        for index, token in enumerate(words):
+            found = tokens.get(token)
+            if found is None:
+                found = token_terms(token)
+            if not found:
                 continue
             pos = index if pos < 0 else pos + 1
-            stem = stems.get(word)
-            if stem is None:
-                if len(stems) > 500_000:
-                    stems.clear()
-                stem = stems[word] = self.stem(word)
-            yield stem, pos
-            if "." in typed or "&" in typed or "'" in typed or "’" in typed:  # IndexPartsFilter
-                for part in index_parts(typed):
-                    part = self.stem(part)
-                    if part != stem:
-                        yield part, pos
+            for term in found:
+                yield term, pos
 
     def postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
         """What fields.TEXT.index() returns: (term, freq, weight, encoded positions).
@@ -266,20 +292,32 @@ class _FastAnalysis:
         parts: Parts = [(value, 1.0)] if isinstance(value, str) else value
         positions: dict[str, list[int]] = {}
         weights: dict[str, float] = {}
+        tokens, token_terms, findall = self.tokens, self.token_terms, self.findall
         base = 0
         for text, part_weight in parts:
-            last = -1
-            for term, pos in self.terms(text):
-                last = base + pos
-                found = positions.get(term)
-                if found is None:
-                    positions[term] = [last]
-                    weights[term] = part_weight
-                else:
-                    found.append(last)
-                    weights[term] += part_weight
-            if last >= 0:
-                base = last + PART_GAP
+            # self.terms(text), inlined: a generator step per token was a sixth of this loop.
+            words = findall(text)
+            if _CJK.search(text):
+                words = [part for word in words for part in split_cjk(word)]
+            pos = -1
+            for index, token in enumerate(words):
+                terms = tokens.get(token)
+                if terms is None:
+                    terms = token_terms(token)
+                if not terms:
+                    continue
+                pos = index if pos < 0 else pos + 1
+                at = base + pos
+                for term in terms:
+                    found = positions.get(term)
+                    if found is None:
+                        positions[term] = [at]
+                        weights[term] = part_weight
+                    else:
+                        found.append(at)
+                        weights[term] += part_weight
+            if pos >= 0:
+                base += pos + PART_GAP
         single = self.single
         for term, plist in positions.items():
             if len(plist) == 1:
