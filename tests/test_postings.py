@@ -18,7 +18,7 @@ from whoosh.reading import SegmentReader
 from whoosh.writing import PostingPool, SegmentWriter
 
 from search.records import Limits, parse_record
-from search.storage import sidecar
+from search.storage import postings, sidecar
 from search.storage.postings import BLOCK, TermPool, _Sorted, decode_positions
 from search.storage.schema import TEXT_FIELD, article_documents, build_schema
 from search.storage.writers import PackedCodec, Writer, _BulkWriter
@@ -109,6 +109,30 @@ def test_the_bulk_writer_writes_the_segment_files_whoosh_writes(
     assert any(name.endswith(".pst") for name in whoosh) and any(name.endswith(".trm") for name in whoosh)
     for name in whoosh:
         assert bulk[name] == whoosh[name], name
+
+
+def test_terms_are_written_in_bulk_for_every_field_as_whoosh_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bulk term writer stands in for Whoosh's W3PostingsWriter, W3TermInfo
+    # and OrderedHashWriter: it must be the path taken, for every field.
+    bulk_fields: list[str] = []
+    real = postings._write_terms
+
+    def counted(fieldwriter: Any, *args: Any) -> None:
+        bulk_fields.append(fieldwriter._fieldname)
+        real(fieldwriter, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(postings, "_write_terms", counted)
+        bulk = members(build(tmp_path / "bulk", _BulkWriter, patch))
+    assert {"text", "title", "id", "path", "date"} <= set(bulk_fields)
+    with monkeypatch.context() as patch:
+        patch.setattr(postings, "_bulk_terms_writable", lambda *_: False)
+        through_whoosh = members(build(tmp_path / "whoosh-terms", _BulkWriter, patch))
+    assert sorted(bulk) == sorted(through_whoosh)
+    for name in bulk:
+        assert bulk[name] == through_whoosh[name], name
 
 
 def test_its_side_car_is_the_one_read_back_from_the_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

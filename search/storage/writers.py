@@ -149,6 +149,8 @@ class _InliningPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
     Readers have always read inlined lists (``W3Codec.postings_reader``)."""
 
     _terminfo: Any
+    #: search.storage.postings writes a field's terms in bulk for this writer, inlining as it does.
+    inlines_short_lists = True
 
     def finish_postings(self) -> Any:
         terminfo = self._terminfo
