@@ -148,6 +148,39 @@ def test_its_side_car_is_the_one_read_back_from_the_segment(tmp_path: Path, monk
     ix.close()
 
 
+def test_a_new_segment_s_side_car_is_made_from_the_positions_analysis_gave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One commit, no merge: the pool keeps the positions and the side-car is
+    # made from them, without decoding Whoosh's values; it is the one read back.
+    decoded: list[int] = []
+    real = postings.decode_positions
+
+    def counted(values: Any) -> Any:
+        decoded.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(postings, "decode_positions", counted)
+    monkeypatch.setattr(W3Segment, "_random_id", _counter())
+    (tmp_path / "index").mkdir()
+    storage = FileStorage(str(tmp_path / "index"), supports_mmap=False)
+    ix = storage.create_index(build_schema())
+    writer = Writer(ix, codec=PackedCodec())
+    for doc in documents():
+        writer.add_document(**doc)
+    writer.commit()
+    assert decoded == []
+    (segment,) = ix._segments()
+    reader = SegmentReader(storage, ix.schema, segment)
+    written = (tmp_path / "index" / sidecar.file_name(segment)).read_bytes()
+    assert written == sidecar.encode(reader, segment.segment_id(), TEXT_FIELD)
+    arrays = sidecar.SegmentArrays(written, segment.segment_id(), segment.doc_count_all())
+    docs, offsets, positions = arrays.term_positions(b"harvest")
+    assert offsets[-1] == positions.size > 2 * BLOCK
+    reader.close()
+    ix.close()
+
+
 def test_the_pool_keeps_whoosh_s_order_of_postings() -> None:
     pool = TermPool()
     for item in [("title", b"b", 0, 1.0, None), ("text", b"b", 0, 2.0, b"x"), ("text", b"a", 1, 1.5, None)]:

@@ -289,6 +289,11 @@ class _FastAnalysis:
         `value` is a text, or weighted parts: a term's weight is the sum of
         its occurrences times their part's weight (BM25F's weighted term
         frequency), and each part starts PART_GAP positions after the last."""
+        for term, freq, weight, encoded, _positions in self.positioned_postings(value):
+            yield term, freq, weight, encoded
+
+    def positioned_postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes, list[int]]]:
+        """postings(), each with its positions too (for the side-car arrays)."""
         parts: Parts = [(value, 1.0)] if isinstance(value, str) else value
         positions: dict[str, list[int]] = {}
         weights: dict[str, float] = {}
@@ -326,7 +331,7 @@ class _FastAnalysis:
                     encoded = single[plist[0]] = _encode_positions(plist)
             else:
                 encoded = _encode_positions(plist)
-            yield term.encode("utf-8"), len(plist), weights[term], encoded
+            yield term.encode("utf-8"), len(plist), weights[term], encoded, plist
 
 
 def _encode_positions(plist: list[int]) -> bytes:
@@ -363,6 +368,10 @@ class FastText(fields.TEXT):  # type: ignore[misc]
 
     def index(self, value: str | Parts, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         return _FAST.postings(value)
+
+    def index_positions(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes, list[int]]]:
+        """index(), each posting with its positions (search.storage.postings keeps them for the side-car)."""
+        return _FAST.positioned_postings(value)
 
 
 def _values_field() -> fields.KEYWORD:
