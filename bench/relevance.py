@@ -400,7 +400,28 @@ def parse_setting(text: str) -> tuple[str, str, list[Any]]:
             parsed.append(json.loads(value))
         except json.JSONDecodeError:
             parsed.append(value.strip())
-    return f"search.{module}" if not module.startswith("search") else module, name, parsed
+    return resolve_module(module), name, parsed
+
+
+#: Where a short module name (``ranking``) is looked for: the package's layers.
+_LAYERS = ("search", "search.planning", "search.storage", "search.backends")
+
+
+def resolve_module(module: str) -> str:
+    """'ranking' -> 'search.planning.ranking': the first layer that has it
+    (a full dotted name is taken as it is)."""
+    if module.startswith("search"):
+        return module
+    for layer in _LAYERS:
+        name = f"{layer}.{module}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and not name.startswith(exc.name):
+                raise  # the module exists but one of its imports does not
+            continue
+        return name
+    raise ValueError(f"no module {module!r} in {', '.join(_LAYERS)}")
 
 
 @contextmanager
