@@ -364,6 +364,8 @@ def test_the_title_lookup_counts_as_whoosh_and_the_factor_arrays_are_its_diction
     assert postings is not None
     for term in terms:
         assert postings.lookup("title", term)[0] == context.searcher.doc_frequency("title", term)
+    # Whether some title has every word (feedback is skipped then) is the same on both.
+    assert match.whole == ranking.TitleMatch(context.searcher, terms).whole
     if match.arrays is not None:
         docs, factors = match.arrays
         assert dict(zip(docs.tolist(), factors.tolist(), strict=True)) == match.found

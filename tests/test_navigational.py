@@ -13,7 +13,9 @@ import pytest
 
 from search import build_index, open_index
 from search.api import Index
+from search.planning import ranking
 from search.planning.ranking import EXPANSION_STOPS, feedback_terms, navigational
+from search.storage.schema import analyse_text
 
 RecordWriter = Callable[..., Path]
 
@@ -150,3 +152,51 @@ def test_a_headline_typed_without_its_apostrophes_is_navigational(sport: Index) 
     assert hit.explanation is not None
     assert "feedback" not in {role for _, role, _ in hit.explanation.parts}
     assert [name for name, _ in hit.explanation.factors] == ["title match"]
+
+
+# -- no feedback when some title has every query word, wherever it ranks -------------------------
+
+CROWD = [
+    # Six stories that repeat the words (never whole, in order) under other headlines, and the
+    # one whose headline has every word of the query, with a long story under it.
+    *[
+        (f"crowd{i}.md", f"FREDDIE MAC ADJUSTS TERMS {i}", "The rate rises at the discount window; it rises in the discount rate. " * 6)
+        for i in range(6)
+    ],
+    (
+        "target.md",
+        "TOP DISCOUNT RATE AT UK BILL TENDER RISES TO 9.5261 PCT",
+        "The Bank of England said the average rate at the weekly tender was higher. " * 12,
+    ),
+]
+
+
+@pytest.fixture()
+def crowd(write_record: RecordWriter, tmp_path: Path) -> Iterator[Index]:
+    for name, title, body in CROWD:
+        write_record(name, f"title: {title!r}", body=body)
+    build_index([tmp_path / "records"], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        yield ix
+
+
+def test_a_title_with_every_query_word_turns_feedback_off_even_below_the_first_five(crowd: Index) -> None:
+    # The feedback documents would be the first pass's best five, none of them
+    # the target; its title still names what the user asked for, so no
+    # feedback pulls the crowd's words in.
+    page = crowd.search("discount rate rises", explain=True, limit=10)
+    for hit in page.hits:
+        assert hit.explanation is not None
+        assert "feedback" not in {role for _, role, _ in hit.explanation.parts}, hit.path
+    assert "target.md" in [Path(h.path).name for h in page.hits]
+
+
+def test_title_match_says_whether_a_title_has_every_word(crowd: Index) -> None:
+    with crowd._ix.searcher() as searcher:
+        assert ranking.TitleMatch(searcher, terms("discount rate rises")).whole
+        assert not ranking.TitleMatch(searcher, terms("discount rate freddie")).whole  # in no one title
+        assert not ranking.TitleMatch(searcher, terms("discount")).whole  # one word: BM25's title weight decides
+
+
+def terms(text: str) -> list[str]:
+    return [term for term, _ in analyse_text(text)]

@@ -12,7 +12,8 @@ import pytest
 from search import build_index, open_index
 from search.api import Index
 from search.errors import UsageError
-from search.planning.ranking import DEFAULT_HALF_LIFE, Boost, parse_boost, parse_boosts
+from search.planning import ranking
+from search.planning.ranking import DEFAULT_HALF_LIFE, Boost, FieldLengths, field_tf, parse_boost, parse_boosts
 
 RecordWriter = Callable[..., Path]
 DAY = 86400.0
@@ -124,3 +125,36 @@ def test_boosts_with_a_sorted_order_are_a_usage_error(seed_index: Index, sort: s
     with pytest.raises(UsageError) as caught:
         seed_index.search("bank", sort=sort, boost="recency")
     assert caught.value.option == "boost" and f"`sort` {sort}" in str(caught.value)
+
+
+# -- BM25F: the title and the rest normalised on their own lengths --------------------------------
+
+
+def test_field_tf_tells_the_title_from_the_rest_by_weight_and_frequency() -> None:
+    averages = FieldLengths(title=4.0, rest=40.0)
+    # weight 2 x 1 title occurrence + 1 x 2 others = 4 over 3 occurrences; average lengths.
+    tf = field_tf(4.0, 3.0, 44.0, 4.0, averages)
+    assert tf == pytest.approx(ranking.TITLE_WEIGHT * 1 + 2)
+    # The rest's length moves only the rest's part.
+    assert field_tf(2.0, 1.0, 404.0, 4.0, averages) == field_tf(2.0, 1.0, 8.0, 4.0, averages)
+    assert field_tf(1.0, 1.0, 404.0, 4.0, averages) < field_tf(1.0, 1.0, 8.0, 4.0, averages)
+
+
+def test_a_title_word_weighs_the_same_whatever_the_body_length(tmp_path: Path, write_record: RecordWriter) -> None:
+    # One length for the whole record let a long story's body drown its headline's words.
+    write_record("short.md", "title: 'Solar storm hits grid'", body="Power was cut.")
+    write_record("long.md", "title: 'Solar flare hits coast'", body="Power lines were cut across the region. " * 40)
+    write_record("other.md", "title: 'Markets close higher'", body="Shares rose.")
+    build_index([tmp_path / "records"], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        found = scores(ix, "solar")
+    assert found["short"] == pytest.approx(found["long"])
+
+
+def test_every_part_but_the_title_weighs_one() -> None:
+    # field_tf reads a posting's title occurrences as weight - frequency: that holds
+    # only while the title is the one part weighing more than 1.
+    from search.storage.schema import PART_WEIGHTS
+
+    assert PART_WEIGHTS["title"] > 1
+    assert all(weight == 1 for part, weight in PART_WEIGHTS.items() if part != "title")

@@ -14,9 +14,10 @@ selection (numpy.partition) instead of a Python sort.
 
 The scores are those of the Whoosh search to the last bit where the order of
 summation is the same (a test holds the two together on a multi-segment
-index with deletions): the same BM25 as search.planning.ranking (Robertson idf,
-Whoosh's byte-quantised field lengths, the term's boost), computed in
-float64 with the same operations in the same order, summed over a query's
+index with deletions): the same BM25F as search.planning.ranking (field_tf and
+saturate over arrays: Robertson idf, the title's and the rest's
+byte-quantised lengths, the term's boost), computed in float64 with the
+same operations in the same order, summed over a query's
 parts in Whoosh's order (x + 0.0 == x, so a dense sum over documents lacking
 a part adds nothing).
 
@@ -79,6 +80,10 @@ class _Segment:
             self.live = np.zeros(self.count, dtype=bool)
             self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
         self.arrays = sidecar.load(reader, field) if self.count else None
+        # The title's lengths, for BM25F (ranking.field_tf): Whoosh's own column, a byte a document.
+        self.title_lengths = np.frombuffer(
+            sidecar.field_lengths(reader, ranking.TITLE_FIELD, self.count), dtype=np.uint8
+        )
 
 
 class Engine:
@@ -98,11 +103,14 @@ class Engine:
         self.n = int(reader.doc_count_all())
         self.avgfl = searcher.avg_field_length(field) or 1
         self.k1, self.b = ranking.K1, ranking.B
+        self.averages = ranking.FieldLengths.of(searcher, field)
         self.lengths = np.zeros(self.n, dtype=np.float64)
+        self.title_lengths = np.zeros(self.n, dtype=np.float64)
         self.live = np.ones(self.n, dtype=bool)
         for segment in self.segments:
             if segment.arrays is not None:
                 self.lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.arrays.lengths]
+            self.title_lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.title_lengths]
             if segment.live is not None:
                 self.live[segment.offset : segment.offset + segment.count] = segment.live
         self.memo: dict[bytes, tuple[Any, Any]] = {}
@@ -153,15 +161,16 @@ class Engine:
         df = self.df(term)
         docs_parts: list[Any] = []
         tf_parts: list[Any] = []
+        freq_parts: list[Any] = []
         deadline = self.deadline
         if df and not deadline.expired():
             for segment in self.segments:
                 if deadline.expired():
                     break  # a cut query scores the postings read so far: a subset
-                got = segment.arrays.postings(term) if segment.arrays is not None else None
+                got = segment.arrays.postings_counts(term) if segment.arrays is not None else None
                 if got is None or not len(got[0]):
                     continue
-                local, weights = got
+                local, weights, freqs = got
                 # Read in batches that double from FIRST_BATCH postings, with a look
                 # at the clock before each: a cut term keeps a prefix of its postings.
                 start, size = 0, FIRST_BATCH
@@ -169,23 +178,24 @@ class Engine:
                     if start and deadline.expired():
                         break
                     part, part_weights = local[start : start + size], weights[start : start + size]
+                    part_freqs = freqs[start : start + size]
                     start, size = start + size, size * 2
                     if segment.live is not None:
                         keep = segment.live[part]
-                        part, part_weights = part[keep], part_weights[keep]
+                        part, part_weights, part_freqs = part[keep], part_weights[keep], part_freqs[keep]
                     docs_parts.append(part.astype(np.int64) + segment.offset)
                     tf_parts.append(part_weights.astype(np.float64))
+                    freq_parts.append(part_freqs.astype(np.float64))
         if not docs_parts:
             found = self.memo[term] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
             return found
         docs = docs_parts[0] if len(docs_parts) == 1 else np.concatenate(docs_parts)
-        tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+        weight = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+        freq = freq_parts[0] if len(freq_parts) == 1 else np.concatenate(freq_parts)
         idf = ranking.robertson_idf(self.n, df)
-        k1, b, avgfl = self.k1, self.b, self.avgfl
-        top = idf * (k1 + 1)
-        norm_base, norm_len = k1 * (1 - b), k1 * b / avgfl
-        # The same operations, in the same order, as the per-posting Python it replaces.
-        scores = top * tf / (tf + norm_base + norm_len * self.lengths[docs])
+        # The same function as the Whoosh scorer's, over arrays: the same operations in the same order.
+        tf = ranking.field_tf(weight, freq, self.lengths[docs], self.title_lengths[docs], self.averages, np.maximum)
+        scores = ranking.saturate(idf, tf, self.k1)
         found = self.memo[term] = (docs, scores)
         return found
 

@@ -286,10 +286,13 @@ def _highlight_terms(built: BuiltQuery | None, main: query.Query) -> frozenset[s
     return frozenset(terms)
 
 
-def _wants_feedback(built: BuiltQuery, request: SearchRequest) -> bool:
+def _wants_feedback(built: BuiltQuery, request: SearchRequest, factors: ranking.Factors | None) -> bool:
     """Pseudo-relevance feedback for every query of two words or more (see
-    search.planning.ranking), unless switched off: it about doubles such a query's
+    search.planning.ranking), unless switched off, or some title has every
+    query word (ranking.TitleMatch.whole): it about doubles such a query's
     cost (Reuters title queries: 5.8 -> 12.5 ms CPU at the median)."""
+    if factors is not None and factors.title is not None and factors.title.whole:
+        return False
     return request.feedback and len(built.positive) >= FEEDBACK_MIN_WORDS
 
 
@@ -377,7 +380,8 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         built is not None
         and request.sort == "relevance"
         and not built.empty
-        and context.engine_pays(main, request, _wants_feedback(built, request))
+        # The title match is not known yet (it is read on the path chosen here): feedback may still run.
+        and context.engine_pays(main, request, _wants_feedback(built, request, factors))
     )
     if built is not None and not built.empty:
         # Under a sorted order too: a hit's score is the same in every order.
@@ -414,7 +418,7 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         # The score is a sum: the query's words, terms fed back from the top
         # hits, and the proximity bonus of a short query.
         scored, parts = main, [("match", leaf) for leaf in explain.leaves(main)]
-        if matched and built is not None and _wants_feedback(built, request) and not early.expired():
+        if matched and built is not None and _wants_feedback(built, request, factors) and not early.expired():
             unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
             best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
             expansion = _feedback(searcher, [hit.docnum for hit in best], words=built.words) if not early.fired else []
@@ -537,7 +541,7 @@ def _engine_search(
     if len(built.positive) > 1 and mask.any() and not deadline.expired():
         relaxed = not fast.every_mask(built.positive, mask).any() and not deadline.fired
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
-    if mask.any() and _wants_feedback(built, request) and not deadline.expired():
+    if mask.any() and _wants_feedback(built, request, factors) and not deadline.expired():
         # The feedback documents are the best without the filters: a filter never changes a score.
         best = [d for d, _ in engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)]
         for expansion in _feedback(searcher, best, fast.df, built.words):

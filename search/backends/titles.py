@@ -130,6 +130,7 @@ class ArrayTitleMatch(ranking.TitleMatch):
         self, searcher: Any, postings: FieldPostings, terms: Sequence[str], deadline: Deadline | None = None
     ) -> None:
         self.found = {}
+        self.whole = False
         self.arrays: tuple[Any, Any] | None = None
         deadline = deadline if deadline is not None else Deadline(None)
         distinct = list(dict.fromkeys(terms))
@@ -151,6 +152,7 @@ class ArrayTitleMatch(ranking.TitleMatch):
         docs = np.flatnonzero(count)
         if not len(docs):
             return
+        self.whole = bool(count[docs].max() == len(distinct))
         coverage = covered[docs] / total
         keep = ~(coverage < ranking.TITLE_MIN_COVERAGE)
         docs, coverage = docs[keep], coverage[keep]

@@ -1,14 +1,27 @@
-"""How hits are scored: BM25 over one weighted field, and what refines it.
+"""How hits are scored: BM25F over one weighted field, and what refines it.
 
 Each piece was kept because the relevance harness (bench/relevance.py:
 nDCG@10 on the judged CISI, LISA, MED and NPL, known-item search on
 Reuters and BBC headlines, against sqlite FTS5, tantivy and bm25s) showed it
 helps; the commits and docs/quality.md give the figures.
 
-* One combined ``text`` field in the BM25F style: a title word counts
-  twice (schema.PART_WEIGHTS), the others once, summed before BM25 saturates them
-  (schema.FastText), instead of Whoosh's per-field scores added afterwards,
-  which over-rewards a word for turning up in several fields.
+* BM25F over one combined ``text`` field, as Robertson, Zaragoza and
+  Taylor define it: a word's occurrences in the title and in the rest of
+  the record are each normalised on their own part's length (TITLE_B for
+  the title, B for the rest), weighted (TITLE_WEIGHT for the title, 1 for
+  the rest) and summed before BM25 saturates them (field_tf, saturate),
+  instead of Whoosh's per-field scores added afterwards, which over-rewards
+  a word for turning up in several fields.  The index keeps one posting per
+  word and record, its weight counting a title occurrence twice
+  (schema.PART_WEIGHTS) and its frequency once, so the title's share is
+  their difference; the title's length is the ``title`` field's.  One
+  length for the whole record let a long abstract or story drown its
+  title's words, and made a title-only record (NPL has 1,684, Reuters
+  1,798 briefs) look like a perfect match for any word of its title.
+  Against that, harness (all eight suites, with K1 2.0 and the title
+  rule for feedback below): LISA 0.493 -> 0.506, MED 0.772 -> 0.786, NPL
+  0.398 -> 0.409, CISI 0.415 either way, Reuters partial headlines @3
+  0.965 -> 0.956, macro 0.754 -> 0.758.
 * Robertson-Sparck Jones idf, log(1 + (N - df + 0.5) / (df + 0.5)): never
   negative, and flatter for common words than Whoosh's log(N / (df + 1)) + 1.
 * A word typed twice weighs 1 + ln 2 (a long question repeats its key words).
@@ -22,9 +35,10 @@ helps; the commits and docs/quality.md give the figures.
   long question would otherwise weigh all its words alike.  The expansion
   re-ranks the matches; it never adds documents.  On 2- and 3-word queries
   cut from CISI's and MED's topics it is worth +6% to +12% nDCG@10.
-  Decided per query from the first pass: none when one of the top
-  FEEDBACK_DOCS has every query word in its title, or the query's words
-  whole and in order (navigational: the query names an article, and
+  Decided per query from the first pass: none when some title has every
+  query word (TitleMatch.whole, wherever that document ranks), or one of
+  the top FEEDBACK_DOCS has the query's words whole and in order
+  (navigational: the query names an article, and
   feedback would only pull its neighbours up; Reuters headlines typed in
   full: 78% found first with feedback for every query, see the commit);
   and never a function word (EXPANSION_STOPS: "were", "which") or a word in
@@ -59,18 +73,27 @@ from whoosh.lang import stemmer_for_language
 
 from search.deadline import DOCS_PER_CHECK, Deadline
 from search.errors import UsageError
+from search.storage.schema import PART_WEIGHTS, TEXT_FIELD
 from search.settings import parse_duration
 
-#: BM25 parameters.  K1 1.5 over 2.0: macro average of the harness's eight
-#: suites 0.741 -> 0.747 (NPL +8%, LISA +3%, MED -0.5%), and left out in
-#: turn, each of the six corpora is best served by 1.5 as chosen on the
-#: other five; 1.2 costs CISI, LISA and MED 1.5-5%.  B 0.9 stays: 0.75 and
-#: 0.6 help only NPL (0.394 -> 0.412 / 0.432) and lose it on the others'
-#: choice.
-K1 = 1.5
-B = 0.9
-FEEDBACK_DOCS = 5
 TITLE_FIELD = "title"
+
+#: BM25 parameters.  K1 2.0: under BM25F a title word's pseudo frequency
+#: is TITLE_WEIGHT times its count, so saturation wants a larger K1 than
+#: the 1.5 chosen under one length per record (harness, BM25F, the four
+#: judged collections: K1 1.2 / 1.5 / 2.0 / 2.5 give macro 0.509 / 0.519
+#: / 0.529 / 0.520).  B 0.9 for the
+#: rest of the record: 0.75 gives NPL 0.421 but CISI, LISA and MED lose
+#: 1-3%.
+K1 = 2.0
+B = 0.9
+#: BM25F's title part (field_tf): its weight against the rest's 1, and its
+#: own length normalisation (titles vary less in length than bodies, and a
+#: long title is no less about its words).  TITLE_WEIGHT 2 / 3 / 4 at K1
+#: 2.0: judged macro 0.518 / 0.529 / 0.525.
+TITLE_WEIGHT = 3.0
+TITLE_B = 0.3
+FEEDBACK_DOCS = 5
 FEEDBACK_TERMS = 10
 #: Rocchio's beta, alpha being 1.  With the query's words in the feedback
 #: vector, nDCG@10 on CISI and MED is flat from 0.75 to 2 (+10-12% / +7-8%
@@ -109,7 +132,105 @@ EXPANSION_STOPS: frozenset[str] = frozenset(_stem(w) for w in _FUNCTION_WORDS.sp
 )
 
 
-class _Scorer(scoring.BM25FScorer):  # type: ignore[misc]
+#: A title occurrence's share of a posting's weight in the index (schema.PART_WEIGHTS:
+#: the title's, every other part's being 1).
+INDEX_TITLE_WEIGHT = PART_WEIGHTS[TITLE_FIELD]
+
+
+@dataclass(frozen=True)
+class FieldLengths:
+    """The averages field_tf normalises on: the title's and the rest's."""
+
+    title: float
+    rest: float
+
+    @classmethod
+    def of(cls, searcher: Any, field: str) -> FieldLengths:
+        """From a searcher's statistics (`field` the combined one; deleted documents counted, as Whoosh does)."""
+        return cls.of_averages(searcher.avg_field_length(TITLE_FIELD), searcher.avg_field_length(field))
+
+    @classmethod
+    def of_averages(cls, title: float | None, whole: float | None) -> FieldLengths:
+        """From the average title length and the average length of the whole record."""
+        title, whole = float(title or 0.0), float(whole or 0.0)
+        return cls(title or 1.0, (whole - title) if whole > title else 1.0)
+
+
+def field_tf(
+    weight: Any, freq: Any, length: Any, title_length: Any, averages: FieldLengths, maximum: Callable[..., Any] = max
+) -> Any:
+    """BM25F's pseudo term frequency of postings (floats, or numpy arrays of them):
+    the title's occurrences ((weight - freq) / (INDEX_TITLE_WEIGHT - 1)) and the
+    rest's, each over its own length normalisation, weighted and summed.
+    `length` is the combined field's, `title_length` the title's; the rest's is
+    their difference, and neither is taken shorter than the occurrences in it
+    (Whoosh keeps lengths rounded to a byte); `maximum` is numpy's for arrays.
+    The numpy engine and the Whoosh scorer both call this, so the two paths
+    give the same scores."""
+    title = (weight - freq) / (INDEX_TITLE_WEIGHT - 1.0)
+    rest = freq - title
+    rest_length = maximum(length - title_length, rest)
+    title_length = maximum(title_length, title)
+    return TITLE_WEIGHT * title / (1.0 - TITLE_B + TITLE_B * title_length / averages.title) + rest / (
+        1.0 - B + B * rest_length / averages.rest
+    )
+
+
+def saturate(idf: float, tf: Any, k1: float) -> Any:
+    """BM25's score of pseudo term frequencies `tf`."""
+    return idf * (k1 + 1.0) * tf / (tf + k1)
+
+
+class _Scorer(scoring.BaseScorer):  # type: ignore[misc]
+    """BM25F (field_tf) of one term of the combined field, per posting."""
+
+    def __init__(self, searcher: Any, fieldname: str, text: bytes, k1: float, qf: int = 1) -> None:
+        parent = searcher.get_parent()
+        n = parent.doc_count_all()
+        self.idf = robertson_idf(n, parent.doc_frequency(fieldname, text))
+        self.averages = FieldLengths.of(parent, fieldname)
+        self.K1 = k1
+        self.qf = qf
+        self.searcher = searcher
+        self.field = fieldname
+        # A bound of every score (saturate tends to idf * (k1 + 1)), for Whoosh's pruning.
+        self._maxquality = self.idf * (k1 + 1.0)
+
+    def supports_block_quality(self) -> bool:
+        return False  # a block's best weight and shortest length no longer bound its scores
+
+    def max_quality(self) -> float:
+        return float(self._maxquality)
+
+    def score(self, matcher: Any) -> float:
+        docnum = matcher.id()
+        searcher = self.searcher
+        tf = field_tf(
+            float(matcher.weight()),
+            float(matcher.value_as("frequency")),
+            float(searcher.doc_field_length(docnum, self.field) or 0),
+            float(searcher.doc_field_length(docnum, TITLE_FIELD) or 0),  # None: no title
+            self.averages,
+        )
+        return float(saturate(self.idf, tf, self.K1))
+
+
+class NewsBM25(scoring.BM25F):  # type: ignore[misc]
+    """BM25F over the combined field (field_tf), Robertson-Sparck Jones idf; any
+    other scorable field (a raw ``title:`` query) plain BM25 with the same idf."""
+
+    def __init__(self, b: float | None = None, k1: float | None = None) -> None:
+        super().__init__(B=B if b is None else b, K1=K1 if k1 is None else k1)
+
+    def scorer(self, searcher: Any, fieldname: str, text: bytes, qf: int = 1) -> Any:
+        if not searcher.schema[fieldname].scorable:
+            return scoring.WeightScorer.for_(searcher, fieldname, text)
+        if fieldname == TEXT_FIELD:
+            return _Scorer(searcher, fieldname, text, self.K1, qf=qf)
+        return _FieldScorer(searcher, fieldname, text, self.B, self.K1, qf=qf)
+
+
+class _FieldScorer(scoring.BM25FScorer):  # type: ignore[misc]
     def __init__(self, searcher: Any, fieldname: str, text: bytes, b: float, k1: float, qf: int = 1) -> None:
         parent = searcher.get_parent()
         n = parent.doc_count_all()
@@ -119,18 +240,6 @@ class _Scorer(scoring.BM25FScorer):  # type: ignore[misc]
         self.K1 = k1
         self.qf = qf
         self.setup(searcher, fieldname, text)
-
-
-class NewsBM25(scoring.BM25F):  # type: ignore[misc]
-    """BM25 with Robertson-Sparck Jones idf."""
-
-    def __init__(self, b: float | None = None, k1: float | None = None) -> None:
-        super().__init__(B=B if b is None else b, K1=K1 if k1 is None else k1)
-
-    def scorer(self, searcher: Any, fieldname: str, text: bytes, qf: int = 1) -> Any:
-        if not searcher.schema[fieldname].scorable:
-            return scoring.WeightScorer.for_(searcher, fieldname, text)
-        return _Scorer(searcher, fieldname, text, self.B, self.K1, qf=qf)
 
 
 def robertson_idf(n: int, df: int) -> float:
@@ -214,6 +323,9 @@ class TitleMatch:
         """`deadline` (search.deadline) is asked per term and every DOCS_PER_CHECK
         titles: a cut list leaves some titles unboosted, never a match added."""
         self.found: dict[int, float] = {}
+        #: Some document's title has every query word: the query names an
+        #: article (or a handful), so feedback would only pull in neighbours.
+        self.whole = False
         deadline = deadline if deadline is not None else Deadline(None)
         distinct = list(dict.fromkeys(terms))
         if not TITLE_BOOST or len(distinct) < 2:  # one word: BM25's title weight decides
@@ -234,6 +346,7 @@ class TitleMatch:
                 covered[docnum] = covered.get(docnum, 0.0) + weight
                 count[docnum] += 1
         reader = searcher.reader()
+        self.whole = len(count) > 0 and max(count.values()) == len(distinct)
         for docnum, weight in covered.items():
             coverage = weight / total
             if coverage < TITLE_MIN_COVERAGE:

@@ -243,6 +243,16 @@ class SegmentArrays:
         start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
         return self.docs_of(i), self.weights[start:end]
 
+    def postings_counts(self, term: bytes) -> tuple[Any, Any, Any] | None:
+        """(local docnums, weights, frequencies) of `term`, or None when the
+        segment lacks it: BM25F tells a title occurrence from the weight and
+        the frequency (search.planning.ranking.field_tf)."""
+        i = self.find(term)
+        if i < 0:
+            return None
+        start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
+        return self.docs_of(i), self.weights[start:end], self.counts[start:end]
+
     def term_positions(self, term: bytes) -> tuple[Any, Any, Any] | None:
         """(local docnums, offsets of each posting's positions: one more than
         the postings, positions) of `term`, or None when the segment lacks it."""
@@ -437,6 +447,11 @@ def raw_matcher(reader: Any, field: str, term: bytes) -> Any:
     too (SegmentReader.postings wraps it in a filter that has already skipped
     past leading deleted ones, whole blocks of them at times)."""
     return reader._terms.matcher(field, term, reader.schema[field].format)
+
+
+def field_lengths(reader: Any, field: str, count: int) -> bytes:
+    """Whoosh's length byte of every document of a segment in `field` (0 where it has none)."""
+    return _lengths(reader, field, count)
 
 
 def _lengths(reader: Any, field: str, count: int) -> bytes:
