@@ -479,8 +479,10 @@ def _shard_sql(cluster: Cluster, statement: str) -> list[tuple[object, ...]]:
     return found
 
 
+# A LAYOUT 1 table lacks `text_len`, a LAYOUT 2 one `title_terms_len` (tables.LAYOUT's history).
+@pytest.mark.parametrize("column", ["text_len", "title_terms_len"])
 def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
-    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str
 ) -> None:
     root = tmp_path / "r"
     for n in range(4):
@@ -491,16 +493,16 @@ def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
     monkeypatch.undo()
     again = sync.sync_cluster([root], scratch.url)
     assert again.unchanged == 4 and again.added == again.updated == 0
-    assert sorted(str(s).rsplit(" ", 1)[1] for (s,) in _shard_sql(scratch, "SELECT source FROM {table}")) == ["L2"] * 4
+    assert sorted(str(s).rsplit(" ", 1)[1] for (s,) in _shard_sql(scratch, "SELECT source FROM {table}")) == [f"L{tables.LAYOUT}"] * 4
 
-    # A cluster made before `text_len`: searchd keeps a table's first columns whatever its config says.
-    _shard_sql(scratch, "ALTER TABLE {table} DROP COLUMN text_len")
+    # A cluster made before `column`: searchd keeps a table's first columns whatever its config says.
+    _shard_sql(scratch, f"ALTER TABLE {{table}} DROP COLUMN {column}")
     try:
         result = CliRunner().invoke(app, ["index", str(root), "--backend", scratch.url])
         assert result.exit_code == 1, result.output
-        assert "has an older table layout than this version of news-search writes (no column text_len)" in result.stderr
+        assert f"has an older table layout than this version of news-search writes (no column {column})" in result.stderr
         assert "--full --backend URL" in result.stderr and result.stdout == ""
-        with ClusterIndex(scratch.url) as ix, pytest.raises(BackendError, match=r"older table layout.*no column text_len"):
+        with ClusterIndex(scratch.url) as ix, pytest.raises(BackendError, match=rf"older table layout.*no column {column}"):
             ix.search("osprey")
 
         result = CliRunner().invoke(app, ["index", str(root), "--full", "--backend", scratch.url])
@@ -508,9 +510,10 @@ def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
     finally:  # the scratch cluster is shared: leave its tables whole whatever happened
         for shard in range(scratch.layout.shards):
             with contextlib.closing(connect("127.0.0.1", scratch.layout.sql_port(shard))) as conn:
-                if tables.missing_columns(conn, f"news_{shard}"):
-                    tables.upgrade(conn, f"news_{shard}", ["text_len"], where=f"news_{shard}")
-    assert all(int(length) > 0 for (length,) in _shard_sql(scratch, "SELECT text_len FROM {table}"))
+                missing = tables.missing_columns(conn, f"news_{shard}")
+                if missing:
+                    tables.upgrade(conn, f"news_{shard}", missing, where=f"news_{shard}")
+    assert all(int(length) > 0 for (length,) in _shard_sql(scratch, f"SELECT {column} FROM {{table}}"))
     with ClusterIndex(scratch.url) as ix:
         assert ix.search("osprey", limit=10).total == 4
 

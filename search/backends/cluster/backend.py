@@ -355,9 +355,13 @@ class ClusterIndex:
     def _stats(self) -> rerank.Collection:
         if self._collection is None:
             table = self.url.front.table
-            ((found, _),) = self._run([f"SELECT COUNT(*) AS n, AVG({sphinxql.LENGTH}) AS a FROM {table}"])
-            documents, avg = (int(found[0][0]), float(found[0][1] or 1.0)) if found else (0, 1.0)
-            self._collection = rerank.Collection(documents, avg)
+            ((found, _),) = self._run(
+                [f"SELECT COUNT(*) AS n, AVG({sphinxql.LENGTH}) AS a, AVG({sphinxql.TITLE_LENGTH}) AS t FROM {table}"]
+            )
+            documents, avg, title = (
+                (int(found[0][0]), float(found[0][1] or 1.0), float(found[0][2] or 1.0)) if found else (0, 1.0, 1.0)
+            )
+            self._collection = rerank.Collection(documents, avg, title)
         return self._collection
 
     def _frequency(self, forms: dict[str, str]) -> dict[str, int]:

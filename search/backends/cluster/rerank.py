@@ -25,9 +25,12 @@ idf is each shard's own, and on seeds/ its scores of "energy" ordered the
 * the exact-title factor (ranking.TitleMatch's formula, with the words'
   idf over all fields, since searchd keeps no per-field frequencies).
 
-The document lengths are the embedded index's (a ``text_len`` attribute
-written with each row, rounded as Whoosh keeps them; searchd's own
-``<field>_len`` count stop words), and so is their average over the cluster.
+The document lengths are the embedded index's (``text_len`` and
+``title_terms_len`` attributes written with each row, rounded as Whoosh
+keeps them: its BM25F normalises the title and the rest of a record each on
+its own length; searchd's own ``<field>_len`` count stop words), and so are
+their averages over the cluster.  Feedback is skipped, as there, when a
+title has every query word (here: a candidate's title).
 What stays different: a document outside those is never pulled up by
 feedback (the embedded index re-ranks every match).
 """
@@ -56,7 +59,7 @@ log = logging.getLogger(__name__)
 #: which counts the embedded query's positive clauses).
 FEEDBACK_MIN_CLAUSES = 2
 #: Columns of a hit row (search.backends.cluster.sphinxql.HIT_COLUMNS, then the score and the length).
-TITLE, EXCERPT, META, RECORD, URL_KEY, WEIGHT, SCORE, LENGTH = 6, 7, 8, 9, 10, 12, 13, 14
+TITLE, EXCERPT, META, RECORD, URL_KEY, WEIGHT, SCORE, LENGTH, TITLE_LENGTH = 6, 7, 8, 9, 10, 12, 13, 14, 15
 
 #: {term (as the embedded index stems it): a word typed for it} -> documents
 #: holding each term in the whole cluster (terms searchd reads otherwise are left out).
@@ -69,6 +72,11 @@ class Collection:
 
     documents: int
     avg_length: float
+    avg_title_length: float = 1.0
+
+    def averages(self) -> ranking.FieldLengths:
+        """The title's and the rest's average lengths, as ranking.FieldLengths.of reads them from Whoosh."""
+        return ranking.FieldLengths.of_averages(self.avg_title_length, self.avg_length)
 
 
 class _Counts:
@@ -85,11 +93,13 @@ class _Counts:
 class _Doc:
     row: tuple[Any, ...]
     tf: dict[str, float]  # weighted term frequency over the parts
+    freq: dict[str, int]  # occurrences over the parts (the title's are tf - freq, ranking.field_tf)
     positions: dict[str, list[int]]  # in the parts joined as the embedded index joins them
     text_terms: list[str]  # title, excerpt and body terms, as feedback reads a document
     title_terms: list[str]
     text: str
     length: float
+    title_length: float
     base: float = 0.0
 
 
@@ -102,6 +112,7 @@ def _document(row: tuple[Any, ...]) -> _Doc:
         title, tuple(meta.get("topics") or ()), excerpt, body, provider.get("name"), provider.get("domain")
     )
     tf: dict[str, float] = {}
+    freq: dict[str, int] = {}
     positions: dict[str, list[int]] = {}
     text_terms: list[str] = []  # title, excerpt and body, as search.backends.query.document_terms reads them
     title_terms: list[str] = []
@@ -112,6 +123,7 @@ def _document(row: tuple[Any, ...]) -> _Doc:
         terms = analyse_text(text)
         for term, pos in terms:
             tf[term] = tf.get(term, 0.0) + weight
+            freq[term] = freq.get(term, 0) + 1
             last = base + pos
             positions.setdefault(term, []).append(last)
         if last >= 0:
@@ -122,12 +134,17 @@ def _document(row: tuple[Any, ...]) -> _Doc:
                 title_terms = [t for t, _ in terms]
     # Whoosh keeps a length in one byte: the embedded index's BM25 sees it rounded so.
     length = byte_to_length(length_to_byte(int(row[LENGTH] or 0)))
-    return _Doc(row, tf, positions, text_terms, title_terms, " ".join((title, excerpt, body)), float(length))
+    title_length = byte_to_length(length_to_byte(int(row[TITLE_LENGTH] or 0)))
+    return _Doc(
+        row, tf, freq, positions, text_terms, title_terms, " ".join((title, excerpt, body)), float(length),
+        float(title_length),
+    )
 
 
-def _bm25(idf: float, tf: float, length: float, avg: float) -> float:
-    k1, b = ranking.K1, ranking.B
-    return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg))
+def _bm25(idf: float, doc: _Doc, term: str, averages: ranking.FieldLengths) -> float:
+    """The embedded index's BM25F score of `term` in `doc` (ranking.field_tf, ranking.saturate)."""
+    tf = ranking.field_tf(doc.tf[term], float(doc.freq[term]), doc.length, doc.title_length, averages)
+    return float(ranking.saturate(idf, tf, ranking.K1))
 
 
 def rerank(
@@ -151,7 +168,7 @@ def rerank(
         return None
     df = frequency({term: forms.get(term, term) for term in weights})
     n = max(collection.documents, 1)
-    avg = max(collection.avg_length, 1.0)
+    averages = collection.averages()
     docs = [_document(row) for row in found]
     for term in weights:
         if term not in df:
@@ -161,9 +178,12 @@ def rerank(
     idf = {term: ranking.robertson_idf(n, df[term]) for term in weights}
     for doc in docs:
         doc.base = sum(
-            qw * _bm25(idf[t], doc.tf[t], doc.length, avg) for t, qw in weights.items() if doc.tf.get(t)
+            qw * _bm25(idf[t], doc, t, averages) for t, qw in weights.items() if doc.tf.get(t)
         )
     scores = [doc.base for doc in docs]
+    wanted = set(words)
+    if feedback and len(wanted) >= 2 and any(wanted <= set(doc.title_terms) for doc in docs):
+        feedback = False  # some title has every query word (ranking.TitleMatch.whole)
     if feedback:
         best = sorted(range(len(docs)), key=lambda i: -docs[i].base)[: ranking.FEEDBACK_DOCS]
         tops = [docs[i] for i in best]
@@ -173,13 +193,13 @@ def rerank(
                 term_idf = ranking.robertson_idf(n, term_df)
                 for i, doc in enumerate(docs):
                     if doc.tf.get(term):
-                        scores[i] += ranking.FEEDBACK_WEIGHT * boost * _bm25(term_idf, doc.tf[term], doc.length, avg)
+                        scores[i] += ranking.FEEDBACK_WEIGHT * boost * _bm25(term_idf, doc, term, averages)
     if proximity:
         for i, doc in enumerate(docs):
             if all(doc.tf.get(t) for t in proximity) and near_in_order(
                 [doc.positions[t] for t in proximity], PHRASE_SLOP
             ):
-                scores[i] += sum(_bm25(idf[t], doc.tf[t], doc.length, avg) for t in proximity)
+                scores[i] += sum(_bm25(idf[t], doc, t, averages) for t in proximity)
     title_idf = idf
     total = sum(title_idf.values())
     for i, doc in enumerate(docs):

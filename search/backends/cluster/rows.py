@@ -136,6 +136,7 @@ def _common(
         # The length the embedded index's BM25 normalises by (its tokens,
         # stop words out); searchd's own <field>_len count stop words too.
         "text_len": sum(1 for text, _ in parts for _ in analyse_text(text)),
+        "title_terms_len": len(analyse_text(title)),
         "url_key": _signed(url_key),
         "title_key": _signed(title_key),
         "meta": {

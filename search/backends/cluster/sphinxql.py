@@ -110,6 +110,8 @@ WEIGHTED_LENGTH = "(" + " + ".join(f"{w:g}*{field}_len" for field, w in PART_WEI
 #: The document length the re-ranking normalises by: the embedded index's
 #: (its tokens, unweighted, stop words out; search.backends.cluster.rows).
 LENGTH = "text_len"
+#: The title's length in the embedded index's tokens (BM25F normalises a title's words by it).
+TITLE_LENGTH = "title_terms_len"
 
 
 def ranker_option(avg_length: float) -> str:
@@ -203,7 +205,7 @@ def search_statement(
     """The hits: the best `window` (at least the page) in the plan's order."""
     where, options = _where(plan, avg_length, max_ms)
     selects, _ = filter_conditions(plan.filters)
-    columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", *selects])
+    columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", f"{TITLE_LENGTH} AS tl", *selects])
     max_matches = max(MAX_MATCHES_FLOOR, window)
     return (
         f"SELECT {columns} FROM {table}{where} ORDER BY {ORDERS[plan.sort]}"

@@ -4,8 +4,10 @@ The columns are declared once here: the dev cluster's configs
 (search.backends.cluster.daemons) and the Manticore `CREATE TABLE` in
 docs/cluster.md follow them, and the writer checks them before it sends.
 
-The layout has changed once: LAYOUT 2 added ``text_len`` (the length the
-embedded BM25 normalises by).  A table made by older code lacks it, and
+The layout has changed twice: LAYOUT 2 added ``text_len`` (the length the
+embedded BM25 normalises by), LAYOUT 3 ``title_terms_len`` (the title's
+length, which the embedded BM25F normalises a title's words by; searchd's
+own ``title_len`` counts stop words).  A table made by older code lacks them, and
 searchd keeps a real-time table's columns from when it was first created,
 whatever its config says later, so a new config does not bring it in.  The
 writer reads each shard's columns with ``DESCRIBE`` (one small statement a
@@ -33,7 +35,7 @@ from typing import Any
 from search.errors import BackendError
 
 #: The version of the row layout below; rows record it (rows.encode_source).
-LAYOUT = 2
+LAYOUT = 3
 
 FIELDS = ("title", "topics", "excerpt", "body", "provider")
 #: (searchd config directive, name); ALTER_TYPES says how ALTER TABLE spells each.
@@ -59,6 +61,7 @@ ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("rt_attr_bigint", "title_key"),
     ("rt_attr_uint", "stubs"),
     ("rt_attr_uint", "text_len"),
+    ("rt_attr_uint", "title_terms_len"),
     ("rt_attr_string", "source"),
     ("rt_attr_json", "meta"),
     ("rt_attr_string", "record"),
