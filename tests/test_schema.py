@@ -17,6 +17,7 @@ from search.storage.schema import (
     MISSING_LOW,
     article_documents,
     _FastAnalysis,
+    _encode_positions,
     build_schema,
     decode_source,
     doc_id,
@@ -95,6 +96,11 @@ def test_fast_postings_are_the_analyzers_terms_with_weights_and_positions(parts:
     for _ in range(2):  # the second time from the analysis caches
         found = {t: (freq, weight, list(decode(value))) for t, freq, weight, value in _FAST.postings(parts)}
         assert found == reference_postings(parts)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**31 - 1), min_size=1).map(sorted))
+def test_positions_are_encoded_as_whoosh_encodes_them(positions: list[int]) -> None:
+    assert _encode_positions(positions) == build_schema()["text"].format.encode(positions)
 
 
 def test_fast_analysis_stems_each_word_once_however_often_it_occurs() -> None:

@@ -143,7 +143,7 @@ class _Sorted:
         self.order = order
         self.weights = (np.frombuffer(pool.weights, dtype=np.float64) if len(pool) else np.zeros(0))[order]
         values = pool.values
-        self.values = [values[i] for i in order.tolist()]
+        self.values = list(map(values.__getitem__, order.tolist()))
         self.starts = np.searchsorted(keys, np.arange(at + 1, dtype=np.uint32)).tolist()
 
 
