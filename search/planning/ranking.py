@@ -99,6 +99,10 @@ B = 0.9
 #: left out in turn, five are given 0.3, CISI 0 (0.399, against 0.415).
 TITLE_WEIGHT = 3.0
 TITLE_B = 0.3
+#: Feedback's top documents and terms.  All eight suites: FEEDBACK_DOCS
+#: 3 / 5 / 10 -> macro 0.750 / 0.758 / 0.759, but 10 costs CISI 3.4% and
+#: MED 1.4%; FEEDBACK_TERMS 5 / 10 / 20 -> 0.755 / 0.758 / 0.758, 10 chosen
+#: with any corpus but CISI held out (docs/quality.md).
 FEEDBACK_DOCS = 5
 FEEDBACK_TERMS = 10
 #: Rocchio's beta, alpha being 1.  With the query's words in the feedback
