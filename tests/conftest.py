@@ -103,6 +103,30 @@ def records(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
+def churned_index(tmp_path: Path) -> Path:
+    """The seeds indexed in several commits, with edits and a removal: an
+    index of several segments with deleted documents (its records beside it,
+    in ``records/``)."""
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    later = sorted(records.glob("0[34]*"))
+    held = tmp_path / "held"
+    held.mkdir()
+    for path in later:
+        path.rename(held / path.name)
+    build_index([records], tmp_path / "index")
+    for path in later:
+        (held / path.name).rename(path)
+    build_index([records], tmp_path / "index")
+    for path in sorted(records.glob("01*")):
+        path.write_text(path.read_text("utf-8") + "\nA closing line about rates.\n", "utf-8")
+    build_index([records], tmp_path / "index")
+    next(records.glob("020*")).unlink()
+    build_index([records], tmp_path / "index")
+    return tmp_path / "index"
+
+
+@pytest.fixture()
 def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """spawn("script.py", *args): run tests/helpers/script.py in its own process
     group, stdout piped; whatever is left is killed at teardown."""

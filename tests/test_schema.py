@@ -204,29 +204,14 @@ def test_cjk_bigrams_point_at_their_characters_for_highlighting() -> None:
     assert spans == [("決定", "決定"), ("金利", "金利"), ("利政", "利政"), ("政策", "政策")]
 
 
-def test_indexed_sources_reads_every_segment_as_whoosh_does(tmp_path: Path) -> None:
+def test_indexed_sources_reads_every_segment_as_whoosh_does(churned_index: Path) -> None:
     """The bookkeeping column read in one call a segment gives what Whoosh's
     per-document lookup gives, on several segments with deleted documents."""
-    import shutil
-
-    from search import build_index
     from search.storage.schema import decode_source, indexed_sources
     from search.storage.store import Store
 
-    records = tmp_path / "records"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "seeds", records)
-    held = sorted(records.glob("0[34]*"))
-    aside = tmp_path / "aside"
-    aside.mkdir()
-    for path in held:
-        path.rename(aside / path.name)
-    build_index([records], tmp_path / "index")
-    for path in held:
-        (aside / path.name).rename(path)
-    for path in sorted(records.glob("01*")):  # edited: their old versions become deleted documents
-        path.write_text(path.read_text("utf-8") + "\nOne more line.\n", "utf-8")
-    build_index([records], tmp_path / "index")
-    _gen, ix = Store(tmp_path / "index").open()
+    records = churned_index.parent / "records"
+    _gen, ix = Store(churned_index).open()
     try:
         with ix.reader() as reader:
             assert not reader.is_atomic() and reader.has_deletions()  # the premise: segments, deletions

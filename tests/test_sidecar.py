@@ -22,27 +22,6 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUERIES = ["facial recognition", "central bank rates", '"electric bus" manchester', "solar -storm", "rates"]
 
 
-def churn(root: Path) -> Path:
-    """The seeds indexed in several commits, with edits and a removal."""
-    records = root / "records"
-    shutil.copytree(SEEDS, records)
-    later = sorted(records.glob("0[34]*"))
-    held = root / "held"
-    held.mkdir()
-    for path in later:
-        path.rename(held / path.name)
-    build_index([records], root / "index")
-    for path in later:
-        (held / path.name).rename(path)
-    build_index([records], root / "index")
-    for path in sorted(records.glob("01*")):
-        path.write_text(path.read_text("utf-8") + "\nA closing line about rates.\n", "utf-8")
-    build_index([records], root / "index")
-    next(records.glob("020*")).unlink()
-    build_index([records], root / "index")
-    return root / "index"
-
-
 def leaves(reader: Any) -> list[Any]:
     return [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
 
@@ -52,13 +31,8 @@ def answers(index: Path) -> list[tuple[int, list[tuple[str, float]]]]:
         return [(p.total, [(h.id, h.score) for h in p.hits]) for p in (ix.search(q, limit=20) for q in QUERIES)]
 
 
-@pytest.fixture()
-def churned(tmp_path: Path) -> Path:
-    return churn(tmp_path)
-
-
-def test_each_segment_has_its_own_postings_as_arrays(churned: Path) -> None:
-    gen, ix = Store(churned).open()
+def test_each_segment_has_its_own_postings_as_arrays(churned_index: Path) -> None:
+    gen, ix = Store(churned_index).open()
     with ix.reader() as reader:
         segments = leaves(reader)
         assert len(segments) > 1 and reader.has_deletions()  # premise: several segments, deletions
@@ -83,12 +57,12 @@ def test_each_segment_has_its_own_postings_as_arrays(churned: Path) -> None:
             assert arrays.lengths.tobytes() == sidecar._lengths(leaf, TEXT_FIELD, leaf.doc_count_all())
         assert sidecar.problems(gen, reader, TEXT_FIELD) == []
     ix.close()
-    assert check_index(churned).ok
+    assert check_index(churned_index).ok
 
 
-def test_a_full_build_writes_them_in_its_new_generation(churned: Path) -> None:
-    build_index([churned.parent / "records"], churned, full=True)
-    gen, ix = Store(churned).open()
+def test_a_full_build_writes_them_in_its_new_generation(churned_index: Path) -> None:
+    build_index([churned_index.parent / "records"], churned_index, full=True)
+    gen, ix = Store(churned_index).open()
     with ix.reader() as reader:
         assert {p.name for p in gen.glob("*.arrays")} == {sidecar.file_name(s.segment()) for s in leaves(reader)}
         assert sidecar.problems(gen, reader, TEXT_FIELD) == []
@@ -102,10 +76,10 @@ def _first_sidecar(index: Path) -> Path:
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "foreign", "version"])
 def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
-    churned: Path, damage: str, caplog: pytest.LogCaptureFixture
+    churned_index: Path, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    before = answers(churned)
-    target = _first_sidecar(churned)
+    before = answers(churned_index)
+    target = _first_sidecar(churned_index)
     others = sorted(target.parent.glob("*.arrays"))
     if damage == "missing":
         target.unlink()
@@ -119,16 +93,16 @@ def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
         data[8] = sidecar.FORMAT_VERSION + 1
         target.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="search.storage.sidecar"):
-        assert answers(churned) == before
+        assert answers(churned_index) == before
     assert "rebuilt from its postings" in caplog.text
-    report = check_index(churned)
+    report = check_index(churned_index)
     assert not report.ok
     assert any(target.name in p.detail for p in report.problems)
     # The next commit writes it again.
-    records = churned.parent / "records"
+    records = churned_index.parent / "records"
     (records / "new-record.md").write_text("---\ntitle: Fresh rates news\n---\nRates rose.\n", "utf-8")
-    build_index([records], churned)
-    assert check_index(churned).ok
+    build_index([records], churned_index)
+    assert check_index(churned_index).ok
 
 
 def test_a_short_file_is_refused_before_it_is_mapped(tmp_path: Path) -> None:
