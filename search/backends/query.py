@@ -376,10 +376,10 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         return query.And([core, *filters]) if filters and filtered else core
 
     factors = context.factors(boosts) if request.sort == "relevance" else None
+    ranked = built is not None and request.sort == "relevance" and not built.empty
     on_engine = (
-        built is not None
-        and request.sort == "relevance"
-        and not built.empty
+        ranked
+        and built is not None
         # The title match is not known yet (it is read on the path chosen here): feedback may still run.
         and context.engine_pays(main, request, _wants_feedback(built, request, factors))
     )
@@ -400,7 +400,7 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
             )
         except engine.Unsupported as exc:
             log.debug("query %r left to Whoosh's searcher: %s", request.text, exc)
-    elif built is not None and request.sort == "relevance" and not built.empty:
+    elif ranked:
         log.debug("query %r run on Whoosh's searcher: few postings, numpy not imported", request.text)
     if top is None:
         # Matching gets a share of the time, so that ranking what it found
