@@ -221,6 +221,11 @@ class SimilarPage:
         }
 
 
+# What a skipped file's error ends with when a version of it was indexed before:
+# a file that breaks or cannot be read keeps that version (both backends).
+KEPT_VERSION = "the version indexed before is kept until the file reads again"
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A record file that was not indexed (or indexed with a warning), and why."""

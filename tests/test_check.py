@@ -8,6 +8,7 @@ from pathlib import Path
 
 from search import build_index
 from search.indexing.check import check_index
+from search.results import KEPT_VERSION
 from search.storage.store import Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -51,6 +52,25 @@ def test_invalid_records_are_notes_not_missing(tmp_path: Path) -> None:
     report = check_index(tmp_path / "ix", [str(records)])
     assert not report.ok and [p.kind for p in report.problems if p.kind != "invalid"] == ["missing"]
     assert report.advice == f"Bring it up to date: search index --index {tmp_path / 'ix'} PATH ..."
+
+
+def test_an_indexed_file_that_stopped_parsing_is_a_note_not_stale(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    story = records / "story.md"
+    story.write_text("---\ntitle: Good story\n---\n", "utf-8")
+    build_index([records], tmp_path / "ix")
+    story.write_text("---\ntitle: [unclosed\n---\n", "utf-8")
+    build_index([records], tmp_path / "ix")  # keeps the version indexed before
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert report.ok and report.advice is None  # no reindex can do better until the file is mended
+    ((kind, path, detail),) = [(p.kind, p.path, p.detail) for p in report.problems]
+    assert kind == "invalid" and path == str(story)
+    assert detail.startswith("changed since it was indexed and not indexable: line 3: invalid YAML")
+    assert detail.endswith(KEPT_VERSION)
+    story.write_text("---\ntitle: Mended story\n---\n", "utf-8")
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert not report.ok and [p.kind for p in report.problems] == ["stale"]
 
 
 def test_leftovers_of_a_failed_write_are_found_unless_a_writer_is_running(

@@ -31,6 +31,7 @@ from search.backends.cluster import daemons, sync, tables
 from search.backends.cluster.backend import ClusterIndex
 from search.backends.cluster.url import connect
 from search.errors import BackendError, EmptySourceError, UsageError
+from search.results import KEPT_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -366,6 +367,22 @@ def test_incremental_runs_send_what_changed_and_delete_what_went(scratch: Cluste
     assert third.documents == 4  # a with its one stub left, c and d; nothing of b
     assert _ids(scratch.url, "okapi") and not _ids(scratch.url, "aardvark")
     assert len(_ids(scratch.url, "stub")) == 1  # the dropped stub is gone too
+
+
+def test_a_file_that_stops_parsing_keeps_its_rows(scratch: Cluster, tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    a = _record(root / "a.md", "Zebra crossing", related=1)
+    _record(root / "c.md", "Yak herding")
+    sync.sync_cluster([root], scratch.url)
+    a.write_text("no front matter, zebra\n", "utf-8")
+    report = sync.sync_cluster([root], scratch.url)
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 0, 0, 1)
+    (skipped,) = report.skipped
+    assert skipped.path == str(a) and skipped.error.endswith(KEPT_VERSION)
+    assert report.documents == 3 and _ids(scratch.url, "zebra")  # the article and its stub stay
+    _record(a, "Zebra crossing mended")
+    mended = sync.sync_cluster([root], scratch.url)
+    assert (mended.updated, mended.deleted, mended.documents) == (1, 0, 2)
 
 
 def test_full_resends_everything_and_drops_what_it_did_not_send(scratch: Cluster, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ import search.storage.writers
 from search import build_index, open_index
 from search.errors import EmptySourceError, IndexNotFoundError, UsageError
 from search.records import Article, parse_record
+from search.results import KEPT_VERSION
 from search.storage.store import Store
 
 RecordWriter = Callable[..., Path]
@@ -231,7 +232,9 @@ def test_renamed_file_is_one_deletion_and_one_addition(write_record: RecordWrite
     assert hit.path == str(new)
 
 
-def test_file_that_stops_parsing_leaves_results_and_is_reported(write_record: RecordWriter, tmp_path: Path) -> None:
+def test_file_that_stops_parsing_keeps_its_indexed_version_and_is_reported(
+    write_record: RecordWriter, tmp_path: Path
+) -> None:
     index_dir = tmp_path / "index"
     write_record("a.md", record("Alpha aardvark"))
     broken = write_record("b.md", record("Bravo bison", "Bison stub"))
@@ -240,21 +243,44 @@ def test_file_that_stops_parsing_leaves_results_and_is_reported(write_record: Re
 
     broken.write_text("no front matter here, bison\n", "utf-8")
     report = build_index([tmp_path / "records"], index_dir)
-    # its old version (article and stub) left the index: that is the one deletion
-    assert counts(report) == (0, 0, 1, 1, 1)
-    (skipped,) = report.skipped
-    assert skipped.path == str(broken) and skipped.error
-    assert titles(index_dir, "bison") == set()
-    assert report.documents == 1
-
-    # still broken: reported again, nothing else to delete
-    report = build_index([tmp_path / "records"], index_dir)
+    # nothing indexed is lost: its last good version (article and stub) stays
     assert counts(report) == (0, 0, 0, 1, 1)
+    (skipped,) = report.skipped
+    assert skipped.path == str(broken)
+    assert "does not start with '---'" in skipped.error and skipped.error.endswith(KEPT_VERSION)
+    assert titles(index_dir, "bison") == {"Bravo bison", "Bison stub"}
+    assert report.documents == 3
 
+    # still broken: tried and reported again, still kept
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 0, 0, 1, 1) and report.skipped[0].error.endswith(KEPT_VERSION)
+    assert titles(index_dir, "bison") == {"Bravo bison", "Bison stub"}
+
+    # mended: the new version replaces the kept one
     write_record("b.md", record("Bravo bison"))
     report = build_index([tmp_path / "records"], index_dir)
-    assert counts(report) == (1, 0, 0, 1, 0)
+    assert counts(report) == (0, 1, 0, 1, 0)
     assert titles(index_dir, "bison") == {"Bravo bison"}
+
+    # deleted while broken: its kept version goes with it
+    broken.write_text("---\ntitle: [unclosed\n---\n", "utf-8")
+    build_index([tmp_path / "records"], index_dir)
+    broken.unlink()
+    report = build_index([tmp_path / "records"], index_dir)
+    assert counts(report) == (0, 0, 1, 1, 0)
+    assert titles(index_dir, "bison") == set()
+
+
+def test_a_new_file_that_does_not_parse_is_reported_without_the_kept_note(
+    write_record: RecordWriter, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir)
+    bad = write_record("b.md", "no front matter\n")
+    report = build_index([tmp_path / "records"], index_dir)
+    (skipped,) = report.skipped
+    assert skipped.path == str(bad) and KEPT_VERSION not in skipped.error
 
 
 def test_deletion_is_scoped_to_the_given_roots(write_record: RecordWriter, tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ an ordinary ``search index`` (the next writer removes leftovers).
 A record file under the roots that is not indexed because it is invalid
 (it does not parse, or its name is not UTF-8) is a note, kind ``invalid``,
 not a problem: no reindex can add it, so it does not fail the check (exit 0).
+So is an indexed file that changed and no longer parses: a reindex keeps
+the version indexed before, and no reindex can do better until it is mended.
 An empty index is a valid index.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 from search.errors import IndexCorruptError, RecordError, SearchError
 from search.storage import sidecar
 from search.records import load_record, walk
+from search.results import KEPT_VERSION
 from search.storage.schema import TEXT_FIELD, decode_source, indexed_sources, unpack_record
 from search.storage.store import Store, file_digest
 
@@ -140,7 +143,12 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
                 problems.append(Problem("vanished", "indexed, but the file is gone or unreadable", path))
                 continue
             if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
-                problems.append(Problem("stale", "the file changed since it was indexed", path))
+                broken = _not_indexable(path)
+                if broken is None:
+                    problems.append(Problem("stale", "the file changed since it was indexed", path))
+                else:  # a reindex keeps the version indexed before (search.indexing.indexer)
+                    detail = f"changed since it was indexed and {broken}; {KEPT_VERSION}"
+                    problems.append(Problem("invalid", detail, path))
     if paths and not any(p.kind in DAMAGED for p in problems):
         for item in walk([str(Path(p).absolute()) for p in paths]):
             if isinstance(item, RecordError):
@@ -156,13 +164,21 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
 
 def _unindexed(path: str) -> Problem:
     """A record file the index lacks: `missing` (a reindex adds it), or `invalid` (none will)."""
+    broken = _not_indexable(path)
+    if broken is not None:
+        return Problem("invalid", broken, path)
+    return Problem("missing", "a record file that is not in the index yet", path)
+
+
+def _not_indexable(path: str) -> str | None:
+    """Why the record file at `path` cannot be indexed now, or None if it can."""
     try:
         load_record(path)
     except RecordError as exc:
         where = "" if exc.line is None else f"line {exc.line}: "
         what = exc.problem if exc.field is None else f"field '{exc.field}': {exc.problem}"
-        return Problem("invalid", f"not indexable: {where}{what}", path)
-    return Problem("missing", "a record file that is not in the index yet", path)
+        return f"not indexable: {where}{what}"
+    return None
 
 
 def _leftovers(store: Store, gen: Path) -> list[Problem]:

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, normalise_roots, walk
-from search.results import IndexReport, Skipped
+from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage.schema import article_documents, indexed_sources, unpack_record
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
@@ -258,7 +258,7 @@ def build_index(
     report = IndexReport(
         added=counts["added"],
         updated=counts["updated"],
-        deleted=len(indexed) + counts["failed"],
+        deleted=len(indexed),
         unchanged=unchanged + counts["same"],
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
@@ -394,7 +394,7 @@ def _apply(
     """Parse `tasks` and write them, committing every COMMIT_EVERY files.
 
     `inherited`: descriptors (the index lock) that helper processes close."""
-    counts: dict[str, Any] = {"added": 0, "updated": 0, "failed": 0, "same": 0, "warnings": []}
+    counts: dict[str, Any] = {"added": 0, "updated": 0, "same": 0, "warnings": []}
     total = len(tasks)
     if progress:
         progress(0, total)
@@ -419,12 +419,14 @@ def _apply(
                 # file is neither parsed now nor read again by later runs.
                 loaded = stored.get(loaded)
             known = loaded.path in was_indexed
-            if known:
-                doomed.append(loaded.path)
             if loaded.article is None:
-                skipped.append(Skipped(loaded.path, loaded.error or "unreadable"))
-                counts["failed"] += known
+                # Nothing indexed is lost to a broken or unreadable file: its last good
+                # version stays, under its old stat, so the next run tries it again.
+                error = loaded.error or "unreadable"
+                skipped.append(Skipped(loaded.path, f"{error}; {KEPT_VERSION}" if known else error))
             else:
+                if known:
+                    doomed.append(loaded.path)
                 # One record's documents (the article, then its stubs) stay together: in one
                 # batch of the parallel writer, so in one segment, whose columns (the
                 # article's `source`) are then never missing from a segment of stubs alone.

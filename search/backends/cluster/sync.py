@@ -41,7 +41,7 @@ from search.backends.cluster import rows, sphinxql, tables
 from search.backends.cluster.url import Endpoint, connect, parse, shard_endpoints
 from search.errors import BackendError, EmptySourceError, FolderError, RecordError
 from search.records import Article, Limits, normalise_roots, parse_record, read_source, walk
-from search.results import IndexReport, Skipped
+from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage.schema import doc_id
 
 log = logging.getLogger(__name__)
@@ -296,10 +296,8 @@ def _send_file(
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         article = parse_record(data, Path(path), limits)
     except RecordError as exc:
-        skipped.append(Skipped(path, str(exc)))
-        if entry is not None:  # a file that now fails loses its old version, as in the embedded index
-            shard.deletes += [rows.sphinx_id(article_id), *rows.stub_ids(article_id, 1, entry.stubs)]
-            counts["deleted"] += 1
+        # Its rows, if any, stay as they are, under their old stat: the next run tries again.
+        skipped.append(Skipped(path, f"{exc}; {KEPT_VERSION}" if entry is not None else str(exc)))
         return
     batch = rows.article_rows(article, size, mtime_ns, digest)
     if batches is not None and (entry is None or entry.digest != digest):
