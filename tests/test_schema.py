@@ -3,6 +3,7 @@ and an Article becomes the documents the query side expects."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -226,3 +227,53 @@ def test_indexed_sources_reads_every_segment_as_whoosh_does(churned_index: Path)
         ix.close()
     assert found == expected
     assert len(found) == len([p for p in records.iterdir() if p.is_file()])
+
+
+def _stored_column_bytes(index_dir: Path) -> int:
+    """The bytes of the stored-fields column of every segment of an index."""
+    from whoosh.filedb.filestore import FileStorage
+
+    from search.storage.store import Store
+
+    ix = FileStorage(str(Store(index_dir).current_dir()), readonly=True, supports_mmap=False).open_index()
+    total = 0
+    for segment in ix._segments():
+        storage = segment.open_compound_file(ix.storage)
+        total += sum(storage.file_length(name) for name in storage.list() if name.endswith("._stored.col"))
+        storage.close()
+    ix.close()
+    return total
+
+
+def test_a_record_is_compressed_once_with_the_other_stored_fields(tmp_path: Path) -> None:
+    """The stored record is the record's JSON text, which the stored-fields
+    column compresses with the title and excerpt it repeats; compressed on
+    its own first, it was pickled as latin-1 text and compressed again, and
+    the excerpt it repeats was compressed a second time on its own."""
+    import random
+    import zlib
+
+    from search import build_index
+
+    rng = random.Random(7)
+    vocabulary = [f"{a}{b}" for a in ("cocoa", "grain", "oil", "trade", "bank", "rate") for b in ("s", "ed", "ing", "")]
+    vocabulary += ["the", "of", "said", "mln", "dlrs", "pct", "in", "to", "a", "for", "year", "U.S."]
+    body = " ".join(rng.choice(vocabulary) + rng.choice(["", "", "", ",", "."]) for _ in range(2000))
+    excerpt = " ".join(rng.choice(vocabulary) for _ in range(300))
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        f"---\ntitle: Cocoa exports rise\nexcerpt: {excerpt}\npublishedDateTime: 2020-02-12T04:00:00Z\n---\n\n{body}\n",
+        "utf-8",
+    )
+    build_index([folder], tmp_path / "index", procs=1)
+    record = {"title": "Cocoa exports rise", "excerpt": excerpt, "publishedDateTime": "2020-02-12T04:00:00Z", "body": body}
+    alone = len(zlib.compress(json.dumps(record, ensure_ascii=False).encode("utf-8"), 3))
+    # The rest (the path, id, field names, dates) is some 400 bytes; the
+    # excerpt compressed a second time, apart from the record, was 1,000 more.
+    assert _stored_column_bytes(tmp_path / "index") < alone + 700
+
+
+def test_a_record_is_stored_as_its_json_text() -> None:
+    record = {"title": "Ünïcode", "topics": ["AI"], "body": "x" * 100}
+    assert json.loads(pack_record(record)) == record

@@ -223,6 +223,20 @@ def test_other_schema_version_is_refused_with_a_hint_and_full_rebuild_fixes_it(s
     exercise(index_dir)
 
 
+def test_an_index_of_the_previous_layout_is_refused_naming_it_and_full_rebuilds_it(seed_copy: Path) -> None:
+    """Layout 6 stored each record compressed on its own; this version reads
+    the record as JSON text, so such an index is refused, never misread."""
+    manifest_path = seed_copy / "gen-000001" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["schema_version"] = 6
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(SchemaVersionError) as opened:
+        open_index(seed_copy)
+    assert str(seed_copy) in str(opened.value) and "--full" in (opened.value.hint or "")
+    assert build_index([SEEDS], seed_copy, full=True).added == N_SEEDS
+    exercise(seed_copy)
+
+
 # -- a damaged index folder ----------------------------------------------------------------
 
 
