@@ -1061,3 +1061,123 @@ def test_a_set_tag_on_a_scalar_is_a_record_error(tmp_path: Path) -> None:
         with pytest.raises(RecordError) as caught:
             load_record(path)
         assert str(path) in str(caught.value)
+
+
+# --- the simple-front-matter reader (records._simple_yaml) ----------------------------------------
+
+
+def _typed(value: Any) -> Any:
+    """A value with every type spelled out: True == 1 and 1.0 == 1 would hide a wrong type."""
+    if isinstance(value, dict):
+        return ("dict", [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def _pyyaml(text: str) -> tuple[Any, bool] | None:
+    """What the records' PyYAML loader makes of `text` (and whether a key repeats), None if it fails."""
+    loader = search.records._Loader(text)
+    try:
+        return loader.get_single_data(), bool(loader.repeated)
+    except Exception:  # noqa: BLE001 - any failure: the simple reader must have declined
+        return None
+    finally:
+        loader.dispose()
+
+
+_KEYS = ["title", "excerpt", "a-b", "_x", "y", "n", "yes", "No", "on", "OFF", "null", "Null", "true", "x1", "topics", "<<"]
+_SCALARS = [
+    "", "~", "null", "NULL", "yes", "No", "on", "y", "12", "-5", "+3", "0x1F", "0o17", "017", "0b101", "1_000", "1:30",
+    "190:20:30", "3.5", "1e3", "1.5e3", ".inf", "-.Inf", ".nan", "2020-01-01", "2020-13-45", "1987-02-26T16:35:16Z",
+    "2001-12-14 21:59:43.10 -5", "a: b", "a:b", "a #b", "a#b", "x:", "'q'", "'it''s'", "'bad'q'", "''", "'", '"x"',
+    '""', '"', '"a\\nb"', '"a"b"', '"it\'s"', "<<", "=", "[a, b]", "{a: 1}", "&a x", "*a", "!!str 5", "!x y", "| x",
+    "> x", "%x", "@x", "`x", "? x", "-x", "- x", ":x", ",x", "http://x.y/z?q=1#f", "U.S. rates", "a  b",
+    "N.Z. TRADING BANK", "café", "0", "-0", "00", "1__0", "0x_", "12:", "a\tb", "a\u2028b", "a\ufeffb",
+]  # fmt: skip
+
+
+@st.composite
+def _front_matter(draw: st.DrawFn) -> str:
+    """Front matter made of the shapes the simple reader takes, and of the ones it must not mistake for them."""
+    scalar = st.one_of(st.sampled_from(_SCALARS), st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=12))
+    key = st.one_of(st.sampled_from(_KEYS), st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,6}", fullmatch=True))
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        shape = draw(st.sampled_from(["scalar", "list", "mapping", "blank", "comment", "stray"]))
+        sep = draw(st.sampled_from([": ", ":  ", ":"]))
+        name = draw(key)
+        if shape == "scalar":
+            lines.append(f"{name}{sep}{draw(scalar)}{draw(st.sampled_from(['', ' ', '  # c']))}")
+        elif shape in ("list", "mapping"):
+            lines.append(f"{name}:{draw(st.sampled_from(['', ' ']))}")
+            indent = " " * draw(st.sampled_from([0, 2, 4]) if shape == "list" else st.sampled_from([1, 2, 4]))
+            for _ in range(draw(st.integers(0, 3))):
+                if shape == "list":
+                    lines.append(f"{indent}{draw(st.sampled_from(['- ', '-', '-  ']))}{draw(scalar)}")
+                else:
+                    inner_indent = indent if draw(st.booleans()) else indent + " "
+                    lines.append(f"{inner_indent}{draw(key)}{draw(st.sampled_from([': ', ':']))}{draw(scalar)}")
+        elif shape == "blank":
+            lines.append(draw(st.sampled_from(["", "  ", "\u00a0"])))
+        elif shape == "comment":
+            lines.append(draw(st.sampled_from(["# note", "  # note", "#"])))
+        else:
+            lines.append(draw(st.sampled_from(["  continued", "- item", "-5", "--- x", "... x", "%YAML 1.1", "\tkey: v"])))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=600, deadline=None)
+@given(_front_matter())
+def test_the_simple_reader_reads_front_matter_as_pyyaml_does_or_declines_it(text: str) -> None:
+    simple = search.records._simple_yaml(text)
+    if simple is None:
+        return
+    loaded = _pyyaml(text)
+    assert loaded is not None, "PyYAML refuses what the simple reader read"
+    value, repeated = loaded
+    assert not repeated, "a repeated key must go to PyYAML, which warns of it"
+    assert _typed(simple) == _typed(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title: x\nexcerpt: a\n  continued\n", "title: x\ntitle: y\n", "yes: x\n", "title: 'a\nb'\n",
+        "title: x # comment\n", 'title: "a\\tb"\n', "title: &a x\nother: *a\n", "title: [a, b]\n",
+        "provider:\n  name: a\n    deeper: b\n", "topics:\n- a\n  - b\n", "title: x\n<<: {a: 1}\n",
+        "title: x\n\tkey: v\n", "- a\n- b\n", "title: a\u2028b\n",
+    ],
+)  # fmt: skip
+def test_the_simple_reader_declines_what_only_pyyaml_reads_right(text: str) -> None:
+    assert search.records._simple_yaml(text) is None
+
+
+def test_a_newswire_record_is_read_without_pyyamls_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Any) -> None:
+        raise AssertionError("PyYAML's parser ran")
+
+    monkeypatch.setattr(search.records._Loader, "get_single_data", refuse)
+    article = parse(front(
+        "category: news", "title: N.Z. TRADING BANK DEPOSIT GROWTH RISES SLIGHTLY",
+        "excerpt: New Zealand's trading bank deposit growth rose 2.6 pct in January.",
+        "publishedDateTime: 1987-02-26T16:35:16Z", "type: article", "quality: 71", 'webUrl: "https://example.com/a"',
+        "provider:", "  name: Reuters", "  domain: reuters.com", "topics:", "- money-supply", "places:", "- new-zealand",
+        body="New Zealand's trading bank seasonally adjusted deposit growth rose 2.6 pct.\n",
+    ))  # fmt: skip
+    assert article.title == "N.Z. TRADING BANK DEPOSIT GROWTH RISES SLIGHTLY"
+    assert article.published == datetime(1987, 2, 26, 16, 35, 16, tzinfo=UTC)
+    assert article.provider == Provider("Reuters", "reuters.com") and article.topics == ("money-supply",)
+    assert article.quality == 71 and article.url == "https://example.com/a"
+    assert article.extra == {"places": ["new-zealand"]}
+    assert article.warnings == ()
+
+
+def test_every_seed_reads_the_same_through_the_simple_reader_and_pyyaml() -> None:
+    for seed in sorted(SEEDS.iterdir()):
+        text = seed.read_text(encoding="utf-8")
+        matter = text.split("\n---\n", 1)[0].removeprefix("---\n") + "\n"
+        simple = search.records._simple_yaml(matter)
+        if simple is not None:
+            loaded = _pyyaml(matter)
+            assert loaded is not None and _typed(simple) == _typed(loaded[0]), seed.name
