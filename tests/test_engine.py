@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search import build_index, open_index
 from search.backends import query
@@ -140,6 +142,74 @@ def test_every_result_of_a_large_page_matches(churned: Index) -> None:
 )
 def test_near_is_whooshs_ordered_span_near(positions: list[list[int]], slop: int, near: bool) -> None:
     assert _near(positions, slop) is near
+
+
+_POSITIONS = st.lists(st.lists(st.integers(0, 40), max_size=8).map(sorted), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents=st.lists(_POSITIONS, min_size=1, max_size=5), slop=st.integers(1, 4))
+def test_the_vectorised_phrase_check_is_near_for_every_document_at_once(
+    documents: list[list[list[int]]], slop: int
+) -> None:
+    """engine._follow, word after word over the position keys of several
+    documents together, keeps a document exactly when _near holds for it."""
+    import numpy as np
+
+    from search.backends.engine import _POSITION_BITS, _follow
+
+    words = max(len(d) for d in documents)
+    lists = [d + [[]] * (words - len(d)) for d in documents]  # a missing word: no positions
+    ends: Any = None
+    for w in range(words):
+        keys = np.array(
+            sorted({(doc << _POSITION_BITS) | p for doc, d in enumerate(lists) for p in d[w]}), dtype=np.int64
+        )
+        ends = keys if ends is None else _follow(ends, keys, slop)
+    kept = sorted(set((ends >> _POSITION_BITS).tolist()))
+    assert kept == [doc for doc, d in enumerate(lists) if _near(d, slop)]
+
+
+@pytest.mark.parametrize(
+    "words", [["central", "bank"], ["facial", "recognit"], ["electr", "bus", "fleet"], ["rate", "rate"], ["xyzzy", "bank"]]
+)
+def test_the_proximity_bonus_of_a_window_is_the_phrase_score_of_its_documents(churned: Index, words: list[str]) -> None:
+    """Engine.phrase_bonus(docs), in the order asked, is phrase_matches' score
+    of each (0.0 where the words are not near), as the ranking's window reads it."""
+    import numpy as np
+    from whoosh import query as wq
+
+    from search.storage.schema import TEXT_FIELD
+
+    fast = churned._ensure().engine()
+    fast.start()
+    phrase = wq.Phrase(TEXT_FIELD, words, slop=3, boost=1.5)
+    mask, scores = fast.phrase_matches(phrase)
+    docs = np.arange(fast.n, dtype=np.int64)[::-1].copy()
+    assert fast.phrase_bonus(phrase, docs).tolist() == scores[docs].tolist()
+    assert fast.phrase_bonus(phrase, docs[:0]).tolist() == []
+    if words[0] in ("central", "facial"):
+        assert mask.any()  # premise: the words are near somewhere
+
+
+def test_the_title_postings_come_from_the_side_car_arrays(churned: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every segment's side-car, the exact-title factor reads no
+    Whoosh posting block: the title postings are those side-car postings
+    whose weight is above their frequency."""
+    from search.backends import titles
+    from search.planning import ranking
+    from search.planning.request import SearchRequest
+
+    def refuse(*args: object, **kwargs: object) -> Any:
+        raise AssertionError("read Whoosh's title postings")
+
+    context = churned._ensure()
+    expected = ranking.TitleMatch(context.searcher, ["central", "bank"]).found
+    monkeypatch.setattr(titles.FieldPostings, "lookup", refuse)
+    monkeypatch.setattr(titles.FieldPostings, "docs_of", refuse)
+    monkeypatch.setattr(titles, "_blocks", refuse)
+    assert context.title_match(SearchRequest(text="central bank"), ["central", "bank"], None).found == expected
+    assert expected  # premise: some titles are lifted
 
 
 @pytest.mark.parametrize("options", [{}, {"collapse": False}, {"topics": ["Technology", "AI"]}], ids=str)

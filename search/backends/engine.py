@@ -222,30 +222,6 @@ class Engine:
             mask &= self.term_mask(q.text)
         return mask
 
-    def positions(self, text: str | bytes, docnums: Iterable[int]) -> dict[int, list[int]]:
-        """docnum -> positions of a term, for those of `docnums` that have it."""
-        term = _bytes(text)
-        wanted_all = np.unique(np.fromiter(docnums, dtype=np.int64))
-        out: dict[int, list[int]] = {}
-        for segment in self.segments:
-            if self.deadline.expired():
-                break
-            lo, hi = np.searchsorted(wanted_all, [segment.offset, segment.offset + segment.count])
-            if lo == hi or segment.arrays is None:
-                continue
-            got = segment.arrays.term_positions(term)
-            if got is None:
-                continue
-            local, offsets, positions = got
-            wanted = wanted_all[lo:hi] - segment.offset
-            at = np.searchsorted(local, wanted)
-            inside = at < len(local)
-            at, wanted = at[inside], wanted[inside]
-            hit = local[at] == wanted
-            for doc, i in zip((wanted[hit] + segment.offset).tolist(), at[hit].tolist(), strict=True):
-                out[doc] = positions[offsets[i] : offsets[i + 1]].tolist()
-        return out
-
     # -- the query algebra -------------------------------------------------------------------------
 
     def matches(self, q: query.Query, among: Any = None) -> Matches:
@@ -325,21 +301,77 @@ class Engine:
             for docs, _ in parts[1:]:
                 common = np.intersect1d(common, docs, assume_unique=True)
         mask, scores = self.empty()
-        if not len(common):
-            return mask, scores
-        docs_list = common.tolist()
-        found = [self.positions(word, docs_list) for word in q.words]
-        kept = [d for d in docs_list if _near([f.get(d, []) for f in found], q.slop)]
-        if not kept:
-            return mask, scores
-        chosen = np.asarray(kept, dtype=np.int64)
-        # The words' scores summed from 0.0 in the words' order, for the kept documents only.
-        total = np.zeros(len(chosen), dtype=np.float64)
-        for docs, part in parts:
-            total += part[np.searchsorted(docs, chosen)]
+        chosen, total = self._phrase_scores(q, parts, common)
         mask[chosen] = True
         scores[chosen] = q.boost * total
         return mask, scores
+
+    def phrase_bonus(self, q: query.Phrase, docs: Any) -> Any:
+        """float64[len(docs)]: phrase_matches(q)'s score of each of `docs`
+        (int64 docnums, any order, distinct), 0.0 where the phrase is not
+        there; the proximity bonus's window asks this of its documents."""
+        out = np.zeros(len(docs), dtype=np.float64)
+        parts = [self.postings(word) for word in q.words]
+        if not parts or not all(len(found) for found, _ in parts) or not len(docs):
+            return out
+        common = np.unique(docs)
+        for found, _ in parts:
+            common = common[_holds(found, common)]
+        chosen, total = self._phrase_scores(q, parts, common)
+        if len(chosen):
+            at = np.minimum(np.searchsorted(chosen, docs), len(chosen) - 1)
+            hit = chosen[at] == docs
+            out[hit] = q.boost * total[at[hit]]
+        return out
+
+    def _phrase_scores(self, q: query.Phrase, parts: list[tuple[Any, Any]], common: Any) -> tuple[Any, Any]:
+        """The documents of `common` (ascending, each holding every word)
+        where q's words occur in order within its slop, and the sum of the
+        words' scores there (from 0.0, in the words' order)."""
+        if not len(common):
+            return common, np.zeros(0, dtype=np.float64)
+        ends: Any = None
+        for word in q.words:
+            keys = self.position_keys(word, common)
+            ends = keys if ends is None else _follow(ends, keys, q.slop)
+            if not len(ends):
+                break
+        chosen = np.unique(ends >> _POSITION_BITS)
+        total = np.zeros(len(chosen), dtype=np.float64)
+        if len(chosen):
+            for docs, part in parts:
+                total += part[np.searchsorted(docs, chosen)]
+        return chosen, total
+
+    def position_keys(self, text: str | bytes, docnums: Any) -> Any:
+        """The positions of a term in those of `docnums` (int64, ascending)
+        that have it, as sorted int64 keys docnum << _POSITION_BITS | position."""
+        term = _bytes(text)
+        found: list[Any] = []
+        for segment in self.segments:
+            if self.deadline.expired():
+                break
+            lo, hi = np.searchsorted(docnums, [segment.offset, segment.offset + segment.count])
+            if lo == hi or segment.arrays is None:
+                continue
+            got = segment.arrays.term_positions(term)
+            if got is None:
+                continue
+            local, offsets, positions = got
+            wanted = docnums[lo:hi] - segment.offset
+            at = np.minimum(np.searchsorted(local, wanted), len(local) - 1)
+            hit = local[at] == wanted
+            at = at[hit]
+            starts = offsets[at]
+            counts = offsets[at + 1] - starts
+            # Each posting's run of positions, gathered in one index array.
+            before = np.cumsum(counts) - counts
+            gather = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - before, counts)
+            docs = np.repeat(wanted[hit] + segment.offset, counts)
+            found.append((docs << _POSITION_BITS) | positions[gather].astype(np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        return found[0] if len(found) == 1 else np.concatenate(found)
 
     # -- the dictionary interface (explain, similar) ----------------------------------------------
 
@@ -398,13 +430,15 @@ def top_of(values: Any, mask: Any, count: int) -> list[tuple[int, float]]:
 def rank_matches(
     found: Matches,
     wanted: int,
-    bonus: Callable[[list[int]], Scores] | None = None,
+    bonus: Callable[[Any], Any] | None = None,
     factor: Callable[[int], float] | None = None,
     candidates: Any = None,
 ) -> list[tuple[int, float]]:
     """rank() over (mask, scores) arrays: the best `wanted` as (docnum, final
     score), best first, ties by docnum; final = (score + bonus) x factor, the
-    bonus only for documents in `candidates` (a mask; default all)."""
+    bonus only for documents in `candidates` (a mask; default all).
+    bonus(docs) gives the bonus of each of an array of docnums (0.0: none),
+    as an array."""
     mask, scores = found
     finals = scores
     if factor:
@@ -417,16 +451,22 @@ def rank_matches(
     if not hopeful.any():
         return top_of(finals, mask, wanted)
     # The best of the others are final: only they, and candidates, can be on the page.
-    settled = dict(top_of(finals, mask & ~hopeful, wanted))
+    settled = top_of(finals, mask & ~hopeful, wanted)
+    settled_docs = np.array([d for d, _ in settled], dtype=np.int64)
+    settled_finals = np.array([f for _, f in settled], dtype=np.float64)
     window = max(BONUS_WINDOW, wanted)
     while True:
         ordered = top_of(finals, hopeful, window + 1)
-        inside, outside = ordered[:window], ordered[window:]
-        extra = bonus([d for d, _ in inside])
-        rescored = {
-            d: (float(scores[d]) + extra.get(d, 0.0)) * (factor(d) if factor else 1.0) for d, _ in inside
-        }
-        best = best_of({**settled, **rescored}, wanted)
+        inside = np.array([d for d, _ in ordered[:window]], dtype=np.int64)
+        outside = ordered[window:]
+        # (score + bonus) x factor, as rank() computes it per document (x + 0.0 == x, x * 1.0 == x).
+        rescored = scores[inside] + bonus(inside)
+        if factor:
+            rescored = rescored * factor_values(factor, inside)
+        docs = np.concatenate((settled_docs, inside))
+        values = np.concatenate((settled_finals, rescored))
+        order = np.lexsort((docs, -values))[:wanted]
+        best = list(zip(docs[order].tolist(), values[order].tolist(), strict=True))
         # A candidate outside the window scores at most twice its present score.
         if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
             return best
@@ -434,7 +474,7 @@ def rank_matches(
 
 
 def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
-    """factor(d) for each of `docs` (ascending), as float64.
+    """factor(d) for each of `docs` (docnums in any order), as float64.
 
     The default ranking's only factor is the exact-title one (a dictionary
     of the documents it lifts, 1.0 for the rest): that is looked up with
@@ -458,6 +498,23 @@ def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
             values[hit] = lifted[at[hit]]
         return values
     return np.fromiter((factor(d) for d in docs.tolist()), dtype=np.float64, count=len(docs))
+
+
+#: A position key's document number is shifted past this many bits: more than
+#: any position (u32 in the side-car) plus a slop, so that a key minus the slop
+#: never reaches the keys of the document before.
+_POSITION_BITS = 33
+
+
+def _follow(ends: Any, keys: Any, slop: int) -> Any:
+    """The keys of `keys` (sorted) that come 1 to `slop` positions after one
+    of `ends` (sorted) in the same document: _near's spans grown by one word,
+    for every document at once (a span's start never matters, only whether
+    some span reaches the last word, so the spans' ends are enough)."""
+    at = np.searchsorted(ends, keys - slop)
+    ok = at < len(ends)
+    ok[ok] = ends[at[ok]] <= keys[ok] - 1
+    return keys[ok]
 
 
 def _near(positions: list[list[int]], slop: int) -> bool:

@@ -238,12 +238,12 @@ class SearchContext:
         deletion masks already; the same factor through Whoosh otherwise."""
         if request.sort != "relevance" or not arrays:
             return ranking.TitleMatch(self.searcher, words, deadline)
-        from search.backends.titles import ArrayTitleMatch, FieldPostings
+        from search.backends.titles import ArrayTitleMatch, SideCarTitles
 
         if self._titles is None:
             fast = self.engine()
             leaves = [(segment.reader, segment.offset, segment.live) for segment in fast.segments]
-            self._titles = FieldPostings(leaves, fast.n)
+            self._titles = SideCarTitles(leaves, fast.n, [segment.arrays for segment in fast.segments])
         return ArrayTitleMatch(self.searcher, self._titles, words, deadline)
 
     def dup_keys(self) -> DuplicateKeys:
@@ -562,9 +562,9 @@ def _engine_search(
         for word in proximity.words:
             candidates &= fast.term_mask(word)
 
-        def add_bonus(docs: list[int]) -> engine.Scores:
+        def add_bonus(docs: Any) -> Any:
             assert isinstance(proximity, query.Phrase)
-            return fast.phrase(proximity, docs)
+            return fast.phrase_bonus(proximity, docs)
 
     found = (mask, scores)
 

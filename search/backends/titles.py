@@ -10,6 +10,14 @@ postings are read a Whoosh block at a time (the block's decoded document
 numbers, not a call per posting), deleted documents masked out with the
 engine's per-segment masks, and the weights summed with numpy.
 
+Where the full-text field's side-car holds the title (it does for every
+index this schema writes: the title is the combined field's first part, at
+twice every other part's weight), a word's title postings are the side-car
+postings whose weight exceeds their frequency, as BM25F reads a title
+occurrence (search.planning.ranking.field_tf): SideCarTitles finds them with
+one comparison over postings the query reads anyway, where decoding Whoosh's
+title blocks (pickles and zlib) was a seventh of a Reuters query's time.
+
 The factors are TitleMatch's to the last bit: the same idf weights added in
 the same order from 0.0, the same divisions and the same comparison with
 TITLE_MIN_COVERAGE, the title length from the same length byte (or the
@@ -29,6 +37,7 @@ from whoosh.util.numeric import byte_to_length
 from search.deadline import Deadline
 from search.planning import ranking
 from search.storage import sidecar
+from search.storage.schema import PART_WEIGHTS
 
 #: Whoosh's length byte -> the length doc_field_length() reports (0: none stored).
 _BYTE_LENGTHS = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.float64)
@@ -108,6 +117,64 @@ class FieldPostings:
             raw = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
             found = self._lengths[field] = _BYTE_LENGTHS[raw]
         return found
+
+
+class SideCarTitles(FieldPostings):
+    """FieldPostings of the title read from the full-text field's side-car
+    arrays: a posting whose weight is above its frequency has the word in
+    its title (the title's occurrences weigh INDEX_TITLE_WEIGHT, every other
+    part's 1; a title has the same terms in both fields, from the same
+    analysis).  Other fields, and segments without arrays, read Whoosh's
+    blocks as FieldPostings does."""
+
+    def __init__(self, leaves: Sequence[tuple[Any, int, Any]], size: int, arrays: Sequence[Any]) -> None:
+        """`arrays`: each leaf's sidecar.SegmentArrays of the full-text field (None: none)."""
+        super().__init__(leaves, size)
+        self.arrays = arrays
+        self.usable = (
+            ranking.INDEX_TITLE_WEIGHT > 1
+            and all(weight == 1 for part, weight in PART_WEIGHTS.items() if part != ranking.TITLE_FIELD)
+            and all(a is not None for a, (reader, _o, _l) in zip(arrays, leaves, strict=True) if reader.doc_count_all())
+        )
+
+    def lookup(self, field: str, text: str) -> tuple[int, list[tuple[int, Any]]]:
+        """FieldPostings.lookup: the frequency counts deleted documents too
+        (the side-car keeps their postings, as Whoosh's terms table counts
+        them); each segment's info is the term's index and its title mask."""
+        if field != ranking.TITLE_FIELD or not self.usable:
+            return super().lookup(field, text)
+        term = text.encode("utf-8")
+        found: list[tuple[int, Any]] = []
+        frequency = 0
+        for number, arrays in enumerate(self.arrays):
+            if arrays is None:
+                continue
+            i = arrays.find(term)
+            if i < 0:
+                continue
+            start, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
+            titled = arrays.weights[start:end] > arrays.counts[start:end]
+            count = int(np.count_nonzero(titled))
+            if count:
+                frequency += count
+                found.append((number, (i, titled)))
+        return frequency, found
+
+    def docs_of(self, field: str, text: str, infos: list[tuple[int, Any]], deadline: Deadline) -> Any:
+        if field != ranking.TITLE_FIELD or not self.usable:
+            return super().docs_of(field, text, infos, deadline)
+        parts: list[Any] = []
+        for number, (i, titled) in infos:
+            if deadline.expired():
+                break
+            _reader, offset, live = self.leaves[number]
+            local = self.arrays[number].docs_of(i)[titled]
+            if live is not None:
+                local = local[live[local]]
+            parts.append(local + offset)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _blocks(matcher: Any, deadline: Deadline) -> list[Any]:
