@@ -36,3 +36,22 @@ def test_an_ascii_and_an_accented_text_mark_alike() -> None:
     accented = plain + " Émile"
     assert highlight(plain, terms) == "<em>OIL</em> <em>Prices</em> rose; oily <em>oil</em>-<em>price</em> talk."
     assert highlight(accented, terms) == highlight(plain, terms) + " Émile"
+
+
+_ASCII_PIECES = st.text(alphabet="abcsAST01_.&' -,()", min_size=1, max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    words=st.lists(st.one_of(st.sampled_from(WORDS[:12]), _ASCII_PIECES), max_size=40),
+    seps=st.lists(st.sampled_from([" ", "", ".", "'", "&", ". ", "-", " ("]), min_size=1),
+    query=st.lists(st.sampled_from([*WORDS[:12], "s", "a", "t", "ab", "0", "3"]), min_size=1, max_size=3),
+)
+def test_an_ascii_text_marks_the_words_a_full_scan_marks(words: list[str], seps: list[str], query: list[str]) -> None:
+    """ASCII texts are scanned for the tokens that start with a query term's
+    first letter only; joiners (U.S., AT&T, don't, 1.5) glued to any word
+    around them must not change which tokens that finds."""
+    text = "".join(w + seps[i % len(seps)] for i, w in enumerate(words))
+    assert text.isascii()
+    terms = frozenset(t for t in (analyse_word(fold(w)) for w in query) if t)
+    assert _matches(text, terms) == per_word(text, terms)
