@@ -29,11 +29,12 @@ for that reason, and the byte-identity test is what catches a change.
 
 from __future__ import annotations
 
-import pickle
 from array import array
 from typing import Any
 
 from whoosh.writing import SegmentWriter
+
+from search.storage.positions import decode_positions as decode
 
 #: Whoosh's postings per block (W3Codec's blocklimit).
 BLOCK = 128
@@ -394,26 +395,19 @@ def _write_terms(
 
 
 def decode_positions(values: list[bytes | None]) -> tuple[list[int], list[int]]:
-    """Each posting's count of positions and all positions, from Whoosh's
-    ``Positions`` values (a count, then pickled deltas).  Most values are one
+    """Each posting's count of positions and all positions, from the
+    full-text field's values (search.storage.positions).  Most values are one
     position, shared, so decoding is remembered by value."""
     seen: dict[bytes, list[int]] = {}
     counts: list[int] = []
     positions: list[int] = []
-    loads = pickle.loads
     for value in values:
         if not value:
             counts.append(0)
             continue
         found = seen.get(value)
         if found is None:
-            raw = value if value.endswith(b".") else value + b"."
-            at = 0
-            found = []
-            for delta in loads(raw[4:]):
-                at += delta
-                found.append(at)
-            seen[value] = found
+            found = seen[value] = decode(value)
         counts.append(len(found))
         positions.extend(found)
     return counts, positions
