@@ -705,7 +705,12 @@ class Bench:
         self.results["reindex"] = result
 
     def step_scale(self, n: int) -> dict[str, Any]:
-        folder, index_dir = self.tmp / f"scale-{n}", self.tmp / f"scale-{n}-index"
+        # A kept corpus is written where it is kept: the index names its files by
+        # path, so moving the corpus afterwards would make bench/cluster.py's
+        # reindex of it see every record deleted and added again.
+        home = self.tmp if self.args.scale_keep is None else self.args.scale_keep.resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        folder, index_dir = home / f"scale-{n}", self.tmp / f"scale-{n}-index"
         given: Path | None = self.args.scale_records
         if given is not None:
             # A corpus generate.py wrote beforehand: used as it is (the
@@ -805,11 +810,9 @@ class Bench:
         if self.args.scale_keep is not None:
             # Kept for bench/cluster.py --records/--index: the corpus as the
             # incremental run left it, and the index in step with it.
-            self.args.scale_keep.mkdir(parents=True, exist_ok=True)
-            for kept in (folder, index_dir) if given is None else (index_dir,):
-                shutil.move(kept, self.args.scale_keep / kept.name)
+            shutil.move(index_dir, self.args.scale_keep / index_dir.name)
             log(f"  scale {n:,}: corpus and index kept in {self.args.scale_keep}")
-        if given is None:
+        elif given is None:
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(index_dir, ignore_errors=True)
         return result
@@ -1063,7 +1066,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scale-records", type=Path, default=None, help="with one --scale N: a folder generate.py already wrote"
     )
     parser.add_argument(
-        "--scale-keep", type=Path, default=None, help="move each scale corpus and its index here instead of deleting them"
+        "--scale-keep", type=Path, default=None, help="write each scale corpus here and move its index here, instead of deleting them"
     )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: system temp)")
