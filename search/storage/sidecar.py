@@ -303,37 +303,65 @@ def _term_blocks(reader: Any, field: str, term: bytes, decode: Any) -> Iterator[
         m._next_block()
 
 
+class _Growing:
+    """A numpy array appended to in place, doubling when full: what `encode`
+    gathers a whole segment's postings into, in the file's own narrow types,
+    rather than as a list of small int64 arrays concatenated at the end (some
+    six times the file's size at the peak: 1.33 GB for a segment of 100,000
+    generated records, whose side-car is 71 MB)."""
+
+    def __init__(self, dtype: str, capacity: int = 1 << 16) -> None:
+        import numpy as np
+
+        self.data = np.empty(capacity, dtype)
+        self.size = 0
+
+    def extend(self, values: Any) -> None:
+        import numpy as np
+
+        end = self.size + len(values)
+        if end > self.data.size:
+            grown = np.empty(max(end, 2 * self.data.size), self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+    def array(self) -> Any:
+        return self.data[: self.size]
+
+
 def encode(reader: Any, segment_id: str, field: str) -> bytes:
     """A side-car file's bytes, from one segment reader's postings of `field`."""
     import numpy as np
 
     count = reader.doc_count_all()
     terms: list[bytes] = []
-    doc_parts: list[Any] = []
-    weight_parts: list[Any] = []
+    docs, weights, counts = _Growing("<i4"), _Growing("<f4"), _Growing("<u4")
+    positions = _Growing("<u4")
     post_starts = [0]
-    count_parts: list[Any] = []
-    position_parts: list[Any] = []
-    total = npos = 0
     if field in reader.schema.names() and count:
         decode = reader.schema[field].format.decoder("positions")
         for term in reader.lexicon(field):
-            for ids, weights, decoded in _term_blocks(reader, field, term, decode):
-                doc_parts.append(np.asarray(ids, dtype=np.int64))
-                weight_parts.append(np.asarray(weights, dtype="<f4"))
+            for ids, block_weights, decoded in _term_blocks(reader, field, term, decode):
+                docs.extend(ids)
+                weights.extend(block_weights)
                 block_counts = [len(p) for p in decoded]
-                count_parts.append(np.asarray(block_counts, dtype=np.int64))
-                block_total = sum(block_counts)
-                position_parts.append(np.fromiter(chain.from_iterable(decoded), dtype=np.int64, count=block_total))
-                npos += block_total
-                total += len(ids)
+                counts.extend(block_counts)
+                positions.extend(np.fromiter(chain.from_iterable(decoded), dtype="<u4", count=sum(block_counts)))
             terms.append(term)
-            post_starts.append(total)
-    docs = np.concatenate(doc_parts) if doc_parts else np.zeros(0, np.int64)
-    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, "<f4")
-    counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
-    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
-    return pack(segment_id, count, terms, docs, post_starts, weights, counts, positions, _lengths(reader, field, count))
+            post_starts.append(docs.size)
+    return pack(
+        segment_id,
+        count,
+        terms,
+        docs.array(),
+        post_starts,
+        weights.array(),
+        counts.array(),
+        positions.array(),
+        _lengths(reader, field, count),
+    )
 
 
 def pack(
@@ -356,26 +384,31 @@ def pack(
     segment from; either way the same postings make the same bytes."""
     import numpy as np
 
-    docs = np.asarray(docs, dtype=np.int64)
+    # Integer arrays keep their own (narrow) types: a segment's postings are
+    # the large part of a build's or a merge's memory, so no int64 copies.
+    docs, counts, positions = _integers(docs), _integers(counts), _integers(positions)
     starts = np.asarray(post_starts, dtype=np.int64)
     total = int(starts[-1])
-    counts = np.asarray(counts, dtype=np.int64)
-    positions = np.asarray(positions, dtype=np.int64)
     npos = int(positions.size)
     cumulative = np.zeros(counts.size + 1, np.int64)
     np.cumsum(counts, out=cumulative[1:])
     pos_starts = cumulative[starts]
+    del cumulative
     # Gaps: each posting's docnum less the one before it in its term, the first from 0.
-    gaps = np.diff(docs, prepend=0)
+    gaps = np.empty_like(docs)
+    gaps[:1] = docs[:1]
+    np.subtract(docs[1:], docs[:-1], out=gaps[1:])
     firsts = starts[:-1][starts[:-1] < starts[1:]]
     gaps[firsts] = docs[firsts]
     escaped = gaps >= ESCAPE
     escapes = gaps[escaped]
     esc_starts = np.concatenate(([0], np.cumsum(escaped, dtype=np.int64)))[starts]
+    del escaped
     if escapes.size and int(escapes.max()) >= 1 << 32:
         raise ValueError("a document-number gap does not fit in 32 bits")
-    stored_gaps = np.where(escaped, ESCAPE, gaps).astype("<u1")
-    weights = np.asarray(weights).astype("<f4")
+    stored_gaps = np.minimum(gaps, ESCAPE).astype("<u1")  # 255 where the gap is escaped
+    del gaps
+    weights = np.asarray(weights).astype("<f4", copy=False)
     width = 4
     if weights.size == 0 or np.array_equal(weights, np.floor(weights)):
         top = float(weights.max()) if weights.size else 0.0
@@ -415,24 +448,36 @@ def pack(
         int(escapes.size),
     )
     sec = layout.sections()
-    offsets = _UINTS[offset_width]
-    for name, data in (
-        ("term_starts", term_starts.astype(offsets).tobytes()),
-        ("post_starts", starts.astype(offsets).tobytes()),
-        ("lengths", lengths),
-        ("terms", term_blob),
-        ("gaps", stored_gaps.tobytes()),
-        ("esc_starts", esc_starts.astype(offsets).tobytes()),
-        ("escapes", escapes.astype("<u4").tobytes()),
-        ("weights", stored.tobytes()),
-        ("pos_starts", pos_starts.astype(offsets).tobytes()),
-        ("counts", counts.astype(_UINTS[count_width]).tobytes()),
-        ("positions", positions.astype(_UINTS[pos_width]).tobytes()),
-    ):
+    for name, data in (("lengths", lengths), ("terms", term_blob)):
         at, size = sec[name]
         assert len(data) == size, name
         out[at : at + size] = data
+    offsets = _UINTS[offset_width]
+    for name, values, dtype in (
+        ("term_starts", term_starts, offsets),
+        ("post_starts", starts, offsets),
+        ("gaps", stored_gaps, "<u1"),
+        ("esc_starts", esc_starts, offsets),
+        ("escapes", escapes, "<u4"),
+        ("weights", stored, _WIDTHS[width]),
+        ("pos_starts", pos_starts, offsets),
+        ("counts", counts, _UINTS[count_width]),
+        ("positions", positions, _UINTS[pos_width]),
+    ):
+        at, size = sec[name]
+        assert len(values) * np.dtype(dtype).itemsize == size, name
+        if size:
+            np.frombuffer(out, dtype=dtype, count=len(values), offset=at)[:] = values  # in place, no copy
     return bytes(out)
+
+
+def _integers(values: Any) -> Any:
+    """`values` as a numpy integer array, in its own type if it is one already."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values
+    return np.asarray(values, dtype=np.int64)
 
 
 def _uint_width(largest: int, widths: tuple[int, ...]) -> int:
@@ -549,7 +594,7 @@ def problems(folder: Path, reader: Any, field: str) -> list[str]:
         except StaleArrays as exc:
             found.append(f"side-car {path.name}: {exc}")
             continue
-        if bytes(arrays.buffer) != encode(leaf, segment.segment_id(), field):
+        if memoryview(arrays.buffer) != memoryview(encode(leaf, segment.segment_id(), field)):
             found.append(f"side-car {path.name} does not hold its segment's postings")
     return found
 
