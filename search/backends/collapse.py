@@ -48,6 +48,9 @@ COPY_WINDOW = 12 * 3600
 class DuplicateKeys:
     """Every document's two keys, for one searcher."""
 
+    #: The keys as arrays, for search.backends.columns (made there when first needed).
+    arrays: Any = None
+
     def __init__(self, reader: Any) -> None:
         leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
         chunks: list[bytes] = []

@@ -43,16 +43,16 @@ class ArrayGroups(Groups):
     def __init__(self, keys: DuplicateKeys, matched: Any) -> None:
         docs = np.asarray(matched, dtype=np.int64)
         self.docs = docs
-        # Each half of a document's key (webUrl; title, provider and day) is
-        # 8 bytes, compared as one unsigned integer; all zero means no key.
-        raw = np.frombuffer(keys.keys, dtype="<u8").reshape(-1, 2) if keys.keys else None
         label = docs.copy()
         in_group = np.zeros(len(docs), dtype=bool)
         columns = []
-        if raw is not None and len(docs):
-            for column in (0, 1):
-                values = raw[docs, column]
-                valid = np.flatnonzero(values != 0)
+        shared = _shared_keys(keys) if len(docs) else None
+        if shared is not None:
+            for column, ids in enumerate(shared):
+                # Only a key some other document has too can group a match:
+                # the index-wide shared ones, numbered (most keys are unique).
+                values = ids[docs]
+                valid = np.flatnonzero(values >= 0)
                 if len(valid) and column == 1:
                     # Title keys: as in search.backends.collapse, copies are chained in time order within
                     # COPY_WINDOW (undated with undated), so a key splits into runs of near ones.
@@ -61,8 +61,8 @@ class ArrayGroups(Groups):
                 elif len(valid):
                     _, inverse, counts = np.unique(values[valid], return_inverse=True, return_counts=True)
                 if len(valid):
-                    shared = counts[inverse] > 1
-                    valid, inverse = valid[shared], inverse[shared]
+                    shared_here = counts[inverse] > 1
+                    valid, inverse = valid[shared_here], inverse[shared_here]
                     if len(valid):
                         in_group[valid] = True
                         columns.append((valid, inverse, int(inverse.max()) + 1))
@@ -148,37 +148,78 @@ class ArrayGroups(Groups):
         return picked
 
 
+def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any] | None:
+    """For each half of the duplicate keys (webUrl; title and provider), an
+    int64 per document: a number for its key when some other document of the
+    index has that key too, -1 when it is alone with it or has none; made
+    once per searcher (None: the index has no keys).  A match whose key no
+    other document has is in no group, so a search groups only the others
+    (on Reuters some 5% of a query's matches)."""
+    if keys.arrays is None:
+        if not keys.keys:
+            keys.arrays = False
+        else:
+            raw = np.frombuffer(keys.keys, dtype="<u8").reshape(-1, 2)
+            numbered = []
+            for column in (0, 1):
+                values = raw[:, column]
+                ids = np.full(len(values), -1, dtype=np.int64)
+                keyed = np.flatnonzero(values != 0)
+                _, inverse, counts = np.unique(values[keyed], return_inverse=True, return_counts=True)
+                shared = counts[inverse] > 1
+                ids[keyed[shared]] = inverse[shared]
+                numbered.append(ids)
+            keys.arrays = (numbered[0], numbered[1])
+    return None if keys.arrays is False else keys.arrays
+
+
 class FacetArrays:
-    """Every (document, value) pair of the facet fields, for one searcher."""
+    """Every (document, value) pair of the facet fields, for one searcher,
+    held by document (each document's values of every facet together, value
+    ids numbered across the facets): a search gathers its matches' values and
+    counts them with one bincount, reading the pairs of its matches only
+    rather than testing every pair of the index."""
 
     def __init__(self, reader: Any) -> None:
         self.size = int(reader.doc_count_all())
         self.names: dict[str, list[str]] = {}
-        self.pairs: dict[str, tuple[Any, Any]] = {}
+        #: facet -> its value ids' range [start, end) in the numbering across facets.
+        self.ranges: dict[str, tuple[int, int]] = {}
+        docs: list[Any] = []
+        values: list[Any] = []
+        first = 0
         for facet, field in FACET_FIELDS:
             names: list[str] = []
-            docs: list[Any] = []
-            values: list[Any] = []
-            for value_id, term in enumerate(reader.lexicon(field)):
-                names.append(term.decode("utf-8"))
+            for term in reader.lexicon(field):
                 found = np.fromiter(reader.postings(field, term).all_ids(), dtype=np.int64)
                 docs.append(found)
-                values.append(np.full(len(found), value_id, dtype=np.int64))
+                values.append(np.full(len(found), first + len(names), dtype=np.int64))
+                names.append(term.decode("utf-8"))
             self.names[facet] = names
-            self.pairs[facet] = (
-                np.concatenate(docs) if docs else np.zeros(0, np.int64),
-                np.concatenate(values) if values else np.zeros(0, np.int64),
-            )
+            self.ranges[facet] = (first, first + len(names))
+            first += len(names)
+        self.value_count = first
+        all_docs = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+        all_values = np.concatenate(values) if values else np.zeros(0, np.int64)
+        order = np.argsort(all_docs, kind="stable")
+        self.values = all_values[order]
+        #: The pairs of document d are values[starts[d]:starts[d + 1]].
+        self.starts = np.zeros(self.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(all_docs, minlength=self.size)[: self.size], out=self.starts[1:])
 
     def counts(self, matched: Any) -> Facets:
-        member = np.zeros(self.size, dtype=bool)
-        member[np.asarray(matched, dtype=np.int64)] = True
+        docs = np.asarray(matched, dtype=np.int64)
+        begins = self.starts[docs]
+        lengths = self.starts[docs + 1] - begins
+        # Each match's run of values, gathered in one index array.
+        before = np.cumsum(lengths) - lengths
+        gather = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(begins - before, lengths)
+        counted = np.bincount(self.values[gather], minlength=self.value_count)
         out: dict[str, dict[str, int]] = {}
         for facet, _field in FACET_FIELDS:
-            docs, values = self.pairs[facet]
+            start, end = self.ranges[facet]
             names = self.names[facet]
-            counted = np.bincount(values[member[docs]], minlength=len(names))
-            chosen = np.flatnonzero(counted)
-            named = Counter({names[i]: int(counted[i]) for i in chosen.tolist()})
+            chosen = np.flatnonzero(counted[start:end])
+            named = Counter({names[i]: int(n) for i, n in zip(chosen.tolist(), counted[start + chosen].tolist(), strict=True)})
             out[facet] = _top(named, by_key=facet == "years")
         return Facets(topics=out["topics"], providers=out["providers"], years=out["years"])

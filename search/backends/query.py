@@ -687,7 +687,11 @@ def rank_page(
         groups = array_groups
         copies = array_groups.extra if array_groups else matched[:0]
         total = len(matched) - len(copies)
-        counted = np.setdiff1d(matched, copies, assume_unique=True)
+        counted = matched
+        if len(copies):  # copies: some of matched, both ascending
+            keep = np.ones(len(matched), dtype=bool)
+            keep[np.searchsorted(matched, copies)] = False
+            counted = matched[keep]
     offset = (request.page - 1) * request.limit
     needed = offset + request.limit
     hits: list[Hit] = []
