@@ -114,6 +114,7 @@ class Engine:
             if segment.live is not None:
                 self.live[segment.offset : segment.offset + segment.count] = segment.live
         self.memo: dict[bytes, tuple[Any, Any]] = {}
+        self.found: dict[tuple[int, bytes], tuple[int, Any] | None] = {}
         self.dfs: dict[bytes, int] = {}
         self._masks: dict[int, Any] = {}
         self.deadline = Deadline(None)
@@ -121,7 +122,26 @@ class Engine:
     def start(self, deadline: Deadline | None = None) -> None:
         """Begin a query that must stop by `deadline` (None: no limit)."""
         self.memo = {}
+        self.found = {}
         self.deadline = deadline if deadline is not None else Deadline(None)
+
+    def segment_term(self, number: int, term: bytes) -> tuple[int, Any] | None:
+        """The term in segment `number`'s side-car: its index there and its
+        local docnums (int64, ascending, deleted ones included), or None
+        when the segment lacks it; looked up once a query, as the
+        postings, the positions and the title postings all start there
+        (a binary search of the term table and a decoding each)."""
+        key = (number, term)
+        if key in self.found:
+            return self.found[key]
+        arrays = self.segments[number].arrays
+        found = None
+        if arrays is not None:
+            i = arrays.find(term)
+            if i >= 0:
+                found = (i, arrays.docs_of(i))
+        self.found[key] = found
+        return found
 
     def empty(self) -> Matches:
         return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=np.float64)
@@ -164,13 +184,17 @@ class Engine:
         freq_parts: list[Any] = []
         deadline = self.deadline
         if df and not deadline.expired():
-            for segment in self.segments:
+            for number, segment in enumerate(self.segments):
                 if deadline.expired():
                     break  # a cut query scores the postings read so far: a subset
-                got = segment.arrays.postings_counts(term) if segment.arrays is not None else None
-                if got is None or not len(got[0]):
+                at = self.segment_term(number, term)
+                if at is None or not len(at[1]):
                     continue
-                local, weights, freqs = got
+                i, local = at
+                arrays = segment.arrays
+                assert arrays is not None  # segment_term found the term there
+                begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
+                weights, freqs = arrays.weights[begin:end], arrays.counts[begin:end]
                 # Read in batches that double from FIRST_BATCH postings, with a look
                 # at the clock before each: a cut term keeps a prefix of its postings.
                 start, size = 0, FIRST_BATCH
@@ -348,16 +372,23 @@ class Engine:
         that have it, as sorted int64 keys docnum << _POSITION_BITS | position."""
         term = _bytes(text)
         found: list[Any] = []
-        for segment in self.segments:
+        for number, segment in enumerate(self.segments):
             if self.deadline.expired():
                 break
             lo, hi = np.searchsorted(docnums, [segment.offset, segment.offset + segment.count])
             if lo == hi or segment.arrays is None:
                 continue
-            got = segment.arrays.term_positions(term)
-            if got is None:
+            at_term = self.segment_term(number, term)
+            if at_term is None:
                 continue
-            local, offsets, positions = got
+            i, local = at_term
+            arrays = segment.arrays
+            # sidecar.SegmentArrays.term_positions, from the term's index found above.
+            begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
+            offsets = np.zeros(end - begin + 1, dtype=np.int64)
+            np.cumsum(arrays.counts[begin:end], out=offsets[1:])
+            first = int(arrays.pos_starts[i])
+            positions = arrays.positions[first : first + int(offsets[-1])]
             wanted = docnums[lo:hi] - segment.offset
             at = np.minimum(np.searchsorted(local, wanted), len(local) - 1)
             hit = local[at] == wanted

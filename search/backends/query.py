@@ -243,7 +243,7 @@ class SearchContext:
         if self._titles is None:
             fast = self.engine()
             leaves = [(segment.reader, segment.offset, segment.live) for segment in fast.segments]
-            self._titles = SideCarTitles(leaves, fast.n, [segment.arrays for segment in fast.segments])
+            self._titles = SideCarTitles(leaves, fast.n, fast)
         return ArrayTitleMatch(self.searcher, self._titles, words, deadline)
 
     def dup_keys(self) -> DuplicateKeys:
@@ -383,6 +383,9 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         # The title match is not known yet (it is read on the path chosen here): feedback may still run.
         and context.engine_pays(main, request, _wants_feedback(built, request, factors))
     )
+    if on_engine:
+        # The query's term lookups begin here: the title factor shares them.
+        context.engine().start(deadline)
     if built is not None and not built.empty:
         # Under a sorted order too: a hit's score is the same in every order.
         # A share of the time: a cut list only leaves some titles unboosted.
@@ -522,8 +525,7 @@ def _engine_search(
 
     from search.backends import engine
 
-    fast = context.engine()
-    fast.start(deadline)
+    fast = context.engine()  # started by run_search, before the title factor
     searcher = context.searcher
     usable = ~fast.mask_of(context.hidden, key=context.hidden)
     for negated in built.negative:

@@ -124,51 +124,50 @@ class SideCarTitles(FieldPostings):
     arrays: a posting whose weight is above its frequency has the word in
     its title (the title's occurrences weigh INDEX_TITLE_WEIGHT, every other
     part's 1; a title has the same terms in both fields, from the same
-    analysis).  Other fields, and segments without arrays, read Whoosh's
-    blocks as FieldPostings does."""
+    analysis).  Other fields, and indexes with a segment without arrays,
+    read Whoosh's blocks as FieldPostings does."""
 
-    def __init__(self, leaves: Sequence[tuple[Any, int, Any]], size: int, arrays: Sequence[Any]) -> None:
-        """`arrays`: each leaf's sidecar.SegmentArrays of the full-text field (None: none)."""
+    def __init__(self, leaves: Sequence[tuple[Any, int, Any]], size: int, engine: Any) -> None:
+        """`engine`: the search.backends.engine.Engine of the same segments,
+        whose per-query term lookups (Engine.segment_term) this shares."""
         super().__init__(leaves, size)
-        self.arrays = arrays
+        self.engine = engine
         self.usable = (
             ranking.INDEX_TITLE_WEIGHT > 1
             and all(weight == 1 for part, weight in PART_WEIGHTS.items() if part != ranking.TITLE_FIELD)
-            and all(a is not None for a, (reader, _o, _l) in zip(arrays, leaves, strict=True) if reader.doc_count_all())
+            and all(s.arrays is not None for s in engine.segments if s.count)
         )
 
     def lookup(self, field: str, text: str) -> tuple[int, list[tuple[int, Any]]]:
         """FieldPostings.lookup: the frequency counts deleted documents too
         (the side-car keeps their postings, as Whoosh's terms table counts
-        them); each segment's info is the term's index and its title mask."""
+        them); each segment's info is the term's title docnums there."""
         if field != ranking.TITLE_FIELD or not self.usable:
             return super().lookup(field, text)
         term = text.encode("utf-8")
         found: list[tuple[int, Any]] = []
         frequency = 0
-        for number, arrays in enumerate(self.arrays):
-            if arrays is None:
+        for number, segment in enumerate(self.engine.segments):
+            at = self.engine.segment_term(number, term)
+            if at is None:
                 continue
-            i = arrays.find(term)
-            if i < 0:
-                continue
+            i, local = at
+            arrays = segment.arrays
             start, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
-            titled = arrays.weights[start:end] > arrays.counts[start:end]
-            count = int(np.count_nonzero(titled))
-            if count:
-                frequency += count
-                found.append((number, (i, titled)))
+            titled = local[arrays.weights[start:end] > arrays.counts[start:end]]
+            if len(titled):
+                frequency += len(titled)
+                found.append((number, titled))
         return frequency, found
 
     def docs_of(self, field: str, text: str, infos: list[tuple[int, Any]], deadline: Deadline) -> Any:
         if field != ranking.TITLE_FIELD or not self.usable:
             return super().docs_of(field, text, infos, deadline)
         parts: list[Any] = []
-        for number, (i, titled) in infos:
+        for number, local in infos:
             if deadline.expired():
                 break
             _reader, offset, live = self.leaves[number]
-            local = self.arrays[number].docs_of(i)[titled]
             if live is not None:
                 local = local[live[local]]
             parts.append(local + offset)
