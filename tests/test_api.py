@@ -293,6 +293,66 @@ def test_a_long_lived_index_sees_every_reindex(tmp_path: Path) -> None:
         assert ix.stats().documents == 3
 
 
+def _age(index: Path) -> None:
+    """Set back the modification times the freshness check stamps (CURRENT and the live generation)."""
+    old = datetime.now(timezone.utc).timestamp() - 3600
+    current = index / "CURRENT"
+    for path in (current, index / current.read_text("utf-8").strip()):
+        os.utime(path, (old, old))
+
+
+def test_a_settled_index_is_checked_with_two_stats_and_still_sees_every_reindex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between changes the freshness check is two stat() calls, not a read of
+    CURRENT and a listing of the generation; a commit or a full rebuild
+    after that is still seen by the next search.  Changed in the last
+    seconds (as right after a build), every search makes the full check."""
+    from search.storage.store import Store
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    write(folder, "a.md", "Aardvark first")
+    build_index([folder], tmp_path / "index")
+    full_checks = []
+    original = Store.current_dir
+
+    def counted(self: Store) -> Path:
+        full_checks.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Store, "current_dir", counted)
+    with open_index(tmp_path / "index") as ix:
+        full_checks.clear()
+        titles(ix, "aardvark")
+        titles(ix, "aardvark")
+        assert len(full_checks) == 2  # just built: too recent to trust the stamps
+
+        _age(tmp_path / "index")
+        titles(ix, "aardvark")  # a full check, which finds the stamps settled
+        full_checks.clear()
+        assert titles(ix, "aardvark") == {"Aardvark first"}
+        assert titles(ix, "aardvark") == {"Aardvark first"}
+        assert full_checks == []  # the stamps stood in for it
+
+        write(folder, "b.md", "Aardvark second")
+        build_index([folder], tmp_path / "index")  # a commit in the live generation
+        assert titles(ix, "aardvark") == {"Aardvark first", "Aardvark second"}
+        assert full_checks
+
+        _age(tmp_path / "index")
+        titles(ix, "aardvark")
+        write(folder, "c.md", "Aardvark third")
+        build_index([folder], tmp_path / "index", full=True)  # a new generation, CURRENT replaced
+        assert titles(ix, "aardvark") == {"Aardvark first", "Aardvark second", "Aardvark third"}
+
+        _age(tmp_path / "index")
+        titles(ix, "aardvark")
+        full_checks.clear()
+        ix.refresh()  # asked for: the full check, whatever the stamps say
+        assert full_checks == [1]
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd to count open files")
 def test_a_long_lived_index_keeps_answering_without_leaking(tmp_path: Path) -> None:
     folder = tmp_path / "records"
