@@ -60,6 +60,20 @@ def test_function_words_and_near_stop_words_are_never_fed_back() -> None:
     assert "mln" in feedback_terms(counts, "text", texts, exclude=set(), min_docs=2, typed=["mln"])
 
 
+def test_a_feedback_document_weighs_by_its_first_pass_score() -> None:
+    # RM3's document weights: a term of the best document counts in full, one
+    # of a document scoring a quarter as much counts a quarter.
+    texts = [["cocoa", "bahia"], ["cocoa", "ghana"]]
+    counts = _Counts(1000, {"cocoa": 20, "bahia": 10, "ghana": 10})
+    alike = feedback_terms(counts, "text", texts, exclude=set())
+    assert alike["bahia"] == alike["ghana"]
+    ranked = feedback_terms(counts, "text", texts, exclude=set(), ranked=[8.0, 2.0])
+    assert ranked["ghana"] == pytest.approx(ranked["bahia"] / 4)
+    assert max(ranked, key=ranked.__getitem__) == "cocoa"  # in both: 1 + 1/4 of its idf
+    # No usable scores (none, or all zero): every document weighs alike.
+    assert feedback_terms(counts, "text", texts, exclude=set(), ranked=[0.0, 0.0]) == alike
+
+
 # -- golden queries ------------------------------------------------------------------------------
 
 WIRE = [

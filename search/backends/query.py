@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -306,10 +306,15 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
 
 
 def _feedback(
-    searcher: searching.Searcher, top: list[int], df: Callable[[str], int] | None = None, words: list[str] | None = None
+    searcher: searching.Searcher,
+    top: list[int],
+    df: Callable[[str], int] | None = None,
+    words: list[str] | None = None,
+    ranked: Sequence[float] = (),
 ) -> list[query.Query]:
-    """Pseudo-relevance feedback: the best terms of the top hits `top`,
-    weighted; the query's own words among them gain weight (see search.planning.ranking).
+    """Pseudo-relevance feedback: the best terms of the top hits `top`
+    (each weighing by its first-pass score, `ranked`), weighted; the query's
+    own words among them gain weight (see search.planning.ranking).
     The top hits are those of the query without its filters, so that a
     filter selects documents but never changes a score.  None when the
     top hits show the query names an article (ranking.navigational)."""
@@ -320,7 +325,14 @@ def _feedback(
         if ranking.navigational(words, list(zip(titles, texts, strict=True))):
             return []
     extra = ranking.feedback_terms(
-        searcher, TEXT_FIELD, texts, exclude=set(), min_docs=ranking.FEEDBACK_MIN_DOCS, df=df, typed=words or ()
+        searcher,
+        TEXT_FIELD,
+        texts,
+        exclude=set(),
+        min_docs=ranking.FEEDBACK_MIN_DOCS,
+        df=df,
+        typed=words or (),
+        ranked=ranked,
     )
     return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
 
@@ -424,7 +436,11 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
         if matched and built is not None and _wants_feedback(built, request, factors) and not early.expired():
             unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
             best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
-            expansion = _feedback(searcher, [hit.docnum for hit in best], words=built.words) if not early.fired else []
+            expansion = (
+                _feedback(searcher, [hit.docnum for hit in best], words=built.words, ranked=[hit.score for hit in best])
+                if not early.fired
+                else []
+            )
             if expansion:
                 scored = query.Or([main, *expansion])
                 parts += [("feedback", term) for term in expansion]
@@ -545,8 +561,8 @@ def _engine_search(
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
     if mask.any() and _wants_feedback(built, request, factors) and not deadline.expired():
         # The feedback documents are the best without the filters: a filter never changes a score.
-        best = [d for d, _ in engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)]
-        for expansion in _feedback(searcher, best, fast.df, built.words):
+        best = engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)
+        for expansion in _feedback(searcher, [d for d, _ in best], fast.df, built.words, [s for _, s in best]):
             assert isinstance(expansion, query.Term)
             parts.append(("feedback", expansion))
             docs, part = fast.postings(expansion.text)

@@ -27,7 +27,9 @@ helps; the commits and docs/quality.md give the figures.
 * A word typed twice weighs 1 + ln 2 (a long question repeats its key words).
 * Pseudo-relevance feedback for every query of two words or more,
   Rocchio-style: the FEEDBACK_TERMS best terms of the top
-  FEEDBACK_DOCS hits (by summed tf x idf, in at least FEEDBACK_MIN_DOCS of
+  FEEDBACK_DOCS hits (by summed tf x idf, each document's share weighted by
+  its first-pass score over the best one's, as RM3 weighs a feedback
+  document by its query likelihood, and in at least FEEDBACK_MIN_DOCS of
   them, as Terrier's expansion.mindocuments) are added with weight
   FEEDBACK_WEIGHT times their score over the best one's.  As in Rocchio and
   RM3 the question's own words compete too, so the words central to the top
@@ -273,9 +275,13 @@ def feedback_terms(
     min_docs: int = 1,
     df: Callable[[str], int] | None = None,
     typed: Iterable[str] = (),
+    ranked: Sequence[float] = (),
 ) -> dict[str, float]:
     """The `count` best expansion terms of some top documents (their terms
     given), scored by summed tf x idf; weights normalised to the best one.
+    `ranked`, the documents' first-pass scores, weighs each document by its
+    score over the best one's, as RM3 weighs a feedback document by its
+    query likelihood (without them every document weighs alike).
     Terms in fewer than `min_df` documents of the index, or fewer than
     `min_docs` of `texts`, are passed over, and so are function words
     (EXPANSION_STOPS) and near-stop words (in more than EXPANSION_MAX_DF of
@@ -288,8 +294,10 @@ def feedback_terms(
     docs_with = Counter(term for terms in texts for term in set(terms))
     own = set(typed)
     common = EXPANSION_MAX_DF * n
+    first = max(ranked, default=0.0)
+    shares = [score / first for score in ranked] if len(ranked) == len(texts) and first > 0 else [1.0] * len(texts)
     scores: dict[str, float] = {}
-    for terms in texts:
+    for share, terms in zip(shares, texts, strict=True):
         counts = Counter(terms)
         for term, tf in counts.items():
             if term in exclude or len(term) <= 2 or term.isdigit() or docs_with[term] < min_docs:
@@ -299,7 +307,7 @@ def feedback_terms(
             found = frequency(term)
             if found < min_df or (term not in own and found > common):
                 continue
-            scores[term] = scores.get(term, 0.0) + (1.0 + math.log(tf)) * robertson_idf(n, found)
+            scores[term] = scores.get(term, 0.0) + share * (1.0 + math.log(tf)) * robertson_idf(n, found)
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: FEEDBACK_TERMS if count is None else count]
     if not best:
         return {}

@@ -188,7 +188,7 @@ def rerank(
         best = sorted(range(len(docs)), key=lambda i: -docs[i].base)[: ranking.FEEDBACK_DOCS]
         tops = [docs[i] for i in best]
         if not ranking.navigational(list(words), [(d.title_terms, d.text_terms) for d in tops]):
-            expansion = _expansion(tops, words, n, frequency)
+            expansion = _expansion(tops, words, n, frequency)  # tops weigh by their doc.base
             for term, (boost, term_df) in expansion.items():
                 term_idf = ranking.robertson_idf(n, term_df)
                 for i, doc in enumerate(docs):
@@ -226,6 +226,7 @@ def _expansion(
         min_docs=ranking.FEEDBACK_MIN_DOCS,
         df=lambda term: df[term],
         typed=words,
+        ranked=[doc.base for doc in tops],
     )
     return {term: (weight, df[term]) for term, weight in chosen.items()}
 
