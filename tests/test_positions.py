@@ -85,3 +85,13 @@ def test_raw_phrase_queries_run_on_whooshs_postings(tmp_path: Path) -> None:
         page = ix.search('"cocoa exports"', raw=True)
         assert [hit.title for hit in page.hits] == ["a.md"]
         assert [hit.title for hit in ix.search('text:"w250 w251 w252"', raw=True).hits] in (["a.md", "b.md"], ["b.md", "a.md"])
+
+
+def test_a_pickle_names_the_loader_by_its_extension_code() -> None:
+    """Two bytes (EXT1 and the code) in each block and inlined posting list,
+    not the loader's module and name (45 bytes)."""
+    from search.storage.positions import EXTENSION_CODE
+
+    raw = pickle.dumps((encode_positions([5]),), 2)
+    assert bytes([pickle.EXT1[0], EXTENSION_CODE]) in raw and b"positions" not in raw
+    assert len(raw) <= 16  # naming the loader: some 60

@@ -126,7 +126,7 @@ def test_terms_are_written_in_bulk_for_every_field_as_whoosh_writes_them(
     with monkeypatch.context() as patch:
         patch.setattr(postings, "_write_terms", counted)
         bulk = members(build(tmp_path / "bulk", _BulkWriter, patch))
-    assert {"text", "title", "id", "path", "date"} <= set(bulk_fields)
+    assert {"text", "title", "id", "parent", "date"} <= set(bulk_fields)
     with monkeypatch.context() as patch:
         patch.setattr(postings, "_bulk_terms_writable", lambda *_: False)
         through_whoosh = members(build(tmp_path / "whoosh-terms", _BulkWriter, patch))

@@ -277,3 +277,55 @@ def test_a_record_is_compressed_once_with_the_other_stored_fields(tmp_path: Path
 def test_a_record_is_stored_as_its_json_text() -> None:
     record = {"title": "Ünïcode", "topics": ["AI"], "body": "x" * 100}
     assert json.loads(pack_record(record)) == record
+
+
+def test_a_record_files_documents_are_found_by_its_terms_not_by_its_path(seed_index_dir: Path) -> None:
+    """The path is stored, not indexed (a term per record): record_terms
+    finds the article and its stubs, as deleting a record file needs."""
+    from whoosh import query
+
+    from search.storage.schema import record_terms
+    from search.storage.store import Store
+
+    _gen, ix = Store(seed_index_dir).open()
+    with ix.searcher() as searcher:
+        assert "path" not in searcher.reader().indexed_field_names()
+        by_path: dict[str, set[int]] = {}
+        for docnum, fields in searcher.reader().iter_docs():
+            by_path.setdefault(fields["path"], set()).add(docnum)
+        assert any(len(docs) > 1 for docs in by_path.values())  # records with stubs
+        for path, docs in by_path.items():
+            terms = query.Or([query.Term(field, text) for field, text in record_terms(path)])
+            assert set(searcher.docs_for_query(terms)) == docs, path
+    ix.close()
+
+
+def test_date_ranges_match_every_document_in_them(tmp_path: Path) -> None:
+    """The date field's terms step 16 bits at a time: ranges that start and
+    end anywhere (inside a step, on its edges) find exactly their documents."""
+    import random
+
+    from whoosh import query
+
+    from search import build_index
+    from search.storage.store import Store
+
+    rng = random.Random(11)
+    base = 1_581_480_000
+    stamps = sorted({base + rng.randrange(-3 * 65_536, 3 * 65_536) for _ in range(120)} | {base, base + 65_536})
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for n, stamp in enumerate(stamps):
+        when = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        (folder / f"{n}.md").write_text(f"---\ntitle: r{n}\npublishedDateTime: {when}\n---\n", "utf-8")
+    build_index([folder], tmp_path / "index", procs=1)
+    _gen, ix = Store(tmp_path / "index").open()
+    with ix.searcher() as searcher:
+        dated = {docnum: fields["meta"]["published"] for docnum, fields in searcher.reader().iter_docs()}
+        epochs = {d: int(datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()) for d, v in dated.items()}
+        bounds = [*rng.sample(stamps, 10), base - 1, base + 65_535, base + 65_536, base + 65_537]
+        for low in bounds:
+            for high in [None, *bounds]:
+                found = set(searcher.docs_for_query(query.NumericRange("date", low, high)))
+                assert found == {d for d, e in epochs.items() if e >= low and (high is None or e <= high)}, (low, high)
+    ix.close()

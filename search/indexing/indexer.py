@@ -42,7 +42,7 @@ from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
-from search.storage.schema import article_documents, indexed_sources, unpack_record
+from search.storage.schema import article_documents, doc_id, indexed_sources, unpack_record
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
     check_count,
@@ -360,7 +360,7 @@ class _StoredRecords:
     def get(self, loaded: _Loaded) -> _Loaded:
         if self.searcher is None:
             self.searcher = self.ix.searcher()
-        fields = self.searcher.document(path=loaded.path, kind="article")
+        fields = self.searcher.document(id=doc_id(loaded.path))  # the path is stored, not indexed
         if fields is None:  # not expected: fall back to reading the file
             return _load(_Task(loaded.path, None), self.limits)
         article = article_from_record(unpack_record(fields["record"]), Path(loaded.path), self.limits)

@@ -15,19 +15,24 @@ of postings.
   number is at least 1, so the last byte is never 0.
 * **Pickled**, the value is those bytes read as one little-endian integer,
   rebuilt by ``_packed_positions``: a posting at position 0-126 costs the
-  pickle two bytes (``K n``) where it cost some twenty.
+  pickle two bytes (``K n``) where it cost some twenty.  The loader is
+  named by a copyreg extension code (EXTENSION_CODE, two bytes) rather
+  than by its module and name (45), once in every block and in every
+  posting list of one that the terms table holds inline.
 
 Whoosh writes and reads it through the format object, as it did the old
 one: its posting writer still checks that a value is bytes (it is a bytes
 subclass), raw phrase queries decode positions with ``decode_positions``,
 Whoosh's searcher counts the frequency with ``decode_frequency``, and a
-merge reads the values back and writes them again unchanged.  The class
-and loader names are part of the index layout (pickles name them): rename
-them only with a new SCHEMA_VERSION.
+merge reads the values back and writes them again unchanged.  The loader's
+extension code is part of the index layout: change it (or the loader's
+name) only with a new SCHEMA_VERSION.  Whoosh unpickles postings only after
+the index's schema, which imports this module and so registers the code.
 """
 
 from __future__ import annotations
 
+import copyreg
 from itertools import accumulate
 from typing import Any
 
@@ -50,6 +55,11 @@ class PackedPositions(bytes):
 def _packed_positions(number: int) -> PackedPositions:
     """The value PackedPositions.__reduce__ pickled as `number`."""
     return PackedPositions(number.to_bytes((number.bit_length() + 7) // 8, "little"))
+
+
+#: The pickle extension code of _packed_positions (copyreg: 240-255 are for private use).
+EXTENSION_CODE = 243
+copyreg.add_extension(__name__, "_packed_positions", EXTENSION_CODE)
 
 
 def _varint(number: int) -> bytes:
