@@ -556,8 +556,10 @@ def _engine_search(
     unfiltered = mask & usable
     mask = unfiltered if allowed is None else unfiltered & fast.mask_of(allowed)
     scores = np.where(mask, found_scores, 0.0)
+    every = None
     if len(built.positive) > 1 and mask.any() and not deadline.expired():
-        relaxed = not fast.every_mask(built.positive, mask).any() and not deadline.fired
+        every = fast.every_mask(built.positive, mask)
+        relaxed = not every.any() and not deadline.fired
     parts: Parts = [("match", leaf) for leaf in explain.leaves(main)]
     if mask.any() and _wants_feedback(built, request, factors) and not deadline.expired():
         # The feedback documents are the best without the filters: a filter never changes a score.
@@ -575,10 +577,14 @@ def _engine_search(
     candidates = None
     if proximity is not None and mask.any():
         parts.append(("proximity", proximity))
-        # Only documents with every word of the phrase can earn the bonus.
-        candidates = mask.copy()
-        for word in proximity.words:
-            candidates &= fast.term_mask(word)
+        # Only documents with every word of the phrase can earn the bonus:
+        # the matches with every query word, when those are the phrase's words.
+        if every is not None and [q.text for q in built.positive] == list(proximity.words):
+            candidates = every
+        else:
+            candidates = mask.copy()
+            for word in proximity.words:
+                candidates &= fast.term_mask(word)
 
         def add_bonus(docs: Any) -> Any:
             assert isinstance(proximity, query.Phrase)
