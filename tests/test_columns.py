@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
@@ -63,6 +64,49 @@ def test_facet_arrays_count_as_the_facet_table(tmp_path: Path) -> None:
         for docs in (everything, everything[::3], rng.sample(everything, 10), []):
             assert arrays.counts(np.asarray(sorted(docs), dtype=np.int64)) == table.counts(docs)
     ix.close()
+
+
+class _FacetReader:
+    """The two calls FacetTable and FacetArrays make of a Whoosh reader, over given postings."""
+
+    def __init__(self, size: int, postings: dict[str, dict[str, list[int]]]) -> None:
+        self.size, self.by_field = size, postings
+
+    def doc_count_all(self) -> int:
+        return self.size
+
+    def lexicon(self, field: str) -> list[bytes]:
+        return sorted(v.encode("utf-8") for v in self.by_field.get(field, {}))
+
+    def postings(self, field: str, term: bytes) -> Any:
+        docs = self.by_field[field][term.decode("utf-8")]
+        return type("Postings", (), {"all_ids": lambda self: iter(docs)})()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    assigned=st.lists(
+        st.lists(st.sampled_from(["oil", "Oil", "OIL", "banks", "Banks", "zinc", "Ölpreis", "ölpreis", *"abcdefghijklmnopqrstuvw"]), max_size=4, unique=True),
+        min_size=1,
+        max_size=40,
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_facet_arrays_list_values_in_the_facet_tables_order(assigned: list[list[str]], seed: int) -> None:
+    """Counts down, equal counts by name ignoring case (names equal so, by
+    their order in the index), at most FACET_SIZE: the same values in the
+    same order as FacetTable, which the page shows."""
+    topics: dict[str, list[int]] = {}
+    for doc, values in enumerate(assigned):
+        for value in values:
+            topics.setdefault(value, []).append(doc)
+    reader = _FacetReader(len(assigned), {"topic": topics, "provider": topics, "year": {"2020": [0], "2019": [0]}})
+    table, arrays = FacetTable(reader), FacetArrays(reader)
+    rng = random.Random(seed)
+    docs = sorted(rng.sample(range(len(assigned)), rng.randint(0, len(assigned))))
+    fast, slow = arrays.counts(np.asarray(docs, dtype=np.int64)), table.counts(docs)
+    for name in ("topics", "providers", "years"):
+        assert list(getattr(fast, name).items()) == list(getattr(slow, name).items())
 
 
 def test_the_total_is_exact_and_says_so(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from search.backends.collapse import COPY_WINDOW, DuplicateKeys, Groups
-from search.backends.facets import FACET_FIELDS, _top
+from search.backends.facets import FACET_FIELDS, FACET_SIZE, _top
 from search.results import Facets
 from search.storage.schema import DUP_KEY_BYTES, MISSING_LOW
 
@@ -199,10 +199,17 @@ class FacetArrays:
             self.ranges[facet] = (first, first + len(names))
             first += len(names)
         self.value_count = first
+        #: Each value id's place among its facet's values by name ignoring case,
+        #: then by name: the order facets._top breaks equal counts in.
+        self.fold_rank = np.zeros(first, dtype=np.int64)
+        for facet, _field in FACET_FIELDS:
+            start, end = self.ranges[facet]
+            folded = sorted((name.casefold(), name, i) for i, name in enumerate(self.names[facet]))
+            ids = np.asarray([i for _, _, i in folded], dtype=np.int64)
+            self.fold_rank[start + ids] = np.arange(end - start, dtype=np.int64)
         all_docs = np.concatenate(docs) if docs else np.zeros(0, np.int64)
         all_values = np.concatenate(values) if values else np.zeros(0, np.int64)
-        order = np.argsort(all_docs, kind="stable")
-        self.values = all_values[order]
+        self.values = all_values[np.argsort(all_docs, kind="stable")]
         #: The pairs of document d are values[starts[d]:starts[d + 1]].
         self.starts = np.zeros(self.size + 1, dtype=np.int64)
         np.cumsum(np.bincount(all_docs, minlength=self.size)[: self.size], out=self.starts[1:])
@@ -220,6 +227,12 @@ class FacetArrays:
             start, end = self.ranges[facet]
             names = self.names[facet]
             chosen = np.flatnonzero(counted[start:end])
-            named = Counter({names[i]: int(n) for i, n in zip(chosen.tolist(), counted[start + chosen].tolist(), strict=True)})
-            out[facet] = _top(named, by_key=facet == "years")
+            if facet == "years":
+                named = Counter({names[i]: int(n) for i, n in zip(chosen.tolist(), counted[start + chosen].tolist(), strict=True)})
+                out[facet] = _top(named, by_key=True)
+                continue
+            # facets._top's order (count down, then name by casefold) with numpy, the first FACET_SIZE.
+            found = counted[start + chosen]
+            order = np.lexsort((self.fold_rank[start + chosen], -found))[:FACET_SIZE]
+            out[facet] = dict(zip([names[i] for i in chosen[order].tolist()], found[order].tolist(), strict=True))
         return Facets(topics=out["topics"], providers=out["providers"], years=out["years"])

@@ -83,4 +83,6 @@ def facets_of_documents(searcher: Any, docs: Iterable[int]) -> Facets:
 def _top(counter: Counter[str], *, by_key: bool = False) -> dict[str, int]:
     if by_key:
         return dict(sorted(counter.items(), reverse=True)[:FACET_SIZE])
-    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].casefold()))[:FACET_SIZE])
+    # Names equal ignoring case are told apart by the name itself, so that both
+    # ways of counting list them alike, whatever order they were counted in.
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].casefold(), kv[0]))[:FACET_SIZE])
