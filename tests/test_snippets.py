@@ -55,3 +55,13 @@ def test_an_ascii_text_marks_the_words_a_full_scan_marks(words: list[str], seps:
     assert text.isascii()
     terms = frozenset(t for t in (analyse_word(fold(w)) for w in query) if t)
     assert _matches(text, terms) == per_word(text, terms)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=10)), max_size=20))
+def test_the_cached_token_analysis_is_analyse_word(words: list[str]) -> None:
+    """The snippets' cached analysis of a token gives analyse_word's term."""
+    from search.storage.schema import token_term
+
+    for match in WORDS_RE.finditer(" ".join(words)):
+        assert token_term(match.group()) == analyse_word(match.group())

@@ -3,7 +3,7 @@
 Whoosh's highlighter re-analyses the text through its filter chain and scores
 fragments with Token objects: about 1 ms for a 60-word excerpt, several for
 a body, so ten of them would cost more than the search.  This module does the
-same job with the indexing fast path's cached analysis (schema.analyse_word):
+same job with the indexing fast path's cached analysis (schema.token_term):
 it finds the tokens whose analysed form is a query term, picks the window of
 at most WIDTH characters holding most of them, and returns it as HTML with
 the matches in <em> and everything else escaped.
@@ -16,7 +16,7 @@ import re
 import string
 from collections.abc import Iterator
 
-from search.storage.schema import WORDS_RE, analyse_word, fold, has_cjk, split_cjk_spans
+from search.storage.schema import WORDS_RE, fold, has_cjk, split_cjk_spans, token_term
 
 WIDTH = 240
 
@@ -27,7 +27,7 @@ def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
             (start, end)
             for match in WORDS_RE.finditer(text)
             for start, end in _token_spans(match)
-            if analyse_word(text[start:end]) in terms
+            if token_term(text[start:end]) in terms
         ]
     # Porter stemming only rewrites endings ("lying" -> "lie"), so a word can
     # only analyse to a term that starts with its own first (folded) letter:
@@ -43,7 +43,7 @@ def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
     for match in WORDS_RE.finditer(text):
         word = match.group()
         if fold(word[:1])[:1] in heads:
-            if analyse_word(word) in terms:
+            if token_term(word) in terms:
                 spans.append(match.span())
     return spans
 
@@ -87,11 +87,11 @@ def _ascii_matches(text: str, lowered: str, heads: set[str], terms: frozenset[st
             while spans and spans[-1][0] >= first:
                 spans.pop()
             for inside in WORDS_RE.finditer(text, first, run_end):
-                if lowered[inside.start()] in heads and analyse_word(inside.group()) in terms:
+                if lowered[inside.start()] in heads and token_term(inside.group()) in terms:
                     spans.append(inside.span())
             continue
         token = match_at(text, start)
-        if token is not None and analyse_word(token.group()) in terms:
+        if token is not None and token_term(token.group()) in terms:
             spans.append((start, token.end()))
     return spans
 

@@ -364,6 +364,15 @@ def analyse_word(word: str) -> str | None:
     return _FAST.term(word)
 
 
+def token_term(token: str) -> str | None:
+    """analyse_word(token), from the per-token analysis cache indexing fills:
+    for the tokens of stored texts (snippets), which repeat from page to page."""
+    found = _FAST.tokens.get(token)
+    if found is None:
+        found = _FAST.token_terms(token)
+    return found[0] if found else None
+
+
 class FastText(fields.TEXT):  # type: ignore[misc]
     """A TEXT field whose indexing takes the _FastAnalysis path, its
     positions in the compact format (search.storage.positions)."""
