@@ -66,6 +66,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import shutil
 import threading
@@ -77,6 +78,7 @@ from typing import Any
 from whoosh import query
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3Segment
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
 from search.errors import SearchError
@@ -263,6 +265,18 @@ class _SubWriter(SubWriterTask):  # type: ignore[misc]
             self.errors.join_thread()
 
 
+    def _process_file(self, filename: str, doc_count: int) -> None:
+        # A job file is one pickled batch (ParallelWriter._enqueue), not Whoosh's one pickle a document.
+        writer = self.writer
+        tempstorage = writer.temp_storage()
+        with tempstorage.open_file(filename).raw_file() as jobs:
+            batch = pickle.load(jobs)
+        assert len(batch) == doc_count
+        for code, fields in batch:
+            assert code == 0
+            writer.add_document(**fields)
+        tempstorage.delete_file(filename)
+
     def _write(self) -> None:
         # Whoosh's SubWriterTask.run (multisegment), with the bulk posting writer,
         # ending a segment and starting the next whenever the pool is full
@@ -378,6 +392,20 @@ class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
             del segment.subwriter_place  # not pickled into the table of contents
         ids = {id(s) for s in placed}
         super()._commit_toc([s for s in segments if id(s) not in ids] + placed)
+
+    def _enqueue(self) -> None:
+        # Whoosh's MpWriter._enqueue, pickling the batch in one call at the newest protocol
+        # instead of a call a document at protocol 2, which has no type for bytes (each
+        # document's record, source and duplicate keys were pickled as calls to
+        # codecs.encode): Reuters' batches 0.18 + 0.30 s to pickle and load, now 0.14 + 0.09 s.
+        docbuffer = self.docbuffer
+        filename = f"{random_name()}.doclist"
+        with self.temp_storage().create_file(filename).raw_file() as jobs:
+            pickle.dump(docbuffer, jobs, pickle.HIGHEST_PROTOCOL)
+        if len(self.tasks) < self.procs:
+            self._new_task()
+        self.jobqueue.put((filename, len(docbuffer)))
+        self.docbuffer = []
 
     def end_group(self) -> None:
         # Whoosh sends a full batch only from add_document outside a group, so a
