@@ -359,6 +359,8 @@ class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
     first one in each process copied the pages of the build's list of files
     (some 250 MB at 1,000,000 files) into each sub-writer."""
 
+    docbuffer: list[Any]  # Whoosh's batch of (code, fields) waiting for a sub-writer
+
     def __init__(self, ix: Any, *, inherited: tuple[int, ...] = (), **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
         self.inherited = inherited
