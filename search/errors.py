@@ -266,8 +266,13 @@ class SchemaVersionError(IndexError_):
         super().__init__(
             index_dir,
             f"the index at {index_dir} has schema version {found}, this news-search uses {expected}",
-            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`"
+            + (" (after an upgrade, the next `search index` run rebuilds it too)." if _older(found, expected) else "."),
         )
+
+
+def _older(found: object, expected: object) -> bool:
+    return isinstance(found, int) and isinstance(expected, int) and found < expected
 
 
 class IndexBusyError(IndexError_):

@@ -31,6 +31,7 @@ from search.errors import (
     QueryError,
     UsageError,
 )
+from search.storage.schema import SCHEMA_VERSION
 from search.storage.store import Store
 
 WORDS = ("grain", "wheat", "oil", "crude", "bank", "rates", "moon", "storm")
@@ -198,6 +199,22 @@ def test_full_rebuild_keeps_alerts_and_sends_nothing_old_again(archive: tuple[Pa
     assert report.alerts.matches == (("storm", 1),)  # only the file the old generation lacked
     assert [p for p, _ in matched(index, "storm")] == [str(old), str(records / "new/s2.md")]
     assert (index / "alerts" / "alerts.json").exists()
+
+
+def test_the_rebuild_after_an_upgrade_sends_nothing_old_again(archive: tuple[Path, Path]) -> None:
+    records, index = archive
+    put(records, "s1.md", article("Storm warning"))
+    build_index([records], index)
+    Alerts(index).add("storm", "storm")  # saved after s1 was indexed: s1 is not news to it
+    manifest = Store(index).current_dir() / "manifest.json"
+    written = json.loads(manifest.read_text("utf-8"))
+    manifest.write_text(json.dumps({**written, "schema_version": SCHEMA_VERSION - 1}), "utf-8")
+    put(records, "s2.md", article("Storm passes"))
+    report = build_index([records], index)  # an ordinary run rebuilds the outdated index
+    assert report.full
+    # The previous generation was read, of its older schema: only s2 is new.
+    assert report.alerts.matches == (("storm", 1),)
+    assert [p for p, _ in matched(index, "storm")] == [str(records / "new/s2.md")]
 
 
 def test_renamed_file_is_a_new_article_and_deleted_ones_keep_their_matches(archive: tuple[Path, Path]) -> None:

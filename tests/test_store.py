@@ -237,6 +237,22 @@ def test_an_index_of_the_previous_layout_is_refused_naming_it_and_full_rebuilds_
     exercise(seed_copy)
 
 
+def test_an_ordinary_run_rebuilds_an_index_an_older_version_wrote(seed_copy: Path) -> None:
+    """After an upgrade the reindex job heals the index itself, as `--full`
+    would; searches are refused until then, with a hint that says so."""
+    manifest_path = seed_copy / "gen-000001" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["schema_version"] = SCHEMA_VERSION - 1
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(SchemaVersionError) as opened:
+        open_index(seed_copy)
+    assert "--full" in (opened.value.hint or "") and "the next `search index` run" in (opened.value.hint or "")
+    report = build_index([SEEDS], seed_copy)
+    assert report.full and report.added == N_SEEDS and report.deleted == 0
+    assert live_gen(seed_copy).name == "gen-000002"
+    exercise(seed_copy)
+
+
 # -- a damaged index folder ----------------------------------------------------------------
 
 

@@ -154,7 +154,8 @@ class AlertRun:
         from search.storage.store import Store
 
         try:
-            _gen, ix = Store(self.files.index_dir if self.files else ".").open()
+            # Any schema version: after an upgrade, the rebuild's articles are new only if their content is.
+            _gen, ix = Store(self.files.index_dir if self.files else ".").open(any_schema=True)
         except (SearchError, OSError):
             return  # no previous generation (or a damaged one): every article is new
         try:

@@ -42,7 +42,7 @@ from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
-from search.storage.schema import article_documents, doc_id, indexed_sources, unpack_record
+from search.storage.schema import SCHEMA_VERSION, article_documents, doc_id, indexed_sources, unpack_record
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
     check_count,
@@ -200,7 +200,10 @@ def build_index(
                 store.prune()
         else:
             store.prune()
-        fresh = full or store.current_name() is None
+        outdated = None if full else store.outdated()
+        if outdated is not None:  # written by an older news-search: the job rebuilds it, as --full would
+            log.info("%s has schema version %d, this news-search %d: rebuilding it", store.root, outdated, SCHEMA_VERSION)
+        fresh = full or outdated is not None or store.current_name() is None
         found, skipped, unlisted = _scan(roots, fresh, follow_symlinks)
         empty = {} if allow_empty else {**unlisted, **_empty_roots(roots, found)}
         if fresh:

@@ -187,11 +187,14 @@ class Store:
             raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is not an object")
         return value
 
-    def open(self, gen: Path | None = None) -> tuple[Path, Any]:
-        """Open the live generation (or `gen`) read-only: (folder, Whoosh index)."""
+    def open(self, gen: Path | None = None, *, any_schema: bool = False) -> tuple[Path, Any]:
+        """Open the live generation (or `gen`) read-only: (folder, Whoosh index).
+
+        `any_schema`: open one of another schema version too, for what reads
+        only the bookkeeping column (which every version writes alike)."""
         gen = gen or self.current_dir()
         found = self.manifest(gen).get("schema_version")
-        if found != SCHEMA_VERSION:
+        if found != SCHEMA_VERSION and not any_schema:
             raise SchemaVersionError(self.root, found, SCHEMA_VERSION)
         with CorruptionGuard(self.root):
             # No mmap: a segment truncated under a memory map kills the reader
@@ -245,6 +248,15 @@ class Store:
         # whole file, so the reader that counts the documents after a full
         # build of 200,000 records briefly held 1.2 GiB (2.6 s per reader).
         return FileStorage(str(gen), supports_mmap=False).create_index(build_schema())
+
+    def outdated(self) -> int | None:
+        """The live generation's schema version if an older news-search wrote
+        it (a reindex then rebuilds it whole), else None: no index, the
+        current version, or a newer or unknown one (refused, never replaced)."""
+        if self.current_name() is None:
+            return None
+        found = self.manifest(self.current_dir()).get("schema_version")
+        return found if isinstance(found, int) and not isinstance(found, bool) and found < SCHEMA_VERSION else None
 
     def open_for_writing(self) -> tuple[Path, Any]:
         """The live generation opened for an incremental update."""
