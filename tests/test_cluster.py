@@ -369,6 +369,48 @@ def test_incremental_runs_send_what_changed_and_delete_what_went(scratch: Cluste
     assert len(_ids(scratch.url, "stub")) == 1  # the dropped stub is gone too
 
 
+def _pages(cluster: Cluster, root: Path, index: Path, text: str) -> tuple[list[str], list[str]]:
+    """The top 10 ids of `text` on the embedded index of `root` and on the cluster it was sent to."""
+    from search import build_index
+
+    build_index([root], index)
+    sync.sync_cluster([root], cluster.url)
+    with open_index(index) as ix, ClusterIndex(cluster.url) as cx:
+        ours = [h.id for h in cx.search(text, limit=10, facets=False, feedback=False).hits]
+        theirs = [h.id for h in ix.search(text, limit=10, facets=False, feedback=False, suggest=False).hits]
+    return ours, theirs
+
+
+def test_a_title_word_in_a_long_record_is_among_the_candidates(scratch: Cluster, tmp_path: Path) -> None:
+    # The embedded BM25F normalises a title's words by the title's length and the rest by
+    # the rest's: a long record with the word in its title comes first.  searchd's first
+    # ranking picks the candidates re-scored (the page + RERANK_SLACK); with one length
+    # over all the weighted fields it ranked this record below the 40 short ones, out of
+    # the candidates, and the cluster's page lost the embedded index's best hit.
+    root = tmp_path / "r"
+    _record(root / "long.md", "Quokka numbers rise", " ".join(f"filler{n % 97}" for n in range(600)))
+    for n in range(40):
+        _record(root / f"short{n:02}.md", f"Island report {n}", "a quokka was seen " + "near " * n)
+    ours, theirs = _pages(scratch, root, tmp_path / "index", "quokka")
+    assert theirs[0] == ours[0]
+    assert ours == theirs
+
+
+def test_tied_documents_come_in_the_embedded_order(scratch: Cluster, tmp_path: Path) -> None:
+    # Copies with the same words score the same to the last bit; the embedded index
+    # orders them by document number, which a full build gives in the files' path
+    # order.  The cluster orders its ties by path too (by searchd id, a hash of the
+    # path, the top 10 of 14 ties had 10 other documents' ranks).
+    root = tmp_path / "t"
+    for n in range(14):
+        _record(root / f"{n:02}.md", "Wombat burrow census", "wombats dig deep burrows")
+    ours, theirs = _pages(scratch, root, tmp_path / "index", "wombat burrow")
+    with open_index(tmp_path / "index") as ix:
+        paths = [ix.get(i).path for i in theirs]
+    assert paths == sorted(paths) and len(theirs) == 10
+    assert ours == theirs
+
+
 def test_a_file_that_stops_parsing_keeps_its_rows(scratch: Cluster, tmp_path: Path) -> None:
     root = tmp_path / "r"
     a = _record(root / "a.md", "Zebra crossing", related=1)

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,6 @@ class ClusterIndex:
         self.url: BackendURL = parse(backend)
         self.index_dir = backend
         self._conn: Any = None
-        self._avg: float | None = None
         self._collection: rerank.Collection | None = None
         self._shards: list[tuple[Endpoint, Any]] | None = None
 
@@ -122,7 +122,6 @@ class ClusterIndex:
         """Read the collection statistics again (searchd itself serves each
         write as soon as it is acknowledged), and check that the front answers
         (BackendError if not: `search serve`'s start and /healthz)."""
-        self._avg = None
         self._collection = None
         self._run([f"SELECT id FROM {self.url.front.table} LIMIT 1"])
 
@@ -264,9 +263,11 @@ class ClusterIndex:
         window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
         table = self.url.front.table
         budget = int(time_limit * 1000) if time_limit else 0
-        avg = self._avg_length()
-        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), avg, budget)]
-        facet_sql = sphinxql.facet_statements(plan, table, avg, budget) if plan.facets else {}
+        terms = _QueryTerms.of(plan) if plan.positive else None
+        known: dict[str, int] = {}  # the query words' document frequencies, asked once
+        stage = self._first_stage(plan, terms, known)
+        statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), stage, budget)]
+        facet_sql = sphinxql.facet_statements(plan, table, stage, budget) if plan.facets else {}
         statements += facet_sql.values()
         results = self._run(statements)
         found, meta = results[0]
@@ -281,11 +282,11 @@ class ClusterIndex:
         )
         total = int(meta.get("total_found", len(found)))
         found = self._shadowed(found)
-        if plan.sort == "relevance" and plan.positive:
-            found = self._rerank(plan, found, feedback) or found
+        if plan.sort == "relevance" and terms is not None:
+            found = self._rerank(plan, terms, found, feedback, known) or found
         picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
-        terms = plan.terms()
-        hits = tuple(_hit(row, duplicates, terms) for row, duplicates in picked[plan.offset : needed])
+        highlighted = plan.terms()
+        hits = tuple(_hit(row, duplicates, highlighted) for row, duplicates in picked[plan.offset : needed])
         facets = _facets(dict(zip(facet_sql, (r for r, _ in results[1:]), strict=True))) if plan.facets else None
         return ResultPage(
             query=plan.text,
@@ -299,40 +300,51 @@ class ClusterIndex:
             warning="; ".join(warnings) if warnings else None,
         )
 
-    def _rerank(self, plan: QueryPlan, found: list[tuple[Any, ...]], feedback: bool) -> list[tuple[Any, ...]] | None:
+    def _first_stage(self, plan: QueryPlan, terms: _QueryTerms | None, known: dict[str, int]) -> sphinxql.FirstStage:
+        """The parameters of searchd's candidate ranking (sphinxql.ranker_option):
+        the collection's averages and, for a query of two words or more, their
+        idf over the whole cluster, for the exact-title factor's coverage.
+        The words' frequencies are kept in `known` for the re-ranking."""
+        collection = self._stats()
+        averages = collection.averages()
+        if terms is None or not terms.words:
+            return sphinxql.FirstStage(averages.title, averages.rest)
+        weights = ranking.term_weights(plan.typed or terms.words)
+        idf: list[float] = []
+        if len(weights) >= 2:
+            known.update(self._frequency({t: terms.forms.get(t, t) for t in weights}))
+            n = max(collection.documents, 1)
+            idf = [ranking.robertson_idf(n, known.get(t, 1)) for t in weights]
+        return sphinxql.FirstStage.of(averages.title, averages.rest, idf, bool(terms.proximity))
+
+    def _rerank(
+        self, plan: QueryPlan, terms: _QueryTerms, found: list[tuple[Any, ...]], feedback: bool, known: dict[str, int]
+    ) -> list[tuple[Any, ...]] | None:
         """The window in the embedded index's order (search.backends.cluster.rerank);
-        None when the query has no terms to score."""
-        words: list[str] = []
-        forms: dict[str, str] = {}
-        for group in plan.positive:
-            for clause in group:
-                for word in clause.words:
-                    term = analyse_word(word)
-                    if term:
-                        forms.setdefault(term, word)
-                        if term not in words:
-                            words.append(term)
-        if not words or not found:
+        None when the query has no terms to score.  `known`: document
+        frequencies already asked for (by _first_stage)."""
+        if not terms.words or not found:
             return None
-        lone = [group[0].words for group in plan.positive if len(group) == 1 and not group[0].phrase]
-        proximity: list[str] = []
-        if 2 <= len(plan.positive) <= PROXIMITY_MAX_WORDS and len(lone) == len(plan.positive):
-            proximity = [analyse_word(w[0]) or "" for w in lone if len(w) == 1]
-            if len(proximity) != len(plan.positive) or not all(proximity):
-                proximity = []
+
+        def frequency(forms: dict[str, str]) -> dict[str, int]:
+            missing = {t: w for t, w in forms.items() if t not in known}
+            if missing:
+                known.update(self._frequency(missing))
+            return {t: known[t] for t in forms if t in known}
+
         # The re-ranking analyses each candidate's text in Python (on Reuters about
-        # 1 ms a candidate under load): the best page + 20 by searchd's
+        # 1 ms a candidate under load): the best page + RERANK_SLACK by searchd's
         # ranking are scored, the rest of the window (kept for collapse) follows.
         head = found[: plan.offset + plan.limit + RERANK_SLACK]
         ranked = rerank.rerank(
             head,
-            ranking.term_weights(plan.typed or words),
-            words,
-            forms,
+            ranking.term_weights(plan.typed or terms.words),
+            terms.words,
+            terms.forms,
             self._stats(),
-            self._frequency,
+            frequency,
             feedback=feedback and len(plan.positive) >= rerank.FEEDBACK_MIN_CLAUSES,
-            proximity=proximity,
+            proximity=terms.proximity,
         )
         return None if ranked is None else ranked + found[len(head) :]
 
@@ -390,14 +402,6 @@ class ClusterIndex:
                 log.info("shard %s gave no word statistics: %s", endpoint, exc)
                 self._shards[number] = (endpoint, None)
         return {term: docs[word] for term, word in forms.items() if word in seen}
-
-    def _avg_length(self) -> float:
-        """The average weighted document length BM25F normalises by, read
-        once per open cluster (refresh() reads it again)."""
-        if self._avg is None:
-            ((found, _),) = self._run([f"SELECT AVG({sphinxql.WEIGHTED_LENGTH}) AS a FROM {self.url.front.table}"])
-            self._avg = float(found[0][0]) if found and found[0][0] is not None else 1.0
-        return self._avg
 
     def _signals(self, plan: QueryPlan) -> tuple[int | None, int | None]:
         """The newest date (not after now) and best quality, which --boost scales by."""
@@ -469,6 +473,38 @@ class ClusterIndex:
             topics=facets.topics,
             providers=facets.providers,
         )
+
+
+@dataclass(frozen=True)
+class _QueryTerms:
+    """A plan's positive words as the embedded index analyses them: `words` in
+    query order, `forms` a typed word for each (what searchd is asked
+    about), `proximity` the words of the proximity bonus (search.backends.query's
+    _bonus: 2-4 groups of one word each), if the query has it."""
+
+    words: list[str]
+    forms: dict[str, str]
+    proximity: list[str]
+
+    @classmethod
+    def of(cls, plan: QueryPlan) -> _QueryTerms:
+        words: list[str] = []
+        forms: dict[str, str] = {}
+        for group in plan.positive:
+            for clause in group:
+                for word in clause.words:
+                    term = analyse_word(word)
+                    if term:
+                        forms.setdefault(term, word)
+                        if term not in words:
+                            words.append(term)
+        lone = [group[0].words for group in plan.positive if len(group) == 1 and not group[0].phrase]
+        proximity: list[str] = []
+        if 2 <= len(plan.positive) <= PROXIMITY_MAX_WORDS and len(lone) == len(plan.positive):
+            proximity = [analyse_word(w[0]) or "" for w in lone if len(w) == 1]
+            if len(proximity) != len(plan.positive) or not all(proximity):
+                proximity = []
+        return cls(words, forms, proximity)
 
 
 def _keywords(conn: Any, text: str, table: str) -> list[tuple[Any, ...]]:

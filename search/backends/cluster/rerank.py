@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 #: which counts the embedded query's positive clauses).
 FEEDBACK_MIN_CLAUSES = 2
 #: Columns of a hit row (search.backends.cluster.sphinxql.HIT_COLUMNS, then the score and the length).
-TITLE, EXCERPT, META, RECORD, URL_KEY, WEIGHT, SCORE, LENGTH, TITLE_LENGTH = 6, 7, 8, 9, 10, 12, 13, 14, 15
+PATH, TITLE, EXCERPT, META, RECORD, URL_KEY, WEIGHT, SCORE, LENGTH, TITLE_LENGTH = 3, 6, 7, 8, 9, 10, 12, 13, 14, 15
 
 #: {term (as the embedded index stems it): a word typed for it} -> documents
 #: holding each term in the whole cluster (terms searchd reads otherwise are left out).
@@ -206,7 +206,9 @@ def rerank(
         scores[i] *= _title_factor(doc, title_idf, total)
         ranked = float(doc.row[WEIGHT] or 0)
         scores[i] *= float(doc.row[SCORE]) / ranked if ranked else 1.0  # the --boost factors
-    order = sorted(range(len(docs)), key=lambda i: (-scores[i], int(docs[i].row[0])))
+    # Ties by the record's path: the order a full embedded build numbers documents in
+    # (its tie-break), within each of its segments.
+    order = sorted(range(len(docs)), key=lambda i: (-scores[i], str(docs[i].row[PATH] or ""), int(docs[i].row[0])))
     return [(*docs[i].row[:SCORE], scores[i] * WEIGHT_SCALE, *docs[i].row[SCORE + 1 :]) for i in order]
 
 

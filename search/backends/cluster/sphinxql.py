@@ -14,18 +14,19 @@ The MATCH expression of a plan (see search.planning.plan):
     should groups    (d | "e f") | g      any one; with must: MUST MAYBE (SHOULD)
     must_not         -h -"i j"
 
-searchd ranks with the expression ranker: BM25F over the same field
-weights as the embedded index (schema.PART_WEIGHTS) and its K1/B
-(search.planning.ranking), approximated from per-field factors (see ranker_option),
-with searchd's plain idf log(N/n), since its default "normalized" idf
-turns negative for a word in more than half the documents.  That ranking
-only picks the candidates: search.backends.cluster.rerank orders them.
+searchd ranks with the expression ranker: the embedded BM25F's shape
+(search.planning.ranking: the title over its own length, the rest over
+its own, K1, the exact-title factor, the proximity bonus) approximated from
+searchd's per-field factors, without searchd's idf (see ranker_option).
+That ranking only picks the candidates: search.backends.cluster.rerank
+orders them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from search.planning import ranking
@@ -104,9 +105,6 @@ def match_expression(plan: QueryPlan) -> str | None:
     return f"{positive} {negative}".strip()
 
 
-#: The weighted document length, as the embedded index weighs its parts
-#: (searchd keeps each field's length in a <field>_len attribute).
-WEIGHTED_LENGTH = "(" + " + ".join(f"{w:g}*{field}_len" for field, w in PART_WEIGHTS.items()) + ")"
 #: The document length the re-ranking normalises by: the embedded index's
 #: (its tokens, unweighted, stop words out; search.backends.cluster.rows).
 LENGTH = "text_len"
@@ -114,27 +112,85 @@ LENGTH = "text_len"
 TITLE_LENGTH = "title_terms_len"
 
 
-def ranker_option(avg_length: float) -> str:
-    """searchd's expression ranker computing BM25F as the embedded index does,
-    from per-field factors.
+@dataclass(frozen=True)
+class FirstStage:
+    """What searchd's ranker needs to pick candidates the way the embedded
+    index ranks: the collection's average title and rest lengths (in the
+    embedded index's tokens, ranking.FieldLengths); for the exact-title
+    factor, `coverage[k - 1]`: the largest share of the query's idf (the
+    cluster's, search.planning.ranking.robertson_idf) that k of its words
+    in a title can cover (empty: no factor, a query of one word); and whether
+    the query has the proximity bonus (search.backends.query: 2-4 words,
+    none a phrase)."""
+
+    avg_title: float = 1.0
+    avg_rest: float = 1.0
+    coverage: tuple[float, ...] = ()
+    proximity: bool = False
+
+    @classmethod
+    def of(cls, avg_title: float, avg_rest: float, idf: list[float], proximity: bool) -> FirstStage:
+        """From the query words' idf: k words cover at most the k largest."""
+        ranked = sorted(idf, reverse=True)
+        total = sum(ranked)
+        coverage = tuple(sum(ranked[:k]) / total for k in range(1, len(ranked) + 1)) if total > 0 else ()
+        return cls(avg_title, avg_rest, coverage if len(ranked) >= 2 else (), proximity)
+
+
+def ranker_option(stage: FirstStage = FirstStage()) -> str:
+    """searchd's expression ranker computing, from its per-field factors, an
+    approximation of the embedded ranking (search.planning.ranking), to pick
+    the candidates search.backends.cluster.rerank re-scores exactly.
 
     searchd 2.2.11's own bm25f() is 0.5 plus a sum scaled so small that in
-    float32 it kept about ten distinct values on Reuters (and zero for many
-    two-word queries: top-10 overlap with the embedded index 0.55).  So the
-    formula is spelled out: weighted term frequency tf = sum(hit_count x
-    field weight), the length norm from the fields' lengths, and idf (plain,
-    per shard) from tf_idf.  searchd gives no per-term frequency across
-    fields, so tf is spread evenly over the doc_word_count query words the
-    document has: exact for one-word queries, an approximation beyond (on 300
-    Reuters title queries: overlap 0.75 with the embedded ranking without
-    feedback, 0.66 with it)."""
+    float32 it kept about ten distinct values on Reuters, so the formula is
+    spelled out.  The parts the embedded BM25F keeps apart are apart here:
+    the title's occurrences (the only field weighing more than 1) over the
+    title's own length normalisation (TITLE_WEIGHT, TITLE_B) and the rest's
+    over the rest's (B), with the embedded index's lengths (attributes); the
+    exact-title factor from how many query words the title has (the
+    coverage those can reach, FirstStage.coverage); the proximity bonus as
+    the score once more where a field holds the words in order (lcs).  What
+    it cannot do: searchd gives no per-word frequency across fields, so the
+    occurrences are spread evenly over the doc_word_count query words the
+    document has (exact for one word), and the words weigh the same.
+
+    At 200,000 generated records this picked the candidates of 0.862 of the
+    embedded top 10 (150 title queries, with the re-ranking, before the tie
+    order by path), where one length normalisation over the weighted fields
+    and searchd's idf (the ranking of the embedded index before its title
+    had a part of its own) gave 0.420."""
     weights = ", ".join(f"{field}={weight:g}" for field, weight in PART_WEIGHTS.items())
-    tf = "sum(hit_count*user_weight)"
-    idf = f"(sum(tf_idf*user_weight)/{tf})"
-    per_word = f"({tf}/doc_word_count)"
-    norm = f"(1-{ranking.B:g}+{ranking.B:g}*{WEIGHTED_LENGTH}/{max(avg_length, 1.0):.4f})"
+    title_hits = "sum(IF(user_weight>1,hit_count,0))"
+    rest_hits = "sum(IF(user_weight>1,0,hit_count))"
+    words = "doc_word_count"
+    title_norm = (
+        f"(1-{ranking.TITLE_B:g}+{ranking.TITLE_B:g}*max({TITLE_LENGTH},{title_hits}/{words})"
+        f"/{max(stage.avg_title, 1.0):.4f})"
+    )
+    rest_norm = (
+        f"(1-{ranking.B:g}+{ranking.B:g}*max({LENGTH}-{TITLE_LENGTH},{rest_hits}/{words})"
+        f"/{max(stage.avg_rest, 1.0):.4f})"
+    )
+    tf = f"(({ranking.TITLE_WEIGHT:g}*{title_hits}/{title_norm}+{rest_hits}/{rest_norm})/{words})"
     k1 = ranking.K1
-    expr = f"{WEIGHT_SCALE}*{idf}*doc_word_count*{per_word}*{k1 + 1:g}/({per_word}+{k1:g}*{norm})"
+    # No idf: searchd's is each disk chunk's and RAM chunk's own (an RT
+    # table's statistics are per chunk, killed rows counted), which at
+    # 200,000 records gave one word four idfs over two shards, 0.214 to
+    # 0.248: a 16% lottery between documents.  The words weigh the same here;
+    # the re-ranking brings the cluster's idf.
+    score = f"{words}*{tf}*{k1 + 1:g}/({tf}+{k1:g})"
+    if stage.proximity:
+        score = f"{score}*IF(sum(IF(lcs>=query_word_count,1,0))>0,2,1)"
+    covered = "sum(IF(user_weight>1,word_count,0))"
+    passing = [(k, c) for k, c in enumerate(stage.coverage, 1) if c >= ranking.TITLE_MIN_COVERAGE]
+    if passing and ranking.TITLE_BOOST:
+        coverage = "0"
+        for k, c in passing:  # the fewest words first, so the most words are tested outermost
+            coverage = f"IF({covered}>={k},{c:.6f},{coverage})"
+        share = f"min(1,{covered}/max({TITLE_LENGTH},1))"
+        score = f"{score}*(1+{ranking.TITLE_BOOST:g}*{coverage}*{share})"
+    expr = f"{WEIGHT_SCALE}*{score}"
     return f"ranker=expr({literal(expr)}), idf='plain,tfidf_unnormalized', field_weights=({weights})"
 
 
@@ -199,11 +255,11 @@ def search_statement(
     table: str,
     window: int,
     signals: tuple[int | None, int | None],
-    avg_length: float = 1.0,
+    stage: FirstStage = FirstStage(),
     max_ms: int = 0,
 ) -> str:
     """The hits: the best `window` (at least the page) in the plan's order."""
-    where, options = _where(plan, avg_length, max_ms)
+    where, options = _where(plan, stage, max_ms)
     selects, _ = filter_conditions(plan.filters)
     columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", f"{TITLE_LENGTH} AS tl", *selects])
     max_matches = max(MAX_MATCHES_FLOOR, window)
@@ -213,7 +269,7 @@ def search_statement(
     )
 
 
-def _where(plan: QueryPlan, avg_length: float = 1.0, max_ms: int = 0) -> tuple[str, str]:
+def _where(plan: QueryPlan, stage: FirstStage = FirstStage(), max_ms: int = 0) -> tuple[str, str]:
     """The WHERE clause and the OPTION tail (after max_matches); `max_ms`:
     searchd's max_query_time, after which a shard answers with what it has."""
     expression = match_expression(plan)
@@ -221,7 +277,7 @@ def _where(plan: QueryPlan, avg_length: float = 1.0, max_ms: int = 0) -> tuple[s
     if expression is not None:
         conditions.insert(0, f"MATCH({literal(expression)})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    options = f", {ranker_option(avg_length)}" if expression is not None else ""
+    options = f", {ranker_option(stage)}" if expression is not None else ""
     if max_ms > 0:
         options += f", max_query_time={integer(max_ms)}"
     return where, options
@@ -232,10 +288,12 @@ def _where(plan: QueryPlan, avg_length: float = 1.0, max_ms: int = 0) -> tuple[s
 FACET_GROUPS = 1_000
 
 
-def facet_statements(plan: QueryPlan, table: str, avg_length: float = 1.0, max_ms: int = 0) -> dict[str, str]:
+def facet_statements(
+    plan: QueryPlan, table: str, stage: FirstStage = FirstStage(), max_ms: int = 0
+) -> dict[str, str]:
     """One GROUP BY per facet over the whole matching set (the search's
     options too, so that searchd can match once for the whole batch)."""
-    where, options = _where(plan, avg_length, max_ms)
+    where, options = _where(plan, stage, max_ms)
     selects, _ = filter_conditions(plan.filters)
     extra = "".join(f", {s}" for s in selects)
     tail = f" ORDER BY c DESC LIMIT 0, {FACET_GROUPS} OPTION max_matches={FACET_GROUPS}{options}"
