@@ -348,6 +348,25 @@ def _ids(url: str, text: str) -> set[str]:
         return {h.id for h in ix.search(text, limit=100, facets=False, collapse=False).hits}
 
 
+def test_the_cluster_averages_each_part_over_the_records_with_it(scratch: Cluster, tmp_path: Path) -> None:
+    # Records of a title alone (no topics, no body) leave the rest's average to the
+    # others in the embedded index (ranking.FieldLengths), and so in the cluster's re-rank.
+    from search import build_index
+    from search.planning import ranking
+
+    root = tmp_path / "r"
+    _record(root / "story.md", "Solar storm hits grid", body="Power lines were cut across the northern region.", topics=())
+    _record(root / "long.md", "Solar flare", body="Operators said power lines across the region were cut. " * 3, topics=())
+    for n in range(3):
+        _record(root / f"brief-{n}.md", f"Rates held brief {n}", topics=())
+    sync.sync_cluster([root], scratch.url)
+    build_index([root], tmp_path / "index")
+    with open_index(tmp_path / "index") as embedded, ClusterIndex(scratch.url) as ix:
+        assert ranking.part_counts(embedded._ensure().searcher.reader(), "text") == (5, 2)  # premise: three briefs
+        for text in ("region", "solar power lines"):
+            _same_ranking(ix.search(text, limit=5, facets=False), embedded.search(text, limit=5, facets=False))
+
+
 def test_incremental_runs_send_what_changed_and_delete_what_went(scratch: Cluster, tmp_path: Path) -> None:
     root = tmp_path / "r"
     a = _record(root / "a.md", "Zebra crossing", related=2)

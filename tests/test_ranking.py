@@ -158,3 +158,44 @@ def test_every_part_but_the_title_weighs_one() -> None:
 
     assert PART_WEIGHTS["title"] > 1
     assert all(weight == 1 for part, weight in PART_WEIGHTS.items() if part != "title")
+
+
+def test_each_part_is_averaged_over_the_records_that_have_it(tmp_path: Path, write_record: RecordWriter) -> None:
+    # Lucene's BM25 averages a field over the documents with it: briefs of a title
+    # alone (NPL has 1,684 of 11,429, Reuters 1,798) must not pull the rest's
+    # average down, which made every story look longer than it is.
+    write_record("story.md", "title: 'Solar storm hits grid'", body="Power lines were cut across the northern region.")
+    write_record("brief-a.md", "title: 'Markets close higher'")
+    write_record("brief-b.md", "title: 'Rates held'")
+    build_index([tmp_path / "records"], tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        searcher = ix._ensure().searcher
+        reader = searcher.reader()
+        lengths = {
+            Path(searcher.stored_fields(d)["path"]).stem: (
+                reader.doc_field_length(d, "text") or 0,
+                reader.doc_field_length(d, "title") or 0,
+            )
+            for d in range(reader.doc_count_all())
+        }
+        assert [whole - title for whole, title in lengths.values()].count(0) == 2  # premise: two briefs
+        assert ranking.part_counts(reader, "text") == (3, 1)
+        averages = FieldLengths.of(searcher, "text")
+        story_rest = searcher.field_length("text") - searcher.field_length("title")  # exact, not a length byte
+        assert averages.rest == pytest.approx(story_rest)  # over the one record with a rest, not three
+        assert averages.title == pytest.approx(searcher.avg_field_length("title"))
+        with_briefs = scores(ix, "region")["story"] / ranking.robertson_idf(reader.doc_count_all(), 1)
+    # So the story's body word weighs the same, beyond its idf, with the briefs beside it or not.
+    write_record("story.md", "title: 'Solar storm hits grid'", body="Power lines were cut across the northern region.", folder="alone")
+    build_index([tmp_path / "alone"], tmp_path / "alone-index")
+    with open_index(tmp_path / "alone-index") as ix:
+        alone = scores(ix, "region")["story"] / ranking.robertson_idf(1, 1)
+    assert with_briefs == pytest.approx(alone)
+
+
+def test_field_lengths_from_averages_and_shares() -> None:
+    # The cluster's path gives the averages over every document and the shares with each part.
+    assert FieldLengths.of_averages(4.0, 24.0) == FieldLengths(title=4.0, rest=20.0)
+    assert FieldLengths.of_averages(4.0, 24.0, 1.0, 0.5) == FieldLengths(title=4.0, rest=40.0)
+    assert FieldLengths.of_averages(2.0, 12.0, 0.5, 0.25) == FieldLengths(title=4.0, rest=40.0)
+    assert FieldLengths.of_averages(None, None, 0.0, 0.0) == FieldLengths(title=1.0, rest=1.0)

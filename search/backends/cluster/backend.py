@@ -367,13 +367,20 @@ class ClusterIndex:
     def _stats(self) -> rerank.Collection:
         if self._collection is None:
             table = self.url.front.table
+            length, title_length = sphinxql.LENGTH, sphinxql.TITLE_LENGTH
             ((found, _),) = self._run(
-                [f"SELECT COUNT(*) AS n, AVG({sphinxql.LENGTH}) AS a, AVG({sphinxql.TITLE_LENGTH}) AS t FROM {table}"]
+                [
+                    f"SELECT COUNT(*) AS n, AVG({length}) AS a, AVG({title_length}) AS t,"
+                    f" SUM(IF({title_length} > 0, 1, 0)) AS wt, SUM(IF({length} > {title_length}, 1, 0)) AS wr"
+                    f" FROM {table}"
+                ]
             )
             documents, avg, title = (
                 (int(found[0][0]), float(found[0][1] or 1.0), float(found[0][2] or 1.0)) if found else (0, 1.0, 1.0)
             )
-            self._collection = rerank.Collection(documents, avg, title)
+            # The shares of documents with a title and with a rest (ranking.FieldLengths).
+            shares = (int(found[0][3] or 0) / documents, int(found[0][4] or 0) / documents) if documents else (1.0, 1.0)
+            self._collection = rerank.Collection(documents, avg, title, *shares)
         return self._collection
 
     def _frequency(self, forms: dict[str, str]) -> dict[str, int]:

@@ -73,10 +73,12 @@ class Collection:
     documents: int
     avg_length: float
     avg_title_length: float = 1.0
+    with_title: float = 1.0  # the share of documents with a title
+    with_rest: float = 1.0  # and with more than a title
 
     def averages(self) -> ranking.FieldLengths:
         """The title's and the rest's average lengths, as ranking.FieldLengths.of reads them from Whoosh."""
-        return ranking.FieldLengths.of_averages(self.avg_title_length, self.avg_length)
+        return ranking.FieldLengths.of_averages(self.avg_title_length, self.avg_length, self.with_title, self.with_rest)
 
 
 class _Counts:
