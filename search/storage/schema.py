@@ -58,13 +58,15 @@ from whoosh.support.charset import accent_map
 
 from search.storage.newsforms import news_form
 from search.storage.positions import CompactPositions, encode_positions
+from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
 from search.articles import Article, Provider, Stub
 
 #: 7: the stored record is JSON text, compressed once with the other stored fields.
 #: 8: the full-text fields' positions in the compact format (search.storage.positions).
 #: 9: that format's loader named by an extension code; the path stored, not indexed;
 #:    dates in steps of 16 bits.
-SCHEMA_VERSION = 9
+#: 10: stored fields pickled as their values alone (search.storage.stored).
+SCHEMA_VERSION = 10
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.planning.ranking).
@@ -431,11 +433,6 @@ def build_schema() -> fields.Schema:
         meta=fields.STORED(),
         record=fields.STORED(),
     )
-
-
-def doc_id(path: str) -> str:
-    """A short stable id for the record at `path` (64 bits of SHA-1)."""
-    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def record_terms(path: str) -> list[tuple[str, str]]:

@@ -76,7 +76,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from whoosh import query
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter, W3Segment
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocWriter, W3PostingsWriter, W3Segment
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
@@ -85,6 +85,7 @@ from search.errors import SearchError
 from search.storage.postings import BulkWriting
 from search.storage.schema import record_terms
 from search.storage.sidecar import SideCarCommit, write_missing
+from search.storage.stored import StoredFields
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,26 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         return super().add_postings(schema, _TableLengths(lengths) if lengths else lengths, items)
 
 
+class _PerDocWriter(W3PerDocWriter):  # type: ignore[misc]
+    """Whoosh's per-document writer, storing each document's stored fields
+    as a StoredFields (search.storage.stored: pickled as their values alone)."""
+
+    _storedfields: dict[str, Any] | None  # Whoosh's, untyped: set by start_doc
+
+    def finish_doc(self) -> None:
+        if self._storedfields:
+            self._storedfields = StoredFields(self._storedfields)
+        super().finish_doc()
+
+
 class PackedCodec(W3Codec):  # type: ignore[misc]
     """Whoosh's default codec, writing its terms index with packed buckets,
-    and a term's posting list inline in the terms table when it has one
-    posting (INLINE_LIMIT): most of a news index's terms (the id, path, the
-    finest date steps of each record, and a third of the words) have one
-    posting, and inlined they take 4.4 MB less of Reuters' 97.5 MB."""
+    a term's posting list inline in the terms table when it has one
+    posting (INLINE_LIMIT), and each document's stored fields as their
+    values alone (search.storage.stored).  Most of a news index's terms (the
+    id, path, the finest date steps of each record, and a third of the
+    words) have one posting, and inlined they take 4.4 MB less of Reuters'
+    97.5 MB."""
 
     def __init__(self) -> None:
         super().__init__(inlinelimit=INLINE_LIMIT)
@@ -208,6 +223,9 @@ class PackedCodec(W3Codec):  # type: ignore[misc]
         writer = _FieldWriter(self, storage, segment)
         writer._tindex.buckets = [_PackedBucket() for _ in writer._tindex.buckets]
         return writer
+
+    def per_document_writer(self, storage: Any, segment: Any) -> Any:
+        return _PerDocWriter(self, storage, segment)
 
     def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
         return _InliningPostingsWriter(
