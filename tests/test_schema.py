@@ -329,3 +329,20 @@ def test_date_ranges_match_every_document_in_them(tmp_path: Path) -> None:
                 found = set(searcher.docs_for_query(query.NumericRange("date", low, high)))
                 assert found == {d for d, e in epochs.items() if e >= low and (high is None or e <= high)}, (low, high)
     ix.close()
+
+
+@given(
+    st.text(st.characters(blacklist_characters="\x00"), min_size=1),
+    st.integers(0, 2**64 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from(["0123456789abcdef" * 2, "x", "", "ABCDEF0123456789" * 2]) | st.text(),
+)
+def test_the_bookkeeping_comes_back_as_it_went_in(path: str, size: int, mtime_ns: int, digest: str) -> None:
+    assert decode_source(encode_source(path, size, mtime_ns, digest)) == (path, size, mtime_ns, digest)
+
+
+def test_the_bookkeeping_holds_the_numbers_and_the_hash_in_binary() -> None:
+    """34 bytes besides the path (a flag, u64, i64, 16 bytes of hash); as text, 57 here."""
+    path = "/news/2024/a.md"
+    value = encode_source(path, 4_096, 1_700_000_000_123_456_789, "0123456789abcdef" * 2)
+    assert len(value) == len(path) + 34
