@@ -774,17 +774,29 @@ def test_packed_terms_index_writes_the_same_bytes_and_the_index_names_the_stock_
     ix.close()
 
 
-def test_a_posting_list_of_one_is_kept_in_the_terms_table_and_reads_back(records: Path, tmp_path: Path) -> None:
+def test_a_short_posting_list_is_kept_in_the_terms_table_and_reads_back(records: Path, tmp_path: Path) -> None:
     from whoosh.codec.whoosh3 import W3TermInfo
 
+    limit = search.storage.writers.INLINE_LIMIT
     build_index([records], tmp_path / "index")
     _gen, ix = Store(tmp_path / "index").open()
     with ix.reader() as reader, ix.searcher() as searcher:
         leaf = reader if reader.is_atomic() else reader.leaf_readers()[0][0]
         infos = [(key, W3TermInfo.from_bytes(value)) for key, value in leaf._terms._tindex.items()]
-        assert infos and all(info.is_inlined() == (info.doc_frequency() == 1) for _, info in infos)
+        assert infos and all(info.is_inlined() == (info.doc_frequency() < limit) for _, info in infos)
+        frequencies = {info.doc_frequency() for _, info in infos}
+        assert {1, limit - 1, limit} <= frequencies  # both sides of the limit are there
         ident = searcher.stored_fields(0)["id"]
         assert [searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(query.Term("id", ident))] == [ident]
+        inlined = 0
+        for key, info in infos:  # an inlined list of several postings reads back whole
+            field, text = leaf._terms._keydecoder(key)
+            if field == "text" and 1 < info.doc_frequency() < limit:
+                matcher = leaf.postings("text", text)
+                ids = list(matcher.all_ids())
+                assert len(ids) == info.doc_frequency() == len(set(ids))
+                inlined += 1
+        assert inlined
     ix.close()
 
 

@@ -67,7 +67,8 @@ from search.articles import Article, Provider, Stub
 #: 9: that format's loader named by an extension code; the path stored, not indexed;
 #:    dates in steps of 16 bits.
 #: 10: stored fields pickled as their values alone (search.storage.stored), the
-#:    bookkeeping column's numbers and hash in binary.
+#:    bookkeeping column's numbers and hash in binary, posting lists of up to 7
+#:    inline.
 SCHEMA_VERSION = 10
 
 #: The full-text field queries score on, and the weight of each part of a

@@ -284,7 +284,8 @@ class SegmentArrays:
 def _term_blocks(reader: Any, field: str, term: bytes, decode: Any) -> Iterator[tuple[Any, Any, list[list[int]]]]:
     """A term's postings as (ids, weights, positions of each) a block at a time,
     deleted documents' too; a posting list Whoosh kept inline in its term
-    table (one posting) comes as one block."""
+    table (a short list, see search.storage.writers.INLINE_LIMIT) comes as one
+    block."""
     m = raw_matcher(reader, field, term)
     if not hasattr(m, "_read_ids"):  # an inlined list: Whoosh's ListMatcher
         ids, weights, values = [], [], []
