@@ -112,7 +112,7 @@ def test_a_short_file_is_refused_before_it_is_mapped(tmp_path: Path) -> None:
         sidecar.open_mapped(path, "MAIN_x", 1)
     header = bytearray(sidecar.HEADER_SIZE)
     sidecar._HEADER.pack_into(
-        header, 0, sidecar.MAGIC, sidecar.FORMAT_VERSION, sidecar.HEADER_SIZE, b"MAIN_x", 1, 0, 0, 0, 1, 1, 2, 4, 4096, 0, 0
+        header, 0, sidecar.MAGIC, sidecar.FORMAT_VERSION, sidecar.HEADER_SIZE, b"MAIN_x", 1, 0, 0, 0, 1, 1, 2, 4, 4, 4096, 0, 0
     )
     path.write_bytes(bytes(header))
     with pytest.raises(sidecar.StaleArrays, match="its header says 4096"):
@@ -172,3 +172,14 @@ def test_a_reindex_run_that_writes_nothing_does_not_load_numpy(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("count", "width"), [(600, 2), (70_001, 4)])
+def test_large_gaps_are_escaped_in_the_narrowest_width_that_holds_them(count: int, width: int) -> None:
+    docs = [0, 300, 301, count - 1]
+    data = sidecar.pack(
+        "MAIN_x", count, [b"a", b"b"], docs + [5], [0, 4, 5], [1.0] * 5, [1] * 5, [0, 1, 2, 3, 4], bytes(count)
+    )
+    arrays = sidecar.SegmentArrays(data, "MAIN_x", count)
+    assert arrays.escapes.dtype.itemsize == width and arrays.escapes.tolist() == [300, count - 302]
+    assert arrays.docs_of(0).tolist() == docs and arrays.docs_of(1).tolist() == [5]

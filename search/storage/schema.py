@@ -68,7 +68,7 @@ from search.articles import Article, Provider, Stub
 #:    dates in steps of 16 bits.
 #: 10: stored fields pickled as their values alone (search.storage.stored), the
 #:    bookkeeping column's numbers and hash in binary, posting lists of up to 7
-#:    inline.
+#:    inline, side-car escapes in 16 bits where they fit (side-car format 4).
 SCHEMA_VERSION = 10
 
 #: The full-text field queries score on, and the weight of each part of a

@@ -11,7 +11,8 @@ reading them from Whoosh's blocks (a zlib stream and two pickles per 128
 postings, for one document) was 37% of a Reuters query's time.  The file is
 kept small (some 8.5 bytes a posting on Reuters, against Whoosh's 21 for the
 same postings): document numbers as byte-sized gaps (87% of Reuters' gaps are
-under 255; a larger one is an escape into a u32 array), offsets as u32.
+under 255; a larger one is an escape into a u16 array, u32 where one does
+not fit), offsets as u32.
 
 File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
 
@@ -28,7 +29,8 @@ File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
     81     1     u8 position-count width: 1 (u8), 2 (u16) or 4 (u32)
     82     1     u8 position width: 2 (u16) or 4 (u32)
     83     1     u8 offset width: 4 (u32) or 8 (u64), of the four *_starts tables
-    84     4     zero
+    84     1     u8 escape width: 2 (u16) or 4 (u32)
+    85     3     zero
     88     8     u64 total file size (checked against the file before mapping)
     96     8     u64 positions N
     104    8     u64 escaped gaps E
@@ -42,7 +44,8 @@ File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
                            as gaps: the first from 0, each next from the one
                            before; 255 means the gap is the next of `escapes`
     esc_starts   off[T+1]  offsets of each term's escaped gaps in `escapes`
-    escapes      u32[E]    the gaps of 255 or more, in posting order
+    escapes      [E]       the gaps of 255 or more, in posting order (u16
+                           when the segment's largest fits, else u32)
     weights      [P]       the weighted term frequency (Whoosh's posting
                            weight); stored as u8/u16 when every weight of the
                            segment is a whole number that fits, which is exact
@@ -84,10 +87,10 @@ from search import atomic
 log = logging.getLogger(__name__)
 
 MAGIC = b"NSARRAY\0"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HEADER_SIZE = 128
 SUFFIX = ".arrays"
-_HEADER = struct.Struct("<8sII32sQQQQBBBB4xQQQ16x")
+_HEADER = struct.Struct("<8sII32sQQQQBBBBB3xQQQ16x")
 #: A document-number gap of this or more is stored in `escapes`.
 ESCAPE = 255
 assert _HEADER.size == HEADER_SIZE
@@ -121,6 +124,7 @@ class _Layout:
     pos_width: int = 2
     offset_width: int = 4
     escapes: int = 0
+    escape_width: int = 4
 
     def sections(self) -> dict[str, tuple[int, int]]:
         """Section name -> (offset, size in bytes)."""
@@ -134,7 +138,7 @@ class _Layout:
             ("terms", self.term_bytes),
             ("gaps", self.postings),
             ("esc_starts", table),
-            ("escapes", 4 * self.escapes),
+            ("escapes", self.escape_width * self.escapes),
             ("weights", self.width * self.postings),
             ("pos_starts", table),
             ("counts", self.count_width * self.postings),
@@ -160,7 +164,7 @@ class SegmentArrays:
             raise StaleArrays(f"{len(buffer)} bytes, shorter than its header")
         (
             magic, version, header_size, seg, docs, terms, postings, term_bytes,
-            width, count_width, pos_width, offset_width, size, npos, nesc,
+            width, count_width, pos_width, offset_width, escape_width, size, npos, nesc,
         ) = _HEADER.unpack_from(buffer, 0)  # fmt: skip
         if magic != MAGIC or header_size != HEADER_SIZE:
             raise StaleArrays("not a side-car file")
@@ -173,7 +177,11 @@ class SegmentArrays:
             raise StaleArrays(f"{docs} documents, the segment has {doc_count}")
         if width not in _WIDTHS or count_width not in _UINTS or pos_width not in (2, 4) or offset_width not in (4, 8):
             raise StaleArrays(f"unknown widths {width}/{count_width}/{pos_width}/{offset_width}")
-        layout = _Layout(terms, postings, term_bytes, docs, width, npos, count_width, pos_width, offset_width, nesc)
+        if escape_width not in (2, 4):
+            raise StaleArrays(f"unknown escape width {escape_width}")
+        layout = _Layout(
+            terms, postings, term_bytes, docs, width, npos, count_width, pos_width, offset_width, nesc, escape_width
+        )
         if size != layout.size or len(buffer) != size:
             raise StaleArrays(f"{len(buffer)} bytes, its header says {size} (expected {layout.size})")
         self.buffer = buffer
@@ -191,7 +199,7 @@ class SegmentArrays:
         self.terms = memoryview(buffer)[sec["terms"][0] : sec["terms"][0] + term_bytes]
         self.gaps = view("gaps", "<u1", postings)
         self.esc_starts = view("esc_starts", offsets, terms + 1)
-        self.escapes = view("escapes", "<u4", nesc)
+        self.escapes = view("escapes", _UINTS[escape_width], nesc)
         self.weights = view("weights", _WIDTHS[width], postings)
         self.pos_starts = view("pos_starts", offsets, terms + 1)
         self.counts = view("counts", _UINTS[count_width], postings)
@@ -425,9 +433,11 @@ def pack(
     if terms:
         np.cumsum([len(t) for t in terms], out=term_starts[1:])
     offset_width = _uint_width(max(len(term_blob), total, npos, int(escapes.size)), (4, 8))
+    escape_width = _uint_width(int(escapes.max()) if escapes.size else 0, (2, 4))
     layout = _Layout(
-        len(terms), total, len(term_blob), count, width, npos, count_width, pos_width, offset_width, int(escapes.size)
-    )
+        len(terms), total, len(term_blob), count, width, npos, count_width, pos_width, offset_width,
+        int(escapes.size), escape_width,
+    )  # fmt: skip
     out = bytearray(layout.size)
     _HEADER.pack_into(
         out,
@@ -444,6 +454,7 @@ def pack(
         count_width,
         pos_width,
         offset_width,
+        escape_width,
         layout.size,
         npos,
         int(escapes.size),
@@ -459,7 +470,7 @@ def pack(
         ("post_starts", starts, offsets),
         ("gaps", stored_gaps, "<u1"),
         ("esc_starts", esc_starts, offsets),
-        ("escapes", escapes, "<u4"),
+        ("escapes", escapes, _UINTS[escape_width]),
         ("weights", stored, _WIDTHS[width]),
         ("pos_starts", pos_starts, offsets),
         ("counts", counts, _UINTS[count_width]),
@@ -546,7 +557,7 @@ def open_mapped(path: Path, segment_id: str, doc_count: int) -> SegmentArrays:
         if size < HEADER_SIZE:
             raise StaleArrays(f"{size} bytes, shorter than its header")
         header = os.pread(fd, HEADER_SIZE, 0)
-        declared = _HEADER.unpack_from(header, 0)[12]
+        declared = _HEADER.unpack_from(header, 0)[13]
         if declared != size:
             raise StaleArrays(f"{size} bytes, its header says {declared}")
         mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
