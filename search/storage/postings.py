@@ -34,6 +34,7 @@ from typing import Any
 
 from whoosh.writing import SegmentWriter
 
+from search.storage.blocks import pack_ids, pack_inlined, pack_values, pack_weights
 from search.storage.positions import decode_positions as decode
 
 #: Whoosh's postings per block (W3Codec's blocklimit).
@@ -296,7 +297,8 @@ def _write_terms(
         block_firsts = np.asarray(stats.starts, dtype=np.int64) - first
         deltas_np[block_firsts] = docs[block_firsts]
     deltas = deltas_np.tolist()
-    fixed = fieldwriter._format.fixed_value_size()
+    value_format = fieldwriter._format
+    fixed = value_format.fixed_value_size()
     comp = postwriter._compression
     inline_below = postwriter._inlinelimit
     pack_info = W3TermInfo._struct.pack
@@ -321,7 +323,7 @@ def _write_terms(
         s = starts[block]
         minid = docs_all[s]
         if n == 1 and ends[block] - s < inline_below:
-            # Inlined in its terms-table entry (W3TermInfo.set_inlined).
+            # Inlined in its terms-table entry (W3TermInfo.set_inlined, packed: search.storage.blocks).
             e = ends[block]
             ids, weights = docs_all[s:e], weights32[s:e]
             values = [v for v in values_all[s:e] if v]
@@ -333,7 +335,7 @@ def _write_terms(
             info = pack_info(
                 True, total, e - s, 0 if minlength is None else length_to_byte(minlength),
                 length_to_byte(maxlength), maxweight, minid, ids[-1],
-            ) + dumps((tuple(ids), tuple(weights), tuple(values)), 2)  # fmt: skip
+            ) + dumps(pack_inlined(value_format, ids, weights, values), 2)  # fmt: skip
         else:
             start = offset
             parts = [WHOOSH3_HEADER_MAGIC]
@@ -351,21 +353,15 @@ def _write_terms(
                 minlength = block_min if minlength is None else min(minlength, block_min)  # type: ignore[type-var]
                 maxlength = max(maxlength, block_max)
                 maxweight = max(maxweight, block_weight)
-                # W3PostingsWriter._write_block: minified ids, weights, values; pickled, compressed
-                w0 = weights[0]
-                if all(w == 1.0 for w in weights):
-                    mini_weights: Any = None
-                elif all(w == w0 for w in weights):
-                    mini_weights = w0
-                else:
-                    mini_weights = tuple(weights)
+                # W3PostingsWriter._write_block: minified ids, weights, values
+                # (search.storage.blocks.PackedBlocks); pickled, compressed
                 if fixed is None or fixed < 0:
-                    mini_values: Any = tuple(values)
+                    mini_values: Any = pack_values(value_format, values)
                 elif fixed == 0:
                     mini_values = None
                 else:
                     mini_values = b"".join(values)
-                body = dumps((tuple(deltas[s - first : e - first]), mini_weights, mini_values), 2)
+                body = dumps((pack_ids(deltas[s - first : e - first]), pack_weights(weights), mini_values), 2)
                 if comp:
                     body = zlib.compress(body, comp)
                 head = dumps(

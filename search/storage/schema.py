@@ -58,6 +58,7 @@ from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 
 from search.storage.newsforms import news_form
+from search.storage import blocks as blocks  # registers the posting blocks' loaders (see its docstring)
 from search.storage.positions import CompactPositions, encode_positions
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
 from search.articles import Article, Provider, Stub
@@ -69,7 +70,9 @@ from search.articles import Article, Provider, Stub
 #: 10: stored fields pickled as their values alone (search.storage.stored), the
 #:    bookkeeping column's numbers and hash in binary, posting lists of up to 7
 #:    inline, side-car escapes in 16 bits where they fit (side-car format 4).
-SCHEMA_VERSION = 10
+#: 11: posting blocks' ids, weights and positions each pickled as one number
+#:    (search.storage.blocks).
+SCHEMA_VERSION = 11
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.planning.ranking).

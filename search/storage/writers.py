@@ -82,6 +82,7 @@ from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
 from search.errors import SearchError
+from search.storage.blocks import PackedBlocks, pack_inlined
 from search.storage.postings import BulkWriting
 from search.storage.schema import record_terms
 from search.storage.sidecar import SideCarCommit, write_missing
@@ -141,7 +142,7 @@ class _PackedBucket:
         return zip(self.hashes, self.offsets, strict=True)
 
 
-class _InliningPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+class _InliningPostingsWriter(PackedBlocks, W3PostingsWriter):  # type: ignore[misc]
     """Whoosh's postings writer, with its inlining of short posting lists working.
 
     A posting list shorter than the codec's ``inlinelimit`` is meant to be
@@ -160,7 +161,7 @@ class _InliningPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         terminfo = self._terminfo
         if not self.written() and len(self) < self._inlinelimit:
             terminfo.add_block(self)
-            terminfo.set_inlined(self._ids, self._weights, self._values)
+            terminfo._inlined = pack_inlined(self._format, self._ids, self._weights, self._values)  # set_inlined, packed
             self._terminfo = None
             return terminfo
         return super().finish_postings()
