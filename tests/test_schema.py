@@ -170,7 +170,9 @@ def test_an_article_and_its_stubs_share_the_path_and_stubs_point_to_their_parent
     assert stub["parent"] == article["id"]
     assert decode_source(article["source"]) == ("/records/a.md", 10, 20, "abc")
     assert "source" not in stub
-    assert article["article_url"] == "https://example.com/a" and stub["stub_url"] == "https://example.com/s1"
+    # An article is found by its webUrl through `url` alone; a stub also by `stub_url`.
+    assert article["url"] == "https://example.com/a" and "article_url" not in article
+    assert stub["url"] == stub["stub_url"] == "https://example.com/s1"
 
 
 def test_exact_values_keep_case_and_sort_columns_put_missing_values_last() -> None:

@@ -153,8 +153,10 @@ def shadowed_stubs(searcher: searching.Searcher) -> set[int]:
     merge, which would keep a stub hidden after its article was removed."""
     hidden: set[int] = set()
     for term in searcher.reader().lexicon("stub_url"):
-        if any(True for _ in searcher.docs_for_query(query.Term("article_url", term))):
-            hidden.update(searcher.docs_for_query(query.Term("stub_url", term)))
+        stubs = set(searcher.docs_for_query(query.Term("stub_url", term)))
+        # The documents with this url are its stubs and its articles (schema: no article_url).
+        if any(d not in stubs for d in searcher.docs_for_query(query.Term("url", term))):
+            hidden.update(stubs)
     return hidden
 
 

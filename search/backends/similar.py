@@ -66,7 +66,9 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
     for stub in stubs:
         article = None
         if stub.get("url"):
-            found = [d for d in searcher.docs_for_query(query.Term("article_url", stub["url"]))]
+            # The documents with this url are its stubs and its articles (schema: no article_url).
+            copies = set(searcher.docs_for_query(query.Term("stub_url", stub["url"])))
+            found = [d for d in searcher.docs_for_query(query.Term("url", stub["url"])) if d not in copies]
             if found:
                 article = found[0]
         if article is not None:

@@ -72,7 +72,8 @@ from search.articles import Article, Provider, Stub
 #:    inline, side-car escapes in 16 bits where they fit (side-car format 4).
 #: 11: posting blocks' ids, weights and positions each pickled as one number
 #:    (search.storage.blocks).
-SCHEMA_VERSION = 11
+#: 12: no article_url field: an article's webUrl is found by its url term.
+SCHEMA_VERSION = 12
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.planning.ranking).
@@ -430,7 +431,8 @@ def build_schema() -> fields.Schema:
         date=fields.NUMERIC(int, bits=64, signed=True, shift_step=16),
         url=fields.ID(stored=True),
         dupkeys=fields.COLUMN(columns.FixedBytesColumn(DUP_KEY_BYTES, default=bytes(DUP_KEY_BYTES))),
-        article_url=fields.ID(),
+        # A related stub's webUrl, to find it by; an article's is its `url` term
+        # (the articles with a webUrl are its url documents less its stubs).
         stub_url=fields.ID(),
         newest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
         oldest=fields.COLUMN(columns.NumericColumn("q", default=MISSING_HIGH)),
@@ -704,8 +706,6 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
         doc["topic"] = VALUE_SEP.join(article.topics)
     if article.is_published is not None:
         doc["published_flag"] = article.is_published
-    if article.url:
-        doc["article_url"] = article.url
     yield doc
     for number, stub in enumerate(article.related, start=1):
         yield _stub_document(stub, path, ident, number)
