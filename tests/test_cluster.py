@@ -430,6 +430,22 @@ def test_tied_documents_come_in_the_embedded_order(scratch: Cluster, tmp_path: P
     assert ours == theirs
 
 
+def test_a_news_form_finds_its_other_spellings_as_on_the_embedded_index(scratch: Cluster, tmp_path: Path) -> None:
+    # The embedded analysis reads "qtr" as "quarter" and "labour" as "labor"
+    # (search.storage.newsforms); searchd has no such forms, so its MATCH asks for each.
+    root = tmp_path / "n"
+    _record(root / "a.md", "Fourth quarter results", "profits rose")
+    _record(root / "b.md", "ACME 4TH QTR NET", "profits rose")
+    _record(root / "c.md", "Labor market", "jobs")
+    _record(root / "d.md", "Labour party", "votes")
+    _record(root / "e.md", "Quartet plays", "music")
+    for text, expected in (("qtr", {"a.md", "b.md"}), ("quarter", {"a.md", "b.md"}), ("labour", {"c.md", "d.md"})):
+        ours, theirs = _pages(scratch, root, tmp_path / "index", text)
+        with open_index(tmp_path / "index") as ix:
+            assert {Path(ix.get(i).path).name for i in theirs} == expected
+        assert sorted(ours) == sorted(theirs), text
+
+
 def test_a_file_that_stops_parsing_keeps_its_rows(scratch: Cluster, tmp_path: Path) -> None:
     root = tmp_path / "r"
     a = _record(root / "a.md", "Zebra crossing", related=1)

@@ -40,6 +40,27 @@ def test_match_expression_of_a_plan() -> None:
     assert sphinxql.match_expression(build_plan(SearchRequest(text="x y OR z"))) == "x | (y | z)"
 
 
+def test_a_news_form_is_matched_in_each_spelling() -> None:
+    # search.storage.newsforms: the embedded index reads these as one word; searchd does not.
+    assert sphinxql.word_match("qtr") == "(qtr | quarter)"
+    assert sphinxql.word_match("Labour") == "(Labour | labor)"
+    assert sphinxql.word_match("oil") == "oil"
+    plan = build_plan(SearchRequest(text='qtr "mln dlrs"'))
+    assert sphinxql.match_expression(plan) == '(qtr | quarter) | "mln dlrs"'  # no OR inside a phrase
+
+
+def test_the_first_ranking_weighs_words_by_idf_only_in_longer_queries() -> None:
+    # searchd's idf is each RT chunk's own: for 1-2 words it costs more than it tells;
+    # a long query (a research topic) needs it to tell its rare words from its common ones.
+    two = sphinxql.FirstStage.of(7.0, 140.0, [2.0, 5.0], proximity=True, terms=2)
+    three = sphinxql.FirstStage.of(7.0, 140.0, [2.0, 5.0, 1.0], proximity=True, terms=3)
+    four = sphinxql.FirstStage.of(7.0, 140.0, [2.0, 5.0, 1.0, 3.0], proximity=True, terms=4)
+    assert two.coverage == (5 / 7, 1.0) and not two.idf and not three.idf and four.idf
+    assert "tf_idf" not in sphinxql.ranker_option(three) and "tf_idf" in sphinxql.ranker_option(four)
+    assert "lcs>=2" in sphinxql.ranker_option(two)
+    assert "0.714286" not in sphinxql.ranker_option(two)  # under TITLE_MIN_COVERAGE: no factor for one word
+
+
 def test_integers_only_as_integers() -> None:
     assert sphinxql.integer(5) == "5"
     for bad in ("5", 5.0, True):

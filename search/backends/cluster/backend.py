@@ -309,13 +309,14 @@ class ClusterIndex:
         averages = collection.averages()
         if terms is None or not terms.words:
             return sphinxql.FirstStage(averages.title, averages.rest)
+        count = len(terms.words)
         weights = ranking.term_weights(plan.typed or terms.words)
         idf: list[float] = []
         if len(weights) >= 2:
             known.update(self._frequency({t: terms.forms.get(t, t) for t in weights}))
             n = max(collection.documents, 1)
             idf = [ranking.robertson_idf(n, known.get(t, 1)) for t in weights]
-        return sphinxql.FirstStage.of(averages.title, averages.rest, idf, bool(terms.proximity))
+        return sphinxql.FirstStage.of(averages.title, averages.rest, idf, bool(terms.proximity), count)
 
     def _rerank(
         self, plan: QueryPlan, terms: _QueryTerms, found: list[tuple[Any, ...]], feedback: bool, known: dict[str, int]
@@ -391,6 +392,24 @@ class ClusterIndex:
 
         if not forms:
             return {}
+        # A word with other spellings (search.backends.cluster.sphinxql.spellings)
+        # is counted as the embedded index counts its term, the documents
+        # holding any of them: a MATCH on the front, its total_found.
+        spelled = {t: w for t, w in forms.items() if len(sphinxql.spellings(w)) > 1}
+        counted: dict[str, int] = {}
+        if spelled:
+            table = self.url.front.table
+            results = self._run(
+                [
+                    f"SELECT id FROM {table} WHERE MATCH({sphinxql.literal(sphinxql.word_match(w))})"
+                    " LIMIT 1 OPTION ranker=none"
+                    for w in spelled.values()
+                ]
+            )
+            counted = {t: int(meta.get("total_found", 0)) for t, (_, meta) in zip(spelled, results, strict=True)}
+            forms = {t: w for t, w in forms.items() if t not in spelled}
+            if not forms:
+                return counted
         if self._shards is None:
             self._shards = [(e, None) for e in shard_endpoints(self.url)]
         words = sorted(set(forms.values()))
@@ -408,7 +427,7 @@ class ClusterIndex:
             except (BackendError, pymysql.err.MySQLError) as exc:
                 log.info("shard %s gave no word statistics: %s", endpoint, exc)
                 self._shards[number] = (endpoint, None)
-        return {term: docs[word] for term, word in forms.items() if word in seen}
+        return counted | {term: docs[word] for term, word in forms.items() if word in seen}
 
     def _signals(self, plan: QueryPlan) -> tuple[int | None, int | None]:
         """The newest date (not after now) and best quality, which --boost scales by."""
