@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from search import build_index
 from search.backends.collapse import COPY_WINDOW, DuplicateKeys, Groups
+from search.backends import columns
 from search.backends.columns import ArrayGroups, FacetArrays
 from search.backends.facets import FacetTable
 from search.storage.schema import MISSING_LOW
@@ -136,8 +137,21 @@ def test_a_cut_short_total_is_not_exact(tmp_path: Path) -> None:
         max_size=60,
     ),
     seed=st.integers(0, 1000),
+    by_marks=st.booleans(),
 )
-def test_dated_title_copies_group_as_the_union_find(rows: list[tuple[int, int, int | None]], seed: int) -> None:
+def test_dated_title_copies_group_as_the_union_find(
+    rows: list[tuple[int, int, int | None]], seed: int, by_marks: bool
+) -> None:
+    # Both ways of putting the matches in time order: marking their places, and sorting them.
+    kept = columns.ORDER_BY_MARKS
+    columns.ORDER_BY_MARKS = 10**9 if by_marks else 0
+    try:
+        check_dated_title_copies(rows, seed)
+    finally:
+        columns.ORDER_BY_MARKS = kept
+
+
+def check_dated_title_copies(rows: list[tuple[int, int, int | None]], seed: int) -> None:
     keys = keys_of([(u, t) for u, t, _ in rows])
     keys._dates = np.array([MISSING_LOW if when is None else when for _, _, when in rows], dtype=np.int64)
     rng = random.Random(seed)

@@ -19,7 +19,7 @@ together):
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class ArrayGroups(Groups):
                 if len(valid) and column == 1:
                     # Title keys: as in search.backends.collapse, copies are chained in time order within
                     # COPY_WINDOW (undated with undated), so a key splits into runs of near ones.
-                    valid, inverse = self._title_runs(keys, docs, values, valid, shared[2])
+                    valid, inverse = self._title_runs(docs, valid, shared[2])
                     counts = np.bincount(inverse) if len(inverse) else np.zeros(0, dtype=np.int64)
                 elif len(valid):
                     _, inverse, counts = np.unique(values[valid], return_inverse=True, return_counts=True)
@@ -85,23 +85,28 @@ class ArrayGroups(Groups):
         self._members: dict[int, list[int]] | None = None
 
     @staticmethod
-    def _title_runs(keys: DuplicateKeys, docs: Any, values: Any, valid: Any, rank: Any) -> tuple[Any, Any]:
+    def _title_runs(docs: Any, valid: Any, titles: TitleOrder) -> tuple[Any, Any]:
         """The matches with a title key, and for each the run of near copies
-        it belongs to; `rank`: each document's place in the index's order of
-        (title key, dated, date, docnum), which sorts them (_shared_keys)."""
-        # The index-wide order restricted to the matches is their own order
-        # by those keys (a total order: docnums differ): one argsort of one
-        # int64 key, where a four-key lexsort was a third of a query's time
-        # at 200,000 generated records (tens of thousands of title copies).
-        valid = valid[np.argsort(rank[docs[valid]])]
-        dates = keys.dates()
-        if dates is None:
-            dated, seconds = np.zeros(len(valid), dtype=bool), np.zeros(len(valid), dtype=np.int64)
+        it belongs to, from the index's order of the title-keyed documents
+        by (title key, dated, date, docnum) (_shared_keys)."""
+        # That order restricted to the matches is their own order by those
+        # keys (a total order: docnums differ).  Many matches are put in it
+        # by marking their places in it (linear in the titled documents):
+        # at 200,000 generated records, where nearly every document shares
+        # a title and a query has some 24,000 matches, sorting them took 2
+        # of a default query's 15 ms of CPU; a few are sorted.
+        ranks = titles.rank[docs[valid]]
+        if len(ranks) * ORDER_BY_MARKS < len(titles.key):
+            order = np.argsort(ranks)
+            valid, ranks = valid[order], ranks[order]
         else:
-            when = dates[docs[valid]]
-            dated = when > MISSING_LOW
-            seconds = np.where(dated, when, 0)
-        key = values[valid]
+            marked = np.zeros(len(titles.key), dtype=bool)
+            marked[ranks] = True
+            at = np.empty(len(titles.key), dtype=np.int64)
+            at[ranks] = valid
+            ranks = np.flatnonzero(marked)
+            valid = at[ranks]
+        key, dated, seconds = titles.key[ranks], titles.dated[ranks], titles.seconds[ranks]
         near = (key[1:] == key[:-1]) & (dated[1:] == dated[:-1]) & (
             ~dated[1:] | (seconds[1:] - seconds[:-1] <= COPY_WINDOW)
         )
@@ -153,13 +158,30 @@ class ArrayGroups(Groups):
         return picked
 
 
-def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, Any] | None:
+class TitleOrder(NamedTuple):
+    """The documents with a shared title key in the order that chains their
+    copies in time, (title key, dated, date, docnum), made once per searcher."""
+
+    #: int64 per document: its place in that order, -1 without a shared title key.
+    rank: Any
+    #: Per place in that order: the title key's number, dated (bool), the date (epoch seconds, 0 undated).
+    key: Any
+    dated: Any
+    seconds: Any
+
+
+#: A title key's matches are put in time order by marking their places in
+#: TitleOrder when they are at least a 32nd of the titled documents, by a sort
+#: when fewer (a sort is m log m, marking linear in the titled documents).
+ORDER_BY_MARKS = 32
+
+
+def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, TitleOrder] | None:
     """For each half of the duplicate keys (webUrl; title and provider), an
     int64 per document: a number for its key when some other document of the
-    index has that key too, -1 when it is alone with it or has none; then,
-    for the documents with a shared title key, their place in the order of
-    (title key, dated, date, docnum) that chains copies in time (-1 for the
-    rest).  Made once per searcher (None: the index has no keys).  A match
+    index has that key too, -1 when it is alone with it or has none; then
+    the documents with a shared title key in the order that chains copies
+    in time (TitleOrder).  Made once per searcher (None: the index has no keys).  A match
     whose key no other document has is in no group, so a search groups only
     the others (on Reuters some 5% of a query's matches)."""
     if keys.arrays is None:
@@ -180,10 +202,12 @@ def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, Any] | None:
             dates = keys.dates()
             when = dates[titled] if dates is not None else np.full(len(titled), MISSING_LOW, dtype=np.int64)
             dated = when > MISSING_LOW
-            order = np.lexsort((titled, np.where(dated, when, 0), dated, numbered[1][titled]))
+            seconds = np.where(dated, when, 0)
+            order = np.lexsort((titled, seconds, dated, numbered[1][titled]))
             rank = np.full(len(raw), -1, dtype=np.int64)
             rank[titled[order]] = np.arange(len(titled), dtype=np.int64)
-            keys.arrays = (numbered[0], numbered[1], rank)
+            titles = TitleOrder(rank, numbered[1][titled[order]], dated[order], seconds[order])
+            keys.arrays = (numbered[0], numbered[1], titles)
     return None if keys.arrays is False else keys.arrays
 
 
