@@ -483,3 +483,45 @@ def test_masks_and_a_restricted_phrase_are_the_full_evaluation_restricted(churne
         expected += fast.term_matches(w, 1.5 + i)[1]
     assert (mask == (anyone & among)).all()
     assert scores.tolist() == np.where(among, expected, 0.0).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    size=st.integers(1, 600),
+    seed=st.integers(0, 2**32 - 1),
+    bonus_every=st.integers(1, 4),
+    wanted=st.integers(1, 30),
+)
+def test_a_widened_proximity_window_asks_each_documents_bonus_once(
+    size: int, seed: int, bonus_every: int, wanted: int
+) -> None:
+    """engine.rank_matches is engine.rank over arrays, and when the window
+    widens (many candidates of close scores) the bonus is asked only of the
+    documents the wider window adds."""
+    import numpy as np
+
+    from search.backends import engine
+
+    # Close scores: a candidate past the first window can still reach the page, so it widens.
+    values = np.random.default_rng(seed).integers(10, 13, size).astype(np.float64)
+    mask = np.ones(size, dtype=bool)
+    candidates = np.arange(size) % 2 == 0
+    asked: list[int] = []
+
+    def extra(doc: int) -> float:
+        return float(values[doc]) if doc % bonus_every == 0 else 0.0
+
+    def bonus(docs: Any) -> Any:
+        asked.extend(docs.tolist())
+        return np.array([extra(d) for d in docs.tolist()], dtype=np.float64)
+
+    fast = engine.rank_matches((mask, values), wanted, bonus, None, candidates)
+    assert len(asked) == len(set(asked))
+    slow = engine.rank(
+        dict(enumerate(values.tolist())),
+        wanted,
+        lambda docs: {d: extra(d) for d in docs},
+        None,
+        set(np.flatnonzero(candidates).tolist()),
+    )
+    assert fast == slow

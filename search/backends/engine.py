@@ -115,6 +115,7 @@ class Engine:
                 self.live[segment.offset : segment.offset + segment.count] = segment.live
         self.memo: dict[bytes, tuple[Any, Any]] = {}
         self.found: dict[tuple[int, bytes], tuple[int, Any] | None] = {}
+        self.offsets: dict[tuple[int, bytes], Any] = {}
         self.dfs: dict[bytes, int] = {}
         self._masks: dict[int, Any] = {}
         self.deadline = Deadline(None)
@@ -123,6 +124,7 @@ class Engine:
         """Begin a query that must stop by `deadline` (None: no limit)."""
         self.memo = {}
         self.found = {}
+        self.offsets = {}
         self.deadline = deadline if deadline is not None else Deadline(None)
 
     def segment_term(self, number: int, term: bytes) -> tuple[int, Any] | None:
@@ -383,10 +385,7 @@ class Engine:
                 continue
             i, local = at_term
             arrays = segment.arrays
-            # sidecar.SegmentArrays.term_positions, from the term's index found above.
-            begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
-            offsets = np.zeros(end - begin + 1, dtype=np.int64)
-            np.cumsum(arrays.counts[begin:end], out=offsets[1:])
+            offsets = self.position_offsets(number, term, i)
             first = int(arrays.pos_starts[i])
             positions = arrays.positions[first : first + int(offsets[-1])]
             wanted = docnums[lo:hi] - segment.offset
@@ -403,6 +402,24 @@ class Engine:
         if not found:
             return np.zeros(0, dtype=np.int64)
         return found[0] if len(found) == 1 else np.concatenate(found)
+
+    def position_offsets(self, number: int, term: bytes, i: int) -> Any:
+        """int64[postings + 1]: where each posting's positions begin among
+        the positions of term `i` of segment `number` (the running sum of its
+        counts, as sidecar.SegmentArrays.term_positions makes it), kept for
+        the query: a widened proximity window asks again, and the sum runs
+        over all the term's postings there (100,000 for a common word at
+        200,000 records)."""
+        key = (number, term)
+        offsets = self.offsets.get(key)
+        if offsets is None:
+            arrays = self.segments[number].arrays
+            assert arrays is not None  # the term was found in it
+            begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
+            offsets = np.zeros(end - begin + 1, dtype=np.int64)
+            np.cumsum(arrays.counts[begin:end], out=offsets[1:])
+            self.offsets[key] = offsets
+        return offsets
 
     # -- the dictionary interface (explain, similar) ----------------------------------------------
 
@@ -486,12 +503,17 @@ def rank_matches(
     settled_docs = np.array([d for d, _ in settled], dtype=np.int64)
     settled_finals = np.array([f for _, f in settled], dtype=np.float64)
     window = max(BONUS_WINDOW, wanted)
+    # The bonus of the window's documents so far: a wider window starts with
+    # the same documents (its order is total), so only the new ones are asked.
+    known = np.zeros(0, dtype=np.float64)
     while True:
         ordered = top_of(finals, hopeful, window + 1)
         inside = np.array([d for d, _ in ordered[:window]], dtype=np.int64)
         outside = ordered[window:]
+        if len(known) < len(inside):
+            known = np.concatenate((known, bonus(inside[len(known) :])))
         # (score + bonus) x factor, as rank() computes it per document (x + 0.0 == x, x * 1.0 == x).
-        rescored = scores[inside] + bonus(inside)
+        rescored = scores[inside] + known[: len(inside)]
         if factor:
             rescored = rescored * factor_values(factor, inside)
         docs = np.concatenate((settled_docs, inside))
