@@ -525,3 +525,32 @@ def test_a_widened_proximity_window_asks_each_documents_bonus_once(
         set(np.flatnonzero(candidates).tolist()),
     )
     assert fast == slow
+
+
+def test_a_terms_batches_double_across_the_segments(churned: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A term's postings are read in batches that keep doubling from one
+    segment to the next, the clock asked before each: a few looks for any
+    term, however many segments hold it, and the same postings."""
+    from search.backends import engine
+    from search.deadline import Deadline
+
+    class Counting(Deadline):
+        looks = 0
+
+        def expired(self) -> bool:
+            Counting.looks += 1
+            return super().expired()
+
+    fast = churned._ensure().engine()
+    fast.start()
+    docs, scores = fast.postings("rate")
+    held = [len(found[1]) for number in range(len(fast.segments)) if (found := fast.segment_term(number, b"rate"))]
+    holding, postings = len(held), sum(held)  # deleted documents' postings too
+    assert holding == len(fast.segments) > 1 and len(docs) > 8  # premise: a common word in every segment
+    monkeypatch.setattr(engine, "FIRST_BATCH", 1)
+    fast.start(Counting(None))
+    again = fast.postings("rate")
+    assert again[0].tolist() == docs.tolist() and again[1].tolist() == scores.tolist()
+    # One look before the first segment, one before each segment, one before
+    # each batch after a segment's first; batches of 1, 2, 4, ... postings.
+    assert Counting.looks <= holding + postings.bit_length()
