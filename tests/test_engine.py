@@ -554,3 +554,27 @@ def test_a_terms_batches_double_across_the_segments(churned: Index, monkeypatch:
     # One look before the first segment, one before each segment, one before
     # each batch after a segment's first; batches of 1, 2, 4, ... postings.
     assert Counting.looks <= holding + postings.bit_length()
+
+
+@pytest.mark.parametrize("arrays", [True, False], ids=["side-car titles", "Whoosh titles"])
+def test_the_exact_title_factor_as_a_dense_array_is_the_factor_of_each_document(churned: Index, arrays: bool) -> None:
+    """engine.dense_factors: factor(d) for every document when the title
+    factor is the only one (from either way of computing it); None with a
+    --boost factor, whose values come from a column per document."""
+    import numpy as np
+
+    from search.backends import engine
+    from search.deadline import Deadline
+    from search.planning import ranking
+    from search.planning.request import SearchRequest
+
+    context = churned._ensure()
+    n = context.searcher.doc_count_all()
+    match = context.title_match(SearchRequest(text="central bank"), ["central", "bank"], Deadline(None), arrays)
+    factor = ranking.Factors().add_title_match(match)
+    assert match.found and factor.title is match  # premise: some title has the words
+    dense = engine.dense_factors(factor, n)
+    assert dense.tolist() == [factor(d) for d in range(n)]
+    assert dense.tolist() == engine.factor_values(factor, np.arange(n, dtype=np.int64)).tolist()
+    boosted = context.factors(ranking.parse_boosts(("quality",)))
+    assert boosted is not None and engine.dense_factors(boosted.add_title_match(match), n) is None

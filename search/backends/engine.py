@@ -494,7 +494,11 @@ def rank_matches(
     as an array."""
     mask, scores = found
     finals = scores
-    if factor:
+    dense = dense_factors(factor, len(scores)) if factor else None
+    if dense is not None:
+        # The same product per match; elsewhere finals are never read (top_of takes the mask).
+        finals = scores * dense
+    elif factor:
         docs = np.flatnonzero(mask)
         finals = np.zeros_like(scores)
         finals[docs] = scores[docs] * factor_values(factor, docs)
@@ -519,7 +523,9 @@ def rank_matches(
             known = np.concatenate((known, bonus(inside[len(known) :])))
         # (score + bonus) x factor, as rank() computes it per document (x + 0.0 == x, x * 1.0 == x).
         rescored = scores[inside] + known[: len(inside)]
-        if factor:
+        if dense is not None:
+            rescored = rescored * dense[inside]
+        elif factor:
             rescored = rescored * factor_values(factor, inside)
         docs = np.concatenate((settled_docs, inside))
         values = np.concatenate((settled_finals, rescored))
@@ -529,6 +535,35 @@ def rank_matches(
         if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
             return best
         window *= 4
+
+
+def dense_factors(factor: Callable[[int], float], n: int) -> Any:
+    """float64[n]: factor(d) of every document when `factor` is the default
+    ranking's exact-title factor alone (1.0 but where it lifts a title),
+    else None.  Multiplying the scores by it costs a pass over the index's
+    documents, where looking each match up among the lifted ones (a binary
+    search a match) was about 0.4 ms of a query with 20,000 matches at
+    200,000 records."""
+    if not isinstance(factor, ranking.Factors) or factor.parts:
+        return None
+    values = np.ones(n, dtype=np.float64)
+    keys, lifted = _title_factors(factor)
+    values[keys] = lifted
+    return values
+
+
+def _title_factors(factor: ranking.Factors) -> tuple[Any, Any]:
+    """The exact-title factor's lifted documents (ascending) and their factors."""
+    found = factor.title.found if factor.title is not None else {}
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    arrays = getattr(factor.title, "arrays", None)
+    if arrays is not None:  # titles.ArrayTitleMatch: made sorted
+        return arrays[0], arrays[1]
+    keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+    lifted = np.fromiter(found.values(), dtype=np.float64, count=len(found))
+    order = np.argsort(keys, kind="stable")
+    return keys[order], lifted[order]
 
 
 def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
@@ -541,16 +576,8 @@ def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
     read a column per document and stay a call each."""
     if isinstance(factor, ranking.Factors) and not factor.parts:
         values = np.ones(len(docs), dtype=np.float64)
-        found = factor.title.found if factor.title is not None else {}
-        if found and len(docs):
-            arrays = getattr(factor.title, "arrays", None)
-            if arrays is not None:  # titles.ArrayTitleMatch: made sorted
-                keys, lifted = arrays
-            else:
-                keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
-                lifted = np.fromiter(found.values(), dtype=np.float64, count=len(found))
-                order = np.argsort(keys, kind="stable")
-                keys, lifted = keys[order], lifted[order]
+        keys, lifted = _title_factors(factor)
+        if len(keys) and len(docs):
             at = np.minimum(np.searchsorted(keys, docs), len(keys) - 1)
             hit = keys[at] == docs
             values[hit] = lifted[at[hit]]
