@@ -557,10 +557,11 @@ def test_a_terms_batches_double_across_the_segments(churned: Index, monkeypatch:
 
 
 @pytest.mark.parametrize("arrays", [True, False], ids=["side-car titles", "Whoosh titles"])
-def test_the_exact_title_factor_as_a_dense_array_is_the_factor_of_each_document(churned: Index, arrays: bool) -> None:
-    """engine.dense_factors: factor(d) for every document when the title
-    factor is the only one (from either way of computing it); None with a
-    --boost factor, whose values come from a column per document."""
+def test_the_exact_title_factor_lifts_the_documents_it_lists(churned: Index, arrays: bool) -> None:
+    """engine.title_factors: when the title factor is the only one (from
+    either way of computing it), the documents it lifts and their factors,
+    every other document's factor 1.0; None with a --boost factor, whose
+    values come from a column per document."""
     import numpy as np
 
     from search.backends import engine
@@ -573,8 +574,12 @@ def test_the_exact_title_factor_as_a_dense_array_is_the_factor_of_each_document(
     match = context.title_match(SearchRequest(text="central bank"), ["central", "bank"], Deadline(None), arrays)
     factor = ranking.Factors().add_title_match(match)
     assert match.found and factor.title is match  # premise: some title has the words
-    dense = engine.dense_factors(factor, n)
-    assert dense.tolist() == [factor(d) for d in range(n)]
-    assert dense.tolist() == engine.factor_values(factor, np.arange(n, dtype=np.int64)).tolist()
+    found = engine.title_factors(factor)
+    assert found is not None
+    keys, lifted = found
+    assert keys.tolist() == sorted(keys.tolist()) and all(f > 1.0 for f in lifted.tolist())
+    listed = dict(zip(keys.tolist(), lifted.tolist(), strict=True))
+    assert [listed.get(d, 1.0) for d in range(n)] == [factor(d) for d in range(n)]
+    assert engine.factor_values(factor, np.arange(n, dtype=np.int64)).tolist() == [factor(d) for d in range(n)]
     boosted = context.factors(ranking.parse_boosts(("quality",)))
-    assert boosted is not None and engine.dense_factors(boosted.add_title_match(match), n) is None
+    assert boosted is not None and engine.title_factors(boosted.add_title_match(match)) is None

@@ -557,7 +557,10 @@ def _engine_search(
         mask, found_scores = fast.matches(main)
     unfiltered = mask & usable
     mask = unfiltered if allowed is None else unfiltered & fast.mask_of(allowed)
-    scores = np.where(mask, found_scores, 0.0)
+    # The scores of documents outside `mask` are never read (the ranking and
+    # the feedback look at the mask's only), so they are not zeroed: an array
+    # of a float per indexed document less (1.6 MB at 200,000 records).
+    scores = found_scores
     every = None
     if len(built.positive) > 1 and mask.any() and not deadline.expired():
         every = fast.every_mask(built.positive, mask)
