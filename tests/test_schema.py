@@ -201,6 +201,15 @@ def test_cjk_runs_are_indexed_as_overlapping_bigrams() -> None:
     assert [t for t, _ in _FAST.terms("H3ロケット")] == ["h3", "ロケ", "ケッ", "ット"]
 
 
+@given(st.text(alphabet=st.sampled_from("ab 1.日銀マイナスé金利한국"), max_size=12))
+def test_has_cjk_answers_as_a_scan_of_the_text_does(text: str) -> None:
+    # has_cjk skips the scan of an ASCII text; a CJK letter anywhere, alone or among others, is found.
+    from search.storage.schema import _CJK, has_cjk
+
+    assert has_cjk(text) == (_CJK.search(text) is not None)
+    assert has_cjk("x" * 50 + "日") and not has_cjk("U.S. é 1.5")
+
+
 def test_cjk_bigrams_point_at_their_characters_for_highlighting() -> None:
     text = "決定 金利政策"
     spans = [(t.text, text[t.startchar : t.endchar]) for t in ANALYZER(text, chars=True)]
