@@ -134,6 +134,33 @@ def counts(report: Any) -> tuple[int, int, int, int, int]:
 # -- incremental runs ---------------------------------------------------------------------
 
 
+def test_an_incremental_run_merges_no_segment_past_the_merge_limit(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many commits in one run pile up small segments: they are merged, but never
+    into one larger than MERGE_LIMIT (Whoosh's MERGE_SMALL merged them all, with
+    the index's older segments, into one: every posting held in memory at once)."""
+    index_dir = tmp_path / "index"
+    folder = tmp_path / "records"
+    for i in range(10):
+        write_record(f"a{i:02}.md", record(f"First batch {i} aardvark"))
+    build_index([folder], index_dir, procs=1)
+    for i in range(56):
+        write_record(f"b{i:02}.md", record(f"Second batch {i} bison"))
+    monkeypatch.setattr(search.indexing.indexer, "COMMIT_EVERY", 2)
+    monkeypatch.setattr(search.storage.writers, "MERGE_LIMIT", 12)
+    report = build_index([folder], index_dir, procs=1)
+    assert report.added == 56 and report.documents == 66
+    _gen, ix = Store(index_dir).open()
+    try:
+        sizes = sorted(segment.doc_count_all() for segment in ix._segments())
+    finally:
+        ix.close()
+    assert max(sizes) <= 12, sizes  # the first build's 10 documents, or a merge of at most 12
+    assert len(sizes) < 1 + 28, sizes  # merged: 28 commits of 2 files, one segment each, did not all stay
+    assert len(titles(index_dir, "bison")) == 56 and len(titles(index_dir, "aardvark")) == 10
+
+
 def test_add_edit_delete_between_runs(write_record: RecordWriter, tmp_path: Path, parses: list[Path]) -> None:
     index_dir = tmp_path / "index"
     folder = tmp_path / "records"
