@@ -61,7 +61,6 @@ segment took each sub-writer 320-340 MB more there; packed, 64 MB.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import logging
 import multiprocessing
@@ -283,7 +282,6 @@ class _SubWriter(SubWriterTask):  # type: ignore[misc]
             self.errors.put(_describe(exc))
             self.errors.close()
             self.errors.join_thread()
-
 
     def _process_file(self, filename: str, doc_count: int) -> None:
         # A job file is one pickled batch (ParallelWriter._enqueue), not Whoosh's one pickle a document.
