@@ -97,14 +97,8 @@ class FieldPostings:
                 blocks = [ids]
             else:
                 blocks = _blocks(matcher, deadline)
-            for ids in blocks:
-                local = np.asarray(ids, dtype=np.int64)
-                if live is not None:
-                    local = local[live[local]]
-                parts.append(local + offset)
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            parts.extend(_global(np.asarray(ids, dtype=np.int64), offset, live) for ids in blocks)
+        return _joined(parts)
 
     def lengths(self, field: str) -> Any:
         """float64[size]: doc_field_length() of every document (0 where none is stored)."""
@@ -168,12 +162,20 @@ class SideCarTitles(FieldPostings):
             if deadline.expired():
                 break
             _reader, offset, live = self.leaves[number]
-            if live is not None:
-                local = local[live[local]]
-            parts.append(local + offset)
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            parts.append(_global(local, offset, live))
+        return _joined(parts)
+
+
+def _global(local: Any, offset: int, live: Any) -> Any:
+    """A segment's document numbers (int64) as global ones, deleted documents left out."""
+    return (local if live is None else local[live[local]]) + offset
+
+
+def _joined(parts: list[Any]) -> Any:
+    """The segments' global document numbers, in segment order, as one int64 array."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _blocks(matcher: Any, deadline: Deadline) -> list[Any]:
