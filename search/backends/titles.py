@@ -88,8 +88,10 @@ class FieldPostings:
                 break
             reader, offset, live = self.leaves[number]
             terms = reader._terms
-            matcher = terms._codec.postings_reader(terms._postfile, info, reader.schema[field].format, term=(field, term))
-            if not hasattr(matcher, "_read_ids"):  # one posting, kept in Whoosh's term table
+            fmt = reader.schema[field].format
+            matcher = terms._codec.postings_reader(terms._postfile, info, fmt, term=(field, term))
+            # Fewer than writers.INLINE_LIMIT postings: kept in Whoosh's term table.
+            if not hasattr(matcher, "_read_ids"):
                 ids = []
                 while matcher.is_active():
                     ids.append(matcher.id())
