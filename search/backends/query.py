@@ -154,10 +154,19 @@ def shadowed_stubs(searcher: searching.Searcher) -> set[int]:
     hidden: set[int] = set()
     for term in searcher.reader().lexicon("stub_url"):
         stubs = set(searcher.docs_for_query(query.Term("stub_url", term)))
-        # The documents with this url are its stubs and its articles (schema: no article_url).
-        if any(d not in stubs for d in searcher.docs_for_query(query.Term("url", term))):
+        if articles_with_url(searcher, term, stubs):
             hidden.update(stubs)
     return hidden
+
+
+def articles_with_url(searcher: searching.Searcher, url: str | bytes, stubs: set[int] | None = None) -> list[int]:
+    """Docnums of the live indexed articles whose webUrl is `url`, in index
+    order.  The documents with a url term are its articles and its related
+    stubs (the schema has no field of articles' urls alone), so the stubs,
+    given or looked up, are left out."""
+    if stubs is None:
+        stubs = set(searcher.docs_for_query(query.Term("stub_url", url)))
+    return [d for d in searcher.docs_for_query(query.Term("url", url)) if d not in stubs]
 
 
 def count_kind(searcher: searching.Searcher, kind: str) -> int:

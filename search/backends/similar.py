@@ -17,7 +17,7 @@ from whoosh import query
 from search.backends import engine
 from search.planning import ranking
 from search.backends.explain import Parts
-from search.backends.query import SearchContext, document_terms, make_hit, rank_page
+from search.backends.query import SearchContext, articles_with_url, document_terms, make_hit, rank_page
 from search.planning.request import SearchRequest
 from search.results import Hit, SimilarPage
 from search.storage.schema import TEXT_FIELD, analyse_text
@@ -66,9 +66,7 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
     for stub in stubs:
         article = None
         if stub.get("url"):
-            # The documents with this url are its stubs and its articles (schema: no article_url).
-            copies = set(searcher.docs_for_query(query.Term("stub_url", stub["url"])))
-            found = [d for d in searcher.docs_for_query(query.Term("url", stub["url"])) if d not in copies]
+            found = articles_with_url(searcher, stub["url"])
             if found:
                 article = found[0]
         if article is not None:
