@@ -263,16 +263,22 @@ class SchemaVersionError(IndexError_):
         index_dir = _index_root(index_dir)
         self.found = found
         self.expected = expected
+        healed = ""
+        if older_schema(found, expected):
+            healed = " (after an upgrade, the next `search index` run rebuilds it too)"
         super().__init__(
             index_dir,
             f"the index at {index_dir} has schema version {found}, this news-search uses {expected}",
-            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`"
-            + (" (after an upgrade, the next `search index` run rebuilds it too)." if _older(found, expected) else "."),
+            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`{healed}.",
         )
 
 
-def _older(found: object, expected: object) -> bool:
-    return isinstance(found, int) and isinstance(expected, int) and found < expected
+def older_schema(found: object, expected: object) -> bool:
+    """Whether schema version `found` (as a manifest holds it) is one an older
+    news-search wrote: the next `search index` run rebuilds such an index."""
+    if isinstance(found, bool) or not isinstance(found, int) or not isinstance(expected, int):
+        return False
+    return found < expected
 
 
 class IndexBusyError(IndexError_):

@@ -61,6 +61,7 @@ from search.errors import (
     IndexNotFoundError,
     SchemaVersionError,
     SearchError,
+    older_schema,
 )
 from search.storage.schema import SCHEMA_VERSION, build_schema
 
@@ -256,7 +257,7 @@ class Store:
         if self.current_name() is None:
             return None
         found = self.manifest(self.current_dir()).get("schema_version")
-        return found if isinstance(found, int) and not isinstance(found, bool) and found < SCHEMA_VERSION else None
+        return found if older_schema(found, SCHEMA_VERSION) else None
 
     def open_for_writing(self) -> tuple[Path, Any]:
         """The live generation opened for an incremental update."""
