@@ -329,32 +329,34 @@ def test_reuters_bbc_and_seeds_in_one_index(
     seed_stats = _json(module_search("stats", "--index", cli_seed_index, "--json"))
     assert stats["documents"] == REUTERS_RECORDS + BBC_RECORDS + seed_stats["documents"]
 
+    def corpus_query(*args: object, where: Path = index) -> dict[str, Any]:
+        # No time limit: these pages are checked whole, and at a high load a
+        # search of 23,000 documents can pass the default 5 s and come back
+        # cut short (timed_out), which says nothing about what it finds.
+        page: dict[str, Any] = _json(module_search("query", *args, "--time-limit", "0", "--json", "--index", where))
+        assert page["timed_out"] is False, args
+        return page
+
     # Reuters: the data card's example story is a cocoa story.
-    cocoa = _json(module_search("query", "cocoa", "--topic", "cocoa", "--limit", "1000", "--json", "--index", index))
+    cocoa = corpus_query("cocoa", "--topic", "cocoa", "--limit", "1000")
     assert "BAHIA COCOA REVIEW" in [h["title"] for h in cocoa["hits"]]
     assert all("cocoa" in h["topics"] for h in cocoa["hits"])
     # Reuters dates are all 1987 (one story has none): every file, with --no-collapse.
-    in_1987 = _json(
-        module_search(
-            "query", "", "--provider", "reuters.com", "--since", "1987-01-01", "--until", "1987-12-31",
-            "--json", "--no-collapse", "--index", index,
-        )
-    )  # fmt: skip
+    in_1987 = corpus_query(
+        "", "--provider", "reuters.com", "--since", "1987-01-01", "--until", "1987-12-31", "--no-collapse"
+    )
     assert in_1987["total"] == REUTERS_RECORDS - 1
     assert in_1987["facets"]["years"] == {"1987": REUTERS_RECORDS - 1}
     # The wire resent some stories the same day under the same headline: those are one story each,
     # but a headline reused on other days (a daily price report) is not collapsed.
-    stories = _json(module_search("query", "", "--provider", "reuters.com", "--json", "--index", index))
+    stories = corpus_query("", "--provider", "reuters.com")
     assert REUTERS_RECORDS - 1000 < stories["total"] < REUTERS_RECORDS
-    daily = _json(module_search("query", '"hog and cattle slaughter guesstimates"', "--json", "--index", index))
+    daily = corpus_query('"hog and cattle slaughter guesstimates"')
     assert daily["total"] >= 20
 
     # BBC: the class counts from the data card, plus whatever seeds/ holds from bbc.co.uk.
     def bbc_page(where: Path) -> dict[str, Any]:
-        page: dict[str, Any] = _json(
-            module_search("query", "", "--provider", "bbc.co.uk", "--no-collapse", "--json", "--index", where)
-        )
-        return page
+        return corpus_query("", "--provider", "bbc.co.uk", "--no-collapse", where=where)
 
     bbc_all, bbc_seeds = bbc_page(index), bbc_page(cli_seed_index)
     assert bbc_all["total"] == BBC_RECORDS + bbc_seeds["total"]
@@ -364,7 +366,9 @@ def test_reuters_bbc_and_seeds_in_one_index(
 
     for done in (
         module_search("show", ORIGINAL, "--index", index),
-        module_search("query", "facial recognition", "--json", "--limit", "1000", "--index", index),
+        module_search(
+            "query", "facial recognition", "--json", "--limit", "1000", "--time-limit", "0", "--index", index
+        ),
     ):
         assert done.returncode == 0 and SECURED not in done.stdout
     _assert_secured_not_on_disk(index)
