@@ -820,6 +820,18 @@ def test_newest_sort_breaks_a_relevance_tie(ix: Index) -> None:
     assert seed_numbers(ix.search("norway central bank", sort="newest").hits) == ["015", "014"]
 
 
+@pytest.mark.parametrize("sort", ["newest", "oldest", "quality"])
+def test_a_sorted_order_takes_a_required_word_rare_optional_words_and_a_filter(ix: Index, sort: str) -> None:
+    # Whoosh's searcher serves sorted orders; a posting list short enough to be
+    # inlined in its terms table becomes a ListMatcher, which asks the scorer
+    # for block_quality without checking supports_block_quality.
+    relevance = ix.search("+facial recognition london", topics=["AI"], limit=50)
+    assert relevance.total >= 1 and all("AI" in hit.topics for hit in relevance.hits)  # premise: it matches
+    page = ix.search("+facial recognition london", topics=["AI"], sort=sort, limit=50)
+    assert page.total == relevance.total
+    assert {hit.id for hit in page.hits} == {hit.id for hit in relevance.hits}
+
+
 FILLER = "The council met on Tuesday and discussed several items from the agenda before the vote."
 
 

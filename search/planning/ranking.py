@@ -266,6 +266,11 @@ class _Scorer(scoring.BaseScorer):  # type: ignore[misc]
     def max_quality(self) -> float:
         return float(self._maxquality)
 
+    def block_quality(self, matcher: Any) -> float:
+        # The whole list's bound: Whoosh's ListMatcher (a posting list inlined in
+        # the terms table) asks for it without checking supports_block_quality.
+        return float(self._maxquality)
+
     def score(self, matcher: Any) -> float:
         docnum = matcher.id()
         searcher = self.searcher
