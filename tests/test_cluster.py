@@ -228,6 +228,25 @@ def test_the_cluster_scores_as_the_embedded_index(cix: ClusterIndex, seed_index:
         _same_ranking(ours, theirs)
 
 
+def test_a_one_word_search_asks_the_shards_nothing(seeded: Cluster, seed_index: object) -> None:
+    # The word's document frequency comes with the search (SHOW META, summed over the
+    # shards by the front): no CALL KEYWORDS round trips to the shards, the same scores.
+    with ClusterIndex(seeded.url) as ix:
+        ours = ix.search("energy", limit=8, facets=False)
+        assert ix._shards is None
+        theirs = seed_index.search("energy", limit=8, facets=False)  # type: ignore[attr-defined]
+        _same_ranking(ours, theirs)
+        ix.search("solar storm", limit=8, facets=False)
+        assert ix._shards is not None  # two words: their idf is asked before the search
+
+
+def test_show_metas_time_is_read_even_when_searchd_misprints_it() -> None:
+    # searchd 2.2.11 gives an unranked statement (the facets) a time such as "0.-01".
+    from search.backends.cluster.backend import _seconds
+
+    assert _seconds("0.-01") == 0.0 and _seconds("0.250") == 0.25 and _seconds(None) == 0.0
+
+
 def test_the_cli_searches_the_cluster_with_backend(seeded: Cluster) -> None:
     result = CliRunner().invoke(app, ["query", "facial recognition", "--backend", seeded.url, "--json", "-n", "3"])
     assert result.exit_code == 0, result.output

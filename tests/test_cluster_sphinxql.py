@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from search.backends.cluster import rows, sphinxql
 from search.backends.cluster.url import parse
 from search.planning.plan import build_plan
-from search.planning.request import SearchRequest
+from search.planning.request import SearchRequest, search_request
 
 
 def _unquote(literal: str) -> str:
@@ -92,3 +92,15 @@ def test_backend_urls() -> None:
             assert "--backend" in str(exc)
             continue
         raise AssertionError(f"{bad} accepted")
+
+
+def test_facets_count_without_the_candidate_ranking() -> None:
+    # searchd does not share the search's matching with the facets' GROUP BYs, and a
+    # count needs no weight: the facets skip the ranker, the search keeps it.
+    plan = build_plan(search_request("oil prices", topics="crude"))
+    facets = sphinxql.facet_statements(plan, "news", max_ms=500)
+    search = sphinxql.search_statement(plan, "news", 100, (None, None), sphinxql.FirstStage(), 500)
+    assert "ranker=expr(" in search
+    for statement in facets.values():
+        assert "ranker=none" in statement and "ranker=expr" not in statement
+        assert "MATCH('oil | prices')" in statement and "max_query_time=500" in statement

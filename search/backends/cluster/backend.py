@@ -267,7 +267,7 @@ class ClusterIndex:
         known: dict[str, int] = {}  # the query words' document frequencies, asked once
         stage = self._first_stage(plan, terms, known)
         statements = [sphinxql.search_statement(plan, table, window, self._signals(plan), stage, budget)]
-        facet_sql = sphinxql.facet_statements(plan, table, stage, budget) if plan.facets else {}
+        facet_sql = sphinxql.facet_statements(plan, table, budget) if plan.facets else {}
         statements += facet_sql.values()
         results = self._run(statements)
         found, meta = results[0]
@@ -277,10 +277,12 @@ class ClusterIndex:
         # silently (checked on 2.2.11: a smaller total_found); its reported
         # time reaching the budget is the sign then.
         timed_out = bool(budget) and (
-            any(float(m.get("time", 0) or 0) * 1000 >= budget for _, m in results)
+            any(_seconds(m.get("time")) * 1000 >= budget for _, m in results)
             or any("max_query_time" in w for w in warnings)
         )
         total = int(meta.get("total_found", len(found)))
+        if terms is not None:
+            known.update(_meta_frequency(meta, terms))
         found = self._shadowed(found)
         if plan.sort == "relevance" and terms is not None:
             found = self._rerank(plan, terms, found, feedback, known) or found
@@ -531,6 +533,32 @@ class _QueryTerms:
             if len(proximity) != len(plan.positive) or not all(proximity):
                 proximity = []
         return cls(words, forms, proximity)
+
+
+def _seconds(value: str | None) -> float:
+    """SHOW META's `time`; searchd 2.2.11 prints an unranked statement's time
+    of a few milliseconds as e.g. "0.-01" (a negative interval), read as 0."""
+    try:
+        return max(float(value or 0), 0.0)
+    except ValueError:
+        return 0.0
+
+
+def _meta_frequency(meta: dict[str, str], terms: _QueryTerms) -> dict[str, int]:
+    """The document frequency of a one-word query's word from its search's
+    SHOW META (``docs[0]``: searchd's own count, summed over the shards by
+    the front, the same as each shard's CALL KEYWORDS summed), so that the
+    re-ranking asks the shards nothing: two round trips less (6.2 ms at the
+    p50 on Reuters, load 8).  Only when searchd read the query as that one
+    keyword: a word with other spellings, or excluded words, give more; and
+    only a word of ASCII letters and digits, which searchd tokenizes as typed
+    (CALL KEYWORDS counts a word only when its token is the word itself)."""
+    if len(terms.words) != 1 or "keyword[1]" in meta or not str(meta.get("docs[0]", "")).isdigit():
+        return {}
+    typed = terms.forms.get(terms.words[0], "")
+    if not (typed.isascii() and typed.isalnum()):
+        return {}
+    return {terms.words[0]: int(meta["docs[0]"])}
 
 
 def _keywords(conn: Any, text: str, table: str) -> list[tuple[Any, ...]]:
