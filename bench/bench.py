@@ -386,23 +386,39 @@ def fts5_page(peer: Any, docs: Sequence[peers.Doc]) -> Callable[[str], int]:
 
 def time_queries(search: Callable[[str], int], queries: Sequence[str], runs: int) -> dict[str, Any]:
     """Warm-up pass, then `runs` timed passes; `search` returns its hit count."""
-    empty = sum(1 for q in queries if search(q) == 0)
-    p50s, p95s = [], []
+    return time_interleaved({"one": search}, queries, runs)["one"]
+
+
+def time_interleaved(searches: dict[str, Callable[[str], int]], queries: Sequence[str], runs: int) -> dict[str, Any]:
+    """time_queries of each of `searches`, their timed passes taken in turns
+    (a warm-up pass of each first): the first pass of each, then the second
+    of each, and so on.  A few seconds of load from elsewhere on a shared
+    machine then fall on every one of them alike, where passes taken one
+    search after another gave the last one alone a slow stretch (the
+    product's lean search, run last, was 2.69 ms at the median against
+    1.90 ms in its own third pass, in a run at load 0.8-1.8)."""
+    empty = {name: sum(1 for q in queries if search(q) == 0) for name, search in searches.items()}
+    p50s: dict[str, list[float]] = {name: [] for name in searches}
+    p95s: dict[str, list[float]] = {name: [] for name in searches}
     for _ in range(runs):
-        latencies = []
-        for q in queries:
-            started = time.perf_counter()
-            search(q)
-            latencies.append(time.perf_counter() - started)
-        p50, p95 = percentiles(latencies)
-        p50s.append(p50)
-        p95s.append(p95)
+        for name, search in searches.items():
+            latencies = []
+            for q in queries:
+                started = time.perf_counter()
+                search(q)
+                latencies.append(time.perf_counter() - started)
+            p50, p95 = percentiles(latencies)
+            p50s[name].append(p50)
+            p95s[name].append(p95)
     return {
-        "p50_ms": median(p50s),
-        "p95_ms": median(p95s),
-        "runs_p50_ms": p50s,
-        "runs_p95_ms": p95s,
-        "queries_without_hits": empty,
+        name: {
+            "p50_ms": median(p50s[name]),
+            "p95_ms": median(p95s[name]),
+            "runs_p50_ms": p50s[name],
+            "runs_p95_ms": p95s[name],
+            "queries_without_hits": empty[name],
+        }
+        for name in searches
     }
 
 
@@ -581,31 +597,33 @@ class Bench:
             "sample": queries[:5],
             "peer_semantics": self.args.peer_semantics,
         }
+        # Every search below is timed in turns with the others (time_interleaved),
+        # so the same-run ratios compare passes taken under the same load.
+        searches: dict[str, Callable[[str], int]] = {}
         for name in self.peer_names:
             peer = self.peer(name)
-            result[name] = time_queries(peer_hits(peer), queries, self.runs)
-            log(f"  {name} queries: p50 {result[name]['p50_ms']:.2f} ms")
+            searches[name] = peer_hits(peer)
             if name == "fts5":
                 # The same work as the product's default page: snippets and facets.
-                result["fts5_page"] = time_queries(fts5_page(peer, self.parsed()), queries, self.runs)
-                # The page's facets need their table: the same work stores it too.
-                result["fts5_page"]["index_bytes"] = peer.size_bytes()
-                log(f"  fts5 with snippet() and GROUP BY facets: p50 {result['fts5_page']['p50_ms']:.2f} ms")
+                searches["fts5_page"] = fts5_page(peer, self.parsed())
+        ix = None
         if self.product is not None:
             ix = self.product.open_index(str(self.product_index_dir()))
-            try:
-                result["product"] = time_queries(lambda q: len(ix.search(q, limit=10).hits), queries, self.runs)
-                log(f"  product queries: p50 {result['product']['p50_ms']:.2f} ms")
-                if "facets" in inspect.signature(ix.search).parameters:
-                    result["product_no_facets"] = time_queries(
-                        lambda q: len(ix.search(q, limit=10, facets=False).hits), queries, self.runs
-                    )
-                if "feedback" in inspect.signature(ix.search).parameters:
-                    result["product_lean"] = time_queries(
-                        lambda q: len(ix.search(q, limit=10, facets=False, feedback=False).hits), queries, self.runs
-                    )
-            finally:
+            searches["product"] = lambda q: len(ix.search(q, limit=10).hits)
+            if "facets" in inspect.signature(ix.search).parameters:
+                searches["product_no_facets"] = lambda q: len(ix.search(q, limit=10, facets=False).hits)
+            if "feedback" in inspect.signature(ix.search).parameters:
+                searches["product_lean"] = lambda q: len(ix.search(q, limit=10, facets=False, feedback=False).hits)
+        try:
+            result.update(time_interleaved(searches, queries, self.runs))
+        finally:
+            if ix is not None:
                 ix.close()
+        if "fts5_page" in result:
+            # The page's facets need their table: the same work stores it too.
+            result["fts5_page"]["index_bytes"] = self.peer("fts5").size_bytes()
+        for name in searches:
+            log(f"  {name} queries: p50 {result[name]['p50_ms']:.2f} ms")
         self.results["query"] = result
 
     def step_cold(self) -> None:
