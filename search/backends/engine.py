@@ -469,9 +469,13 @@ def top_of(values: Any, mask: Any, count: int) -> list[tuple[int, float]]:
     first, ties by docnum: a partial selection finds the threshold, and
     only the documents at or above it are sorted."""
     docs = np.flatnonzero(mask)
+    return _best(docs, values[docs], count)
+
+
+def _best(docs: Any, vals: Any, count: int) -> list[tuple[int, float]]:
+    """top_of over the documents `docs` (ascending) with values `vals`."""
     if count <= 0 or not len(docs):
         return []
-    vals = values[docs]
     if count < len(docs):
         threshold = np.partition(vals, len(docs) - count)[len(docs) - count]
         keep = vals >= threshold
@@ -486,39 +490,53 @@ def rank_matches(
     bonus: Callable[[Any], Any] | None = None,
     factor: Callable[[int], float] | None = None,
     candidates: Any = None,
+    docs: Any = None,
 ) -> list[tuple[int, float]]:
     """rank() over (mask, scores) arrays: the best `wanted` as (docnum, final
     score), best first, ties by docnum; final = (score + bonus) x factor, the
     bonus only for documents in `candidates` (a mask; default all).
     bonus(docs) gives the bonus of each of an array of docnums (0.0: none),
-    as an array."""
+    as an array.  `docs`: the mask's documents (ascending), when the caller
+    has them.
+
+    The ranking works on the matches' own values, gathered once, not on
+    arrays of a value per indexed document: on Reuters a default query's
+    matches are a tenth of the index, and each pass over a per-document
+    array (a copy for the title factor, a mask for each selection) cost
+    more than the selection itself."""
     mask, scores = found
-    finals = scores
+    if docs is None:
+        docs = np.flatnonzero(mask)
+    vals = scores[docs]
+    finals = vals
     title = title_factors(factor) if factor else None
     if title is not None:
-        # x * 1.0 == x: only the lifted documents' finals differ from their scores.
+        # x * 1.0 == x: only the lifted matches' finals differ from their scores.
         keys, lifted = title
-        finals = scores.copy()
-        finals[keys] = scores[keys] * lifted
+        if len(keys) and len(docs):
+            at = np.minimum(np.searchsorted(docs, keys), len(docs) - 1)
+            hit = docs[at] == keys
+            at = at[hit]
+            finals = vals.copy()
+            finals[at] = vals[at] * lifted[hit]
     elif factor:
-        docs = np.flatnonzero(mask)
-        finals = np.zeros_like(scores)
-        finals[docs] = scores[docs] * factor_values(factor, docs)
+        finals = vals * factor_values(factor, docs)
     if bonus is None:
-        return top_of(finals, mask, wanted)
-    hopeful = mask if candidates is None else mask & candidates
-    if not hopeful.any():
-        return top_of(finals, mask, wanted)
+        return _best(docs, finals, wanted)
+    hope = np.ones(len(docs), dtype=bool) if candidates is None else candidates[docs]
+    if not hope.any():
+        return _best(docs, finals, wanted)
     # The best of the others are final: only they, and candidates, can be on the page.
-    settled = top_of(finals, mask & ~hopeful, wanted)
+    settled = _best(docs[~hope], finals[~hope], wanted)
     settled_docs = np.array([d for d, _ in settled], dtype=np.int64)
     settled_finals = np.array([f for _, f in settled], dtype=np.float64)
+    hopeful_docs, hopeful_finals = docs[hope], finals[hope]
     window = max(BONUS_WINDOW, wanted)
     # The bonus of the window's documents so far: a wider window starts with
     # the same documents (its order is total), so only the new ones are asked.
     known = np.zeros(0, dtype=np.float64)
     while True:
-        ordered = top_of(finals, hopeful, window + 1)
+        ordered = _best(hopeful_docs, hopeful_finals, window + 1)
         inside = np.array([d for d, _ in ordered[:window]], dtype=np.int64)
         outside = ordered[window:]
         if len(known) < len(inside):
@@ -527,10 +545,10 @@ def rank_matches(
         rescored = scores[inside] + known[: len(inside)]
         if factor:
             rescored = rescored * factor_values(factor, inside)
-        docs = np.concatenate((settled_docs, inside))
+        docs_now = np.concatenate((settled_docs, inside))
         values = np.concatenate((settled_finals, rescored))
-        order = np.lexsort((docs, -values))[:wanted]
-        best = list(zip(docs[order].tolist(), values[order].tolist(), strict=True))
+        order = np.lexsort((docs_now, -values))[:wanted]
+        best = list(zip(docs_now[order].tolist(), values[order].tolist(), strict=True))
         # A candidate outside the window scores at most twice its present score.
         if not outside or (len(best) >= wanted and best[-1][1] > 2 * outside[0][1]):
             return best
