@@ -104,6 +104,24 @@ def test_engine_equals_whoosh(
     assert [s for _, s in fast[2]] == pytest.approx([s for _, s in slow[2]], rel=1e-9)
 
 
+def test_a_pages_stored_fields_are_read_as_whoosh_reads_them(churned: Index) -> None:
+    """SearchContext.stored_fields reads each segment's column itself: every
+    document's fields, deleted ones' too, as Whoosh's searcher gives them,
+    and like Whoosh it leaves out a field the schema no longer has."""
+    context = churned._ensure()
+    searcher = context.searcher
+    for docnum in range(searcher.doc_count_all()):
+        assert context.stored_fields(docnum) == searcher.stored_fields(docnum), docnum
+    assert context._stored is not None and len(context._stored[1]) > 1  # premise: read from several segments
+    offsets, columns, names = context._stored
+    context._stored = (offsets, columns, names - {"record"})
+    try:
+        fields = context.stored_fields(0)
+    finally:
+        context._stored = (offsets, columns, names)
+    assert "record" not in fields and fields.keys() == searcher.stored_fields(0).keys() - {"record"}
+
+
 def test_engine_is_used_for_keyword_queries(churned: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     original = query._engine_search
