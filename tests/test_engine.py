@@ -18,6 +18,7 @@ from search.backends import query
 from search.api import Index
 from search.backends.engine import Unsupported, _near
 from search.bounds import MAX_LIMIT
+from search.planning import ranking
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -120,6 +121,35 @@ def test_a_pages_stored_fields_are_read_as_whoosh_reads_them(churned: Index) -> 
     finally:
         context._stored = (offsets, columns, names)
     assert "record" not in fields and fields.keys() == searcher.stored_fields(0).keys() - {"record"}
+
+
+def test_the_arrays_of_a_value_per_document_a_searcher_keeps_are_narrow(churned: Index) -> None:
+    """What a query process keeps for each indexed document, per searcher, is
+    a byte or four each (a million documents: some 60 MB in all, 105 MB
+    before): the length bytes, not the lengths as floats, looked up per
+    posting; numbers and places below the document count as int32; the
+    title factor shares the engine's title lengths.  Only the dates (epoch
+    seconds) and the duplicate keys themselves (16 bytes of hash) are wider."""
+    for text in ("rates bank", "bank rates"):  # the engine, title factor and keys; the facets at the second
+        churned.search(text, limit=5)
+    context = churned._ensure()
+    fast, keys, facets, titles = context._engine, context._dup_keys, context._facets, context._titles
+    assert fast is not None and keys is not None and facets is not None and titles is not None
+    assert keys.arrays
+    urls, title_keys, order = keys.arrays
+    kept = {
+        "the field's length bytes": fast.length_bytes,
+        "the title's length bytes": fast.title_length_bytes,
+        "live documents": fast.live,
+        "shared webUrl keys": urls,
+        "shared title keys": title_keys,
+        "places in the title order": order.rank,
+        "facet pairs' starts": facets.starts,
+        "facet pairs' values": facets.values,
+    }
+    for name, array in kept.items():
+        assert array.itemsize <= 4, name
+    assert titles.length_bytes(ranking.TITLE_FIELD) is fast.title_length_bytes
 
 
 def test_engine_is_used_for_keyword_queries(churned: Index, monkeypatch: pytest.MonkeyPatch) -> None:

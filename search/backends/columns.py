@@ -189,10 +189,13 @@ def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, TitleOrder] | None:
             keys.arrays = False
         else:
             raw = np.frombuffer(keys.keys, dtype="<u8").reshape(-1, 2)
+            # Numbers and places below the document count: int32, half an int64's
+            # bytes for each of these arrays of a value per document.
+            small = _index_type(len(raw))
             numbered = []
             for column in (0, 1):
                 values = raw[:, column]
-                ids = np.full(len(values), -1, dtype=np.int64)
+                ids = np.full(len(values), -1, dtype=small)
                 keyed = np.flatnonzero(values != 0)
                 _, inverse, counts = np.unique(values[keyed], return_inverse=True, return_counts=True)
                 shared = counts[inverse] > 1
@@ -204,11 +207,16 @@ def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, TitleOrder] | None:
             dated = when > MISSING_LOW
             seconds = np.where(dated, when, 0)
             order = np.lexsort((titled, seconds, dated, numbered[1][titled]))
-            rank = np.full(len(raw), -1, dtype=np.int64)
-            rank[titled[order]] = np.arange(len(titled), dtype=np.int64)
+            rank = np.full(len(raw), -1, dtype=small)
+            rank[titled[order]] = np.arange(len(titled), dtype=small)
             titles = TitleOrder(rank, numbered[1][titled[order]], dated[order], seconds[order])
             keys.arrays = (numbered[0], numbered[1], titles)
     return None if keys.arrays is False else keys.arrays
+
+
+def _index_type(count: int) -> Any:
+    """The integer type for numbers below `count` (and -1): int32 where they fit."""
+    return np.int32 if count < 2**31 - 1 else np.int64
 
 
 class FacetArrays:
@@ -226,17 +234,21 @@ class FacetArrays:
         docs: list[Any] = []
         values: list[Any] = []
         first = 0
+        # Document numbers and value ids as int32 where they fit: the pairs are
+        # some three a document, so each int64 array was 24 bytes a document.
+        small = _index_type(self.size)
         for facet, field in FACET_FIELDS:
             names: list[str] = []
             for term in reader.lexicon(field):
-                found = np.fromiter(reader.postings(field, term).all_ids(), dtype=np.int64)
+                found = np.fromiter(reader.postings(field, term).all_ids(), dtype=small)
                 docs.append(found)
-                values.append(np.full(len(found), first + len(names), dtype=np.int64))
+                values.append(np.full(len(found), first + len(names), dtype=small))
                 names.append(term.decode("utf-8"))
             self.names[facet] = names
             self.ranges[facet] = (first, first + len(names))
             first += len(names)
         self.value_count = first
+        assert first < 2**31 - 1 or small is np.int64  # value ids are fewer than the pairs
         #: Each value id's place among its facet's values by name ignoring case,
         #: then by name: the order facets._top breaks equal counts in.
         self.fold_rank = np.zeros(first, dtype=np.int64)
@@ -245,11 +257,12 @@ class FacetArrays:
             folded = sorted((name.casefold(), name, i) for i, name in enumerate(self.names[facet]))
             ids = np.asarray([i for _, _, i in folded], dtype=np.int64)
             self.fold_rank[start + ids] = np.arange(end - start, dtype=np.int64)
-        all_docs = np.concatenate(docs) if docs else np.zeros(0, np.int64)
-        all_values = np.concatenate(values) if values else np.zeros(0, np.int64)
+        all_docs = np.concatenate(docs) if docs else np.zeros(0, small)
+        all_values = np.concatenate(values) if values else np.zeros(0, small)
+        del docs[:], values[:]
         self.values = all_values[np.argsort(all_docs, kind="stable")]
         #: The pairs of document d are values[starts[d]:starts[d + 1]].
-        self.starts = np.zeros(self.size + 1, dtype=np.int64)
+        self.starts = np.zeros(self.size + 1, dtype=_index_type(len(all_docs) + 1))
         np.cumsum(np.bincount(all_docs, minlength=self.size)[: self.size], out=self.starts[1:])
 
     def counts(self, matched: Any) -> Facets:

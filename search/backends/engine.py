@@ -54,6 +54,7 @@ from search.deadline import Deadline
 
 #: Whoosh's length byte -> the field length BM25 sees.
 _LENGTHS = np.array([float(byte_to_length(b)) for b in range(256)], dtype=np.float64)
+assert _LENGTHS[0] == 0.0  # a document without the field (or a segment without arrays): length 0
 #: Documents whose proximity bonus is checked first; widened as needed.
 BONUS_WINDOW = 64
 #: A term's postings are read in batches of this many, then twice as many, and
@@ -80,10 +81,6 @@ class _Segment:
             self.live = np.zeros(self.count, dtype=bool)
             self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
         self.arrays = sidecar.load(reader, field) if self.count else None
-        # The title's lengths, for BM25F (ranking.field_tf): Whoosh's own column, a byte a document.
-        self.title_lengths = np.frombuffer(
-            sidecar.field_lengths(reader, ranking.TITLE_FIELD, self.count), dtype=np.uint8
-        )
 
 
 class Engine:
@@ -101,18 +98,23 @@ class Engine:
         leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
         self.segments = [_Segment(leaf, offset, field) for leaf, offset in leaves]
         self.n = int(reader.doc_count_all())
-        self.avgfl = searcher.avg_field_length(field) or 1
-        self.k1, self.b = ranking.K1, ranking.B
+        self.k1 = ranking.K1
         self.averages = ranking.FieldLengths.of(searcher, field)
-        self.lengths = np.zeros(self.n, dtype=np.float64)
-        self.title_lengths = np.zeros(self.n, dtype=np.float64)
+        # Whoosh's length byte of each document in the field and in the title
+        # (BM25F, ranking.field_tf), made lengths through _LENGTHS for a term's
+        # postings only: a byte a document where the lengths themselves took
+        # 8 (16 MB of a query process's own memory at a million records).
+        self.length_bytes = np.zeros(self.n, dtype=np.uint8)
+        self.title_length_bytes = np.zeros(self.n, dtype=np.uint8)
         self.live = np.ones(self.n, dtype=bool)
         for segment in self.segments:
+            placed = slice(segment.offset, segment.offset + segment.count)
             if segment.arrays is not None:
-                self.lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.arrays.lengths]
-            self.title_lengths[segment.offset : segment.offset + segment.count] = _LENGTHS[segment.title_lengths]
+                self.length_bytes[placed] = segment.arrays.lengths
+            title = sidecar.field_lengths(segment.reader, ranking.TITLE_FIELD, segment.count)
+            self.title_length_bytes[placed] = np.frombuffer(title, dtype=np.uint8)
             if segment.live is not None:
-                self.live[segment.offset : segment.offset + segment.count] = segment.live
+                self.live[placed] = segment.live
         self.memo: dict[bytes, tuple[Any, Any]] = {}
         self.found: dict[tuple[int, bytes], tuple[int, Any] | None] = {}
         self.offsets: dict[tuple[int, bytes], Any] = {}
@@ -225,7 +227,8 @@ class Engine:
         freq = np.concatenate(freq_parts, dtype=np.float64)
         idf = ranking.robertson_idf(self.n, df)
         # The same function as the Whoosh scorer's, over arrays: the same operations in the same order.
-        tf = ranking.field_tf(weight, freq, self.lengths[docs], self.title_lengths[docs], self.averages, np.maximum)
+        lengths, title_lengths = _LENGTHS[self.length_bytes[docs]], _LENGTHS[self.title_length_bytes[docs]]
+        tf = ranking.field_tf(weight, freq, lengths, title_lengths, self.averages, np.maximum)
         scores = ranking.saturate(idf, tf, self.k1)
         found = self.memo[term] = (docs, scores)
         return found
@@ -435,15 +438,6 @@ class Engine:
     def restricted(self, q: query.Query, among: set[int]) -> Scores:
         """evaluate(q) for the documents in `among` only."""
         return as_dict(self.matches(q, self.mask_of(among)))
-
-    def term(self, text: str | bytes, boost: float = 1.0, among: set[int] | None = None) -> Scores:
-        mask, scores = self.term_matches(text, boost)
-        if among is not None:
-            mask = mask & self.mask_of(among)
-        return as_dict((mask, scores))
-
-    def phrase(self, q: query.Phrase, among: Iterable[int] | None) -> Scores:
-        return as_dict(self.phrase_matches(q, None if among is None else self.mask_of(among)))
 
 
 def as_dict(found: Matches) -> Scores:

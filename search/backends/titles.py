@@ -102,16 +102,17 @@ class FieldPostings:
             parts.extend(_global(np.asarray(ids, dtype=np.int64), offset, live) for ids in blocks)
         return _joined(parts)
 
-    def lengths(self, field: str) -> Any:
-        """float64[size]: doc_field_length() of every document (0 where none is stored)."""
+    def length_bytes(self, field: str) -> Any:
+        """uint8[size]: Whoosh's length byte of every document in `field` (0
+        where none is stored); _BYTE_LENGTHS gives the lengths.  A byte a
+        document, where the lengths as floats took 8."""
         found = self._lengths.get(field)
         if found is None:
             chunks = [
                 np.frombuffer(sidecar._lengths(reader, field, reader.doc_count_all()), dtype=np.uint8)
                 for reader, _offset, _live in self.leaves
             ]
-            raw = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
-            found = self._lengths[field] = _BYTE_LENGTHS[raw]
+            found = self._lengths[field] = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
         return found
 
 
@@ -128,6 +129,8 @@ class SideCarTitles(FieldPostings):
         whose per-query term lookups (Engine.segment_term) this shares."""
         super().__init__(leaves, size)
         self.engine = engine
+        # The same segments' title length bytes, which the engine holds already.
+        self._lengths[ranking.TITLE_FIELD] = engine.title_length_bytes
         self.usable = (
             ranking.INDEX_TITLE_WEIGHT > 1
             and all(weight == 1 for part, weight in PART_WEIGHTS.items() if part != ranking.TITLE_FIELD)
@@ -228,7 +231,7 @@ class ArrayTitleMatch(ranking.TitleMatch):
         keep = ~(coverage < ranking.TITLE_MIN_COVERAGE)
         docs, coverage = docs[keep], coverage[keep]
         counted = count[docs].astype(np.float64)
-        length = postings.lengths(field)[docs]
+        length = _BYTE_LENGTHS[postings.length_bytes(field)[docs]]
         length = np.where(length != 0, length, counted)
         factor = 1.0 + ranking.TITLE_BOOST * coverage * np.minimum(1.0, counted / length)
         self.found = dict(zip(docs.tolist(), factor.tolist(), strict=True))
