@@ -74,7 +74,7 @@ def _first_sidecar(index: Path) -> Path:
     return sorted(gen.glob("*.arrays"))[0]
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "foreign", "version"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "foreign", "version", "disordered"])
 def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
     churned_index: Path, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -88,9 +88,18 @@ def test_an_unusable_file_is_refused_and_rebuilt_with_the_same_answers(
         target.write_bytes(data[: len(data) - 16])
     elif damage == "foreign":
         target.write_bytes(others[1].read_bytes())
-    else:
+    elif damage == "version":
         data = bytearray(target.read_bytes())
         data[8] = sidecar.FORMAT_VERSION + 1
+        target.write_bytes(bytes(data))
+    else:
+        # The right size, but one term's postings said to start past the next term's.
+        data = bytearray(target.read_bytes())
+        terms, width = int.from_bytes(data[56:64], "little"), data[83]
+        post_starts = sidecar.HEADER_SIZE + sidecar._align(width * (terms + 1))  # after term_starts
+        at = post_starts + width * (terms // 2)
+        later = int.from_bytes(data[at + width : at + 2 * width], "little")
+        data[at : at + width] = (later + 1).to_bytes(width, "little")
         target.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="search.storage.sidecar"):
         assert answers(churned_index) == before

@@ -212,6 +212,14 @@ class SegmentArrays:
             or int(self.esc_starts[-1]) != nesc
         ):
             raise StaleArrays("its offset tables do not end where its sections do")
+        for name in ("term_starts", "post_starts", "esc_starts", "pos_starts"):
+            # Each term's range in a section starts where the one before ends: a
+            # table of the right size with a damaged entry would otherwise read
+            # another term's postings, or none, without an error (0.4 ms of CPU
+            # for the twelve segments of 200,000 records).
+            table = getattr(self, name)
+            if int(table[0]) != 0 or not bool((table[1:] >= table[:-1]).all()):
+                raise StaleArrays(f"its {name} table is out of order")
         # Plain lists for the binary search: a numpy scalar per step costs more than the compare.
         self._starts = self.term_starts.tolist() if terms < 4096 else None
 
@@ -250,16 +258,6 @@ class SegmentArrays:
             return None
         start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
         return self.docs_of(i), self.weights[start:end]
-
-    def postings_counts(self, term: bytes) -> tuple[Any, Any, Any] | None:
-        """(local docnums, weights, frequencies) of `term`, or None when the
-        segment lacks it: BM25F tells a title occurrence from the weight and
-        the frequency (search.planning.ranking.field_tf)."""
-        i = self.find(term)
-        if i < 0:
-            return None
-        start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
-        return self.docs_of(i), self.weights[start:end], self.counts[start:end]
 
     def term_positions(self, term: bytes) -> tuple[Any, Any, Any] | None:
         """(local docnums, offsets of each posting's positions: one more than
