@@ -104,3 +104,11 @@ def test_facets_count_without_the_candidate_ranking() -> None:
     for statement in facets.values():
         assert "ranker=none" in statement and "ranker=expr" not in statement
         assert "MATCH('oil | prices')" in statement and "max_query_time=500" in statement
+
+
+def test_each_shard_keeps_no_more_matches_than_the_window() -> None:
+    # max_matches sizes every shard's queue of best matches (1,000 had cost a third of
+    # the search at 200,000 records); the sort is exact within the window asked for.
+    plan = build_plan(SearchRequest(text="oil prices"))
+    statement = sphinxql.search_statement(plan, "news", 100, (None, None))
+    assert statement.count("max_matches=") == 1 and "LIMIT 0, 100 OPTION max_matches=100," in statement

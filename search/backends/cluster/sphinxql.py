@@ -42,8 +42,6 @@ from search.storage.schema import PART_WEIGHTS
 _OPERATORS = re.compile(r"""([\\()|\-!@~"&/^$=<>'*?%\[\]{}:,.;+#])""")
 #: searchd ranks with integer weights: the BM25F score times this.
 WEIGHT_SCALE = 10_000  # BM25F of 256 words stays below 2**31
-#: Hits searchd keeps per query and per shard: the page plus what collapse may drop.
-MAX_MATCHES_FLOOR = 1_000
 
 
 def literal(value: str) -> str:
@@ -318,10 +316,13 @@ def search_statement(
     where, options = _where(plan, stage, max_ms)
     selects, _ = filter_conditions(plan.filters)
     columns = ", ".join([HIT_COLUMNS, f"{_score(plan, signals)} AS score", f"{LENGTH} AS dl", f"{TITLE_LENGTH} AS tl", *selects])
-    max_matches = max(MAX_MATCHES_FLOOR, window)
+    # max_matches is each shard's queue of best matches: the window is all it needs to
+    # hold (the sort is exact within it, total_found counts every match regardless).
+    # At 200,000 records, 2 shards, 100 title queries: 79.0 ms at the p50 with a
+    # queue of 1,000, 52.7 ms with the window's 100 (alternating, load 15).
     return (
         f"SELECT {columns} FROM {table}{where} ORDER BY {ORDERS[plan.sort]}"
-        f" LIMIT 0, {integer(window)} OPTION max_matches={integer(max_matches)}{options}"
+        f" LIMIT 0, {integer(window)} OPTION max_matches={integer(window)}{options}"
     )
 
 
