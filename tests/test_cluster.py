@@ -407,6 +407,76 @@ def test_incremental_runs_send_what_changed_and_delete_what_went(scratch: Cluste
     assert len(_ids(scratch.url, "stub")) == 1  # the dropped stub is gone too
 
 
+def test_a_killed_run_never_leaves_a_stub_without_its_article(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file's rows go in one REPLACE: split over two sends, a run killed between them
+    # left stub rows that no article row recorded, which no later run (--full neither)
+    # could find to delete once the file was gone.
+    root = tmp_path / "r"
+    stories = [_record(root / f"{n}.md", f"Zebra crossing {n}", related=2) for n in range(4)]
+    monkeypatch.setattr(sync, "BATCH_ROWS", 4)  # fewer rows a send than two files have
+    real, sends = sync._flush, []
+
+    def killed_at_the_third_send(shard: sync._Shard) -> None:
+        if shard.replaces:
+            sends.append(len(shard.replaces))
+            if len(sends) > 2:
+                raise KeyboardInterrupt
+        real(shard)
+
+    monkeypatch.setattr(sync, "_flush", killed_at_the_third_send)
+    with pytest.raises(KeyboardInterrupt):
+        sync.sync_cluster([root], scratch.url)
+    monkeypatch.setattr(sync, "_flush", real)
+    with ClusterIndex(scratch.url) as ix:
+        hits = ix.search("zebra", limit=100, facets=False, collapse=False).hits
+    articles = {h.id for h in hits if h.kind == "article"}
+    assert articles and all(h.parent in articles for h in hits if h.kind == "related")  # no stub alone
+    for story in stories:
+        story.unlink()
+    sync.sync_cluster([root], scratch.url, allow_empty=True)
+    assert not _ids(scratch.url, "zebra")
+
+
+def test_a_dotted_word_stays_one_operand_as_on_the_embedded_index(scratch: Cluster, tmp_path: Path) -> None:
+    # searchd splits "U.S." into u and s, and its OR binds tighter than its AND: sent bare,
+    # `u\.s | trade` was u AND (s OR trade), and `-it\'s` NOT it AND s.
+    root = tmp_path / "r"
+    _record(root / "trade.md", "Trade talks resume", body="Ministers met on Monday.")
+    _record(root / "oil.md", "Oil prices climb", body="Crude rose 1.5 pct again.")
+    _record(root / "us.md", "U.S. output rises", body="It's the oil industry's best month.")
+    for text in ("U.S. trade", "1.5 trade", "oil -it's", "oil -U.S."):
+        ours, theirs = _pages(scratch, root, tmp_path / "index", text)
+        assert ours and set(ours) == set(theirs), text
+
+
+def test_a_page_past_the_result_window_is_refused(cix: ClusterIndex) -> None:
+    # searchd holds every hit up to the page's last in each daemon: page x limit is bounded.
+    from search.backends.cluster.backend import MAX_RESULT_WINDOW
+
+    assert cix.search("energy", limit=100, page=MAX_RESULT_WINDOW // 100).total > 0
+    with pytest.raises(UsageError, match="past the first 10,000") as caught:
+        cix.search("energy", limit=100, page=MAX_RESULT_WINDOW // 100 + 1)
+    assert caught.value.option == "page" and "--sort" in (caught.value.hint or "")
+
+
+def test_the_title_factor_divides_by_the_title_length_whoosh_keeps(scratch: Cluster, tmp_path: Path) -> None:
+    # An 11-term title is 12 terms long to Whoosh (a length kept in one byte), and the
+    # embedded exact-title factor divides by that.
+    from search import build_index
+
+    root = tmp_path / "r"
+    _record(root / "long.md", "Alpha beta gamma delta epsilon zeta eta theta iota kappa lambda", topics=())
+    _record(root / "other.md", "Alpha particles", body="beta decay", topics=())
+    for n in range(3):
+        _record(root / f"brief-{n}.md", f"Rates held brief {n}", topics=())
+    build_index([root], tmp_path / "index")
+    sync.sync_cluster([root], scratch.url)
+    with open_index(tmp_path / "index") as embedded, ClusterIndex(scratch.url) as ix:
+        _same_ranking(ix.search("alpha beta", limit=5, facets=False), embedded.search("alpha beta", limit=5, facets=False))
+
+
 def _pages(cluster: Cluster, root: Path, index: Path, text: str) -> tuple[list[str], list[str]]:
     """The top 10 ids of `text` on the embedded index of `root` and on the cluster it was sent to."""
     from search import build_index

@@ -53,6 +53,11 @@ COLLAPSE_SLACK = 50
 MATCH_CHUNK = 1_000
 #: Candidates re-scored beyond the hits a page needs (search.backends.cluster.rerank).
 RERANK_SLACK = 20
+#: The deepest hit a page may reach (page x limit), as Elasticsearch's
+#: max_result_window: searchd holds offset + limit (+ the collapse's slack)
+#: matches in each daemon, about 31 MB a million, so an unbounded page
+#: would let one request take gigabytes in every searchd.
+MAX_RESULT_WINDOW = 10_000
 
 
 def _not_supported(what: str) -> UsageError:
@@ -260,6 +265,13 @@ class ClusterIndex:
         if plan.finds_nothing:
             return ResultPage(plan.text, 0, plan.page, plan.limit, (), Facets() if plan.facets else None)
         needed = plan.offset + plan.limit
+        if needed > MAX_RESULT_WINDOW:
+            raise UsageError(
+                f"page {plan.page} of {plan.limit} hits reaches hit {needed:,}, past the first"
+                f" {MAX_RESULT_WINDOW:,} that the cluster backend pages through",
+                option="page",
+                hint="Narrow the query (more words, --topic, --since/--until) or sort it another way (--sort newest).",
+            )
         window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
         table = self.url.front.table
         budget = int(time_limit * 1000) if time_limit else 0

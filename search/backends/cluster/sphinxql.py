@@ -102,10 +102,20 @@ def spellings(word: str) -> tuple[str, ...]:
     return (word, *(w for w in others if w != folded))
 
 
+def _token(word: str) -> str:
+    """One word as one operand of searchd's syntax.  A word searchd splits
+    (``u.s``, ``1.5``, ``it's``: its charset keeps letters and digits only)
+    is sent as a phrase of its parts: bare, ``u\\.s | trade`` was read as
+    ``u (s | trade)`` (searchd's OR binds tighter than its AND), and
+    ``-it\\'s`` as ``-it s``."""
+    escaped = match_word(word)
+    return escaped if word.isalnum() else f'"{escaped}"'
+
+
 def word_match(word: str) -> str:
     """One query word as MATCH text: the word, or the word or its other spellings."""
     words = spellings(word)
-    return match_word(word) if len(words) == 1 else "(" + " | ".join(match_word(w) for w in words) + ")"
+    return _token(word) if len(words) == 1 else "(" + " | ".join(_token(w) for w in words) + ")"
 
 
 def _clause(clause: Clause) -> str:

@@ -13,7 +13,9 @@ point leaves every unacknowledged file looking new or changed, and the next
 run resends it (REPLACE is idempotent); nothing acknowledged is lost, and
 there is no second copy of the state on the writer's disk to drift from
 the cluster's.  Within a file, stale stub rows are deleted before the new
-rows are sent, and the article row (the bookkeeping) goes after its stubs.
+rows are sent, and the file's rows (its stubs, then the article row with
+the bookkeeping) go in one REPLACE statement, which searchd applies whole:
+a stub is never acknowledged without the article row that records it.
 
 Before anything is sent, each shard's table is checked against the row
 layout this version writes (search.backends.cluster.tables): an older one
@@ -47,7 +49,9 @@ from search.storage.schema import doc_id
 log = logging.getLogger(__name__)
 
 #: A REPLACE statement is sent once its rows reach this many bytes of SQL
-#: (searchd's max_packet_size is 8 MB by default; the dev cluster sets 32 MB).
+#: (searchd's max_packet_size is 8 MB by default; the dev cluster sets 32 MB),
+#: or this many rows; one file's rows are never split (a 5 MB record, the
+#: largest read, can need more than 8 MB: its text is sent twice, escaped).
 BATCH_BYTES = 2 * 1024 * 1024
 BATCH_ROWS = 500
 #: Rows read per page when listing what a shard holds.
@@ -300,6 +304,16 @@ def _send_file(
         skipped.append(Skipped(path, f"{exc}; {KEPT_VERSION}" if entry is not None else str(exc)))
         return
     batch = rows.article_rows(article, size, mtime_ns, digest)
+    # A file's rows go in one REPLACE, which searchd applies whole: split over two,
+    # a run killed between them left stub rows without the article row that
+    # records them, which no later run could find to delete.  So the send before
+    # is made first if this file would overflow it (and before `batches` hears of
+    # the file, so the file is journalled with the send that holds it).
+    sizes = [sum(len(v) for v in row.values.values() if isinstance(v, str)) + 512 for row in batch]
+    if shard.replaces and (
+        shard.replace_bytes + sum(sizes) > BATCH_BYTES or len(shard.replaces) + len(batch) > BATCH_ROWS
+    ):
+        commit()
     if batches is not None and (entry is None or entry.digest != digest):
         # New content only: the same bytes re-sent (a --full, a touched file) are no news.
         batches.saw(path, digest, article)
@@ -312,9 +326,5 @@ def _send_file(
     else:
         counts["updated"] += 1
     warnings.extend(Skipped(path, w) for w in article.warnings)
-    for row in batch:
-        size_sql = sum(len(v) for v in row.values.values() if isinstance(v, str)) + 512
-        if shard.replaces and (shard.replace_bytes + size_sql > BATCH_BYTES or len(shard.replaces) >= BATCH_ROWS):
-            commit()
-        shard.replaces.append(row)
-        shard.replace_bytes += size_sql
+    shard.replaces += batch
+    shard.replace_bytes += sum(sizes)
