@@ -474,7 +474,47 @@ def test_the_title_factor_divides_by_the_title_length_whoosh_keeps(scratch: Clus
     build_index([root], tmp_path / "index")
     sync.sync_cluster([root], scratch.url)
     with open_index(tmp_path / "index") as embedded, ClusterIndex(scratch.url) as ix:
-        _same_ranking(ix.search("alpha beta", limit=5, facets=False), embedded.search("alpha beta", limit=5, facets=False))
+        ours = ix.search("alpha beta", limit=5, facets=False)
+        _same_ranking(ours, embedded.search("alpha beta", limit=5, facets=False))
+
+
+def test_a_batch_is_sized_in_bytes_not_characters(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # searchd's max_packet_size counts bytes, and a CJK character is three of them.
+    root = tmp_path / "r"
+    for n in range(2):
+        _record(root / f"{n}.md", f"Story {n}", body="新闻" * 1_500)  # 3,000 characters, 9,000 bytes
+    monkeypatch.setattr(sync, "BATCH_BYTES", 20_000)  # both files by characters, one by bytes
+    real, statements = sync._execute, []
+
+    def recorded(shard: sync._Shard, statement: str) -> None:
+        statements.append(statement)
+        real(shard, statement)
+
+    monkeypatch.setattr(sync, "_execute", recorded)
+    monkeypatch.setattr(sync.rows, "shard_of", lambda article_id, shards: 0)  # both on one shard
+    sync.sync_cluster([root], scratch.url)
+    replaces = [s for s in statements if s.startswith("REPLACE")]
+    assert len(replaces) == 2 and all(len(s.encode()) < 2 * 20_000 for s in replaces)
+
+
+def test_a_shard_registry_with_an_invalid_table_name_is_refused(scratch: Cluster) -> None:
+    # The registry's names go into SQL unquoted, as a URL's do: both are checked.
+    from search.backends.cluster.url import parse, shard_endpoints
+
+    front = ("127.0.0.1", scratch.layout.port_base)
+    with contextlib.closing(connect(*front)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO news_shards (id, note, shard, host, sql_port, tbl)"
+            " VALUES (99, '', 99, '127.0.0.1', 1, 'x; DROP')"
+        )
+        try:
+            with pytest.raises(BackendError, match="invalid shard table name 'x; DROP'"):
+                shard_endpoints(parse(scratch.url))
+        finally:
+            cur.execute("DELETE FROM news_shards WHERE id = 99")
+    assert len(shard_endpoints(parse(scratch.url))) == scratch.layout.shards
 
 
 def _pages(cluster: Cluster, root: Path, index: Path, text: str) -> tuple[list[str], list[str]]:

@@ -309,7 +309,9 @@ def _send_file(
     # records them, which no later run could find to delete.  So the send before
     # is made first if this file would overflow it (and before `batches` hears of
     # the file, so the file is journalled with the send that holds it).
-    sizes = [sum(len(v) for v in row.values.values() if isinstance(v, str)) + 512 for row in batch]
+    # Bytes, not characters: a CJK character is 3 bytes of the statement (searchd's max_packet_size).
+    sizes = [sum(len(v.encode("utf-8", "surrogateescape")) for v in row.values.values() if isinstance(v, str)) + 512
+             for row in batch]
     if shard.replaces and (
         shard.replace_bytes + sum(sizes) > BATCH_BYTES or len(shard.replaces) + len(batch) > BATCH_ROWS
     ):

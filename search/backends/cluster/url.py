@@ -127,6 +127,15 @@ def shard_endpoints(url: BackendURL) -> tuple[Endpoint, ...]:
                 hint="Name the shards in the URL: sphinx://HOST:PORT?shards=HOST:PORT/TABLE,... (docs/cluster.md).",
             ) from None
         found = [Endpoint(str(host), int(port), str(table)) for _, host, port, table in cur.fetchall()]
+    for endpoint in found:  # the names go into SQL unquoted, as a URL's do (_table)
+        if not _TABLE.fullmatch(endpoint.table):
+            raise BackendError(
+                f"the cluster at {front.host}:{front.port} lists an invalid shard table name"
+                f" {endpoint.table!r} in {front.table}_shards",
+                url=url.url,
+                hint="A table name is letters, digits and _; fix the row, or name the shards in the URL"
+                " (docs/cluster.md).",
+            )
     if not found:
         raise BackendError(f"the cluster at {front.host}:{front.port} lists no shards", url=url.url)
     return tuple(found)
