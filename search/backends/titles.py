@@ -214,23 +214,31 @@ class ArrayTitleMatch(ranking.TitleMatch):
         looked = {t: postings.lookup(field, t) for t in distinct}
         weights = {t: ranking.robertson_idf(n, looked[t][0]) for t in distinct}
         total = sum(weights.values())
-        covered = np.zeros(postings.size, dtype=np.float64)
-        # At most syntax.MAX_TERMS (256) words: a u16 count is a quarter of an int64's bytes to zero and scan.
-        count = np.zeros(postings.size, dtype=np.uint16)
+        # The words' title documents, word after word, and each one's weight: a
+        # document's coverage is the sum of its words' weights in the words'
+        # order (bincount adds in the order given, as covered[docs] += weight
+        # did over an array of a float per indexed document, which with its
+        # count and their scan was most of this factor's cost: most words are
+        # in a few titles).
+        found_docs: list[Any] = []
+        found_weights: list[Any] = []
         for term, weight in weights.items():
             if deadline.expired():
                 break
             docs = postings.docs_of(field, term, looked[term][1], deadline)
-            covered[docs] += weight
-            count[docs] += 1
-        docs = np.flatnonzero(count)
-        if not len(docs):
+            found_docs.append(docs)
+            found_weights.append(np.full(len(docs), weight, dtype=np.float64))
+        every = np.concatenate(found_docs) if found_docs else np.zeros(0, dtype=np.int64)
+        if not len(every):
             return
-        self.whole = bool(count[docs].max() == len(distinct))
-        coverage = covered[docs] / total
+        docs, inverse = np.unique(every, return_inverse=True)
+        count = np.bincount(inverse, minlength=len(docs))
+        covered = np.bincount(inverse, weights=np.concatenate(found_weights), minlength=len(docs))
+        self.whole = bool(count.max() == len(distinct))
+        coverage = covered / total
         keep = ~(coverage < ranking.TITLE_MIN_COVERAGE)
         docs, coverage = docs[keep], coverage[keep]
-        counted = count[docs].astype(np.float64)
+        counted = count[keep].astype(np.float64)
         length = _BYTE_LENGTHS[postings.length_bytes(field)[docs]]
         length = np.where(length != 0, length, counted)
         factor = 1.0 + ranking.TITLE_BOOST * coverage * np.minimum(1.0, counted / length)
