@@ -52,9 +52,10 @@ from search.planning import ranking
 from search.storage import sidecar
 from search.deadline import Deadline
 
-#: Whoosh's length byte -> the field length BM25 sees.
-_LENGTHS = np.array([float(byte_to_length(b)) for b in range(256)], dtype=np.float64)
-assert _LENGTHS[0] == 0.0  # a document without the field (or a segment without arrays): length 0
+#: Whoosh's length byte -> the field length BM25 sees (and doc_field_length()
+#: reports); byte_to_length(0) is 0: a document without the field, or a
+#: segment without arrays, has length 0.
+LENGTHS = np.array([float(byte_to_length(b)) for b in range(256)], dtype=np.float64)
 #: Documents whose proximity bonus is checked first; widened as needed.
 BONUS_WINDOW = 64
 #: A term's postings are read in batches of this many, then twice as many, and
@@ -101,7 +102,7 @@ class Engine:
         self.k1 = ranking.K1
         self.averages = ranking.FieldLengths.of(searcher, field)
         # Whoosh's length byte of each document in the field and in the title
-        # (BM25F, ranking.field_tf), made lengths through _LENGTHS for a term's
+        # (BM25F, ranking.field_tf), made lengths through LENGTHS for a term's
         # postings only: a byte a document where the lengths themselves took
         # 8 (16 MB of a query process's own memory at a million records).
         self.length_bytes = np.zeros(self.n, dtype=np.uint8)
@@ -227,7 +228,7 @@ class Engine:
         freq = np.concatenate(freq_parts, dtype=np.float64)
         idf = ranking.robertson_idf(self.n, df)
         # The same function as the Whoosh scorer's, over arrays: the same operations in the same order.
-        lengths, title_lengths = _LENGTHS[self.length_bytes[docs]], _LENGTHS[self.title_length_bytes[docs]]
+        lengths, title_lengths = LENGTHS[self.length_bytes[docs]], LENGTHS[self.title_length_bytes[docs]]
         tf = ranking.field_tf(weight, freq, lengths, title_lengths, self.averages, np.maximum)
         scores = ranking.saturate(idf, tf, self.k1)
         found = self.memo[term] = (docs, scores)

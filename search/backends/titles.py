@@ -32,15 +32,13 @@ from typing import Any
 
 import numpy as np
 from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length
 
+from search.backends.engine import LENGTHS
 from search.deadline import Deadline
 from search.planning import ranking
 from search.storage import sidecar
 from search.storage.schema import PART_WEIGHTS
 
-#: Whoosh's length byte -> the length doc_field_length() reports (0: none stored).
-_BYTE_LENGTHS = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.float64)
 
 
 class FieldPostings:
@@ -104,12 +102,12 @@ class FieldPostings:
 
     def length_bytes(self, field: str) -> Any:
         """uint8[size]: Whoosh's length byte of every document in `field` (0
-        where none is stored); _BYTE_LENGTHS gives the lengths.  A byte a
+        where none is stored); LENGTHS gives the lengths.  A byte a
         document, where the lengths as floats took 8."""
         found = self._lengths.get(field)
         if found is None:
             chunks = [
-                np.frombuffer(sidecar._lengths(reader, field, reader.doc_count_all()), dtype=np.uint8)
+                np.frombuffer(sidecar.field_lengths(reader, field, reader.doc_count_all()), dtype=np.uint8)
                 for reader, _offset, _live in self.leaves
             ]
             found = self._lengths[field] = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
@@ -239,7 +237,7 @@ class ArrayTitleMatch(ranking.TitleMatch):
         keep = ~(coverage < ranking.TITLE_MIN_COVERAGE)
         docs, coverage = docs[keep], coverage[keep]
         counted = count[keep].astype(np.float64)
-        length = _BYTE_LENGTHS[postings.length_bytes(field)[docs]]
+        length = LENGTHS[postings.length_bytes(field)[docs]]
         length = np.where(length != 0, length, counted)
         factor = 1.0 + ranking.TITLE_BOOST * coverage * np.minimum(1.0, counted / length)
         self.found = dict(zip(docs.tolist(), factor.tolist(), strict=True))

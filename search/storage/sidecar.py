@@ -9,10 +9,10 @@ the terms it asks for.  Positions are there too, as the phrase check and the
 proximity bonus need them for a few candidate documents per query, and
 reading them from Whoosh's blocks (a zlib stream and two pickles per 128
 postings, for one document) was 37% of a Reuters query's time.  The file is
-kept small (some 8.5 bytes a posting on Reuters, against Whoosh's 21 for the
-same postings): document numbers as byte-sized gaps (87% of Reuters' gaps are
-under 255; a larger one is an escape into a u16 array, u32 where one does
-not fit), offsets as u32.
+kept small (some 8.3 bytes a posting with its positions on Reuters, against
+Whoosh's 21 for the same postings): document numbers as byte-sized gaps (87%
+of Reuters' gaps are under 255; a larger one is an escape into a u16 array,
+u32 where one does not fit), offsets as u32 (u64 past 4 GiB).
 
 File ``<segment id>.arrays`` (``MAIN_<segid>.arrays``), little-endian::
 
