@@ -281,6 +281,23 @@ def test_facets_match_the_embedded_counts(cix: ClusterIndex, seed_index: object)
     assert ours is not None and theirs is not None
     assert ours.topics == theirs.topics
     assert ours.years == theirs.years
+    assert ours.providers == theirs.providers
+
+
+def test_providers_and_years_counted_in_pairs_as_each_apart(
+    cix: ClusterIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One GROUP BY provider_key, year counts both facets (one matching less); when its
+    # pairs fill the statement (some shard may have cut them), each is counted apart.
+    from search.backends.cluster import sphinxql
+
+    for text in ("", "facial recognition"):
+        paired = cix.search(text, limit=1, collapse=False).facets
+        assert paired is not None and len(paired.providers) > 2 and len(paired.years) > 1
+        monkeypatch.setattr(sphinxql, "FACET_PAIRS", 2)
+        apart = cix.search(text, limit=1, collapse=False).facets
+        monkeypatch.undo()
+        assert apart == paired
 
 
 def test_get_returns_the_stored_record(cix: ClusterIndex, seed_index: object) -> None:

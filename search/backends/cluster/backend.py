@@ -301,7 +301,7 @@ class ClusterIndex:
         picked = _collapse(found) if plan.collapse else [(row, 0) for row in found]
         highlighted = plan.terms()
         hits = tuple(_hit(row, duplicates, highlighted) for row, duplicates in picked[plan.offset : needed])
-        facets = _facets(dict(zip(facet_sql, (r for r, _ in results[1:]), strict=True))) if plan.facets else None
+        facets = self._facet_counts(plan, facet_sql, results[1:], budget) if plan.facets else None
         return ResultPage(
             query=plan.text,
             total=total,
@@ -313,6 +313,24 @@ class ClusterIndex:
             partial=bool(warnings),
             warning="; ".join(warnings) if warnings else None,
         )
+
+    def _facet_counts(
+        self,
+        plan: QueryPlan,
+        statements: dict[str, str],
+        results: list[tuple[list[tuple[Any, ...]], dict[str, str]]],
+        budget: int,
+    ) -> Facets:
+        """The facets from their statements' rows; when the (provider, year) pairs
+        filled their statement (sphinxql.FACET_PAIRS: some shard may have cut
+        them), the two facets are counted again apart, one round trip more."""
+        found = dict(zip(statements, (r for r, _ in results), strict=True))
+        if len(found.get("pairs", ())) >= sphinxql.FACET_PAIRS:
+            apart = sphinxql.facet_statements(plan, self.url.front.table, budget, paired=False)
+            del apart["topics"]
+            del found["pairs"]
+            found.update(zip(apart, (r for r, _ in self._run(list(apart.values()))), strict=True))
+        return _facets(found)
 
     def _first_stage(self, plan: QueryPlan, terms: _QueryTerms | None, known: dict[str, int]) -> sphinxql.FirstStage:
         """The parameters of searchd's candidate ranking (sphinxql.ranker_option):
@@ -496,7 +514,7 @@ class ClusterIndex:
         results = self._run(
             [
                 f"SELECT kind_code, COUNT(*) AS c FROM {table} GROUP BY kind_code",
-                *sphinxql.facet_statements(QueryPlan(text=""), table).values(),
+                *sphinxql.facet_statements(QueryPlan(text=""), table, paired=False).values(),
             ]
         )
         kinds = {int(k): int(c) for k, c in results[0][0]}
@@ -656,8 +674,16 @@ def _facets(found: dict[str, list[tuple[Any, ...]]]) -> Facets:
             topics[name] = topics.get(name, 0) + int(count)
     providers = {str(name): int(count) for name, count, key, *_ in found.get("providers", []) if int(key)}
     years = {str(year): int(count) for year, count, *_ in found.get("years", []) if int(year)}
+    named: dict[int, str] = {}  # a provider's key -> the name of its first pair (the largest)
+    for name, count, key, year, *_ in found.get("pairs", []):
+        if int(key):
+            label = named.setdefault(int(key), str(name))
+            providers[label] = providers.get(label, 0) + int(count)
+        if int(year):
+            years[str(year)] = years.get(str(year), 0) + int(count)
+    cap = sphinxql.FACET_GROUPS  # as many values as a facet's own GROUP BY returns
     return Facets(
         topics=dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
-        providers=dict(sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))),
-        years=dict(sorted(years.items(), key=lambda kv: (-kv[1], kv[0]))),
+        providers=dict(sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))[:cap]),
+        years=dict(sorted(years.items(), key=lambda kv: (-kv[1], kv[0]))[:cap]),
     )
