@@ -58,6 +58,25 @@ def test_positions_come_back_as_the_same_values(lists: list[list[int]]) -> None:
     assert all(type(v) is PackedPositions for v in again)
     # A value read back is pickled again as it was (merges write what they read).
     assert pickle.dumps(again, 2) == pickle.dumps(tuple(values), 2)
+    # The bulk writer's pool holds them as plain bytes: the same pickle.
+    plain = [bytes(v) for v in values]
+    fmt = CompactPositions()
+    assert pickle.dumps(pack_values(fmt, plain), 2) == pickle.dumps(pack_values(fmt, values), 2)
+
+
+def test_positions_as_plain_bytes_are_pickled_as_packed_positions_where_they_cannot_be_packed() -> None:
+    # A posting of 256 bytes or more keeps Whoosh's tuple of values: its values
+    # are PackedPositions there too, as they were before the pool held bytes.
+    long = encode_positions(list(range(0, 300 * 200, 200)))
+    values = [encode_positions([1]), long]
+    plain = [bytes(v) for v in values]
+    assert all(type(v) is bytes for v in plain)
+    packed = pack_values(CompactPositions(), plain)
+    assert [type(v) for v in packed] == [PackedPositions, PackedPositions]
+    assert pickle.dumps(packed, 2) == pickle.dumps(tuple(values), 2)
+    inlined = pack_inlined(CompactPositions(), [3, 9], [1.0, 2.0], plain)
+    assert pickle.dumps(inlined, 2) == pickle.dumps(pack_inlined(CompactPositions(), [3, 9], [1.0, 2.0], values), 2)
+    assert all(type(v) is PackedPositions for v in _again(inlined)[2])
 
 
 def test_only_compact_positions_are_packed() -> None:
@@ -95,6 +114,9 @@ def test_an_inlined_posting_list_comes_back_as_whoosh_pickles_it(ids: list[int],
     assert again == (tuple(ids), tuple(floats), tuple(values))
     assert [type(v) for v in again[0] + again[1]] == [int] * len(ids) + [float] * len(ids)
     assert all(type(v) is PackedPositions for v in again[2])
+    plain = [bytes(v) for v in values]
+    as_bytes, as_packed = pack_inlined(format_, ids, floats, plain), pack_inlined(format_, ids, floats, values)
+    assert pickle.dumps(as_bytes, 2) == pickle.dumps(as_packed, 2)
 
 
 def test_an_inlined_posting_is_smaller() -> None:

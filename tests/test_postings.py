@@ -6,6 +6,7 @@ back from the segment."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def documents() -> list[dict[str, Any]]:
         words = ["harvest"] * (1 + n % 4) + [f"word{n}"] + (["sheaf"] if n < 2 * BLOCK else [])
         title = f"Harvest report {n}" if n % 3 else f"Crop {n}"
         out.append(dict(id=f"made-{n}", kind="article", path=f"/made/{n}.md", title=title, text=" ".join(words)))
+    # A posting of 300 positions (300 bytes): too long to pack, so its block keeps Whoosh's tuple of values.
+    out.append(dict(id="made-long", kind="article", path="/made/long.md", title="Long", text="harvest " * 300))
     return out
 
 
@@ -179,6 +182,23 @@ def test_a_new_segment_s_side_car_is_made_from_the_positions_analysis_gave(
     assert offsets[-1] == positions.size > 2 * BLOCK
     reader.close()
     ix.close()
+
+
+def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -> None:
+    # One a posting would set off full collections of the writing process's heap
+    # (PackedPositions, a class of ours, is tracked; plain bytes are not).
+    storage = FileStorage(str(tmp_path), supports_mmap=False)
+    ix = storage.create_index(build_schema())
+    writer = _BulkWriter(ix, codec=PackedCodec())
+    try:
+        for doc in documents():
+            writer.add_document(**doc)
+        values = [v for v in writer.pool.values if v is not None]
+    finally:
+        writer.cancel()
+        ix.close()
+    assert len(values) > 1000
+    assert not any(gc.is_tracked(v) for v in values)
 
 
 def test_the_pool_keeps_whoosh_s_order_of_postings() -> None:

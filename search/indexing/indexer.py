@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
-from search.records import Article, Limits, SourceFile, article_from_record, parse_record, read_source, normalise_roots, walk
+from search.records import Article, Limits, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage.schema import SCHEMA_VERSION, article_documents, doc_id, indexed_sources, unpack_record
 from search.storage.store import CorruptionGuard, Store
@@ -234,7 +234,7 @@ def build_index(
                     known = indexed.pop(key, None)
                     if known is None:
                         tasks.append(_Task(key, None))
-                    elif source is not None and known[0] == source.size and known[1] == source.mtime_ns:
+                    elif source is not None and known[0] == source[0] and known[1] == source[1]:
                         unchanged += 1
                     else:
                         tasks.append(_Task(key, known[2]))
@@ -290,13 +290,18 @@ def build_index(
 
 def _scan(
     roots: list[str], fresh: bool, follow_symlinks: bool
-) -> tuple[dict[str, SourceFile | None], list[Skipped], dict[str, str]]:
-    """The record files under `roots` (path -> stat, None for a fresh build),
-    what was skipped, and the folders that could not be listed (path -> why)."""
+) -> tuple[dict[str, tuple[int, int] | None], list[Skipped], dict[str, str]]:
+    """The record files under `roots` (path -> (size, mtime_ns), None for a
+    fresh build), what was skipped, and the folders that could not be listed
+    (path -> why)."""
     # A fresh build needs only the paths: keeping every file's stat too
     # took 83 MB of this process at 200,000 files (40 MB without; 470 MB
     # at 1,000,000), a heap the forked sub-writers then inherit.
-    found: dict[str, SourceFile | None] = {}
+    # The stat is kept as a plain tuple of two numbers, not the SourceFile:
+    # the collector untracks such a tuple at its first pass, while 20,841
+    # SourceFile objects lived on into the oldest generation and set off a
+    # full collection of the caller's whole heap in the middle of the run.
+    found: dict[str, tuple[int, int] | None] = {}
     skipped: list[Skipped] = []
     unlisted: dict[str, str] = {}
     for item in walk(roots, follow_symlinks=follow_symlinks):
@@ -305,11 +310,11 @@ def _scan(
             if isinstance(item, FolderError):
                 unlisted[item.path] = item.problem
         else:
-            found.setdefault(item.path, None if fresh else item)
+            found.setdefault(item.path, None if fresh else (item.size, item.mtime_ns))
     return found, skipped, unlisted
 
 
-def _empty_roots(roots: list[str], found: dict[str, SourceFile | None]) -> dict[str, str]:
+def _empty_roots(roots: list[str], found: dict[str, tuple[int, int] | None]) -> dict[str, str]:
     """Root folders under which no record file was found."""
     empty: dict[str, str] = {}
     for root in roots:

@@ -133,14 +133,21 @@ def _weights(number: int) -> tuple[float, ...]:
 
 def pack_values(format_: Any, values: Sequence[Any]) -> Any:
     """A block's values as Whoosh's writer gives them to pickle (a tuple), in
-    one number when they are a compact-positions field's, each under 256 bytes."""
+    one number when they are a compact-positions field's, each under 256 bytes.
+    A compact-positions field's values may come as plain bytes (the bulk
+    writer's pool keeps them so: search.storage.positions.encode_positions_bytes);
+    a tuple of them is pickled as PackedPositions, as Whoosh's writer would."""
     if not values or not isinstance(format_, CompactPositions):
         return tuple(values)
     try:
         lengths = bytes(map(len, values))
     except ValueError:  # a posting of 256 bytes or more
-        return tuple(values)
+        return _packed_tuple(values)
     return _Call(_positions, _number(b"".join(values)), _number(lengths))
+
+
+def _packed_tuple(values: Sequence[Any]) -> tuple[PackedPositions, ...]:
+    return tuple(value if type(value) is PackedPositions else PackedPositions(value) for value in values)
 
 
 def _positions(number: int, lengths_number: int) -> tuple[PackedPositions, ...]:
@@ -157,9 +164,8 @@ def pack_inlined(format_: Any, ids: Sequence[int], weights: Sequence[float], val
     Anything else (a number past 32 bits, another format's values) stays
     Whoosh's tuple."""
     floats = tuple(weights)
-    plain = (tuple(ids), floats, tuple(values))
     if not ids:
-        return plain
+        return _plain(format_, ids, floats, values)
     deltas = [ids[0], *map(int.__sub__, ids[1:], ids)]
     top = max(deltas)
     if top < 256:
@@ -171,7 +177,7 @@ def pack_inlined(format_: Any, ids: Sequence[int], weights: Sequence[float], val
             packed.byteswap()
         ids_number = _number(bytes([width]) + packed.tobytes())
     else:
-        return plain
+        return _plain(format_, ids, floats, values)
     args: list[Any] = [ids_number, None]
     if not all(w == 1.0 for w in floats):
         whole = _whole_bytes(floats)
@@ -179,11 +185,16 @@ def pack_inlined(format_: Any, ids: Sequence[int], weights: Sequence[float], val
     if values:
         positions = pack_values(format_, values)
         if not isinstance(positions, _Call) or len(values) != len(ids):
-            return plain
+            return _plain(format_, ids, floats, values)
         args += positions.args
     while args[-1] is None:
         args.pop()
     return _Call(_inlined, *args)
+
+
+def _plain(format_: Any, ids: Sequence[int], floats: tuple[float, ...], values: Sequence[Any]) -> Any:
+    """W3TermInfo's own ``(ids, weights, values)``, a compact-positions field's values as PackedPositions."""
+    return tuple(ids), floats, _packed_tuple(values) if isinstance(format_, CompactPositions) else tuple(values)
 
 
 def _inlined(

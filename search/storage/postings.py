@@ -485,7 +485,7 @@ class BulkWriting:
                 else:
                     if fieldname == self.sidecar_field:
                         pool.positions_kept = False
-                    for tbytes, freq, weight, vbytes in field.index(value):
+                    for tbytes, freq, weight, vbytes in getattr(field, "index_bytes", field.index)(value):
                         if scorable:
                             length += freq
                         if terms is None:

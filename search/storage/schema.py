@@ -59,7 +59,7 @@ from whoosh.support.charset import accent_map
 
 from search.storage.newsforms import news_form
 from search.storage import blocks as blocks  # registers the posting blocks' loaders (see its docstring)
-from search.storage.positions import CompactPositions, encode_positions
+from search.storage.positions import CompactPositions, PackedPositions, encode_positions_bytes
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
 from search.articles import Article, Provider, Stub
 
@@ -302,10 +302,16 @@ class _FastAnalysis:
         its occurrences times their part's weight (BM25F's weighted term
         frequency), and each part starts PART_GAP positions after the last."""
         for term, freq, weight, encoded, _positions in self.positioned_postings(value):
+            yield term, freq, weight, PackedPositions(encoded)
+
+    def bytes_postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """postings(), the positions as plain bytes (search.storage.positions.encode_positions_bytes)."""
+        for term, freq, weight, encoded, _positions in self.positioned_postings(value):
             yield term, freq, weight, encoded
 
     def positioned_postings(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes, list[int]]]:
-        """postings(), each with its positions too (for the side-car arrays)."""
+        """postings(), the encoded positions as plain bytes, each with its
+        positions too (for the side-car arrays)."""
         parts: Parts = [(value, 1.0)] if isinstance(value, str) else value
         positions: dict[str, list[int]] = {}
         weights: dict[str, float] = {}
@@ -353,8 +359,8 @@ class _FastAnalysis:
             yield term.encode("utf-8"), len(plist), weights[term], encoded, plist
 
 
-#: The full-text fields' format's encode (search.storage.positions).
-_encode_positions = encode_positions
+#: The full-text fields' format's encode, as plain bytes (search.storage.positions).
+_encode_positions = encode_positions_bytes
 
 
 _FAST = _FastAnalysis()
@@ -403,8 +409,13 @@ class FastText(fields.TEXT):  # type: ignore[misc]
         return _FAST.postings(value)
 
     def index_positions(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes, list[int]]]:
-        """index(), each posting with its positions (search.storage.postings keeps them for the side-car)."""
+        """index(), each posting with its positions (search.storage.postings keeps them for the side-car),
+        the encoded positions as plain bytes: for a writer that packs them itself (search.storage.blocks)."""
         return _FAST.positioned_postings(value)
+
+    def index_bytes(self, value: str | Parts) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """index(), the encoded positions as plain bytes, as index_positions gives them."""
+        return _FAST.bytes_postings(value)
 
 
 def _values_field() -> fields.KEYWORD:
