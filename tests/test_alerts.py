@@ -562,3 +562,32 @@ def test_a_failing_alerts_disk_warns_and_the_articles_are_indexed(
     assert all("No space left on device" in p for p in report.alerts.problems)
     with open_index(index) as ix:
         assert ix.search("wheat").total >= 1
+
+
+def test_alerts_sharing_a_file_lose_nothing_after_a_failed_delivery(tmp_path: Path) -> None:
+    # The file's last line was taken as this alert's last delivery, whichever alert wrote it:
+    # a failed delivery of one alert, retried after another's later lines, was cut to nothing.
+    records, index, out = tmp_path / "records", tmp_path / "index", tmp_path / "all.jsonl"
+    records.mkdir()
+    seeds = sorted(SEEDS.glob("0*.md"))
+    later = [p for p in seeds if p.name < "030"]
+    for path in seeds:
+        if path not in later:
+            shutil.copy(path, records / path.name)
+    build_index([records], index)
+    with open_index(index) as ix:
+        ix.alerts.add("police", "police", file=str(out))
+        ix.alerts.add("face", "facial", file=str(out))
+    out.mkdir()  # the next run's deliveries fail
+    for path in later[:5]:
+        shutil.copy(path, records / path.name)
+    build_index([records], index)
+    out.rmdir()
+    for path in later[5:]:
+        shutil.copy(path, records / path.name)
+    build_index([records], index)
+    written = [(line["alert"], line["cursor"]) for line in map(json.loads, out.read_text().splitlines())]
+    with open_index(index) as ix:
+        logged = {(m.alert, m.cursor) for name in ("police", "face") for m in ix.alerts.show(name).matches}
+    assert {alert for alert, _ in logged} == {"police", "face"}  # premise: both alerts matched
+    assert sorted(written) == sorted(logged)

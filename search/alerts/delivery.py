@@ -108,7 +108,7 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             if not batch:
                 continue
             if channel == "file":
-                error = _to_file(Path(target), batch)
+                error = _to_file(Path(target), alert.name, batch)
             else:
                 error = _to_command(target, alert.name, batch)
             if error:
@@ -122,8 +122,10 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             files.write_delivered(delivered)
 
 
-def _last_cursor(path: Path) -> int:
-    """The cursor of the file's last complete line, 0 if none (or not ours)."""
+def _last_cursor(path: Path, alert: str) -> int:
+    """The cursor of the file's last complete line of `alert`, 0 if none (in its
+    last 64 KiB).  Alerts may share a file: another's later line says nothing
+    of what this one delivered, and taking its cursor lost this one's retry."""
     try:
         with open(path, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -133,16 +135,17 @@ def _last_cursor(path: Path) -> int:
         return 0
     for line in reversed(lines[:-1]):
         with contextlib.suppress(ValueError, AttributeError, TypeError):
-            cursor = json.loads(line).get("cursor")
-            if isinstance(cursor, int):
+            found = json.loads(line)
+            cursor = found.get("cursor")
+            if isinstance(cursor, int) and found.get("alert") == alert:
                 return cursor
     return 0
 
 
-def _to_file(path: Path, batch: list[Match]) -> str | None:
+def _to_file(path: Path, alert: str, batch: list[Match]) -> str | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        last = _last_cursor(path)
+        last = _last_cursor(path, alert)
         append_lines(path, (m.to_line() for m in batch if m.cursor > last))
     except OSError as exc:
         return f"{exc.strerror or exc}"
