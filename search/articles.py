@@ -32,6 +32,7 @@ __all__ = [
     "parse_datetime",
     "scalar_text",
     "to_utc",
+    "utc_seconds",
 ]
 
 UTC = timezone.utc
@@ -170,6 +171,16 @@ def to_utc(value: datetime | str) -> tuple[datetime, bool]:
 def iso_utc(when: datetime) -> str:
     """'2020-02-12T04:00:00Z' for a UTC datetime."""
     return when.isoformat()[:-6] + "Z"
+
+
+def utc_seconds(when: datetime | None) -> str | None:
+    """'2020-02-12T04:00:00Z': the moment in UTC, to the second, the year in
+    four digits (strftime's %Y writes the year 202 as '202', which no reader
+    of the form takes back)."""
+    if when is None:
+        return None
+    when = when.astimezone(UTC)
+    return f"{when.year:04d}-{when:%m-%dT%H:%M:%S}Z"
 
 
 # --- values in messages and records --------------------------------------------------------------

@@ -8,10 +8,10 @@ the same thing.  Nothing here knows about Whoosh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from search.articles import Provider
+from search.articles import Provider, utc_seconds
 
 __all__ = [
     "Document",
@@ -29,9 +29,7 @@ __all__ = [
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_seconds(value)
 
 
 @dataclass(frozen=True)

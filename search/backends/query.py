@@ -886,8 +886,9 @@ def _score(whoosh_hit: Any, sorted_: bool) -> float:
     return float(whoosh_hit.score or 0.0)
 
 
-#: The stored publication time, as the indexer writes it (UTC).
-_PUBLISHED = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+#: The stored publication time, as the indexer writes it (UTC); indexes written
+#: before articles.utc_seconds hold a year below 1000 in fewer than four digits.
+_PUBLISHED = re.compile(r"([0-9]{1,4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 
 
 def _published(text: str) -> datetime:

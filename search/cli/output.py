@@ -51,7 +51,7 @@ def render_hits(hits: tuple[Hit, ...], first: int = 1, scores: bool = True) -> N
         if hit.explanation:
             cell += "\n" + render_explanation(hit.explanation)
         provider = (hit.provider.name or hit.provider.domain or "") if hit.provider else ""
-        date = hit.published.strftime("%Y-%m-%d") if hit.published else ""
+        date = hit.published.date().isoformat() if hit.published else ""
         table.add_row(str(n), cell, show(provider), date, *([f"{hit.score:.2f}"] if scores else []))
     out.print(table)
 

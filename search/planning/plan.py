@@ -134,13 +134,17 @@ def date_bound(value: str | datetime | None, *, end: bool, option: str) -> int |
         ) from exc
     if end and isinstance(value, str):
         stripped = value.strip()
-        if re.fullmatch(r"\d{4}", stripped):
-            moment = moment.replace(year=moment.year + 1) - timedelta(seconds=1)
-        elif re.fullmatch(r"\d{4}-\d{2}", stripped):
-            nxt = moment.replace(day=28) + timedelta(days=4)
-            moment = nxt.replace(day=1) - timedelta(seconds=1)
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
-            moment = moment + timedelta(days=1) - timedelta(seconds=1)
+        try:
+            if re.fullmatch(r"\d{4}", stripped):
+                moment = moment.replace(year=moment.year + 1) - timedelta(seconds=1)
+            elif re.fullmatch(r"\d{4}-\d{2}", stripped):
+                nxt = moment.replace(day=28) + timedelta(days=4)
+                moment = nxt.replace(day=1) - timedelta(seconds=1)
+            elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
+                moment = moment + timedelta(days=1) - timedelta(seconds=1)
+        except (ValueError, OverflowError):
+            # A period of the year 9999 ends where datetime does: its last second.
+            moment = datetime.max.replace(microsecond=0, tzinfo=moment.tzinfo)
     return int(moment.timestamp())
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from whoosh import query
+from whoosh import matching, query
 
 from search.planning import ranking
 from search.deadline import Deadline
@@ -245,7 +245,37 @@ def build_raw_query(schema: Any, text: str) -> query.Query:
         problem = getattr(node, "error", None)
         if problem:
             raise QueryError(text, str(problem))
-    return parsed
+    return _mend_andnot(parsed)
+
+
+def _mend_andnot(node: query.Query) -> query.Query:
+    """`node` with every ANDNOT executed by _AndNot (see there)."""
+    if isinstance(node, query.AndNot):
+        return _AndNot(_mend_andnot(node.a), _mend_andnot(node.b))
+    return node if node.is_leaf() else node.apply(_mend_andnot)
+
+
+class _AndNotMatcher(matching.AndNotMatcher):  # type: ignore[misc]
+    """Whoosh 2.7.4's AndNotMatcher skips the negative side forward only when it
+    starts on the positive side's first document, so one that starts below it
+    kept that document (``systems ANDNOT schools`` returned an article saying
+    both); and a skip_to past the positive side's last document went on to
+    read its id (IndexError, under a filter's intersection).  Here the first
+    step is the same as every other one, and an ended positive side ends it."""
+
+    def _find_first(self) -> None:
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+    def _find_next(self) -> bool:
+        return bool(self.a.is_active() and super()._find_next())
+
+
+class _AndNot(query.AndNot):  # type: ignore[misc]
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        positive = self.a.matcher(searcher, context)
+        negative = self.b.matcher(searcher, searcher.boolean_context())
+        return _AndNotMatcher(positive, negative)
 
 
 def _nesting(text: str) -> int:

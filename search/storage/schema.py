@@ -61,7 +61,7 @@ from search.storage.newsforms import news_form
 from search.storage import blocks as blocks  # registers the posting blocks' loaders (see its docstring)
 from search.storage.positions import CompactPositions, PackedPositions, encode_positions_bytes
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
-from search.articles import Article, Provider, Stub
+from search.articles import Article, Provider, Stub, utc_seconds
 
 #: 7: the stored record is JSON text, compressed once with the other stored fields.
 #: 8: the full-text fields' positions in the compact format (search.storage.positions).
@@ -617,9 +617,7 @@ def _epoch(value: datetime | None) -> int | None:
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_seconds(value)
 
 
 def _common(
