@@ -161,6 +161,36 @@ def test_an_incremental_run_merges_no_segment_past_the_merge_limit(
     assert len(titles(index_dir, "bison")) == 56 and len(titles(index_dir, "aardvark")) == 10
 
 
+def test_an_incremental_run_merges_a_segment_whose_documents_are_mostly_deleted(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A segment is sized by its live documents: one of 60 with 55 deleted is a
+    small one, merged (its dead documents dropped) like any other, not one too
+    large to merge kept with its dead postings, stored fields and idf until --full."""
+    index_dir = tmp_path / "index"
+    folder = tmp_path / "records"
+    for i in range(60):
+        write_record(f"a{i:02}.md", record(f"First batch {i} aardvark"))
+    build_index([folder], index_dir, procs=1)
+    for i in range(5, 60):
+        (folder / f"a{i:02}.md").unlink()
+    for i in range(90):
+        write_record(f"b{i:02}.md", record(f"Second batch {i} bison"))
+    monkeypatch.setattr(search.indexing.indexer, "COMMIT_EVERY", 3)
+    monkeypatch.setattr(search.storage.writers, "MERGE_LIMIT", 40)
+    report = build_index([folder], index_dir, procs=1)
+    assert report.added == 90 and report.deleted == 55 and report.documents == 95
+    _gen, ix = Store(index_dir).open()
+    try:
+        dead = [segment.doc_count_all() - segment.doc_count() for segment in ix._segments()]
+        sizes = [segment.doc_count_all() for segment in ix._segments()]
+    finally:
+        ix.close()
+    assert sum(dead) == 0, (sizes, dead)  # the first build's segment was merged, its 55 deleted documents dropped
+    assert max(sizes) <= 40, sizes
+    assert len(titles(index_dir, "aardvark")) == 5 and len(titles(index_dir, "bison")) == 90
+
+
 def test_add_edit_delete_between_runs(write_record: RecordWriter, tmp_path: Path, parses: list[Path]) -> None:
     index_dir = tmp_path / "index"
     folder = tmp_path / "records"

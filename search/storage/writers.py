@@ -533,15 +533,20 @@ def merge_bounded(writer: Any, segments: list[Any]) -> list[Any]:
     When MERGE_SMALL finds its merge point (it merges the smallest segments
     up to it), the smallest segments are merged into the writer's new one as
     long as it then holds at most MERGE_LIMIT documents; those past it are
-    kept as they are.  Below the limit this is MERGE_SMALL itself."""
+    kept as they are.  Segments are sized by their LIVE documents, which is
+    what a merge writes (Whoosh's MERGE_SMALL counts the deleted ones too):
+    a segment of 20,000 with 15,000 deleted is one of 5,000, merged like one
+    and its dead documents dropped, not too large to merge and kept with its
+    dead postings, stored fields and their weight in idf until ``--full``.
+    Below the limit and without deletions this is MERGE_SMALL itself."""
     from whoosh.reading import SegmentReader
     from whoosh.util import fib
 
-    ordered = sorted(segments, key=lambda s: s.doc_count_all())
+    ordered = sorted(segments, key=lambda s: s.doc_count())
     total = 0
     point = -1
     for i, segment in enumerate(ordered):
-        total += max(segment.doc_count_all(), 0)
+        total += max(segment.doc_count(), 0)
         if i > 3 and total < fib(i + 5):  # MERGE_SMALL's merge point
             point = i
             break
@@ -550,10 +555,10 @@ def merge_bounded(writer: Any, segments: list[Any]) -> list[Any]:
     taken: list[Any] = []
     total = int(getattr(writer, "docnum", 0))  # the merged segments join the writer's own documents
     for segment in ordered[: point + 1]:
-        if total + segment.doc_count_all() > MERGE_LIMIT:
+        if total + segment.doc_count() > MERGE_LIMIT:
             break
         taken.append(segment)
-        total += segment.doc_count_all()
+        total += segment.doc_count()
     if len(taken) < 2:
         return segments
     for segment in taken:
