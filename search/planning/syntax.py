@@ -264,8 +264,7 @@ class _AndNotMatcher(matching.AndNotMatcher):  # type: ignore[misc]
     step is the same as every other one, and an ended positive side ends it."""
 
     def _find_first(self) -> None:
-        if self.a.is_active() and self.b.is_active():
-            self._find_next()
+        self._find_next()  # which stops at once when either side has ended
 
     def _find_next(self) -> bool:
         return bool(self.a.is_active() and super()._find_next())
