@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return utc_seconds(value)
-
-
 @dataclass(frozen=True)
 class Document:
     """A stored record as `search show` prints it (never with `secured`); search.api re-exports it."""
@@ -110,7 +106,7 @@ class Hit:
                 "domain": self.provider.domain if self.provider else None,
             },
             "topics": list(self.topics),
-            "published": _iso(self.published),
+            "published": utc_seconds(self.published),
             "quality": self.quality,
             "heat": self.heat,
             "score": round(self.score, 4),
@@ -316,7 +312,7 @@ class Stats:
             "articles": self.articles,
             "related": self.related,
             "size_bytes": self.size_bytes,
-            "updated": _iso(self.updated),
+            "updated": utc_seconds(self.updated),
             "schema_version": self.schema_version,
             "whoosh_version": self.whoosh_version,
             "topics": dict(self.topics),

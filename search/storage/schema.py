@@ -616,8 +616,8 @@ def _epoch(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
 
-def iso_utc(value: datetime | None) -> str | None:
-    return utc_seconds(value)
+#: A moment as the index stores it and every door shows it (articles.utc_seconds).
+iso_utc = utc_seconds
 
 
 def _common(

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from search.articles import utc_seconds
 from search.display import visible
 from search.results import Hit
 from search.web.config import MAX_QUERY_CHARS
@@ -155,7 +156,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.globals.update(safe_url=safe_url, provider_of=_provider, page_numbers=_page_numbers)
+_env.globals.update(safe_url=safe_url, provider_of=_provider, page_numbers=_page_numbers, utc_seconds=utc_seconds)
 _env.filters.update(highlight=highlight)
 
 
