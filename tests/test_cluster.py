@@ -534,6 +534,34 @@ def test_a_shard_registry_with_an_invalid_table_name_is_refused(scratch: Cluster
     assert len(shard_endpoints(parse(scratch.url))) == scratch.layout.shards
 
 
+def test_us_and_the_dotted_abbreviations_find_what_the_embedded_index_finds(scratch: Cluster, tmp_path: Path) -> None:
+    # The embedded analysis keeps `us` (not a stop word: the U.S. in news) and reads
+    # "U.S." as it; the cluster's stop-word list held `us`, so `US` found nothing there.
+    root = tmp_path / "r"
+    _record(root / "plain.md", "US oil price falls", body="Crude fell below zero.")
+    _record(root / "dotted.md", "U.S. output rises", body="Factories were busy.")
+    _record(root / "pronoun.md", "Sunspots turn towards us", body="Auroras may follow.")
+    _record(root / "other.md", "UK rates held", body="The S&P 500 rose.")
+    for text in ("US", "U.S.", "us oil", "uk", "S&P"):
+        ours, theirs = _pages(scratch, root, tmp_path / "index", text)
+        assert theirs and sorted(ours) == sorted(theirs), text
+
+
+def test_a_cluster_query_loads_neither_numpy_nor_the_embedded_engine(seeded: Cluster) -> None:
+    # The re-ranking's proximity test lives in search.planning.proximity: importing it
+    # from the embedded engine loaded numpy and Whoosh's searcher into every cluster
+    # query process (0.24 s of CPU).
+    script = (
+        "import sys\n"
+        "from search.backends.cluster.backend import ClusterIndex\n"
+        f"page = ClusterIndex({seeded.url!r}).search('oil price falls', limit=5)\n"
+        "assert page.hits, 'no hits'\n"
+        "print(sorted(m for m in ('numpy', 'search.backends.engine', 'search.backends.query') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def _pages(cluster: Cluster, root: Path, index: Path, text: str) -> tuple[list[str], list[str]]:
     """The top 10 ids of `text` on the embedded index of `root` and on the cluster it was sent to."""
     from search import build_index

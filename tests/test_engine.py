@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from search import build_index, open_index
 from search.backends import query
 from search.api import Index
-from search.backends.engine import Unsupported, _near
+from search.backends.engine import Unsupported
+from search.planning.proximity import near_in_order as _near
 from search.bounds import MAX_LIMIT
 from search.planning import ranking
 

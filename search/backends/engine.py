@@ -602,34 +602,14 @@ _POSITION_BITS = 33
 
 def _follow(ends: Any, keys: Any, slop: int) -> Any:
     """The keys of `keys` (sorted) that come 1 to `slop` positions after one
-    of `ends` (sorted) in the same document: _near's spans grown by one word,
+    of `ends` (sorted) in the same document: near_in_order's spans
+    (search.planning.proximity) grown by one word,
     for every document at once (a span's start never matters, only whether
     some span reaches the last word, so the spans' ends are enough)."""
     at = np.searchsorted(ends, keys - slop)
     ok = at < len(ends)
     ok[ok] = ends[at[ok]] <= keys[ok] - 1
     return keys[ok]
-
-
-def _near(positions: list[list[int]], slop: int) -> bool:
-    """Whoosh's SpanNear2(ordered=True, mindist=1): each word after the last
-    span's end, at a distance of 1 to `slop`; spans grow as words join."""
-    spans = {(p, p) for p in positions[0]}
-    for later in positions[1:]:
-        grown = set()
-        for start, end in spans:
-            for p in later:
-                if p < start:
-                    continue
-                if p > end + slop:
-                    break
-                dist = p - end if p > end else 0
-                if 1 <= dist <= slop:
-                    grown.add((start, max(end, p)))
-        spans = grown
-        if not spans:
-            return False
-    return bool(spans)
 
 
 def best_of(scores: Scores, count: int) -> list[tuple[int, float]]:

@@ -45,6 +45,7 @@ from search.errors import QueryError, UsageError
 from search.backends.explain import Parts
 from search.backends.facets import FACETS_BY_DOCUMENT, facets_of_documents
 from search.planning.plan import date_bound
+from search.planning.proximity import PHRASE_SLOP, PROXIMITY_MAX_WORDS
 from search.planning.request import Filters, SearchRequest
 from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
@@ -59,8 +60,6 @@ if TYPE_CHECKING:  # the engine and its arrays (numpy) load when a search first 
 
 log = logging.getLogger(__name__)
 
-#: Queries of two to this many words score their words' proximity.
-PROXIMITY_MAX_WORDS = 4
 #: On Whoosh's path, matching (and feedback) may use this share of the time
 #: left, so that ranking what was found still fits in the limit.
 MATCHING_SHARE = 0.5
@@ -68,8 +67,6 @@ MATCHING_SHARE = 0.5
 EXPANSION_SHARE = 0.25
 #: The exact-title factor (ranking.TitleMatch) may use this share of the limit.
 TITLE_MATCH_SHARE = 0.2
-#: Query words within this many positions of each other score a bonus.
-PHRASE_SLOP = 3
 #: Queries of this many words or more get pseudo-relevance feedback.
 FEEDBACK_MIN_WORDS = 2
 

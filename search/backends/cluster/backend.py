@@ -34,7 +34,7 @@ from search.backends.cluster.url import BackendURL, Endpoint, connect, parse, sh
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.planning.plan import QueryPlan, build_plan
-from search.backends.query import PROXIMITY_MAX_WORDS
+from search.planning.proximity import PROXIMITY_MAX_WORDS
 from search.planning.request import SearchRequest, check_limit, search_request
 from search.planning import ranking
 from search.planning.ranking import Boost

@@ -19,9 +19,9 @@ idf is each shard's own, and on seeds/ its scores of "energy" ordered the
   terms of the top FEEDBACK_DOCS (ranking.feedback_terms, the same
   function, with the same stop rules and navigational test) added to the
   score of every candidate;
-* the proximity bonus of a query of two to four words (search.backends.query's
-  sloppy phrase: the words' scores once more where they occur in order,
-  PHRASE_SLOP apart at most);
+* the proximity bonus of a query of two to four words (search.planning.proximity:
+  the words' scores once more where they occur in order, PHRASE_SLOP apart
+  at most);
 * the exact-title factor (ranking.TitleMatch's formula, with the words'
   idf over all fields, since searchd keeps no per-field frequencies).
 
@@ -48,8 +48,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from search.planning import ranking
 from search.backends.cluster.sphinxql import WEIGHT_SCALE
-from search.backends.engine import _near as near_in_order  # Whoosh's ordered SpanNear, as the engine reads it
-from search.backends.query import PHRASE_SLOP
+from search.planning.proximity import PHRASE_SLOP, near_in_order
 from search.storage.schema import PART_GAP, analyse_text, analyse_word, combined_text
 
 log = logging.getLogger(__name__)

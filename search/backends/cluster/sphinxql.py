@@ -90,16 +90,35 @@ def _news_spellings() -> dict[str, tuple[str, ...]]:
     return {form: tuple(sorted(words)) for form, words in found.items()}
 
 
+#: Words of this many letters are also looked for as their dotted spelling:
+#: ``us`` as "U.S.", ``uk`` as "U.K.", ``sp`` as "S&P" (longer abbreviations
+#: are rarely dotted in news, and a phrase of single letters is costly).
+DOTTED_LETTERS = 2
+
+
 def spellings(word: str) -> tuple[str, ...]:
     """`word` and the other words the embedded index reads as the same news
     form: searchd has none, so a MATCH asks for each (``qtr`` finds
     "quarter" there as in the embedded index; searchd's stemmer then takes
-    "quarters" too).  Only the same form, not every word of the same stem:
+    "quarters" too; ``US`` finds "U.S." as ``u.s``, and ``U.S.`` finds
+    "US").  Only the same form, not every word of the same stem:
     two spellings searchd stems alike would count its hits twice."""
     folded = word.lower()
     form = news_form(folded)
-    others = _news_spellings().get(form, ())
-    return (word, *(w for w in others if w != folded))
+    others = list(_news_spellings().get(form, ()))
+    if len(form) == DOTTED_LETTERS and form.isascii() and form.isalpha():
+        # The embedded analysis reads "U.S." and "S&P" as us and sp; searchd splits
+        # them into letters, which the phrase of those letters finds.
+        others += [form, ".".join(form)]
+    # One of each as searchd reads it ("U.S." and "u.s" are the same letters to it).
+    read = {_letters(folded): word}
+    for other in others:
+        read.setdefault(_letters(other), other)
+    return tuple(read.values())
+
+
+def _letters(word: str) -> str:
+    return " ".join(w for w in re.split(r"[^0-9a-z]+", word.lower()) if w)
 
 
 def _token(word: str) -> str:
