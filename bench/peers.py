@@ -9,6 +9,10 @@ the query group (``"and"`` for keyword queries, ``"or"`` for long
 natural-language ones) is a constructor argument that ``search`` may override.
 
     Fts5Peer     sqlite FTS5, porter stemming, bm25(t, 3, 2, 1.5, 1)
+    Fts5TermsPeer  the same bm25 over the product's own index terms (a
+                 diagnostic, not a peer: beside Fts5Peer it tells the share
+                 of a difference that is the analysis from the share that
+                 is the ranking)
     TantivyPeer  tantivy, the ``en_stem`` tokenizer, field boosts in parse_query
     WhooshPeer   a plain Whoosh script: one writer, StemmingAnalyzer, BM25F
     Bm25sPeer    bm25s with its defaults (Lucene's BM25, k1 1.5, b 0.75)
@@ -48,6 +52,7 @@ __all__ = [
     "Doc",
     "Bm25sPeer",
     "Fts5Peer",
+    "Fts5TermsPeer",
     "Group",
     "NotARecord",
     "Peer",
@@ -201,17 +206,25 @@ class Fts5Peer(_TempDirPeer):
         # name comes last and unindexed, so it takes no weight.
         db.execute(
             "CREATE VIRTUAL TABLE docs USING fts5("
-            "title, topics, excerpt, body, name UNINDEXED, tokenize='porter unicode61')"
+            f"title, topics, excerpt, body, name UNINDEXED, tokenize='{self.tokenizer}')"
         )
         with db:
             db.executemany(
                 "INSERT INTO docs(title, topics, excerpt, body, name) VALUES (?, ?, ?, ?, ?)",
-                ((d.title, " ".join(d.topics), d.excerpt, d.body, d.name) for d in docs),
+                (self._row(d) for d in docs),
             )
         self._db = db
 
+    tokenizer = "porter unicode61"
+
+    def _row(self, d: Doc) -> tuple[str, str, str, str, str]:
+        return (d.title, " ".join(d.topics), d.excerpt, d.body, d.name)
+
+    def _terms(self, q: str) -> list[str]:
+        return query_terms(q)
+
     def search(self, q: str, limit: int = 10, *, group: Group | None = None) -> list[str]:
-        terms = query_terms(q)
+        terms = self._terms(q)
         if not terms or self._db is None:
             return []
         # Quoted terms are plain strings to FTS5, never operators or columns.
@@ -228,6 +241,54 @@ class Fts5Peer(_TempDirPeer):
             self._db.close()
             self._db = None
         super().close()
+
+
+class Fts5TermsPeer(Fts5Peer):
+    """FTS5's bm25, with the same column weights, over the terms the product
+    indexes (its tokenizer, news forms, stop list and stemmer: a record's
+    terms as search.storage.schema.analyse_text gives them, a query's as the
+    product's query parser does).  Each distinct term is written as a token
+    of its own (``t0``, ``t1``, ...), so FTS5's tokenizer neither splits nor
+    stems it.  What it tells, beside Fts5Peer: a gap between FTS5 and the
+    product that stays here is the ranking's (BM25 against BM25F, its
+    constants, feedback); a gap that goes is the analysis's.  Not a peer
+    (relevance.py leaves it out of the best peer), and it needs the product
+    importable."""
+
+    name = "fts5-terms"
+    tokenizer = "unicode61"
+
+    def __init__(self, path: Path | None = None, group: Group = "and") -> None:
+        from search.storage.schema import WORDS_RE, analyse_text, analyse_word
+
+        super().__init__(path, group)
+        self._analyse_text = analyse_text
+        self._analyse_word = analyse_word
+        self._words = WORDS_RE
+        self._tokens: dict[str, str] = {}
+
+    def _token(self, term: str) -> str:
+        token = self._tokens.get(term)
+        if token is None:
+            token = self._tokens[term] = f"t{len(self._tokens)}"
+        return token
+
+    def _text(self, text: str) -> str:
+        return " ".join(self._token(term) for term, _position in self._analyse_text(text))
+
+    def _row(self, d: Doc) -> tuple[str, str, str, str, str]:
+        return (
+            self._text(d.title),
+            self._text(" ; ".join(d.topics)),
+            self._text(d.excerpt),
+            self._text(d.body),
+            d.name,
+        )
+
+    def _terms(self, q: str) -> list[str]:
+        terms = (self._analyse_word(word) for word in self._words.findall(q))
+        # A term no record has matches nothing, as in the product.
+        return [self._tokens[term] for term in terms if term and term in self._tokens]
 
 
 class TantivyPeer(_TempDirPeer):
@@ -404,6 +465,7 @@ class Bm25sPeer(_TempDirPeer):
 
 PEERS: dict[str, type[_TempDirPeer]] = {
     "fts5": Fts5Peer,
+    "fts5-terms": Fts5TermsPeer,
     "tantivy": TantivyPeer,
     "bm25s": Bm25sPeer,
     "whoosh": WhooshPeer,
