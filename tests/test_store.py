@@ -23,10 +23,13 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import whoosh.codec.whoosh3
 import whoosh.writing
 from conftest import index_snapshot
+from whoosh.filedb.structfile import StructFile
 
 from search import build_index, open_index
 from search.errors import (
@@ -394,14 +397,72 @@ def test_damaged_segment_is_index_corrupt_error_on_incremental_build(
     assert "--full" in (hint or "")
 
 
+class _FailingFile:
+    """A file whose every read fails with `error`, as a damaged or vanished one can."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def read(self, *args: object) -> bytes:
+        raise self.error
+
+
+def raised_by_whoosh(error: BaseException) -> BaseException:
+    """`error` as Whoosh raises it: from its own file-reading frame."""
+    try:
+        StructFile(_FailingFile(error)).read(8)
+    except BaseException as exc:
+        return exc
+    raise AssertionError("StructFile.read did not raise")
+
+
+def raised_here(error: BaseException) -> BaseException:
+    try:
+        raise error
+    except BaseException as exc:
+        return exc
+
+
+DAMAGE_KINDS: list[Callable[[], BaseException]] = [
+    lambda: ValueError("bad block"),
+    lambda: KeyError("text"),
+    lambda: IndexError("tuple index out of range"),
+    lambda: EOFError(),
+    lambda: zlib.error("invalid block type"),
+    lambda: Exception("Block tag error"),
+    lambda: OSError(5, "EIO"),
+]
+
+
+@pytest.mark.parametrize("error", DAMAGE_KINDS, ids=lambda e: type(e()).__name__)
+def test_an_error_whoosh_raises_reading_is_damage_and_the_same_raised_elsewhere_is_not(
+    error: Callable[[], BaseException],
+) -> None:
+    assert is_damage(raised_by_whoosh(error()))
+    assert not is_damage(raised_here(error()))  # our own code raised it: a bug, not damage
+
+
+def test_a_decoding_error_of_the_stored_record_is_damage_and_of_our_own_json_is_not() -> None:
+    from search.storage.schema import unpack_record
+
+    with pytest.raises(ValueError) as caught:
+        unpack_record('{"title": ')
+    assert is_damage(caught.value)
+    with pytest.raises(ValueError) as caught:
+        json.loads('{"title": ')
+    assert not is_damage(caught.value)
+
+
 def test_text_whoosh_cannot_encode_is_not_called_damage() -> None:
     # UnicodeEncodeError is a ValueError, which Whoosh also raises for damaged files
     try:
         "x\udcff".encode("utf-8")
     except UnicodeEncodeError as exc:
         assert not is_damage(exc) and not is_damage(exc, reading=False)
-    assert is_damage(ValueError("bad block")) and is_damage(OSError(5, "EIO"))
-    assert not is_damage(OSError(28, "ENOSPC"), reading=False)
+    encoding = raised_by_whoosh(UnicodeEncodeError("utf-8", "x\udcff", 1, 2, "surrogates not allowed"))
+    assert not is_damage(encoding) and not is_damage(encoding, reading=False)
+    assert is_damage(raised_by_whoosh(OSError(5, "EIO")))
+    assert not is_damage(raised_by_whoosh(OSError(28, "ENOSPC")), reading=False)
 
 
 @leaky
@@ -411,7 +472,11 @@ def test_damage_met_while_merging_names_the_index_folder_never_a_generation(
     write_record("new.md", 'title: "Quokka census"')
 
     def damaged(*args: object, **kwargs: object) -> None:
-        raise zlib.error("Error -3 while decompressing data: invalid block type")
+        # What a merge meets reading a garbled posting block: zlib.error, from Whoosh's decoder.
+        block = SimpleNamespace(
+            _dataoffset=0, _nextoffset=16, _compression=True, _postfile=SimpleNamespace(get=lambda at, n: b"\xff" * n)
+        )
+        whoosh.codec.whoosh3.W3LeafMatcher._read_data(block)
 
     monkeypatch.setattr(whoosh.writing.SegmentWriter, "commit", damaged)
     with pytest.raises(IndexCorruptError) as caught:
@@ -592,3 +657,57 @@ def test_lock_holder_in_another_thread_blocks_a_writer(seed_copy: Path) -> None:
         release.set()
         thread.join(PATIENCE)
     assert build_index([SEEDS], index_dir).unchanged == N_SEEDS
+
+
+# -- a bug of ours is not damage ------------------------------------------------------------
+
+
+def _planted(error: type[Exception]) -> Callable[..., object]:
+    def bug(*args: object, **kwargs: object) -> object:
+        raise error("planted bug")
+
+    return bug
+
+
+#: Where a search runs code of ours (no index reading): planning, ranking, hit-making.
+PLANTED = [
+    pytest.param("search.backends.query.build_safe_query", ValueError, id="planning-ValueError"),
+    pytest.param("search.planning.ranking.parse_boosts", IndexError, id="ranking-IndexError"),
+    pytest.param("search.backends.query.highlight", KeyError, id="hits-KeyError"),
+]
+
+
+@pytest.mark.parametrize("where, error", PLANTED)
+def test_a_bug_in_a_search_reaches_the_caller_as_itself_never_as_damage(
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch, where: str, error: type[Exception]
+) -> None:
+    monkeypatch.setattr(where, _planted(error))
+    with open_index(seed_index_dir) as ix:
+        with pytest.raises(error) as caught:
+            ix.search("police")
+    assert not isinstance(caught.value, SearchError)
+    assert "planted bug" in str(caught.value)
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt], ids=["a-bug", "ctrl-c"])
+def test_a_failure_matching_alerts_after_a_commit_is_itself_and_keeps_the_commit(
+    seed_copy: Path, write_record: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+) -> None:
+    with open_index(seed_copy) as ix:
+        ix.alerts.add("quokka", "quokka")
+
+    def planted(*args: object, **kwargs: object) -> None:
+        raise error("planted")
+
+    monkeypatch.setattr("search.alerts.matching.evaluate", planted)
+    new = write_record("new.md", 'title: "Quokka census"')
+    with pytest.raises(error, match="planted") as caught:
+        build_index([SEEDS, new.parent], seed_copy)
+    assert not isinstance(caught.value, SearchError)  # a bug is itself, never "damaged, rebuild it"
+    monkeypatch.undo()
+    # The batch was committed before matching: it stays (its segment was once deleted
+    # as a failed write's), and the journal has the next run match it.
+    with open_index(seed_copy) as ix:
+        assert ix.search("quokka").total == 1
+    report = build_index([SEEDS, new.parent], seed_copy)
+    assert report.added == 0 and dict(report.alerts.matches) == {"quokka": 1}

@@ -44,6 +44,7 @@ import socket
 import struct
 import time
 import traceback
+import types
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -67,29 +68,76 @@ from search.storage.schema import SCHEMA_VERSION, build_schema
 
 log = logging.getLogger(__name__)
 
-#: What Whoosh raises when a segment file is truncated or overwritten.  Other
-#: exceptions are bugs and are left alone, not disguised as a damaged index;
-#: readers add OSError (a short read), writers do not (a full disk is not damage).
+#: What Whoosh raises when a segment file is truncated or overwritten; readers
+#: add OSError (a short read), writers do not (a full disk is not damage).
 _DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueError, KeyError, IndexError)
+
+#: The code that reads index files: Whoosh, and what of storage/ decodes the
+#: bytes it reads (block and position loaders, stored fields, side-car files,
+#: the source column).  A damage error raised anywhere else is a bug of ours.
+_READING_MODULES = frozenset(
+    {
+        "search.storage.blocks",
+        "search.storage.positions",
+        "search.storage.sidecar",
+        "search.storage.stored",
+    }
+)
+_READING_FUNCTIONS = frozenset(
+    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values", "unpack_record")
+)
+
+
+def raised_reading_index(tb: types.TracebackType | None) -> bool:
+    """Whether the exception of traceback `tb` was raised by the code that reads index files.
+
+    The innermost frame of Whoosh or news-search decides (frames of the
+    standard library and numpy beneath it are where our own calls raise:
+    json, strptime, an array index).  Whoosh calls back into our code (the
+    ranking's scorer, the position loaders), so the module that called
+    Whoosh would say nothing: what counts is the frame the error left."""
+    decisive: types.FrameType | None = None
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name == "whoosh" or name.startswith(("whoosh.", "search.")):
+            decisive = tb.tb_frame
+        tb = tb.tb_next
+    if decisive is None:
+        return False
+    name = decisive.f_globals["__name__"]
+    return (
+        name == "whoosh"
+        or name.startswith("whoosh.")
+        or name in _READING_MODULES
+        or (name, decisive.f_code.co_name) in _READING_FUNCTIONS
+    )
 
 
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
-    """Whether `exc`, raised by Whoosh, means damaged index files.
+    """Whether `exc` means damaged index files: an error that unreadable
+    bytes cause, raised by the code that reads them (raised_reading_index).
 
-    A UnicodeEncodeError is a ValueError but never damage: it is text that
+    A ValueError, KeyError or IndexError is what Whoosh raises for a bad
+    offset or a garbled table, and what a bug of ours raises anywhere: only
+    where it was raised tells them apart, so a bug in planning, ranking or
+    alert matching surfaces as itself, never as "rebuild the index" (which
+    would not help).  A UnicodeEncodeError is never damage: it is text that
     Whoosh cannot encode (a file name that is not UTF-8), a bug to fix, not
-    an index to rebuild.  (A UnicodeDecodeError is damage: garbage bytes read
-    back from a segment.)"""
+    an index to rebuild.  (A UnicodeDecodeError is damage: garbage bytes
+    read back from a segment.)"""
     if isinstance(exc, UnicodeEncodeError):
         return False
-    if reading and isinstance(exc, OSError):
-        return True
     # Whoosh reports a bad block or tag as a bare Exception ("Block tag error").
-    return isinstance(exc, _DAMAGE) or type(exc) is Exception
+    damage_kind = (reading and isinstance(exc, OSError)) or isinstance(exc, _DAMAGE) or type(exc) is Exception
+    return damage_kind and raised_reading_index(exc.__traceback__)
 
 
 class CorruptionGuard:
-    """`with CorruptionGuard(index_dir):` turns damage errors into IndexCorruptError."""
+    """`with CorruptionGuard(index_dir):` turns damage errors into IndexCorruptError.
+
+    It may wrap a whole search or reindex: is_damage looks at where an error
+    was raised, so only what the reading code raised becomes "damaged, rebuild
+    it"; any other error (a bug) passes through as itself."""
 
     def __init__(self, index_dir: Path | str, *, reading: bool = True) -> None:
         self.index_dir = index_dir

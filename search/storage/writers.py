@@ -482,6 +482,8 @@ class ParallelWriter(SideCarCommit, MpWriter):  # type: ignore[misc]
 def discard(writer: Any) -> None:
     """Cancel `writer` after a failure, then remove what a failing cancel leaves:
     its temp folder of posting runs and job files, and Whoosh's write lock."""
+    if getattr(writer, "is_closed", False):
+        return  # committed already (what failed came after): its segment is in the table of contents
     try:
         writer.cancel()
     except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
