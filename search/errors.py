@@ -22,7 +22,8 @@
 Library code raises these and nothing else for user mistakes; the CLI turns
 them into exit codes in exactly one place (`search.cli.main`).  Internal bugs are
 left as ordinary exceptions on purpose, so they are not mistaken for a
-user's error.
+user's error (nor for a damaged index: search.storage.store.is_damage); the
+CLI says them as an internal error with exit code 70, the web as a 500.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from conftest import SEEDS, render_record
 from typer.testing import CliRunner, Result
 
 from search import build_index
-from search.cli.main import app
+from search.cli.main import EXIT_BUG, app
 from search.storage.store import Store
 
 RUNNER = CliRunner(env={"COLUMNS": "400"})
@@ -23,6 +23,7 @@ def run(*args: object) -> Result:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"uncaught {type(result.exception).__name__}: {result.exception}") from result.exception
     assert "Traceback" not in result.stdout + result.stderr
+    assert result.exit_code != EXIT_BUG, result.stderr  # a bug said as one is still a crash
     return result
 
 

@@ -25,7 +25,7 @@ from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 from search import settings
-from search.cli.main import app
+from search.cli.main import EXIT_BUG, app
 from search.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,6 +62,7 @@ def run(*args: object, env: dict[str, str] | None = None) -> Result:
         raise AssertionError(f"uncaught {type(result.exception).__name__}: {result.exception}") from result.exception
     assert "Traceback" not in result.stdout
     assert "Traceback" not in result.stderr
+    assert result.exit_code != EXIT_BUG, result.stderr  # a bug said as one is still a crash
     return result
 
 
@@ -512,6 +513,32 @@ def test_no_index_message_exact_text(tmp_path: Path) -> None:
     assert (
         result.stderr == f"Error: no index at {missing}\nHint: Run `search index --index {missing} [PATH ...]` first.\n"
     )
+
+
+def _planted_bug(*args: object, **kwargs: object) -> None:
+    raise ValueError("planted <bug>")
+
+
+def test_a_bug_is_an_internal_error_in_one_line_with_its_own_exit_code(
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("search.backends.query.build_safe_query", _planted_bug)
+    result = RUNNER.invoke(app, ["query", "police", "--index", str(seed_index_dir)])
+    assert result.exit_code == EXIT_BUG == 70
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: internal error: ValueError: planted <bug>\n"
+        "Hint: this is a bug in news-search, please report it with the command you ran and its output"
+        " with --verbose (which adds the traceback).\n"
+    )
+
+
+def test_a_bug_shows_its_traceback_with_verbose(seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("search.backends.query.build_safe_query", _planted_bug)
+    result = RUNNER.invoke(app, ["--verbose", "query", "police", "--index", str(seed_index_dir)])
+    assert result.exit_code == EXIT_BUG
+    assert "Traceback" in result.stderr and "_planted_bug" in result.stderr
+    assert result.stderr.rstrip().endswith("(which adds the traceback).")
 
 
 def test_query_on_a_folder_that_is_not_an_index(tmp_path: Path) -> None:

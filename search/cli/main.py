@@ -11,6 +11,8 @@ become exit codes in exactly one place, ``_Group.invoke``:
     4  --strict and some records were skipped or had warnings
     5  records kept, not deleted: a root yielded no files or a folder could
        not be listed (an unmounted disk?); --allow-empty deletes them
+    70 internal error: a bug in news-search (sysexits' EX_SOFTWARE), said
+       as one in a line; --verbose logs its traceback
 
 The library (and Whoosh) is imported inside the commands, so ``--help``
 starts without loading either.
@@ -58,6 +60,10 @@ if TYPE_CHECKING:
     from search.results import IndexReport
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_STRICT, EXIT_KEPT = 0, 1, 2, 3, 4, 5
+#: A bug of ours, apart from every error a user or the machine causes (sysexits.h's EX_SOFTWARE).
+EXIT_BUG = 70
+
+log = logging.getLogger(__name__)
 
 def exit_code(exc: SearchError) -> int:
     if isinstance(exc, IndexBusyError):
@@ -93,7 +99,8 @@ def _in_flags(text: str) -> str:
 
 
 class _Group(TyperGroup):
-    """Turns every SearchError (and OSError) into `Error: ...` on stderr and its exit code."""
+    """Turns every SearchError (and OSError) into `Error: ...` on stderr and its exit
+    code, and any other exception, a bug of ours, into a one-line internal error (EXIT_BUG)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -109,6 +116,18 @@ class _Group(TyperGroup):
             err.print(f"[bold red]Error:[/] {show(exc.strerror or str(exc))}{show(where)}")
             err.print("Hint: nothing committed before the failure is lost; fix the cause and run again.")
             raise typer.Exit(EXIT_ERROR) from None
+        except Exception as exc:
+            if type(exc).__module__.partition(".")[0] in ("typer", "click"):
+                raise  # Exit, Abort, a usage error: how Typer (or Click, before 0.28) ends a command
+            # Not the user's mistake nor the machine's: said as a bug, in a line
+            # (a traceback would read as a crash caused by the input).
+            log.info("the internal error's traceback:", exc_info=exc)  # shown with --verbose
+            err.print(f"[bold red]Error:[/] internal error: {show(f'{type(exc).__name__}: {exc}')}")
+            err.print(
+                "Hint: this is a bug in news-search, please report it with the command you ran"
+                " and its output with --verbose (which adds the traceback)."
+            )
+            raise typer.Exit(EXIT_BUG) from None
 
 
 def _typer() -> typer.Typer:

@@ -78,7 +78,9 @@ def _describe(exc: Exception) -> tuple[int, str, str | None, str, str | None]:
     if isinstance(exc, HTTPException):
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return exc.status_code, kind, None, str(exc.detail), None
-    return 500, "internal_error", None, "internal error (logged on the server)", None
+    # A bug of ours: named by its type alone (its text may hold the server's paths), never a 503's retry.
+    message = f"internal error: {type(exc).__name__}, a bug in news-search (logged on the server with its traceback)"
+    return 500, "internal_error", None, message, "Please report it, with the request, to whoever runs this server."
 
 
 def _error_response(request: Request, exc: Exception) -> Response:

@@ -289,3 +289,21 @@ def test_each_request_runs_under_the_servers_time_limit(many_index_dir: Path) ->
         whole = ok(client, "/api/search", q="alpha beta")
         assert whole["timed_out"] is False and whole["total"] == 600
         assert ok(client, "/api/search", q="alpha beta", time_limit="1e-9")["timed_out"] is True
+
+
+def test_a_bug_answers_500_internal_error_never_503_and_the_server_goes_on(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planted(*args: object, **kwargs: object) -> None:
+        raise ValueError("planted bug at /srv/secret/path")
+
+    monkeypatch.setattr("search.backends.query.build_safe_query", planted)
+    response = client.get("/api/search", params={"q": "police"})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "internal_error"
+    assert "ValueError" in error["message"] and "a bug in news-search" in error["message"]
+    assert "/srv/secret" not in response.text and "rebuild" not in response.text.lower()
+    assert "report" in error["hint"]
+    monkeypatch.undo()
+    assert client.get("/api/search", params={"q": "police"}).status_code == 200
