@@ -32,7 +32,7 @@ from search.bounds import MAX_SUGGESTIONS
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import DocumentNotFoundError
 from search.backends.query import SearchContext, count_kind, run_search, weighting
-from search.planning.request import check_limit, search_request
+from search.planning.request import check_id, check_limit, search_request
 from search.planning.ranking import Boost
 from search.results import Document as Document  # defined with the other typed results; re-exported here
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
@@ -136,8 +136,8 @@ class Index:
         self,
         text: str = "",
         *,
-        topics: str | list[str] | tuple[str, ...] = (),
-        providers: str | list[str] | tuple[str, ...] = (),
+        topics: str | Sequence[str] | None = (),
+        providers: str | Sequence[str] | None = (),
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         published: bool | None = None,
@@ -146,7 +146,7 @@ class Index:
         page: int = 1,
         raw: bool = False,
         facets: bool = True,
-        boost: str | Sequence[str | Boost] = (),
+        boost: str | Sequence[str | Boost] | None = (),
         collapse: bool = True,
         explain: bool = False,
         feedback: bool = True,
@@ -156,11 +156,11 @@ class Index:
         """Ranked hits for `text` (safe syntax unless raw=True), filtered and paged.
 
         `topics` and `providers` match any of the given values, ignoring case
-        (a provider by name or domain); `since`/`until` take ISO 8601 dates
+        (a provider by name or domain; None or none: no filter); `since`/`until` take ISO 8601 dates
         and are inclusive (``until="2020"`` means to the end of 2020).
         `boost` multiplies relevance by news signals: "recency" (or
         "recency:7d", the half-life) and/or "quality" (or "quality:2", the
-        weight); see search.planning.ranking.  With `collapse` (the default) copies of
+        weight; None: none); see search.planning.ranking.  With `collapse` (the default) copies of
         one story (same webUrl, or same title from the same provider within
         12 hours, search.backends.collapse.COPY_WINDOW) are
         one hit whose `duplicates` counts the others.  `explain` fills each
@@ -197,6 +197,7 @@ class Index:
 
     def _docnum(self, searcher: Any, ident: str) -> int:
         """The document with this id, or the article whose file is at this path."""
+        check_id(ident)
         docnum = searcher.document_number(id=ident)
         if docnum is None and ident:
             docnum = searcher.document_number(id=doc_id(str(Path(ident).absolute())))
@@ -240,6 +241,7 @@ class Index:
 
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
         """Completions of `prefix`: topics, providers and article titles."""
+        check_id(prefix, "prefix")
         check_limit(limit, MAX_SUGGESTIONS)
         from search.backends.complete import complete
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import search
 from search import (
@@ -31,6 +33,7 @@ from search import (
     IndexReport,
     ResultPage,
     SearchError,
+    UsageError,
     build_index,
     load_record,
     open_index,
@@ -576,3 +579,76 @@ def test_page_without_facets_still_has_the_shape(ix: Index) -> None:
     assert {"query", "total", "page", "hits", "facets"} <= set(data)
     for hit in data["hits"]:
         check_hit_dict(hit)
+
+
+# -- argument types (review2, finding 8) ---------------------------------------------
+
+
+@pytest.mark.parametrize("parameter", ["topics", "providers", "boost"])
+def test_none_is_no_filter_and_no_boost(seed_index: Index, parameter: str) -> None:
+    assert seed_index.search("police", **{parameter: None}) == seed_index.search("police")
+
+
+@pytest.mark.parametrize(
+    "parameter, value",
+    [
+        ("topics", [1]),
+        ("topics", ["AI", None]),
+        ("topics", 7),
+        ("topics", b"AI"),
+        ("providers", [b"ft.com"]),
+        ("providers", {"name": "ft.com"}),
+        ("boost", [None]),
+        ("boost", 2.0),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_parameter(
+    seed_index: Index, parameter: str, value: object
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        seed_index.search("police", **{parameter: value})
+    assert caught.value.option == parameter
+    assert f"`{parameter}`" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "call, parameter",
+    [
+        (lambda ix: ix.get(None), "id"),
+        (lambda ix: ix.similar(None), "id"),
+        (lambda ix: ix.get(42), "id"),
+        (lambda ix: ix.suggest(None), "prefix"),
+        (lambda ix: ix.suggest(b"cli"), "prefix"),
+    ],
+)
+def test_an_id_or_prefix_that_is_not_a_str_is_a_usage_error(seed_index: Index, call: Any, parameter: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        call(seed_index)
+    assert caught.value.option == parameter and f"`{parameter}` must be a str" in str(caught.value)
+
+
+_ANY_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.binary(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+    max_leaves=5,
+)
+_PARAMETERS = [
+    "topics", "providers", "boost", "since", "until", "published", "sort", "limit", "page",
+    "raw", "facets", "collapse", "explain", "feedback", "suggest", "time_limit",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(parameter=st.sampled_from(_PARAMETERS), value=_ANY_VALUE)
+def test_a_search_with_any_argument_answers_or_raises_a_search_error_naming_it(
+    seed_index_dir: Path, parameter: str, value: object
+) -> None:
+    with open_index(seed_index_dir) as ix:
+        try:
+            page = ix.search("police", **{parameter: value})
+        except UsageError as exc:
+            assert exc.option == parameter, (parameter, value, exc)
+        except SearchError:
+            pass  # a raw query that does not parse, say: a user's error all the same
+        else:
+            assert page.total >= 0

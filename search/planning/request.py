@@ -9,16 +9,17 @@ array engine, search.backends.cluster into SphinxQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from search.bounds import MAX_LIMIT
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import QueryError, UsageError
 from search.planning import ranking
 
-__all__ = ["SORTS", "Filters", "SearchRequest", "check_limit", "search_request"]
+__all__ = ["SORTS", "Filters", "SearchRequest", "check_id", "check_limit", "search_request"]
 
 SORTS = ("relevance", "newest", "oldest", "quality")
 
@@ -38,6 +39,44 @@ def check_limit(limit: int, most: int = MAX_LIMIT) -> None:
         raise UsageError(f"`limit` must be a whole number, not {limit!r}", option="limit")
     if not 1 <= limit <= most:
         raise UsageError(f"`limit` must be 1 to {most}, not {limit}", option="limit")
+
+
+def check_id(value: object, parameter: str = "id") -> str:
+    """`value` if it is a str (a document id, a record's path, a prefix), else a
+    UsageError naming `parameter`."""
+    if not isinstance(value, str):
+        raise UsageError(f"`{parameter}` must be a str, not {_kind(value)}", option=parameter)
+    return value
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else f"{type(value).__name__} {_shown(value)}"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _values(value: object, parameter: str, allowed: tuple[type, ...] = (str,)) -> tuple[Any, ...]:
+    """A library argument that takes one value or several: None or nothing is
+    none (no filter, as Elasticsearch's client treats an absent parameter), a
+    lone str is one value (not its characters), else each item must be one of
+    `allowed`: a UsageError naming `parameter` otherwise."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    what = " or ".join(t.__name__ for t in allowed)
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+        raise UsageError(f"`{parameter}` must be a {what} or a list of them, not {_kind(value)}", option=parameter)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, allowed):
+            raise UsageError(
+                f"`{parameter}` must be a {what} or a list of them; it holds {_kind(item)}", option=parameter
+            )
+    return items
 
 
 @dataclass(frozen=True)
@@ -63,6 +102,10 @@ class SearchRequest:
                 f"`text` (the query) must be a str, not {type(self.text).__name__}",
                 hint="Pass the words to search for as a string; '' lists every document.",
             )
+        # Requests built by hand (not by search_request) are held to the same types.
+        _values(self.filters.topics, "topics")
+        _values(self.filters.providers, "providers")
+        _values(self.boosts, "boost", (str, ranking.Boost))
         if self.sort not in SORTS:
             raise UsageError(f"unknown `sort` {self.sort!r}; use one of: {', '.join(SORTS)}", option="sort")
         check_limit(self.limit)
@@ -85,8 +128,8 @@ class SearchRequest:
 def search_request(
     text: str = "",
     *,
-    topics: str | list[str] | tuple[str, ...] = (),
-    providers: str | list[str] | tuple[str, ...] = (),
+    topics: str | Sequence[str] | None = (),
+    providers: str | Sequence[str] | None = (),
     since: str | datetime | None = None,
     until: str | datetime | None = None,
     published: bool | None = None,
@@ -95,7 +138,7 @@ def search_request(
     page: int = 1,
     raw: bool = False,
     facets: bool = True,
-    boost: str | Sequence[str | ranking.Boost] = (),
+    boost: str | Sequence[str | ranking.Boost] | None = (),
     collapse: bool = True,
     explain: bool = False,
     feedback: bool = True,
@@ -104,12 +147,12 @@ def search_request(
 ) -> SearchRequest:
     """The request of a library search call, for every backend's `search`
     (search.api.Index, search.backends.cluster.backend.ClusterIndex): a lone string
-    is one topic, provider or boost, not its characters."""
+    is one topic, provider or boost, not its characters, and None is none."""
     return SearchRequest(
         text=text,
         filters=Filters(
-            topics=(topics,) if isinstance(topics, str) else tuple(topics),
-            providers=(providers,) if isinstance(providers, str) else tuple(providers),
+            topics=_values(topics, "topics"),
+            providers=_values(providers, "providers"),
             since=since,
             until=until,
             published=published,
@@ -119,7 +162,7 @@ def search_request(
         page=page,
         raw=raw,
         facets=facets,
-        boosts=(boost,) if isinstance(boost, str) else tuple(boost),
+        boosts=_values(boost, "boost", (str, ranking.Boost)),
         collapse=collapse,
         explain=explain,
         feedback=feedback,

@@ -35,7 +35,7 @@ from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import BackendError, DocumentNotFoundError, QueryError, UsageError
 from search.planning.plan import QueryPlan, build_plan
 from search.planning.proximity import PROXIMITY_MAX_WORDS
-from search.planning.request import SearchRequest, check_limit, search_request
+from search.planning.request import SearchRequest, check_id, check_limit, search_request
 from search.planning import ranking
 from search.planning.ranking import Boost
 from search.articles import Provider
@@ -153,8 +153,8 @@ class ClusterIndex:
         self,
         text: str = "",
         *,
-        topics: str | list[str] | tuple[str, ...] = (),
-        providers: str | list[str] | tuple[str, ...] = (),
+        topics: str | Sequence[str] | None = (),
+        providers: str | Sequence[str] | None = (),
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         published: bool | None = None,
@@ -163,7 +163,7 @@ class ClusterIndex:
         page: int = 1,
         raw: bool = False,
         facets: bool = True,
-        boost: str | Sequence[str | Boost] = (),
+        boost: str | Sequence[str | Boost] | None = (),
         collapse: bool = True,
         explain: bool = False,
         feedback: bool = True,
@@ -477,7 +477,7 @@ class ClusterIndex:
 
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
-        row = self._row(ident) or (self._row(doc_id(str(Path(ident).absolute()))) if ident else None)
+        row = self._row(check_id(ident)) or (self._row(doc_id(str(Path(ident).absolute()))) if ident else None)
         if row is None:
             raise DocumentNotFoundError(ident)
         ident_, kind, path, parent, record, stubs = row
