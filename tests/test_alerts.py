@@ -446,6 +446,42 @@ def test_an_alert_broken_by_hand_is_skipped_and_reported(archive: tuple[Path, Pa
     assert any("'bad'" in p.detail for p in check_index(index).problems)
 
 
+def _words(prefix: str, count: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    # (stemming merges a few: "zqaas" is "zqaa")
+    return " ".join(prefix + letters[i // 676] + letters[i // 26 % 26] + letters[i % 26] for i in range(count))
+
+
+def test_a_raw_alert_whose_wildcard_outgrows_the_budget_is_reported_not_a_failed_run(
+    archive: tuple[Path, Path],
+) -> None:
+    from search.indexing.check import check_index
+    from search.planning.syntax import MAX_EXPANSION
+
+    records, index = archive
+    Alerts(index).add("zq", "zq*", raw=True)  # few zq words yet: accepted
+    Alerts(index).add("wheat", "wheat")
+    put(records, "words.md", article("Wheat and a glossary", _words("zq", 2 * MAX_EXPANSION)))
+    report = build_index([records], index)
+    assert report.added == 1
+    assert report.alerts.matches == (("wheat", 1),)
+    assert any("'zq'" in p and f"more than {MAX_EXPANSION:,} terms" in p for p in report.alerts.problems)
+    assert any("'zq'" in p.detail for p in check_index(index).problems)
+
+
+def test_a_raw_alert_wildcard_within_the_budget_matches_as_search_query(archive: tuple[Path, Path]) -> None:
+    records, index = archive
+    Alerts(index).add("zq", "zq* AND title:glossary", raw=True)
+    new = put(records, "words.md", article("A glossary", _words("zq", 50)))
+    put(records, "other.md", article("Another glossary"))
+    report = build_index([records], index)
+    assert report.alerts.matches == (("zq", 1),) and report.alerts.problems == ()
+    assert [path for path, _title in matched(index, "zq")] == [str(new)]
+    assert query_among(index, {str(new), str(records / "new" / "other.md")}, "zq* AND title:glossary", raw=True) == {
+        str(new)
+    }
+
+
 def test_alert_files_are_outside_every_generation(archive: tuple[Path, Path]) -> None:
     _records, index = archive
     Alerts(index).add("x", "x")

@@ -29,11 +29,12 @@ from typing import Any
 from whoosh import query
 
 from search.alerts.files import Alert
+from search.deadline import Deadline
 from search.errors import QueryError
 from search.backends.query import filter_queries
 from search.planning.request import Filters, SearchRequest
 from search.storage.schema import decode_source
-from search.planning.syntax import MAX_TERMS, build_raw_query, build_safe_query
+from search.planning.syntax import MAX_TERMS, build_raw_query, build_safe_query, expand_raw_query
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
     """The alert's matching query, built as search.backends.query.run_search builds it
     (`reader`: the searcher's, or a LexiconCache of it shared by many alerts).
 
-    Raises what `search query` raises for the same input (UsageError, QueryError)."""
+    Raises what `search query` raises for the same input (UsageError, QueryError,
+    a raw query whose wildcards and ranges expand past syntax.MAX_EXPANSION terms)."""
     schema = searcher.schema
     negative: list[query.Query] = []
     if alert.raw:
@@ -105,6 +107,12 @@ def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
         leaves = sum(1 for _ in main.leaves())
         if leaves > MAX_TERMS:
             raise QueryError(alert.query, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
+        # Wildcards, prefixes and ranges listed now, within search query's budget
+        # (MAX_EXPANSION terms, past it a QueryError: the run reports the alert and
+        # skips it), rather than left to Whoosh's matchers, which walk the whole
+        # lexicon at every commit under the writer lock.  No time limit: a list cut
+        # short would miss matches that are never looked for again.
+        main = expand_raw_query(main, reader if reader is not None else searcher.reader(), Deadline(None), alert.query)
     else:
         built = build_safe_query(schema, alert.query)
         negative = built.negative
