@@ -208,15 +208,16 @@ class Index:
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
         searcher = self._ensure().searcher
-        fields = searcher.stored_fields(self._docnum(searcher, ident))
-        related = ()
-        if fields["kind"] == "article":
-            related = tuple(
-                sorted(
-                    (f["id"] for f in searcher.documents(parent=fields["id"])),
-                    key=lambda i: int(i.rsplit("-r", 1)[1]),
+        with CorruptionGuard(self.index_dir):
+            fields = searcher.stored_fields(self._docnum(searcher, ident))
+            related = ()
+            if fields["kind"] == "article":
+                related = tuple(
+                    sorted(
+                        (f["id"] for f in searcher.documents(parent=fields["id"])),
+                        key=lambda i: int(i.rsplit("-r", 1)[1]),
+                    )
                 )
-            )
         return Document(
             id=fields["id"],
             kind=fields["kind"],
@@ -235,8 +236,8 @@ class Index:
         # One searcher for both steps: a reindex between them would pair a
         # document number of one generation with another's searcher.
         context = self._ensure()
-        docnum = self._docnum(context.searcher, ident)
         with CorruptionGuard(self.index_dir):
+            docnum = self._docnum(context.searcher, ident)
             return find_similar(context, docnum, limit=limit, collapse=collapse)
 
     def suggest(self, prefix: str, *, limit: int = 10) -> tuple[Suggestion, ...]:
@@ -251,14 +252,16 @@ class Index:
     def stats(self) -> Stats:
         context = self._ensure()
         searcher = context.searcher
-        everything = context.facets(searcher.reader().all_doc_ids())
+        with CorruptionGuard(self.index_dir):
+            everything = context.facets(searcher.reader().all_doc_ids())
+            articles, related = count_kind(searcher, "article"), count_kind(searcher, "related")
         manifest = self._store.manifest(self._gen) if self._gen else {}
         updated = datetime.fromtimestamp(self._store.updated(self._gen), tz=timezone.utc) if self._gen else None
         return Stats(
             index_dir=str(self.index_dir),
             documents=searcher.doc_count(),
-            articles=count_kind(searcher, "article"),
-            related=count_kind(searcher, "related"),
+            articles=articles,
+            related=related,
             size_bytes=self._store.size_bytes(),
             updated=updated,
             schema_version=int(manifest.get("schema_version", SCHEMA_VERSION)),

@@ -24,9 +24,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import whoosh.codec.whoosh3
+import whoosh.reading
 import whoosh.writing
 from conftest import index_snapshot
 from whoosh.filedb.structfile import StructFile
@@ -711,3 +713,25 @@ def test_a_failure_matching_alerts_after_a_commit_is_itself_and_keeps_the_commit
         assert ix.search("quokka").total == 1
     report = build_index([SEEDS, new.parent], seed_copy)
     assert report.added == 0 and dict(report.alerts.matches) == {"quokka": 1}
+
+
+def _stored_fields_unreadable(*args: object, **kwargs: object) -> object:
+    return StructFile(_FailingFile(zlib.error("Error -3 while decompressing data"))).read(8)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda ix, ident: ix.get(ident), lambda ix, ident: ix.similar(ident)],
+    ids=["get", "similar"],
+)
+def test_a_stored_field_read_that_fails_in_whoosh_is_damage_on_get_and_similar(
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch, call: Callable[[Any, str], object]
+) -> None:
+    with open_index(seed_index_dir) as ix:
+        ident = ix.search("police").hits[0].id
+    # Before the searcher opens: Whoosh's Searcher copies the reader's stored_fields method.
+    monkeypatch.setattr(whoosh.reading.SegmentReader, "stored_fields", _stored_fields_unreadable)
+    with open_index(seed_index_dir) as ix:
+        with pytest.raises(IndexCorruptError) as caught:
+            call(ix, ident)
+    assert "--full" in (caught.value.hint or "")
