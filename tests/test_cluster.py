@@ -589,6 +589,22 @@ def test_a_title_word_in_a_long_record_is_among_the_candidates(scratch: Cluster,
     assert ours == theirs
 
 
+def test_a_rare_word_deep_in_searchds_order_is_re_scored(scratch: Cluster, tmp_path: Path) -> None:
+    # searchd's candidate ranking weighs a query's two or three words the same (its idf
+    # is each chunk's own), so a record holding only the rare word, once in a long body,
+    # comes after every record with the common word in its title; the embedded index,
+    # weighing the words by idf, ranks it first.  A two-word query has its page + 90 of
+    # searchd's best re-scored: with + 20, this record was out of them and of the page.
+    root = tmp_path / "r"
+    _record(root / "rare.md", "Harbour report", "the okapi was seen " + " ".join(f"filler{n}" for n in range(300)))
+    for n in range(45):
+        _record(root / f"common{n:02}.md", f"Beta release {n}", "notes")
+    ours, theirs = _pages(scratch, root, tmp_path / "index", "okapi beta")
+    with open_index(tmp_path / "index") as ix:
+        assert Path(ix.get(theirs[0]).path).name == "rare.md"  # premise: the embedded index ranks it first
+    assert ours[0] == theirs[0]
+
+
 def test_tied_documents_come_in_the_embedded_order(scratch: Cluster, tmp_path: Path) -> None:
     # Copies with the same words score the same to the last bit; the embedded index
     # orders them by document number, which a full build gives in the files' path
