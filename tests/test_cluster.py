@@ -542,7 +542,11 @@ def test_us_and_the_dotted_abbreviations_find_what_the_embedded_index_finds(scra
     _record(root / "dotted.md", "U.S. output rises", body="Factories were busy.")
     _record(root / "pronoun.md", "Sunspots turn towards us", body="Auroras may follow.")
     _record(root / "other.md", "UK rates held", body="The S&P 500 rose.")
-    for text in ("US", "U.S.", "us oil", "uk", "S&P"):
+    # "A.I." is letters a (a stop word, which searchd drops from a phrase) and i:
+    # `AI` must not become ai | "a i", which finds every record with an "I".
+    _record(root / "ai.md", "AI chips sell out", body="Demand rose.")
+    _record(root / "i.md", "I said the harvest was poor", body="Rain fell.")
+    for text in ("US", "U.S.", "us oil", "uk", "S&P", "AI", "AI it"):
         ours, theirs = _pages(scratch, root, tmp_path / "index", text)
         assert theirs and sorted(ours) == sorted(theirs), text
 

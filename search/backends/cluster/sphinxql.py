@@ -35,7 +35,7 @@ from search.backends.cluster import rows
 from search.errors import QueryError
 from search.planning.plan import Clause, PlanFilters, QueryPlan
 from search.storage.newsforms import news_form
-from search.storage.schema import PART_WEIGHTS
+from search.storage.schema import PART_WEIGHTS, STOPS
 
 #: Characters with a meaning in searchd's extended query syntax (Sphinx
 #: 2.2's EscapeString list plus < > for its BEFORE/NEAR operators).
@@ -106,9 +106,11 @@ def spellings(word: str) -> tuple[str, ...]:
     folded = word.lower()
     form = news_form(folded)
     others = list(_news_spellings().get(form, ()))
-    if len(form) == DOTTED_LETTERS and form.isascii() and form.isalpha():
+    if len(form) == DOTTED_LETTERS and form.isascii() and form.isalpha() and not STOPS.intersection((form, *form)):
         # The embedded analysis reads "U.S." and "S&P" as us and sp; searchd splits
-        # them into letters, which the phrase of those letters finds.
+        # them into letters, which the phrase of those letters finds.  Not when a
+        # letter is a stop word: searchd drops it from the phrase, and `AI` as
+        # ai | "a i" found every record with an "I"; nor when the word is one (`it`).
         others += [form, ".".join(form)]
     # One of each as searchd reads it ("U.S." and "u.s" are the same letters to it).
     read = {_letters(folded): word}
