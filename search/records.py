@@ -21,7 +21,8 @@ Design
 * A problem confined to one optional field is a warning: the record is kept,
   the value is coerced or dropped, and `Article.warnings` says which field and
   why.  Over-long text and lists are truncated, with a warning.
-* `secured` is an opaque blob and is dropped at parse time, at every depth.
+* `secured` (in any case) is an opaque blob and is dropped at parse time, at
+  every depth.
   Unknown fields are kept in `extra`, made JSON-safe for display; unknown
   keys inside `provider` and `images` entries are ignored (a `related` stub
   keeps all of its keys in `Stub.record`).
@@ -749,11 +750,11 @@ def _article(
             if value is not None:
                 attr, read = known
                 fields[attr] = read(value, key, warns, limits)
-        elif key != "title" and key != "secured":
+        elif key != "title":
             name = _key_text(key)
             if name == "body":
                 warns.append("field 'body': reserved for the text after the front matter; ignored")
-            elif name != "secured":
+            elif not _secured(name):
                 extra[name] = _json_safe(value)
     if body is not None:
         body = _cut(unicodedata.normalize("NFC", body).strip(), "body", warns, limits.max_text_chars)
@@ -998,9 +999,8 @@ def _json_safe(value: object) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(item) for item in value]
     if isinstance(value, dict):
-        safe = {_key_text(key): _json_safe(item) for key, item in value.items()}
-        safe.pop("secured", None)
-        return safe
+        named = ((_key_text(key), item) for key, item in value.items())
+        return {name: _json_safe(item) for name, item in named if not _secured(name)}
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -1019,6 +1019,13 @@ def _json_safe(value: object) -> Any:
     if isinstance(value, bytes):  # !!binary
         return base64.b64encode(value).decode("ascii")
     return _clean(str(value))
+
+
+def _secured(name: str) -> bool:
+    """Whether a field named `name` is the opaque blob never indexed nor shown:
+    `secured` in any case (`Secured`, `SECURED`), since a blob that must never
+    be shown is not worth the risk of a key typed another way."""
+    return name.casefold() == "secured"
 
 
 def _key_text(key: object) -> str:

@@ -694,6 +694,25 @@ def test_secured_is_dropped_everywhere() -> None:
         assert "TOPSECRET" not in text
 
 
+def test_secured_in_another_case_is_dropped_too() -> None:
+    # A blob that must never be shown is not kept because its key was typed `Secured`.
+    article = parse(
+        front(
+            "title: T",
+            "Secured: TOPSECRET1",
+            "places: {SECURED: TOPSECRET2, sEcUrEd: TOPSECRET3, kept: 1}",
+            "related:",
+            "  - title: S",
+            "    Secured: TOPSECRET4",
+        )
+    )
+    record = article.to_record()
+    assert record["places"] == {"kept": 1}
+    assert record["related"] == [{"title": "S"}]
+    for text in (repr(article), json.dumps(record), repr(article.related)):
+        assert "TOPSECRET" not in text
+
+
 def test_to_record_omits_empty_values_and_puts_extra_then_body_last() -> None:
     article = parse(
         front(
