@@ -444,6 +444,22 @@ def test_an_error_whoosh_raises_reading_is_damage_and_the_same_raised_elsewhere_
     assert not is_damage(raised_here(error()))  # our own code raised it: a bug, not damage
 
 
+def _tokens_failing_with(error: BaseException) -> Iterator[Any]:
+    raise error
+    yield
+
+
+@pytest.mark.parametrize("error", DAMAGE_KINDS[:3], ids=lambda e: type(e()).__name__)
+def test_an_error_whoosh_raises_analysing_text_is_not_damage(error: Callable[[], BaseException]) -> None:
+    # Whoosh's analysis and query parser never read index files: what they raise is about the input.
+    from whoosh.analysis import LowercaseFilter
+
+    with pytest.raises(type(error())) as caught:
+        list(LowercaseFilter()(_tokens_failing_with(error())))
+    assert caught.traceback[-2].frame.f_globals["__name__"].startswith("whoosh.analysis")
+    assert not is_damage(caught.value)
+
+
 def test_a_decoding_error_of_the_stored_record_is_damage_and_of_our_own_json_is_not() -> None:
     from search.storage.schema import unpack_record
 

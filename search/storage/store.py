@@ -83,6 +83,9 @@ _READING_MODULES = frozenset(
         "search.storage.stored",
     }
 )
+#: Whoosh's packages that never read index files: what they raise (a query the
+#: parser chokes on, text an analyzer cannot take) is about the input, not damage.
+_NOT_READING = ("whoosh.qparser", "whoosh.analysis", "whoosh.lang")
 _READING_FUNCTIONS = frozenset(
     ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values", "unpack_record")
 )
@@ -105,6 +108,8 @@ def raised_reading_index(tb: types.TracebackType | None) -> bool:
     if decisive is None:
         return False
     name = decisive.f_globals["__name__"]
+    if name in _NOT_READING or name.startswith(tuple(f"{package}." for package in _NOT_READING)):
+        return False
     return (
         name == "whoosh"
         or name.startswith("whoosh.")
