@@ -304,6 +304,16 @@ def _toc_truncated(index_dir: Path) -> None:
         os.truncate(toc, toc.stat().st_size // 2)
 
 
+def _toc_emptied(index_dir: Path) -> None:  # what a power cut can leave: Whoosh never fsyncs it
+    for toc in live_gen(index_dir).glob("*.toc"):
+        os.truncate(toc, 0)
+
+
+def _toc_deleted(index_dir: Path) -> None:
+    for toc in live_gen(index_dir).glob("*.toc"):
+        toc.unlink()
+
+
 BUG_CURRENT = (
     "BUG: build_index(full=True) cannot repair an unreadable CURRENT, although the hint says to "
     "run --full: Store.prune() reads CURRENT first and raises"
@@ -317,6 +327,8 @@ FOLDER_DAMAGE = [
     pytest.param(_manifest_not_json, id="manifest-not-json"),
     pytest.param(_manifest_a_list, id="manifest-a-list"),
     pytest.param(_toc_truncated, id="toc-truncated"),
+    pytest.param(_toc_emptied, id="toc-emptied"),
+    pytest.param(_toc_deleted, id="toc-deleted"),
 ]
 
 
@@ -433,6 +445,13 @@ DAMAGE_KINDS: list[Callable[[], BaseException]] = [
     lambda: zlib.error("invalid block type"),
     lambda: Exception("Block tag error"),
     lambda: OSError(5, "EIO"),
+    # Seen on garbled segments (review N1): an unreadable term entry, a pickle naming garbage, a garbled length.
+    lambda: whoosh.reading.TermNotFound("text", b"police"),
+    lambda: ModuleNotFoundError("No module named 'x\\x9c'"),
+    lambda: AttributeError("Can't get attribute 'q' on <module 'copyreg'>"),
+    lambda: OverflowError("cannot fit 'int' into an index-sized integer"),
+    lambda: MemoryError(),
+    lambda: TypeError("ord() expected a character, but string of length 0 found"),
 ]
 
 
@@ -751,3 +770,18 @@ def test_a_stored_field_read_that_fails_in_whoosh_is_damage_on_get_and_similar(
         with pytest.raises(IndexCorruptError) as caught:
             call(ix, ident)
     assert "--full" in (caught.value.hint or "")
+
+
+def _term_entry_unreadable(*args: object, **kwargs: object) -> object:
+    return StructFile(_FailingFile(whoosh.reading.TermNotFound("text", b"police"))).read(8)
+
+
+def test_an_unreadable_term_entry_is_damage_through_index_search(
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before the searcher opens: Whoosh's Searcher copies the reader's stored_fields method.
+    monkeypatch.setattr(whoosh.reading.SegmentReader, "stored_fields", _term_entry_unreadable)
+    with open_index(seed_index_dir) as ix:
+        with pytest.raises(IndexCorruptError) as caught:
+            ix.search("police")
+    assert "TermNotFound" in str(caught.value) and "--full" in (caught.value.hint or "")

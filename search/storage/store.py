@@ -37,16 +37,13 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import re
 import shutil
 import socket
-import struct
 import time
 import traceback
 import types
 import warnings
-import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,10 +64,6 @@ from search.errors import (
 from search.storage.schema import SCHEMA_VERSION, build_schema
 
 log = logging.getLogger(__name__)
-
-#: What Whoosh raises when a segment file is truncated or overwritten; readers
-#: add OSError (a short read), writers do not (a full disk is not damage).
-_DAMAGE = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, ValueError, KeyError, IndexError)
 
 #: The code that reads index files: Whoosh, and what of storage/ decodes the
 #: bytes it reads (block and position loaders, stored fields, side-car files,
@@ -119,22 +112,25 @@ def raised_reading_index(tb: types.TracebackType | None) -> bool:
 
 
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
-    """Whether `exc` means damaged index files: an error that unreadable
-    bytes cause, raised by the code that reads them (raised_reading_index).
+    """Whether `exc` means damaged index files: raised by the code that reads them
+    (raised_reading_index), whatever its kind.
 
-    A ValueError, KeyError or IndexError is what Whoosh raises for a bad
-    offset or a garbled table, and what a bug of ours raises anywhere: only
-    where it was raised tells them apart, so a bug in planning, ranking or
-    alert matching surfaces as itself, never as "rebuild the index" (which
-    would not help).  A UnicodeEncodeError is never damage: it is text that
-    Whoosh cannot encode (a file name that is not UTF-8), a bug to fix, not
-    an index to rebuild.  (A UnicodeDecodeError is damage: garbage bytes
-    read back from a segment.)"""
-    if isinstance(exc, UnicodeEncodeError):
+    Garbled bytes make Whoosh raise almost anything: EOFError, struct.error,
+    zlib.error or an UnpicklingError, a ValueError, KeyError or IndexError for
+    a bad offset, TermNotFound for an unreadable term entry, a bare Exception
+    ("Block tag error"), an AttributeError or ModuleNotFoundError from a pickle
+    naming garbage, an OverflowError or MemoryError from a garbled length,
+    EmptyIndexError or a TypeError for a missing or empty table of contents.
+    What tells damage from a bug is where it was raised, so a bug in planning,
+    ranking or alert matching surfaces as itself, never as "rebuild the index"
+    (which would not help).  Two exceptions: a UnicodeEncodeError is text
+    Whoosh cannot encode (a file name that is not UTF-8), a bug to fix, not an
+    index to rebuild (a UnicodeDecodeError is damage: garbage read back); and
+    for a writer (`reading=False`) an OSError is the machine's (a full disk),
+    not damage."""
+    if isinstance(exc, UnicodeEncodeError) or (not reading and isinstance(exc, OSError)):
         return False
-    # Whoosh reports a bad block or tag as a bare Exception ("Block tag error").
-    damage_kind = (reading and isinstance(exc, OSError)) or isinstance(exc, _DAMAGE) or type(exc) is Exception
-    return damage_kind and raised_reading_index(exc.__traceback__)
+    return isinstance(exc, Exception) and raised_reading_index(exc.__traceback__)
 
 
 class CorruptionGuard:
