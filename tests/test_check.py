@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import warnings
 from pathlib import Path
+
+import pytest
 
 from search import build_index
 from search.indexing.check import check_index
@@ -92,3 +96,32 @@ def test_leftovers_of_a_failed_write_are_found_unless_a_writer_is_running(
         assert check_index(index_dir).ok
     build_index([SEEDS], index_dir)  # the next writer removes them
     assert check_index(index_dir).ok and not (gen / "MAIN.tmp").exists()
+
+
+def _truncate_segments(index: Path, size: int | None) -> None:
+    gen = Store(index).current_dir()
+    for seg in gen.glob("*.seg"):
+        if size is None:
+            seg.unlink()
+        else:
+            os.truncate(seg, size)
+
+
+@pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")  # Whoosh leaves a damaged segment open
+@pytest.mark.parametrize("size", [0, 40_000, None], ids=["emptied", "truncated", "deleted"])
+def test_check_reports_a_damaged_segment_when_the_index_has_alerts(tmp_path: Path, size: int | None) -> None:
+    # The alerts' compile step opened a searcher outside the guard: struct.error, EOFError, OSError.
+    from search.alerts import Alerts
+
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    build_index([records], tmp_path / "ix")
+    Alerts(tmp_path / "ix").add("police", "police")
+    _truncate_segments(tmp_path / "ix", size)
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert not report.ok
+    assert any(p.kind in ("damaged", "unopenable") for p in report.problems), report.problems
+    assert "--full" in (report.advice or "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from search.alerts.files import Alert, AlertFiles, Definitions, Match, check_name
-from search.errors import AlertExistsError, AlertNotFoundError, AlertsCorruptError, SearchError, UsageError
+from search.errors import (
+    AlertExistsError,
+    AlertNotFoundError,
+    AlertsCorruptError,
+    IndexCorruptError,
+    SearchError,
+    UsageError,
+)
 from search.results import ResultPage
 from search.storage.store import CorruptionGuard, Store
 
@@ -243,11 +250,15 @@ def check_alerts(index_dir: str | os.PathLike[str]) -> builtins.list[tuple[str, 
             _gen, ix = Store(index_dir).open()
         except SearchError:
             return problems  # the index's own check reports that
-        with ix.searcher() as searcher:
-            for alert in definitions.alerts:
-                try:
-                    compile_alert(searcher, alert)
-                except SearchError as exc:
-                    problems.append((str(files.path("alerts.json")), f"alert {alert.name!r}: {exc}"))
-        ix.close()
+        try:
+            with CorruptionGuard(Path(index_dir)), ix.searcher() as searcher:
+                for alert in definitions.alerts:
+                    try:
+                        compile_alert(searcher, alert)
+                    except SearchError as exc:
+                        problems.append((str(files.path("alerts.json")), f"alert {alert.name!r}: {exc}"))
+        except IndexCorruptError:
+            pass  # damage met compiling: the index's own check reports it
+        finally:
+            ix.close()
     return problems
