@@ -627,3 +627,41 @@ def test_alerts_sharing_a_file_lose_nothing_after_a_failed_delivery(tmp_path: Pa
         logged = {(m.alert, m.cursor) for name in ("police", "face") for m in ix.alerts.show(name).matches}
     assert {alert for alert, _ in logged} == {"police", "face"}  # premise: both alerts matched
     assert sorted(written) == sorted(logged)
+
+
+def test_matching_against_an_index_of_no_documents_finds_nothing(tmp_path: Path) -> None:
+    # What a --full build whose parallel sub-writers all died commits, before it is refused (review2 s10 #5).
+    from search.alerts.matching import live_articles
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build_index([empty], tmp_path / "ix")
+    _gen, ix = Store(tmp_path / "ix").open()
+    try:
+        with ix.searcher() as searcher:
+            assert live_articles(searcher, {"0123456789abcdef": ""}) == {}
+    finally:
+        ix.close()
+
+
+def test_a_full_build_refused_by_its_count_check_matches_no_alert(
+    archive: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A parallel --full whose sub-writer died holds fewer documents than were written: it is
+    # refused, and its articles were matched first, so the log held matches of a generation
+    # never published (review2 s10 #5).
+    import search.indexing.indexer as indexer
+    from search.errors import SearchError
+
+    records, index = archive
+    Alerts(index).add("quokka", "quokka")
+    put(records, "q.md", article("Quokka census"))
+    real = indexer.check_count
+    monkeypatch.setattr(indexer, "check_count", lambda ix, expected: real(ix, expected + 1))
+    with pytest.raises(SearchError, match="it was not published"):
+        build_index([records], index, full=True)
+    assert matched(index, "quokka") == []
+    monkeypatch.undo()
+    report = build_index([records], index, full=True)
+    assert report.alerts.matches == (("quokka", 1),)
+    assert [title for _path, title in matched(index, "quokka")] == ["Quokka census"]

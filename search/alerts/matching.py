@@ -188,6 +188,10 @@ def live_articles(searcher: Any, ids: dict[str, str]) -> dict[int, str]:
     """docnum -> id of the articles among `ids` (id -> content digest) that are in
     the index with that very content: a journalled batch whose commit did not
     happen has its old version there, or none, and is not matched."""
+    if searcher.doc_count_all() == 0:
+        # Whoosh's reader of no segments has no columns at all (NotImplementedError):
+        # a full build whose sub-writers all died commits nothing, and then is refused.
+        return {}
     column = searcher.reader().column_reader("source", translate=False)
     found: dict[int, str] = {}
     for ident, digest in ids.items():

@@ -193,11 +193,14 @@ class AlertRun:
                 "published": iso_utc(article.published),
             }
 
-    def commit(self, writer: Any) -> None:
-        """The indexer's commit of one batch, journalled before and matched after."""
+    def commit(self, writer: Any, verify: Callable[[], None] | None = None) -> None:
+        """The indexer's commit of one batch, journalled before and matched after;
+        `verify` (a full build's count check) runs between: a batch it refuses is never matched."""
         if self.files is None or not self.batch:
             writer.commit()
             self.batch = {}
+            if verify is not None:
+                verify()
             return
         batch, self.batch = self.batch, {}
         described, self.described = self.described, {}
@@ -206,6 +209,8 @@ class AlertRun:
         except OSError as exc:
             self._problem(exc, "this batch is matched, but would be missed if the run died before that")
         writer.commit()
+        if verify is not None:
+            verify()
         if self.definitions is None:
             return  # unreadable definitions: the journal keeps the batch
         self._match(self._ix, batch, self.run_at, described)

@@ -429,6 +429,9 @@ def _apply(
     pending = written = 0
     doomed = list(removed)
     alerts = alerts or AlertRun()
+    # A full build's generation is published only if it holds what was written:
+    # checked at each commit, before alerts match that commit's articles.
+    verify = (lambda: check_count(ix, written)) if fresh else None
     try:
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
@@ -464,7 +467,7 @@ def _apply(
                 if stage:
                     stage("writing the index")
                 delete_paths(writer, doomed)
-                alerts.commit(writer)
+                alerts.commit(writer, verify)
                 writer = open_writer(
                     ix, parallel=False, procs=1, limitmb=WRITER_LIMIT_MB, inherited=inherited, merge=not fresh
                 )
@@ -474,12 +477,10 @@ def _apply(
         if stage:
             stage("writing the index")
         delete_paths(writer, doomed)
-        alerts.commit(writer)
+        alerts.commit(writer, verify)
     except BaseException:
         discard(writer)
         raise
     finally:
         stored.close()
-    if fresh:
-        check_count(ix, written)
     return counts
