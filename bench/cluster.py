@@ -16,7 +16,7 @@ on, as a user gets it, and off; the embedded did-you-mean with it).  It
 reports p50/p95 per backend in the same run, their ratio to the embedded
 default, and the top-10 overlap: for each query, |embedded top 10 &
 cluster top 10| / max(1, min(len)), averaged, both without feedback and
-both with; and the same counting documents tied at the embedded 10th score
+both with; and the same counting documents tied at each page's 10th score
 as agreeing (see overlap()).
 With --relevance, instead: the relevance harness's judged collections
 (bench/relevance.py's loading and metrics), each sent in full to the
@@ -278,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(both without feedback), {result['overlap_top10']['vs_embedded_default']:.3f} (both by default)"
     )
     print(
-        "the same, counting a document tied with the embedded 10th score as agreeing (ties are ordered by"
-        f" document number there, by path here): {result['overlap_top10']['ties_at_10th_agreeing_without_feedback']:.3f}"
+        "the same, counting documents tied at each page's 10th score as agreeing (ties are ordered by"
+        f" document number there, by path here; see overlap()): {result['overlap_top10']['ties_at_10th_agreeing_without_feedback']:.3f}"
         f" (without feedback), {result['overlap_top10']['ties_at_10th_agreeing_default']:.3f} (by default)"
     )
     print(f"cluster searches: {cx.partial} partial pages, {cx.retried} refused (no shard in time) and retried once")
