@@ -13,7 +13,8 @@ fresh development cluster (`search cluster up`, loopback, ports from
 make_queries) through `Index.search` and `ClusterIndex.search` with the
 same options (top 10, collapse on, facets on; pseudo-relevance feedback
 on, as a user gets it, and off; the embedded did-you-mean with it).  It
-reports p50/p95 per backend in the same run, their ratio to the embedded
+reports p50/p95 per backend in the same run (the six searches' timed
+passes taken in turns, bench.py's time_interleaved), their ratio to the embedded
 default, and the top-10 overlap: for each query, |embedded top 10 &
 cluster top 10| / max(1, min(len)), averaged, both without feedback and
 both with; and the same counting documents tied at each page's 10th score
@@ -58,22 +59,6 @@ import peers  # noqa: E402
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def timed_pass(search: Callable[[str], Any], queries: Sequence[str], runs: int) -> dict[str, float]:
-    for q in queries:  # warm-up
-        search(q)
-    p50s, p95s = [], []
-    for _ in range(runs):
-        latencies = []
-        for q in queries:
-            started = time.perf_counter()
-            search(q)
-            latencies.append(time.perf_counter() - started)
-        p50, p95 = speed.percentiles(latencies)
-        p50s.append(p50)
-        p95s.append(p95)
-    return {"p50_ms": statistics.median(p50s), "p95_ms": statistics.median(p95s)}
 
 
 class ClusterCalls:
@@ -214,18 +199,27 @@ def main(argv: list[str] | None = None) -> int:
                     strict, loose = overlap(ix.search(q, limit=10).hits, cx.search(q, limit=10).hits)
                     overlaps_full.append(strict)
                     tied_full.append(loose)
-                embedded = timed_pass(lambda q: ix.search(q, limit=10), queries, args.runs)
-                embedded_plain = timed_pass(
-                    lambda q: ix.search(q, limit=10, feedback=False, suggest=False), queries, args.runs
+                # The six searches' passes in turns (bench.py's time_interleaved), so that a
+                # stretch of load from elsewhere falls on each alike and the ratios to the
+                # embedded default compare passes of the same minutes.
+                timed = speed.time_interleaved(
+                    {
+                        "embedded": lambda q: len(ix.search(q, limit=10).hits),
+                        "embedded_plain": lambda q: len(ix.search(q, limit=10, feedback=False, suggest=False).hits),
+                        "embedded_nofacets": lambda q: len(
+                            ix.search(q, limit=10, feedback=False, suggest=False, facets=False).hits
+                        ),
+                        "cluster": lambda q: len(cx.search(q, limit=10).hits),
+                        "cluster_plain": lambda q: len(cx.search(q, limit=10, feedback=False).hits),
+                        "cluster_nofacets": lambda q: len(cx.search(q, limit=10, feedback=False, facets=False).hits),
+                    },
+                    queries,
+                    args.runs,
                 )
-                cluster = timed_pass(lambda q: cx.search(q, limit=10), queries, args.runs)
-                cluster_plain = timed_pass(lambda q: cx.search(q, limit=10, feedback=False), queries, args.runs)
-                cluster_nofacets = timed_pass(
-                    lambda q: cx.search(q, limit=10, feedback=False, facets=False), queries, args.runs
+                embedded, embedded_plain, embedded_nofacets = (
+                    timed["embedded"], timed["embedded_plain"], timed["embedded_nofacets"]
                 )
-                embedded_nofacets = timed_pass(
-                    lambda q: ix.search(q, limit=10, feedback=False, suggest=False, facets=False), queries, args.runs
-                )
+                cluster, cluster_plain, cluster_nofacets = timed["cluster"], timed["cluster_plain"], timed["cluster_nofacets"]
         finally:
             daemons.down(cluster_dir)
     records = report.added + report.updated + report.unchanged
