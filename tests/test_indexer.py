@@ -398,6 +398,38 @@ def test_related_stubs_live_and_die_with_their_file(write_record: RecordWriter, 
     assert titles(index_dir, "") == {"Unrelated okapi"}
 
 
+def test_old_versions_leave_every_segment_they_are_in(write_record: RecordWriter, tmp_path: Path) -> None:
+    """A run deletes a record's article and stubs in whichever segment each
+    is, by its terms looked up segment by segment (writers.delete_paths):
+    documents already deleted, or in other segments, are left as they are."""
+    index_dir = tmp_path / "index"
+    for i in range(3):
+        write_record(f"a{i}.md", record(f"Alpha{i} first", f"Astub{i} first"))
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    for i in range(3):
+        write_record(f"b{i}.md", record(f"Beta{i} first", f"Bstub{i} first", f"Bother{i} first"))
+    write_record("a0.md", record("Alpha0 second", "Astub0 second"))  # its first version was in segment one
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert counts(report) == (3, 1, 0, 2, 0)
+    _gen, ix = Store(index_dir).open()
+    with ix.reader() as reader:
+        assert not reader.is_atomic() and len(reader.leaf_readers()) >= 2  # the case under test
+    ix.close()
+
+    write_record("a0.md", record("Alpha0 third"))  # its second version, in segment two, loses its stub
+    write_record("b1.md", record("Beta1 second", "Bstub1 second"))
+    (tmp_path / "records" / "a1.md").unlink()
+    (tmp_path / "records" / "b2.md").unlink()
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert counts(report) == (0, 2, 2, 2, 0) and report.documents == 1 + 2 + 3 + 2
+    assert titles(index_dir, "alpha0") == {"Alpha0 third"}
+    assert titles(index_dir, "astub0") == set()
+    assert titles(index_dir, "alpha1 astub1 alpha2 astub2") == {"Alpha2 first", "Astub2 first"}
+    assert titles(index_dir, "beta1 bstub1 bother1") == {"Beta1 second", "Bstub1 second"}
+    assert titles(index_dir, "beta2 bstub2 bother2") == set()
+    assert titles(index_dir, "beta0 bstub0 bother0") == {"Beta0 first", "Bstub0 first", "Bother0 first"}
+
+
 def test_full_rebuild_gives_the_same_results_in_a_new_generation(seed_index_dir: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)
