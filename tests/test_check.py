@@ -125,3 +125,43 @@ def test_check_reports_a_damaged_segment_when_the_index_has_alerts(tmp_path: Pat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
+
+
+def test_a_run_killed_after_a_merging_commit_and_before_its_seal_is_not_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checksums.json is brought up to date after the run's last commit
+    (Store.seal); a run killed between the two leaves the digests of the
+    segment files its merge removed.  The index is whole: the check goes by
+    the segments the live table of contents names, so such a digest is
+    not a missing segment, while a named segment's file that is gone is."""
+    records = tmp_path / "records"
+    records.mkdir()
+    store = Store(tmp_path / "ix")
+    (records / "first.md").write_text("---\ntitle: The first story\n---\n", "utf-8")
+    build_index([records], tmp_path / "ix")
+
+    def killed(self: Store, gen: Path) -> None:
+        raise KeyboardInterrupt  # the run's process dies here
+
+    for n in range(30):
+        (records / f"s{n}.md").write_text(f"---\ntitle: Story number{n}\n---\n", "utf-8")
+        with monkeypatch.context() as patch:
+            patch.setattr(Store, "seal", killed)
+            with pytest.raises(KeyboardInterrupt):
+                build_index([records], tmp_path / "ix")
+        gen = store.root / store.current_name()  # type: ignore[operator]
+        if any(not (gen / name).exists() for name in store.checksums(gen)):
+            break  # this run's commit merged segments away
+        store.seal(gen)
+    else:
+        pytest.fail("no run merged segments")
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert report.ok and report.problems == () and report.documents == n + 2
+
+    store.seal(gen)  # as the next run does
+    live = gen / sorted(store.checksums(gen))[0]
+    live.unlink()
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert not report.ok
+    assert f"segment file {live.name} is missing" in [p.detail for p in report.problems]
