@@ -36,7 +36,7 @@ from search.planning.request import check_id, check_limit, search_request
 from search.planning.ranking import Boost
 from search.results import Document as Document  # defined with the other typed results; re-exported here
 from search.results import ResultPage, SimilarPage, Stats, Suggestion
-from search.storage.schema import SCHEMA_VERSION, doc_id, unpack_record
+from search.storage.schema import SCHEMA_VERSION, doc_id
 from search.storage.store import CURRENT, CorruptionGuard, Store
 
 if TYPE_CHECKING:
@@ -207,9 +207,11 @@ class Index:
 
     def get(self, ident: str) -> Document:
         """The stored record with this id, or whose file is at this path."""
-        searcher = self._ensure().searcher
+        context = self._ensure()
+        searcher = context.searcher
         with CorruptionGuard(self.index_dir):
-            fields = searcher.stored_fields(self._docnum(searcher, ident))
+            docnum = self._docnum(searcher, ident)
+            fields = searcher.stored_fields(docnum)
             related = ()
             if fields["kind"] == "article":
                 related = tuple(
@@ -218,12 +220,13 @@ class Index:
                         key=lambda i: int(i.rsplit("-r", 1)[1]),
                     )
                 )
+            record = context.record(docnum, fields)
         return Document(
             id=fields["id"],
             kind=fields["kind"],
             path=fields["path"],
             parent=fields.get("parent"),
-            record=unpack_record(fields["record"]),
+            record=record,
             related_ids=related,
         )
 

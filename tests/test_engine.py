@@ -116,12 +116,12 @@ def test_a_pages_stored_fields_are_read_as_whoosh_reads_them(churned: Index) -> 
         assert context.stored_fields(docnum) == searcher.stored_fields(docnum), docnum
     assert context._stored is not None and len(context._stored[1]) > 1  # premise: read from several segments
     offsets, columns, names = context._stored
-    context._stored = (offsets, columns, names - {"record"})
+    context._stored = (offsets, columns, names - {"meta"})
     try:
         fields = context.stored_fields(0)
     finally:
         context._stored = (offsets, columns, names)
-    assert "record" not in fields and fields.keys() == searcher.stored_fields(0).keys() - {"record"}
+    assert "meta" not in fields and fields.keys() == searcher.stored_fields(0).keys() - {"meta"}
 
 
 def test_the_arrays_of_a_value_per_document_a_searcher_keeps_are_narrow(churned: Index) -> None:

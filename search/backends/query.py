@@ -31,6 +31,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,8 @@ from search.planning.proximity import PHRASE_SLOP, PROXIMITY_MAX_WORDS
 from search.planning.request import Filters, SearchRequest
 from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
-from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text, unpack_record
+from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text
+from search.storage.stored import Records
 from search.backends.snippets import highlight, lead
 from search.planning.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
 
@@ -187,6 +189,18 @@ class SearchContext:
         self._engine: engine.Engine | None = None
         self._titles: FieldPostings | None = None
         self._stored: tuple[list[int], list[Any], frozenset[str]] | None = None
+        self._records: Records | None = None
+
+    def record(self, docnum: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """The record of document `docnum`, whose stored fields are `fields`
+        (search.storage.stored: a column apart from the stored fields)."""
+        if self._records is None:
+            self._records = Records(self.searcher.reader())
+        return self._records.get(docnum, fields)
+
+    def body(self, docnum: int, fields: dict[str, Any]) -> str:
+        """The body of document `docnum`'s record ("" if it has none)."""
+        return self.record(docnum, fields).get("body") or ""
 
     def stored_fields(self, docnum: int) -> dict[str, Any]:
         """searcher.stored_fields(docnum), read from its segment's stored-fields
@@ -359,7 +373,7 @@ def _bonus(built: BuiltQuery) -> query.Query | None:
 
 
 def _feedback(
-    searcher: searching.Searcher,
+    context: SearchContext,
     top: list[int],
     df: Callable[[str], int] | None = None,
     words: list[str] | None = None,
@@ -371,8 +385,9 @@ def _feedback(
     The top hits are those of the query without its filters, so that a
     filter selects documents but never changes a score.  None when the
     top hits show the query names an article (ranking.navigational)."""
-    stored = [searcher.stored_fields(docnum) for docnum in top]
-    texts = [document_terms(fields) for fields in stored]
+    searcher = context.searcher
+    stored = [context.stored_fields(docnum) for docnum in top]
+    texts = [document_terms(fields, context.record(docnum, fields)) for docnum, fields in zip(top, stored, strict=True)]
     if words:
         titles = [[t for t, _ in analyse_text(fields.get("title") or "")] for fields in stored]
         if ranking.navigational(words, list(zip(titles, texts, strict=True))):
@@ -390,9 +405,9 @@ def _feedback(
     return [query.Term(TEXT_FIELD, t, boost=ranking.FEEDBACK_WEIGHT * w) for t, w in extra.items()]
 
 
-def document_terms(fields: dict[str, Any]) -> list[str]:
-    """The indexed terms of a stored document's title, excerpt and body."""
-    body = unpack_record(fields["record"]).get("body") or ""
+def document_terms(fields: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """The indexed terms of a stored document's title, excerpt and body (its record's)."""
+    body = record.get("body") or ""
     text = " ".join((fields.get("title") or "", fields.get("excerpt") or "", body))
     return [t for t, _ in analyse_text(text)]
 
@@ -490,7 +505,7 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
             unfiltered = matching_docs(searcher, assemble(main, filtered=False), early) - hidden - excluded
             best = _exact_top(searcher, main, ranking.FEEDBACK_DOCS, unfiltered, early)
             expansion = (
-                _feedback(searcher, [hit.docnum for hit in best], words=built.words, ranked=[hit.score for hit in best])
+                _feedback(context, [hit.docnum for hit in best], words=built.words, ranked=[hit.score for hit in best])
                 if not early.fired
                 else []
             )
@@ -620,7 +635,7 @@ def _engine_search(
     if mask.any() and _wants_feedback(built, request, factors) and not deadline.expired():
         # The feedback documents are the best without the filters: a filter never changes a score.
         best = engine.top_of(found_scores, unfiltered, ranking.FEEDBACK_DOCS)
-        for expansion in _feedback(searcher, [d for d, _ in best], fast.df, built.words, [s for _, s in best]):
+        for expansion in _feedback(context, [d for d, _ in best], fast.df, built.words, [s for _, s in best]):
             assert isinstance(expansion, query.Term)
             parts.append(("feedback", expansion))
             docs, part = fast.postings(expansion.text)
@@ -794,7 +809,8 @@ def rank_page(
                 explain.explain_hit(searcher, parts, docnum, factors, context.engine()) if request.explain else None
             )
             fields = context.stored_fields(docnum)
-            hits.append(make_hit(fields, found[docnum], terms, duplicates, explanation))
+            body = partial(context.body, docnum, fields)
+            hits.append(make_hit(fields, body, found[docnum], terms, duplicates, explanation))
     facets = context.facets(counted) if request.facets else None
     return Ranked(total=total, hits=tuple(hits), facets=facets)
 
@@ -863,15 +879,17 @@ def _exact_top(
     return collector.results()
 
 
-def _snippet(fields: dict[str, Any], terms: frozenset[str]) -> str:
+def _snippet(fields: dict[str, Any], read_body: Callable[[], str], terms: frozenset[str]) -> str:
     """From the excerpt or the body, whichever has a query word, else the
     excerpt's (or body's) start; never the title, which a hit shows anyway:
-    a title-only record has an empty snippet rather than its title twice."""
+    a title-only record has an empty snippet rather than its title twice.
+    The body (the record, a column apart) is read only when the excerpt
+    has no query word."""
     excerpt = fields.get("excerpt") or ""
     marked = highlight(excerpt, terms)
     if marked:
         return marked
-    body = unpack_record(fields["record"]).get("body") or ""
+    body = read_body()
     return highlight(body, terms) or lead(excerpt or body)
 
 
@@ -900,12 +918,14 @@ def _published(text: str) -> datetime:
 
 def make_hit(
     fields: dict[str, Any],
+    read_body: Callable[[], str],
     score: float,
     terms: frozenset[str],
     duplicates: int = 0,
     explanation: Explanation | None = None,
 ) -> Hit:
-    """A Hit from a document's stored fields; the snippet marks `terms`."""
+    """A Hit from a document's stored fields; the snippet marks `terms`, from
+    the excerpt or else the body `read_body` gives (SearchContext.body)."""
     meta = fields.get("meta") or {}
     prov = meta.get("provider")
     published = meta.get("published")
@@ -922,7 +942,7 @@ def make_hit(
         quality=meta.get("quality"),
         heat=meta.get("heat"),
         score=score,
-        snippet=_snippet(fields, terms),
+        snippet=_snippet(fields, read_body, terms),
         parent=fields.get("parent"),
         duplicates=duplicates,
         explanation=explanation,

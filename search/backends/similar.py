@@ -12,6 +12,8 @@ articles, which are listed first, from the record itself.
 
 from __future__ import annotations
 
+from functools import partial
+
 from whoosh import query
 
 from search.backends import engine
@@ -32,7 +34,7 @@ def find_similar(context: SearchContext, docnum: int, limit: int = 10, collapse:
     fields = searcher.stored_fields(docnum)
     ident = fields["id"]
     related, resolved = _related(context, ident)
-    terms_of = document_terms(fields) + [t for t, _ in analyse_text(fields.get("title") or "")]
+    terms_of = document_terms(fields, context.record(docnum, fields)) + [t for t, _ in analyse_text(fields.get("title") or "")]
     like = ranking.feedback_terms(searcher, TEXT_FIELD, [terms_of], exclude=set(), count=SIMILAR_TERMS, min_df=2)
     terms = [query.Term(TEXT_FIELD, term, boost=weight) for term, weight in like.items()]
     hits: tuple[Hit, ...] = ()
@@ -60,10 +62,13 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
     """The document's related stubs in record order, each replaced by the
     live article with its webUrl where one is indexed; and those articles' docnums."""
     searcher = context.searcher
-    stubs = sorted(searcher.documents(parent=ident), key=lambda f: int(f["id"].rsplit("-r", 1)[1]))
+    stubs = sorted(
+        ((docnum, searcher.stored_fields(docnum)) for docnum in searcher.document_numbers(parent=ident)),
+        key=lambda stub: int(stub[1]["id"].rsplit("-r", 1)[1]),
+    )
     hits: list[Hit] = []
     resolved: set[int] = set()
-    for stub in stubs:
+    for stub_docnum, stub in stubs:
         article = None
         if stub.get("url"):
             found = articles_with_url(searcher, stub["url"])
@@ -71,7 +76,8 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
                 article = found[0]
         if article is not None:
             resolved.add(article)
-            hits.append(make_hit(searcher.stored_fields(article), 0.0, frozenset()))
+            fields = searcher.stored_fields(article)
+            hits.append(make_hit(fields, partial(context.body, article, fields), 0.0, frozenset()))
         else:
-            hits.append(make_hit(stub, 0.0, frozenset()))
+            hits.append(make_hit(stub, partial(context.body, stub_docnum, stub), 0.0, frozenset()))
     return tuple(hits), resolved

@@ -57,7 +57,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from search.storage.schema import TEXT_FIELD, WORDS_RE, analyse_word, fold, has_cjk, unpack_record
+from search.storage.schema import TEXT_FIELD, WORDS_RE, analyse_word, fold, has_cjk
+from search.storage.stored import Records
 from search.planning.syntax import MAX_TERMS, clean_user_text, user_tokens
 
 log = logging.getLogger(__name__)
@@ -277,12 +278,12 @@ def _surface_form(reader: Any, stem: str, typed: str) -> str | None:
         short = [fields.get("title"), fields.get("excerpt"), " ".join(meta.get("topics") or ())]
         short += [provider.get("name"), provider.get("domain")]
         _collect_forms(" ".join(part for part in short if part), stem, forms)
-        records.append(fields.get("record"))
+        records.append((docnum, fields))
     nearest = _nearest(forms, typed)
     if nearest is None or nearest[0] > 1:
-        for blob in records:
-            if blob:
-                _collect_forms(unpack_record(blob).get("body") or "", stem, forms)
+        column = Records(reader)
+        for docnum, fields in records:
+            _collect_forms(column.get(docnum, fields).get("body") or "", stem, forms)
         nearest = _nearest(forms, typed)
     return None if nearest is None else nearest[1]
 

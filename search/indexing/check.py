@@ -37,7 +37,8 @@ from search.errors import IndexCorruptError, RecordError, SearchError
 from search.storage import sidecar
 from search.records import load_record, walk
 from search.results import KEPT_VERSION
-from search.storage.schema import TEXT_FIELD, decode_source, indexed_sources, unpack_record
+from search.storage.schema import TEXT_FIELD, decode_source, indexed_sources
+from search.storage.stored import Records
 from search.storage.store import Store, file_digest
 
 #: Problem kinds that mean the index itself is damaged.
@@ -98,8 +99,9 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
                 for term in reader.lexicon(field):
                     for _ in reader.postings(field, term).all_ids():
                         pass
-            for _docnum, stored in reader.iter_docs():
-                unpack_record(stored["record"])
+            records = Records(reader)
+            for docnum, stored in reader.iter_docs():
+                records.get(docnum, stored)
             column = reader.column_reader("source")
             for docnum in reader.all_doc_ids():
                 decode_source(column[docnum])

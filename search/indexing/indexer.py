@@ -42,7 +42,8 @@ from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
-from search.storage.schema import SCHEMA_VERSION, article_documents, doc_id, indexed_sources, unpack_record
+from search.storage.schema import SCHEMA_VERSION, article_documents, doc_id, indexed_sources
+from search.storage.stored import Records
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
     check_count,
@@ -375,14 +376,17 @@ class _StoredRecords:
         self.ix = ix
         self.limits = limits
         self.searcher: Any = None
+        self.records: Records | None = None
 
     def get(self, loaded: _Loaded) -> _Loaded:
-        if self.searcher is None:
+        if self.searcher is None or self.records is None:
             self.searcher = self.ix.searcher()
-        fields = self.searcher.document(id=doc_id(loaded.path))  # the path is stored, not indexed
-        if fields is None:  # not expected: fall back to reading the file
+            self.records = Records(self.searcher.reader())
+        docnum = self.searcher.document_number(id=doc_id(loaded.path))  # the path is stored, not indexed
+        if docnum is None:  # not expected: fall back to reading the file
             return _load(_Task(loaded.path, None), self.limits)
-        article = article_from_record(unpack_record(fields["record"]), Path(loaded.path), self.limits)
+        record = self.records.get(docnum, self.searcher.stored_fields(docnum))
+        article = article_from_record(record, Path(loaded.path), self.limits)
         return replace(loaded, article=article)
 
     def close(self) -> None:

@@ -45,7 +45,6 @@ message that names it and says to rebuild it (``search index --full``).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import struct
 from collections.abc import Iterator
@@ -60,6 +59,7 @@ from whoosh.support.charset import accent_map
 from search.storage.newsforms import news_form
 from search.storage import blocks as blocks  # registers the posting blocks' loaders (see its docstring)
 from search.storage.positions import CompactPositions, PackedPositions, encode_positions_bytes
+from search.storage.stored import pack_record
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
 from search.articles import Article, Provider, Stub, utc_seconds
 
@@ -73,7 +73,8 @@ from search.articles import Article, Provider, Stub, utc_seconds
 #: 11: posting blocks' ids, weights and positions each pickled as one number
 #:    (search.storage.blocks).
 #: 12: no article_url field: an article's webUrl is found by its url term.
-SCHEMA_VERSION = 12
+#: 13: the record is a column of its own, not a stored field (search.storage.stored).
+SCHEMA_VERSION = 13
 
 #: The full-text field queries score on, and the weight of each part of a
 #: record in it: a title word counts twice (see search.planning.ranking).
@@ -452,7 +453,8 @@ def build_schema() -> fields.Schema:
         quality=fields.COLUMN(columns.NumericColumn("q", default=MISSING_LOW)),
         source=fields.COLUMN(columns.VarBytesColumn()),
         meta=fields.STORED(),
-        record=fields.STORED(),
+        # Not a stored field: a page reads a hit's stored fields, and the record only for some hits.
+        record=fields.COLUMN(columns.VarBytesColumn()),
     )
 
 
@@ -531,25 +533,6 @@ def _column_values(reader: Any, name: str) -> Iterator[bytes]:
         for length in lengths:
             yield blob[position : position + length]
             position += length
-
-
-def pack_record(record: dict[str, Any]) -> str:
-    """The displayable record as JSON text, for the stored ``record`` field.
-
-    Not compressed here: Whoosh's stored-fields column compresses each
-    document's stored fields as one zlib stream (``PickleColumn`` over
-    ``CompressedBytesColumn``), which then also finds the title and excerpt
-    the record repeats.  Compressed here first (layout 6), the record was
-    pickled as bytes (protocol 2 writes them as latin-1 text, two bytes for
-    each byte above 127) and compressed again: Reuters' stored fields took
-    27.2 MB that way, 17.8 MB this way."""
-    return json.dumps(record, ensure_ascii=False)
-
-
-def unpack_record(text: str) -> dict[str, Any]:
-    """The record pack_record stored."""
-    value: dict[str, Any] = json.loads(text)
-    return value
 
 
 def combined_text(
@@ -711,7 +694,7 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
         kind="article",
         path=path,
         source=encode_source(path, size, mtime_ns, digest),
-        record=pack_record(article.to_record()),
+        record=pack_record(article.to_record(), doc["title"], doc.get("excerpt")),
     )
     if article.topics:
         doc["topic"] = VALUE_SEP.join(article.topics)
@@ -729,7 +712,7 @@ def _stub_document(stub: Stub, path: str, parent: str, number: int) -> dict[str,
         kind="related",
         path=path,
         parent=parent,
-        record=pack_record(stub.record),
+        record=pack_record(stub.record, doc["title"], doc.get("excerpt")),
     )
     if stub.url:
         doc["stub_url"] = stub.url
