@@ -76,7 +76,7 @@ class ArrayGroups(Groups):
                 if (new < label[valid]).any():
                     label[valid] = np.minimum(label[valid], new)
                     changed = True
-        grouped = np.flatnonzero(in_group)
+        grouped = in_group.nonzero()[0]
         self.grouped = docs[grouped]
         self.labels = label[grouped]
         self.extra = self.grouped[self.grouped != self.labels]
@@ -104,7 +104,7 @@ class ArrayGroups(Groups):
             marked[ranks] = True
             at = np.empty(len(titles.key), dtype=np.int64)
             at[ranks] = valid
-            ranks = np.flatnonzero(marked)
+            ranks = marked.nonzero()[0]
             valid = at[ranks]
         key, dated, seconds = titles.key[ranks], titles.dated[ranks], titles.seconds[ranks]
         near = (key[1:] == key[:-1]) & (dated[1:] == dated[:-1]) & (
@@ -141,10 +141,10 @@ class ArrayGroups(Groups):
         if not len(self.grouped) or not ranked:
             return super().pick(ranked, wanted) if ranked else []
         asked = np.asarray(ranked, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.grouped, asked), len(self.grouped) - 1)
+        at = np.minimum(self.grouped.searchsorted(asked), len(self.grouped) - 1)
         groups = np.where(self.grouped[at] == asked, self.labels[at], -1)
         names, counts = self.sizes
-        others = np.where(groups >= 0, counts[np.searchsorted(names, groups).clip(0, len(names) - 1)] - 1, 0)
+        others = np.where(groups >= 0, counts[names.searchsorted(groups).clip(0, len(names) - 1)] - 1, 0)
         seen: set[int] = set()
         picked: list[tuple[int, int]] = []
         for doc, group, copies in zip(ranked, groups.tolist(), others.tolist(), strict=True):
@@ -270,14 +270,14 @@ class FacetArrays:
         begins = self.starts[docs]
         lengths = self.starts[docs + 1] - begins
         # Each match's run of values, gathered in one index array.
-        before = np.cumsum(lengths) - lengths
-        gather = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(begins - before, lengths)
+        before = lengths.cumsum() - lengths
+        gather = np.arange(int(lengths.sum()), dtype=np.int64) + (begins - before).repeat(lengths)
         counted = np.bincount(self.values[gather], minlength=self.value_count)
         out: dict[str, dict[str, int]] = {}
         for facet, _field in FACET_FIELDS:
             start, end = self.ranges[facet]
             names = self.names[facet]
-            chosen = np.flatnonzero(counted[start:end])
+            chosen = counted[start:end].nonzero()[0]
             if facet == "years":
                 named = Counter({names[i]: int(n) for i, n in zip(chosen.tolist(), counted[start + chosen].tolist(), strict=True)})
                 out[facet] = _top(named, by_key=True)

@@ -328,7 +328,7 @@ class Engine:
         if among is not None:
             # A few documents asked about (the proximity bonus's window): each
             # word's postings searched for them, not intersected whole.
-            common = np.flatnonzero(among)
+            common = among.nonzero()[0]
             for docs, _ in parts:
                 common = common[_holds(docs, common)]
         else:
@@ -354,7 +354,7 @@ class Engine:
             common = common[_holds(found, common)]
         chosen, total = self._phrase_scores(q, parts, common)
         if len(chosen):
-            at = np.minimum(np.searchsorted(chosen, docs), len(chosen) - 1)
+            at = np.minimum(chosen.searchsorted(docs), len(chosen) - 1)
             hit = chosen[at] == docs
             out[hit] = q.boost * total[at[hit]]
         return out
@@ -375,7 +375,7 @@ class Engine:
         total = np.zeros(len(chosen), dtype=np.float64)
         if len(chosen):
             for docs, part in parts:
-                total += part[np.searchsorted(docs, chosen)]
+                total += part[docs.searchsorted(chosen)]
         return chosen, total
 
     def position_keys(self, text: str | bytes, docnums: Any) -> Any:
@@ -386,7 +386,7 @@ class Engine:
         for number, segment in enumerate(self.segments):
             if self.deadline.expired():
                 break
-            lo, hi = np.searchsorted(docnums, [segment.offset, segment.offset + segment.count])
+            lo, hi = docnums.searchsorted([segment.offset, segment.offset + segment.count])
             if lo == hi or segment.arrays is None:
                 continue
             at_term = self.segment_term(number, term)
@@ -398,14 +398,14 @@ class Engine:
             first = int(arrays.pos_starts[i])
             positions = arrays.positions[first : first + int(offsets[-1])]
             wanted = docnums[lo:hi] - segment.offset
-            at = np.minimum(np.searchsorted(local, wanted), len(local) - 1)
+            at = np.minimum(local.searchsorted(wanted), len(local) - 1)
             hit = local[at] == wanted
             at = at[hit]
             starts = offsets[at]
             counts = offsets[at + 1] - starts
             # Each posting's run of positions, gathered in one index array.
-            before = np.cumsum(counts) - counts
-            gather = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - before, counts)
+            before = counts.cumsum() - counts
+            gather = np.arange(int(counts.sum()), dtype=np.int64) + (starts - before).repeat(counts)
             docs = np.repeat(wanted[hit] + segment.offset, counts)
             found.append((docs << _POSITION_BITS) | positions[gather].astype(np.int64))
         if not found:
@@ -426,7 +426,7 @@ class Engine:
             assert arrays is not None  # the term was found in it
             begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
             offsets = np.zeros(end - begin + 1, dtype=np.int64)
-            np.cumsum(arrays.counts[begin:end], out=offsets[1:])
+            arrays.counts[begin:end].cumsum(out=offsets[1:])
             self.offsets[key] = offsets
         return offsets
 
@@ -443,7 +443,7 @@ class Engine:
 
 def as_dict(found: Matches) -> Scores:
     mask, scores = found
-    docs = np.flatnonzero(mask)
+    docs = mask.nonzero()[0]
     return dict(zip(docs.tolist(), scores[docs].tolist(), strict=True))
 
 
@@ -451,7 +451,7 @@ def _holds(docs: Any, wanted: Any) -> Any:
     """bool[len(wanted)]: which of `wanted` are in `docs` (both ascending)."""
     if not len(docs):
         return np.zeros(len(wanted), dtype=bool)
-    at = np.minimum(np.searchsorted(docs, wanted), len(docs) - 1)
+    at = np.minimum(docs.searchsorted(wanted), len(docs) - 1)
     return docs[at] == wanted
 
 
@@ -463,7 +463,7 @@ def top_of(values: Any, mask: Any, count: int) -> list[tuple[int, float]]:
     """The `count` best (docnum, value) of the documents in `mask`, best
     first, ties by docnum: a partial selection finds the threshold, and
     only the documents at or above it are sorted."""
-    docs = np.flatnonzero(mask)
+    docs = mask.nonzero()[0]
     return _best(docs, values[docs], count)
 
 
@@ -501,7 +501,7 @@ def rank_matches(
     more than the selection itself."""
     mask, scores = found
     if docs is None:
-        docs = np.flatnonzero(mask)
+        docs = mask.nonzero()[0]
     vals = scores[docs]
     finals = vals
     title = title_factors(factor) if factor else None
@@ -509,7 +509,7 @@ def rank_matches(
         # x * 1.0 == x: only the lifted matches' finals differ from their scores.
         keys, lifted = title
         if len(keys) and len(docs):
-            at = np.minimum(np.searchsorted(docs, keys), len(docs) - 1)
+            at = np.minimum(docs.searchsorted(keys), len(docs) - 1)
             hit = docs[at] == keys
             at = at[hit]
             finals = vals.copy()
@@ -587,7 +587,7 @@ def factor_values(factor: Callable[[int], float], docs: Any) -> Any:
         values = np.ones(len(docs), dtype=np.float64)
         keys, lifted = _title_factors(factor)
         if len(keys) and len(docs):
-            at = np.minimum(np.searchsorted(keys, docs), len(keys) - 1)
+            at = np.minimum(keys.searchsorted(docs), len(keys) - 1)
             hit = keys[at] == docs
             values[hit] = lifted[at[hit]]
         return values
@@ -606,7 +606,7 @@ def _follow(ends: Any, keys: Any, slop: int) -> Any:
     (search.planning.proximity) grown by one word,
     for every document at once (a span's start never matters, only whether
     some span reaches the last word, so the spans' ends are enough)."""
-    at = np.searchsorted(ends, keys - slop)
+    at = ends.searchsorted(keys - slop)
     ok = at < len(ends)
     ok[ok] = ends[at[ok]] <= keys[ok] - 1
     return keys[ok]

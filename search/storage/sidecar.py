@@ -249,7 +249,7 @@ class SegmentArrays:
         first, last = int(self.esc_starts[i]), int(self.esc_starts[i + 1])
         if last > first:
             gaps[raw == ESCAPE] = self.escapes[first:last]
-        return np.cumsum(gaps, out=gaps)
+        return gaps.cumsum(out=gaps)
 
     def postings(self, term: bytes) -> tuple[Any, Any] | None:
         """(local docnums, weights) of `term`, or None when the segment lacks it."""
@@ -270,7 +270,7 @@ class SegmentArrays:
         start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
         counts = self.counts[start:end]
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        counts.cumsum(out=offsets[1:])
         first = int(self.pos_starts[i])
         return self.docs_of(i), offsets, self.positions[first : first + int(offsets[-1])]
 
