@@ -480,10 +480,17 @@ def test_an_error_whoosh_raises_analysing_text_is_not_damage(error: Callable[[],
 
 
 def test_a_decoding_error_of_the_stored_record_is_damage_and_of_our_own_json_is_not() -> None:
-    from search.storage.schema import unpack_record
+    import zlib
 
+    from search.storage.stored import pack_record, unpack_record
+
+    packed = pack_record({"title": "t"}, "t", None)
+    with pytest.raises(zlib.error) as garbled:
+        unpack_record(packed[:2] + bytes(len(packed) - 2), "t", None)
+    assert is_damage(garbled.value)
+    packer = zlib.compressobj(6, zdict=b"t\n")
     with pytest.raises(ValueError) as caught:
-        unpack_record('{"title": ')
+        unpack_record(packer.compress(b'\x00{"title": ') + packer.flush(), "t", None)
     assert is_damage(caught.value)
     with pytest.raises(ValueError) as caught:
         json.loads('{"title": ')

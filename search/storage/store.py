@@ -80,7 +80,7 @@ _READING_MODULES = frozenset(
 #: parser chokes on, text an analyzer cannot take) is about the input, not damage.
 _NOT_READING = ("whoosh.qparser", "whoosh.analysis", "whoosh.lang")
 _READING_FUNCTIONS = frozenset(
-    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values", "unpack_record")
+    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values")
 )
 
 
