@@ -792,3 +792,26 @@ def test_an_unreadable_term_entry_is_damage_through_index_search(
         with pytest.raises(IndexCorruptError) as caught:
             ix.search("police")
     assert "TermNotFound" in str(caught.value) and "--full" in (caught.value.hint or "")
+
+
+def test_a_scorer_bug_raised_inside_whoosh_is_not_called_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Session nine's bug: _Scorer had no block_quality, so Whoosh's BaseScorer (whoosh.scoring)
+    # raised NotImplementedError. No index file is read there: "rebuild it with --full" would not help.
+    from search.planning import ranking
+
+    build_index([SEEDS], tmp_path / "ix")
+    monkeypatch.delattr(ranking._Scorer, "block_quality")
+    with open_index(tmp_path / "ix") as index, pytest.raises(NotImplementedError):
+        index.search("+facial recognition london", topics=["AI"], sort="newest", time_limit=None)
+
+
+def test_an_error_bytes_cause_in_whooshs_combining_code_is_still_damage() -> None:
+    namespace: dict[str, Any] = {"__name__": "whoosh.matching.mcore"}
+    exec(compile("def step(exc):\n    raise exc\n", "whoosh/matching/mcore.py", "exec"), namespace)
+    for exc, damage in ((zlib.error("bad block"), True), (EOFError(), True), (IndexError("list index"), False)):
+        try:
+            namespace["step"](exc)
+        except Exception as raised:  # noqa: BLE001
+            assert is_damage(raised) is damage, exc

@@ -37,13 +37,16 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 import socket
+import struct
 import time
 import traceback
 import types
 import warnings
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,19 +82,36 @@ _READING_MODULES = frozenset(
 #: Whoosh's packages that never read index files: what they raise (a query the
 #: parser chokes on, text an analyzer cannot take) is about the input, not damage.
 _NOT_READING = ("whoosh.qparser", "whoosh.analysis", "whoosh.lang")
+#: Whoosh's modules that combine what its readers decoded (scorers, generic
+#: matchers, the searcher and collectors, query objects, sorting): an error of
+#: theirs is a bug of how we call them (session nine's missing
+#: _Scorer.block_quality raised NotImplementedError in whoosh.scoring), unless
+#: it is of a kind only bytes cause (_BYTES_ERRORS).
+_COMBINING = (
+    "whoosh.scoring",
+    "whoosh.matching",
+    "whoosh.searching",
+    "whoosh.collectors",
+    "whoosh.query",
+    "whoosh.sorting",
+)
+_BYTES_ERRORS = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, OSError)
 _READING_FUNCTIONS = frozenset(
     ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values")
 )
 
 
-def raised_reading_index(tb: types.TracebackType | None) -> bool:
-    """Whether the exception of traceback `tb` was raised by the code that reads index files.
+def raised_reading_index(exc: BaseException) -> bool:
+    """Whether `exc` was raised by the code that reads index files.
 
     The innermost frame of Whoosh or news-search decides (frames of the
     standard library and numpy beneath it are where our own calls raise:
     json, strptime, an array index).  Whoosh calls back into our code (the
     ranking's scorer, the position loaders), so the module that called
-    Whoosh would say nothing: what counts is the frame the error left."""
+    Whoosh would say nothing: what counts is the frame the error left.
+    In Whoosh's combining modules (_COMBINING) only an error bytes cause
+    counts: what else they raise is how we called them."""
+    tb = exc.__traceback__
     decisive: types.FrameType | None = None
     while tb is not None:
         name = tb.tb_frame.f_globals.get("__name__", "")
@@ -103,6 +123,8 @@ def raised_reading_index(tb: types.TracebackType | None) -> bool:
     name = decisive.f_globals["__name__"]
     if name in _NOT_READING or name.startswith(tuple(f"{package}." for package in _NOT_READING)):
         return False
+    if name in _COMBINING or name.startswith(tuple(f"{package}." for package in _COMBINING)):
+        return isinstance(exc, _BYTES_ERRORS)
     return (
         name == "whoosh"
         or name.startswith("whoosh.")
@@ -113,7 +135,8 @@ def raised_reading_index(tb: types.TracebackType | None) -> bool:
 
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
     """Whether `exc` means damaged index files: raised by the code that reads them
-    (raised_reading_index), whatever its kind.
+    (raised_reading_index), whatever its kind there; in Whoosh's modules that
+    combine what was read (scoring, matching, searching), only a kind bytes cause.
 
     Garbled bytes make Whoosh raise almost anything: EOFError, struct.error,
     zlib.error or an UnpicklingError, a ValueError, KeyError or IndexError for
@@ -130,7 +153,7 @@ def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
     not damage."""
     if isinstance(exc, UnicodeEncodeError) or (not reading and isinstance(exc, OSError)):
         return False
-    return isinstance(exc, Exception) and raised_reading_index(exc.__traceback__)
+    return isinstance(exc, Exception) and raised_reading_index(exc)
 
 
 class CorruptionGuard:
