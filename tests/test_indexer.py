@@ -1301,3 +1301,26 @@ def test_a_script_without_a_main_guard_can_build_with_the_pool(write_record: Rec
     )
     assert done.returncode == 0, done.stderr[-800:]
     assert done.stdout.strip() == "30"
+
+
+def test_a_garbled_bookkeeping_path_is_damage_not_a_duplicate(tmp_path: Path) -> None:
+    # 3 garbled bytes in a path of the `source` column: read with escapes, each run
+    # "deleted" the garbage path in vain and added the file again, a duplicate hit.
+    from search.errors import IndexCorruptError
+    from search.storage.store import Store
+
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    build_index([records], tmp_path / "ix")
+    victim = str(records / sorted(os.listdir(records))[5]).encode()
+    for segment in Store(tmp_path / "ix").current_dir().glob("*.seg"):
+        data = segment.read_bytes()
+        at = data.find(victim + b"\x00\x01")  # the column's value: the path, a NUL, the flag
+        if at >= 0:
+            middle = at + len(victim) - 8
+            segment.write_bytes(data[:middle] + b"\xff\xfe\xfd" + data[middle + 3 :])
+            break
+    else:
+        pytest.fail("the path is not in any segment's source column")
+    with pytest.raises(IndexCorruptError):
+        build_index([records], tmp_path / "ix")

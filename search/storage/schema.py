@@ -507,8 +507,22 @@ def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
         for docnum, value in enumerate(_column_values(reader, "source")):
             decoded = None if docnum in deleted else decode_source(value)
             if decoded is not None:
-                found[decoded[0]] = decoded[1:]
+                path = decoded[0]
+                if not path.isascii():
+                    _check_utf8(path, docnum)
+                found[path] = decoded[1:]
     return found
+
+
+def _check_utf8(path: str, docnum: int) -> None:
+    """records.walk never yields a name that is not UTF-8, so a bookkeeping
+    path with a surrogate escape is garbled bytes: damage (a ValueError raised
+    in reading code).  Taken as a path, each run "deleted" it in vain and added
+    its file again, a duplicate hit."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"document {docnum}'s bookkeeping path is not UTF-8: {path!r}") from None
 
 
 def _column_values(reader: Any, name: str) -> Iterator[bytes]:

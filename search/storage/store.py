@@ -97,7 +97,7 @@ _COMBINING = (
 )
 _BYTES_ERRORS = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, OSError)
 _READING_FUNCTIONS = frozenset(
-    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_column_values")
+    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_check_utf8", "_column_values")
 )
 
 
