@@ -59,7 +59,8 @@ RERANK_SLACK = 20
 #: page of 10 that is the whole window.  Top-10 overlap with the embedded index,
 #: counting ties at the 10th, with 20 / 50 / 90: Reuters 0.879 / 0.906 / 0.926,
 #: 200,000 generated records 0.968 / 0.977 / 0.984, 1,000,000 0.915 / 0.935 /
-#: 0.953; the client's CPU a query at 1,000,000, 12.1 / 16.2 / 25.0 ms (load 10-16).
+#: 0.953; the client's CPU a query at 1,000,000, 12.1 / 16.2 / 24.2 ms (load 10-16;
+#: each the mean of two passes).
 RERANK_SLACK_UNWEIGHTED = 90
 #: The deepest hit a page may reach (page x limit), as Elasticsearch's
 #: max_result_window: searchd holds offset + limit (+ the collapse's slack)
