@@ -30,11 +30,10 @@ from whoosh import query
 
 from search.alerts.files import Alert
 from search.deadline import Deadline
-from search.errors import QueryError
 from search.backends.query import filter_queries
 from search.planning.request import Filters, SearchRequest
 from search.storage.schema import decode_source
-from search.planning.syntax import MAX_TERMS, build_raw_query, build_safe_query, expand_raw_query
+from search.planning.syntax import build_safe_query, raw_query
 
 log = logging.getLogger(__name__)
 
@@ -97,22 +96,15 @@ def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
     Raises what `search query` raises for the same input (UsageError, QueryError,
     a raw query whose wildcards and ranges expand past syntax.MAX_EXPANSION terms)."""
     schema = searcher.schema
+    reader = reader if reader is not None else searcher.reader()
     negative: list[query.Query] = []
     if alert.raw:
-        main: query.Query = build_raw_query(schema, alert.query)
-        if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
-            if alert.query.strip():
-                raise QueryError(alert.query, "it has no searchable terms")
-            main = query.Every()
-        leaves = sum(1 for _ in main.leaves())
-        if leaves > MAX_TERMS:
-            raise QueryError(alert.query, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
         # Wildcards, prefixes and ranges listed now, within search query's budget
         # (MAX_EXPANSION terms, past it a QueryError: the run reports the alert and
         # skips it), rather than left to Whoosh's matchers, which walk the whole
         # lexicon at every commit under the writer lock.  No time limit: a list cut
         # short would miss matches that are never looked for again.
-        main = expand_raw_query(main, reader if reader is not None else searcher.reader(), Deadline(None), alert.query)
+        main: query.Query = raw_query(schema, alert.query, reader, Deadline(None))
     else:
         built = build_safe_query(schema, alert.query)
         negative = built.negative
@@ -122,7 +114,7 @@ def compile_alert(searcher: Any, alert: Alert, reader: Any = None) -> Compiled:
             main = query.Every()
         else:
             main = built.main()
-    filters = filter_queries(request_of(alert).filters, reader if reader is not None else searcher.reader())
+    filters = filter_queries(request_of(alert).filters, reader)
     if isinstance(main, query.Every):
         # Every()'s matcher lists a whole segment's documents; "no words" only leaves the filters.
         positive = (filters[0] if len(filters) == 1 else query.And(filters)) if filters else None

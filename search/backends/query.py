@@ -42,7 +42,7 @@ from search.backends import costs, explain
 from search.planning import ranking
 from search.backends.collapse import DuplicateKeys, Groups
 from search.deadline import DOCS_PER_CHECK, Deadline
-from search.errors import QueryError, UsageError
+from search.errors import UsageError
 from search.backends.explain import Parts
 from search.backends.facets import FACETS_BY_DOCUMENT, facets_of_documents
 from search.planning.plan import date_bound
@@ -53,7 +53,7 @@ from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text
 from search.storage.stored import ReadColumn, Records
 from search.backends.snippets import highlight, lead
-from search.planning.syntax import MAX_TERMS, BuiltQuery, build_raw_query, build_safe_query, expand_raw_query
+from search.planning.syntax import BuiltQuery, build_safe_query, raw_query
 
 if TYPE_CHECKING:  # the engine and its arrays (numpy) load when a search first uses them (search.backends.costs)
     from search.backends import engine
@@ -427,17 +427,9 @@ def run_search(context: SearchContext, request: SearchRequest, deadline: Deadlin
     bonus: query.Query | None = None
     built: BuiltQuery | None = None
     if request.raw:
-        main: query.Query = build_raw_query(schema, request.text)
         negative: list[query.Query] = []
-        if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
-            if request.text.strip():
-                raise QueryError(request.text, "it has no searchable terms")
-            main = query.Every()
-        leaves = sum(1 for _ in main.leaves())
-        if leaves > MAX_TERMS:
-            raise QueryError(request.text, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
         # Expansion gets a share of the time too, leaving the rest to match and rank.
-        main = expand_raw_query(main, searcher.reader(), deadline.share(EXPANSION_SHARE), request.text)
+        main: query.Query = raw_query(schema, request.text, searcher.reader(), deadline.share(EXPANSION_SHARE))
     else:
         built = build_safe_query(schema, request.text)
         negative = built.negative

@@ -322,6 +322,22 @@ class Listed(query.MultiTerm):  # type: ignore[misc]  # Whoosh is untyped
         return f"Listed({self.original!r}, {len(self.btexts)} terms)"
 
 
+def raw_query(schema: Any, text: str, reader: Any, deadline: Deadline) -> query.Query:
+    """`text` in Whoosh's query language as search query and alerts run it:
+    parsed (build_raw_query), no text meaning every document (text of no
+    searchable terms is a QueryError), at most MAX_TERMS terms, and its
+    wildcards, prefixes and ranges listed from `reader` (expand_raw_query)."""
+    main = build_raw_query(schema, text)
+    if main is query.NullQuery or isinstance(main, type(query.NullQuery)):
+        if text.strip():
+            raise QueryError(text, "it has no searchable terms")
+        main = query.Every()
+    leaves = sum(1 for _ in main.leaves())
+    if leaves > MAX_TERMS:
+        raise QueryError(text, f"it has {leaves} terms; at most {MAX_TERMS} are allowed")
+    return expand_raw_query(main, reader, deadline, text)
+
+
 def expand_raw_query(q: query.Query, reader: Any, deadline: Deadline, text: str = "") -> query.Query:
     """`q` with every wildcard, prefix and range replaced by the terms it
     matches in `reader` (Listed), at most MAX_EXPANSION in all (more is a
