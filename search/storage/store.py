@@ -114,23 +114,26 @@ def raised_reading_index(exc: BaseException) -> bool:
     tb = exc.__traceback__
     decisive: types.FrameType | None = None
     while tb is not None:
-        name = tb.tb_frame.f_globals.get("__name__", "")
-        if name == "whoosh" or name.startswith(("whoosh.", "search.")):
+        if _in_package(tb.tb_frame.f_globals.get("__name__", ""), ("whoosh", "search")):
             decisive = tb.tb_frame
         tb = tb.tb_next
     if decisive is None:
         return False
     name = decisive.f_globals["__name__"]
-    if name in _NOT_READING or name.startswith(tuple(f"{package}." for package in _NOT_READING)):
+    if _in_package(name, _NOT_READING):
         return False
-    if name in _COMBINING or name.startswith(tuple(f"{package}." for package in _COMBINING)):
+    if _in_package(name, _COMBINING):
         return isinstance(exc, _BYTES_ERRORS)
     return (
-        name == "whoosh"
-        or name.startswith("whoosh.")
+        _in_package(name, ("whoosh",))
         or name in _READING_MODULES
         or (name, decisive.f_code.co_name) in _READING_FUNCTIONS
     )
+
+
+def _in_package(name: str, packages: tuple[str, ...]) -> bool:
+    """Whether module `name` is one of `packages` or inside one."""
+    return name in packages or name.startswith(tuple(f"{package}." for package in packages))
 
 
 def is_damage(exc: BaseException, *, reading: bool = True) -> bool:
