@@ -37,6 +37,7 @@ from typing import Any
 
 from search.backends import costs
 from search.storage.schema import DUP_KEY_BYTES, MISSING_LOW
+from search.storage.segments import segment_readers
 
 DUP_COLUMN = "dupkeys"
 _NONE = bytes(DUP_KEY_BYTES // 2)
@@ -52,9 +53,8 @@ class DuplicateKeys:
     arrays: Any = None
 
     def __init__(self, reader: Any) -> None:
-        leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
         chunks: list[bytes] = []
-        for leaf, _offset in leaves:
+        for leaf, _offset in segment_readers(reader):
             count = leaf.doc_count_all()
             raw = b""
             if count and leaf.has_column(DUP_COLUMN):
@@ -100,9 +100,8 @@ def _read_dates(reader: Any) -> Any:
     """The ``newest`` column of every segment of `reader`, as one int64 array."""
     import numpy as np
 
-    leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
     parts = []
-    for leaf, _offset in leaves:
+    for leaf, _offset in segment_readers(reader):
         count = leaf.doc_count_all()
         part = np.full(count, MISSING_LOW, dtype=np.int64)
         column: Any = leaf.column_reader("newest", translate=False) if count and leaf.has_column("newest") else None

@@ -50,6 +50,7 @@ from whoosh.util.numeric import byte_to_length
 
 from search.planning import ranking
 from search.storage import sidecar
+from search.storage.segments import segment_readers
 from search.deadline import Deadline
 
 #: Whoosh's length byte -> the field length BM25 sees (and doc_field_length()
@@ -96,8 +97,7 @@ class Engine:
         self.searcher = searcher
         self.field = field
         reader = searcher.reader()
-        leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
-        self.segments = [_Segment(leaf, offset, field) for leaf, offset in leaves]
+        self.segments = [_Segment(leaf, offset, field) for leaf, offset in segment_readers(reader)]
         self.n = int(reader.doc_count_all())
         self.k1 = ranking.K1
         self.averages = ranking.FieldLengths.of(searcher, field)

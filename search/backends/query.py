@@ -51,6 +51,7 @@ from search.planning.request import Filters, SearchRequest
 from search.articles import Provider
 from search.results import Explanation, Facets, FilterMatches, Hit, ResultPage
 from search.storage.schema import MISSING_LOW, TEXT_FIELD, analyse_text
+from search.storage.segments import segment_readers
 from search.storage.stored import ReadColumn, Records
 from search.backends.snippets import highlight, lead
 from search.planning.syntax import BuiltQuery, build_safe_query, raw_query
@@ -312,10 +313,9 @@ def _stored_columns(searcher: searching.Searcher) -> tuple[list[int], list[Any],
     from whoosh.reading import SegmentReader
 
     reader = searcher.reader()
-    leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
     offsets: list[int] = []
     columns: list[Any] = []
-    for leaf, offset in leaves:
+    for leaf, offset in segment_readers(reader):
         perdoc: Any = getattr(leaf, "_perdoc", None)
         if type(leaf) is not SegmentReader or type(perdoc) is not W3PerDocReader:
             return [], [], frozenset()
@@ -597,7 +597,6 @@ def _engine_search(
     """run_search's relevance path through search.backends.engine (see there): the
     same matching set, parts and scores as Whoosh's searcher, faster.  Cut
     short by `deadline`, it scores the postings read by then."""
-    import numpy as np
 
     from search.backends import engine
 

@@ -6,6 +6,11 @@ arrays beside each of its segments.
     store      the index folder: generations, CURRENT, the writer lock
     writers    Whoosh writers (one process or several) that write side-cars at commit
     sidecar    the side-car arrays file: format, atomic write, checked mapping
+    stored     a document's stored fields and its record, packed, in columns
+    postings   Whoosh's posting lists written from flat arrays, 128 at a time
+    blocks     the compact form of Whoosh's posting blocks
+    positions  the full-text fields' positions in a compact format
+    segments   a reader as its segment readers and their first document numbers
 
 Below it: the shared vocabulary (search.errors, search.records,
 search.results, ...).  Above it: the plan, the backends, the jobs.

@@ -59,6 +59,7 @@ from whoosh.support.charset import accent_map
 from search.storage.newsforms import news_form
 from search.storage import blocks as blocks  # registers the posting blocks' loaders (see its docstring)
 from search.storage.positions import CompactPositions, PackedPositions, encode_positions_bytes
+from search.storage.segments import segment_readers
 from search.storage.stored import pack_record
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
 from search.articles import Article, Provider, Stub, utc_seconds
@@ -531,8 +532,7 @@ def _column_values(reader: Any, name: str) -> Iterator[bytes]:
     segment and sliced (its iterator reads each value with a call of its
     own, a third of a reindex run with nothing to do on Reuters), any other
     reader through its iterator."""
-    leaves = [reader] if reader.is_atomic() else [leaf for leaf, _offset in reader.leaf_readers()]
-    for leaf in leaves:
+    for leaf, _offset in segment_readers(reader):
         count = leaf.doc_count_all()
         if not leaf.has_column(name):
             yield from (b"" for _ in range(count))

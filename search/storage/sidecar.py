@@ -83,6 +83,7 @@ from pathlib import Path
 from typing import Any
 
 from search import atomic
+from search.storage.segments import segment_readers
 
 log = logging.getLogger(__name__)
 
@@ -592,9 +593,7 @@ def problems(folder: Path, reader: Any, field: str) -> list[str]:
     """What is wrong with the side-cars of a (multi-)reader's segments: each
     one must exist, match its segment and hold the segment's own postings."""
     found: list[str] = []
-    leaves = [reader] if reader.is_atomic() else reader.leaf_readers()
-    for leaf in leaves:
-        leaf = leaf[0] if isinstance(leaf, tuple) else leaf
+    for leaf, _offset in segment_readers(reader):
         segment = leaf.segment() if callable(getattr(leaf, "segment", None)) else None
         if segment is None:
             continue  # an empty index has no segment (Whoosh's EmptyReader)

@@ -62,6 +62,8 @@ import pickle
 import zlib
 from typing import Any
 
+from search.storage.segments import segment_readers
+
 #: The stored fields, in the order documents store them (Whoosh's writer adds fields sorted by name).
 FIELDS = ("excerpt", "id", "kind", "meta", "parent", "path", "title", "url")
 KINDS = ("article", "related")
@@ -239,7 +241,7 @@ class Records:
     segment's table of value lengths, some 4 bytes a document."""
 
     def __init__(self, reader: Any) -> None:
-        leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
+        leaves = segment_readers(reader)
         self._offsets = [offset for _, offset in leaves]
         self._leaves = [leaf for leaf, _ in leaves]
         self._columns: list[Any] = [None] * len(leaves)

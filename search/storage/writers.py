@@ -83,6 +83,7 @@ from search.errors import SearchError
 from search.storage.blocks import PackedBlocks, pack_inlined
 from search.storage.postings import BulkWriting
 from search.storage.schema import record_terms
+from search.storage.segments import segment_readers
 from search.storage.sidecar import SideCarCommit, write_missing
 from search.storage.stored import StoredFields
 
@@ -616,9 +617,8 @@ def delete_paths(writer: Any, paths: list[str]) -> None:
         terms = [(field, text) for path in paths for field, text in record_terms(path)]
         with writer.searcher() as searcher:
             reader = searcher.reader()
-            leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
             doomed: set[int] = set()
-            for leaf, offset in leaves:
+            for leaf, offset in segment_readers(reader):
                 for term in terms:
                     if term in leaf:  # the postings leave out documents already deleted
                         doomed.update(offset + docnum for docnum in leaf.postings(*term).all_ids())
