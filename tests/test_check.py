@@ -77,6 +77,29 @@ def test_an_indexed_file_that_stopped_parsing_is_a_note_not_stale(tmp_path: Path
     assert not report.ok and [p.kind for p in report.problems] == ["stale"]
 
 
+def test_a_racy_entry_is_no_problem_and_a_same_stat_edit_of_its_file_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry read within its mtime's tick (racy: search.indexing.indexer) is
+    not damage; an edit keeping its size and mtime shows only in its bytes."""
+    import search.indexing.indexer
+
+    records = tmp_path / "records"
+    records.mkdir()
+    story = records / "story.md"
+    story.write_text("---\ntitle: Good story\n---\n", "utf-8")
+    tick = 1_700_000_000 * 1_000_000_000
+    os.utime(story, ns=(tick, tick))
+    monkeypatch.setattr(search.indexing.indexer, "_clock", lambda: tick + 400_000_000)
+    build_index([records], tmp_path / "ix", procs=1)
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert report.ok and report.problems == ()
+    story.write_text("---\ntitle: Bold story\n---\n", "utf-8")
+    os.utime(story, ns=(tick, tick))
+    report = check_index(tmp_path / "ix", [str(records)])
+    assert [(p.kind, p.path) for p in report.problems] == [("stale", str(story))]
+
+
 def test_leftovers_of_a_failed_write_are_found_unless_a_writer_is_running(
     seed_index_dir: Path, tmp_path: Path
 ) -> None:

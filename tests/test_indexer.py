@@ -222,10 +222,16 @@ def test_add_edit_delete_between_runs(write_record: RecordWriter, tmp_path: Path
     assert parses == []
 
 
+def age(path: Path, seconds: int = 3600) -> None:
+    """An mtime long before the run that reads the file: not racy (see test_racy_*)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 1_000_000_000))
+
+
 def test_no_change_run_reads_nothing(write_record: RecordWriter, tmp_path: Path, reads: list[Path]) -> None:
     index_dir = tmp_path / "index"
     for i in range(5):
-        write_record(f"r{i}.md", record(f"Record number {i}"))
+        age(write_record(f"r{i}.md", record(f"Record number {i}")))
     build_index([tmp_path / "records"], index_dir, procs=1)
     reads.clear()
     report = build_index([tmp_path / "records"], index_dir, procs=1)
@@ -255,7 +261,7 @@ def test_touched_file_is_not_read_again_by_later_runs(
     index_dir = tmp_path / "index"
     path = write_record("a.md", record("Alpha aardvark"))
     build_index([tmp_path / "records"], index_dir, procs=1)
-    touch(path)
+    touch(path, -10)  # back: an mtime in the future is racy until the clock has passed it
     build_index([tmp_path / "records"], index_dir, procs=1)  # reads it once: fair, its stat changed
     reads.clear()
     report = build_index([tmp_path / "records"], index_dir, procs=1)
@@ -273,6 +279,124 @@ def test_same_size_edit_is_an_update(write_record: RecordWriter, tmp_path: Path)
     assert path.stat().st_size == size
     report = build_index([tmp_path / "records"], index_dir)
     assert counts(report) == (0, 1, 0, 0, 0)
+    assert titles(index_dir, "") == {"Record BBBB"}
+
+
+# -- racy mtimes: a same-size edit in the timestamp tick of the run that read the file ------
+
+#: A whole second (a coarse filesystem's mtime) long past, and the clock's nanoseconds then.
+TICK = 1_700_000_000 * 1_000_000_000
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, at_ns: int) -> None:
+    """The moment the indexer dates its reads by (runs use procs=1: reads are in-process)."""
+    monkeypatch.setattr(search.indexing.indexer, "_clock", lambda: at_ns)
+
+
+def stamp(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+@pytest.mark.parametrize(
+    ("mtime_ns", "read_ns", "racy"),
+    [
+        (TICK, TICK + 1_999_999_999, True),  # whole seconds: FAT's 2 s tick, ext3's 1 s
+        (TICK, TICK + 2_000_000_000, False),
+        (TICK + 123_456_789, TICK + 123_456_789 + 19_999_999, True),  # nanoseconds: the kernel's clock tick
+        (TICK + 123_456_789, TICK + 123_456_789 + 20_000_000, False),
+        (TICK + 60_000_000_000, TICK, True),  # in the future (a skewed clock): until the clock passes it
+        (TICK + 123_456_789, TICK, True),
+    ],
+)
+def test_racy_is_a_read_within_the_mtimes_tick(mtime_ns: int, read_ns: int, racy: bool) -> None:
+    assert search.indexing.indexer._racy(mtime_ns, read_ns) is racy
+
+
+def test_racy_a_same_size_edit_in_the_tick_of_the_run_is_indexed_by_the_next_run(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coarse filesystem: the run reads the file 0.4 s into its mtime's second,
+    the file is edited in that second again, keeping its size and so its whole
+    (size, mtime) stat.  The next run used to skip it for ever."""
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Record AAAA"))
+    stamp(path, TICK)
+    clock(monkeypatch, TICK + 400_000_000)
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    write_record("a.md", record("Record BBBB"))
+    stamp(path, TICK)
+    clock(monkeypatch, TICK + 5_000_000_000)
+    report = build_index([tmp_path / "records"], index_dir, procs=1)
+    assert counts(report) == (0, 1, 0, 0, 0)
+    assert titles(index_dir, "") == {"Record BBBB"}
+
+
+def test_racy_with_the_real_clock_a_future_mtime_is_read_again(
+    write_record: RecordWriter, tmp_path: Path
+) -> None:
+    """The indexer's clock is the one file mtimes are in: an mtime a minute
+    ahead of it (a skewed clock) cannot be trusted, whatever the machine's load."""
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Record AAAA"))
+    ahead = (time.time_ns() // 1_000_000_000 + 60) * 1_000_000_000
+    stamp(path, ahead)
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    write_record("a.md", record("Record BBBB"))
+    stamp(path, ahead)
+    assert counts(build_index([tmp_path / "records"], index_dir, procs=1)) == (0, 1, 0, 0, 0)
+    assert titles(index_dir, "") == {"Record BBBB"}
+
+
+def test_racy_a_file_left_alone_is_read_once_more_and_then_no_more(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[Path]
+) -> None:
+    """Only the racy file is read again, once its tick is over, and it is then
+    written with the flag clear; a racy file read within its tick again, its
+    bytes and stat as indexed, is read but not rewritten."""
+    index_dir = tmp_path / "index"
+    folder = tmp_path / "records"
+    racy = write_record("a.md", record("Alpha aardvark", "Aardvark stub"))
+    stamp(racy, TICK)
+    calm = write_record("b.md", record("Bravo bison"))
+    stamp(calm, TICK - 10_000_000_000)
+    clock(monkeypatch, TICK + 400_000_000)
+    build_index([folder], index_dir, procs=1)
+    before = snapshot(index_dir)
+    written: list[str] = []
+    real = search.indexing.indexer.article_documents
+
+    def counting(article: Article, *args: Any) -> Any:
+        written.append(Path(article.path).name)
+        return real(article, *args)
+
+    monkeypatch.setattr(search.indexing.indexer, "article_documents", counting)
+    for at_ns, read, rewritten in (
+        (TICK + 900_000_000, ["a.md"], []),  # still within the tick: read, the same: nothing to write
+        (TICK + 5_000_000_000, ["a.md"], ["a.md"]),  # past it: read, written with the flag clear
+        (TICK + 9_000_000_000, [], []),  # left alone since: not read
+        (TICK + 99_000_000_000, [], []),
+    ):
+        clock(monkeypatch, at_ns)
+        reads.clear()
+        written.clear()
+        report = build_index([folder], index_dir, procs=1)
+        assert counts(report) == (0, 0, 0, 2, 0) and not report.changed
+        assert [p.name for p in reads] == read and written == rewritten
+        assert snapshot(index_dir) == before
+    assert titles(index_dir, "aardvark") == {"Alpha aardvark", "Aardvark stub"}
+
+
+def test_racy_a_racy_file_read_by_a_full_build_is_read_again(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Record AAAA"))
+    stamp(path, TICK)
+    clock(monkeypatch, TICK + 400_000_000)
+    build_index([tmp_path / "records"], index_dir, procs=1, full=True)
+    write_record("a.md", record("Record BBBB"))
+    stamp(path, TICK)
+    assert counts(build_index([tmp_path / "records"], index_dir, procs=1)) == (0, 1, 0, 0, 0)
     assert titles(index_dir, "") == {"Record BBBB"}
 
 

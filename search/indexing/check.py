@@ -37,7 +37,7 @@ from search.errors import IndexCorruptError, RecordError, SearchError
 from search.storage import sidecar
 from search.records import load_record, walk
 from search.results import KEPT_VERSION
-from search.storage.schema import TEXT_FIELD, decode_source, indexed_sources
+from search.storage.schema import TEXT_FIELD, content_digest, decode_source, indexed_sources
 from search.storage.stored import Records
 from search.storage.store import Store, file_digest
 
@@ -143,16 +143,16 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
             for detail in sidecar.problems(gen, reader, TEXT_FIELD):
                 # Searches rebuild such a file in memory (slower, same answers); a build rewrites it.
                 problems.append(Problem("damaged", detail, str(gen)))
-    indexed: dict[str, tuple[int, int, str]] = {}
+    indexed: dict[str, tuple[int, int, str, bool]] = {}
     if not any(p.kind in DAMAGED for p in problems):  # an alerts file's problem is no reason to stop here
         indexed = indexed_sources(ix)
-        for path, (size, mtime_ns, _digest) in sorted(indexed.items()):
+        for path, (size, mtime_ns, digest, racy) in sorted(indexed.items()):
             try:
                 st = os.stat(path)
             except OSError:
                 problems.append(Problem("vanished", "indexed, but the file is gone or unreadable", path))
                 continue
-            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) or (racy and _content_changed(path, digest)):
                 broken = _not_indexable(path)
                 if broken is None:
                     problems.append(Problem("stale", "the file changed since it was indexed", path))
@@ -178,6 +178,15 @@ def _unindexed(path: str) -> Problem:
     if broken is not None:
         return Problem("invalid", broken, path)
     return Problem("missing", "a record file that is not in the index yet", path)
+
+
+def _content_changed(path: str, digest: str) -> bool:
+    """Whether a racy entry's file (read within its mtime's tick, so an edit may
+    have kept its stat: search.indexing.indexer) now holds other bytes."""
+    try:
+        return content_digest(Path(path).read_bytes()) != digest
+    except OSError:
+        return True
 
 
 def _not_indexable(path: str) -> str | None:

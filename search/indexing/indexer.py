@@ -8,6 +8,11 @@ roots and the files the index says it holds (MoinMoin's approach):
 * a file whose size and mtime are unchanged is not read at all; one whose
   stat changed is read and hashed, and re-parsed only if its bytes differ
   ("changed" means the content differs, not a newer mtime);
+* except a "racy" file (git's word): one read within its mtime's timestamp
+  tick, which a later edit in the same tick could change keeping its size
+  and mtime.  Its bookkeeping says so (a flag bit), and the next run reads
+  and hashes it again whatever its stat; read once its tick is over, it is
+  written with the flag clear and left alone after (see `_racy`);
 * files gone from the roots leave the index, with their related stubs;
 * a file that now fails to parse loses its old version and is reported.
 
@@ -25,7 +30,6 @@ sub-processes (see ``writers``).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -42,7 +46,7 @@ from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
-from search.storage.schema import SCHEMA_VERSION, article_documents, doc_id, indexed_sources
+from search.storage.schema import SCHEMA_VERSION, article_documents, content_digest, doc_id, indexed_sources
 from search.storage.stored import Records
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
@@ -69,6 +73,13 @@ IN_FLIGHT = 4
 #: Whoosh writer memory for posting pools; its default is 128 MB.
 WRITER_LIMIT_MB = 96
 
+#: How long after a file's mtime an edit may leave that mtime as it was: a
+#: whole-second mtime is a coarse filesystem's (ext3 and HFS+ 1 s, FAT 2 s);
+#: a finer one is stamped from the kernel's coarse clock, which moves once a
+#: timer tick (1-10 ms) and lags time.time_ns() by up to that tick.
+COARSE_TICK_NS = 2_000_000_000
+FINE_TICK_NS = 20_000_000
+
 #: progress(done, total): record files read so far, of the total to read.
 Progress = Callable[[int, int], None]
 #: stage(name): what the run does after the reading, which has no count to show:
@@ -80,7 +91,7 @@ Stage = Callable[[str], None]
 class _Task(NamedTuple):
     # A tuple, not a dataclass: a full build lists one per file (6 MB less at 200,000).
     path: str
-    known_digest: str | None  # the indexed version's hash, for a changed stat
+    known_digest: str | None  # the indexed version's hash, for a changed stat (or a racy entry)
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,8 @@ class _Loaded:
     digest: str = ""
     article: Article | None = None
     error: str | None = None
-    same: bool = False  # the stat changed but the bytes did not
+    same: bool = False  # the stat changed (or the entry was racy) but the bytes did not
+    racy: bool = False  # read within its mtime's tick: to be read again by the next run
 
 
 def _load(task: _Task, limits: Limits) -> _Loaded:
@@ -99,13 +111,27 @@ def _load(task: _Task, limits: Limits) -> _Loaded:
     path = Path(task.path)
     try:
         data, size, mtime_ns = read_source(path, limits)
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        racy = _racy(mtime_ns, _clock())
+        digest = content_digest(data)
         if digest == task.known_digest:
-            return _Loaded(task.path, size, mtime_ns, digest, same=True)
+            return _Loaded(task.path, size, mtime_ns, digest, same=True, racy=racy)
         article = parse_record(data, path, limits)
     except RecordError as exc:
         return _Loaded(task.path, error=_with_hint(exc))
-    return _Loaded(task.path, size, mtime_ns, digest, article=article)
+    return _Loaded(task.path, size, mtime_ns, digest, article=article, racy=racy)
+
+
+def _racy(mtime_ns: int, read_ns: int) -> bool:
+    """Whether a file with this mtime, read (to its end) at `read_ns`, could
+    still be edited without its mtime changing: read within its mtime's tick,
+    or with an mtime in the future (a skewed clock), as git's racy check.
+    Read later than that, any edit after the read gets a later mtime."""
+    tick = COARSE_TICK_NS if mtime_ns % 1_000_000_000 == 0 else FINE_TICK_NS
+    return read_ns - mtime_ns < tick
+
+
+#: The wall clock a read is dated by (file mtimes are wall-clock times); tests replace it.
+_clock = time.time_ns
 
 
 def _load_batch(tasks: list[_Task], limits: Limits) -> list[_Loaded]:
@@ -231,12 +257,19 @@ def build_index(
                 kept = _keep_records_under(empty, indexed)
                 tasks: list[_Task] = []
                 unchanged = 0
+                # Racy entries whose stat is as indexed: read again, and rewritten
+                # only if their bytes or their stat differ, or they are racy no longer.
+                recheck: dict[str, tuple[int, int]] = {}
                 for key, source in found.items():
                     known = indexed.pop(key, None)
                     if known is None:
                         tasks.append(_Task(key, None))
                     elif source is not None and known[0] == source[0] and known[1] == source[1]:
-                        unchanged += 1
+                        if not known[3]:
+                            unchanged += 1
+                            continue
+                        recheck[key] = source
+                        tasks.append(_Task(key, known[2]))
                     else:
                         tasks.append(_Task(key, known[2]))
                 was_indexed = {t.path for t in tasks if t.known_digest is not None}
@@ -245,6 +278,7 @@ def build_index(
                     tasks,
                     removed=sorted(indexed),
                     was_indexed=was_indexed,
+                    recheck=recheck,
                     limits=limits,
                     procs=_default_procs() if procs is None else procs,
                     fresh=fresh,
@@ -399,12 +433,54 @@ def _with_hint(exc: RecordError) -> str:
     return f"{exc}; {exc.hint}" if exc.hint else str(exc)
 
 
+def _write(
+    loaded: _Loaded,
+    writer: Any,
+    stored: _StoredRecords,
+    was_indexed: set[str],
+    doomed: list[str],
+    skipped: list[Skipped],
+    alerts: AlertRun,
+    counts: dict[str, Any],
+) -> int:
+    """Add one loaded file's documents (its old ones go to `doomed`), or report
+    it skipped; return how many documents were added."""
+    if loaded.same:
+        # Same bytes under a new stat (touched, copied) or a racy entry's: rebuild
+        # the documents from the stored record with the new stat, so the file
+        # is neither parsed now nor read again by later runs.
+        loaded = stored.get(loaded)
+    known = loaded.path in was_indexed
+    if loaded.article is None:
+        # Nothing indexed is lost to a broken or unreadable file: its last good
+        # version stays, under its old stat, so the next run tries it again.
+        error = loaded.error or "unreadable"
+        skipped.append(Skipped(loaded.path, f"{error}; {KEPT_VERSION}" if known else error))
+        return 0
+    if known:
+        doomed.append(loaded.path)
+    written = 0
+    # One record's documents (the article, then its stubs) stay together: in one
+    # batch of the parallel writer, so in one segment, whose columns (the
+    # article's `source`) are then never missing from a segment of stubs alone.
+    with writer.group():
+        for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest, loaded.racy):
+            writer.add_document(**document)
+            written += 1
+    counts["same" if loaded.same else "updated" if known else "added"] += 1
+    if not loaded.same:
+        alerts.saw(loaded.path, loaded.digest, loaded.article)
+    counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
+    return written
+
+
 def _apply(
     ix: Any,
     tasks: list[_Task],
     *,
     removed: list[str],
     was_indexed: set[str],
+    recheck: dict[str, tuple[int, int]] | None = None,
     limits: Limits,
     procs: int,
     fresh: bool,
@@ -416,6 +492,7 @@ def _apply(
 ) -> dict[str, Any]:
     """Parse `tasks` and write them, committing every COMMIT_EVERY files.
 
+    `recheck`: racy entries (path -> their indexed size and mtime) read again;
     `inherited`: descriptors (the index lock) that helper processes close."""
     counts: dict[str, Any] = {"added": 0, "updated": 0, "same": 0, "warnings": []}
     total = len(tasks)
@@ -439,31 +516,12 @@ def _apply(
     try:
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
-            if loaded.same:
-                # Same bytes under a new stat (touched, copied): rebuild the
-                # documents from the stored record with the new stat, so the
-                # file is neither parsed now nor read again by later runs.
-                loaded = stored.get(loaded)
-            known = loaded.path in was_indexed
-            if loaded.article is None:
-                # Nothing indexed is lost to a broken or unreadable file: its last good
-                # version stays, under its old stat, so the next run tries it again.
-                error = loaded.error or "unreadable"
-                skipped.append(Skipped(loaded.path, f"{error}; {KEPT_VERSION}" if known else error))
+            if loaded.same and loaded.racy and recheck and recheck.get(loaded.path) == (loaded.size, loaded.mtime_ns):
+                # Racy still (read within its tick again), its bytes and stat as
+                # indexed: what would be written is what is there.
+                counts["same"] += 1
             else:
-                if known:
-                    doomed.append(loaded.path)
-                # One record's documents (the article, then its stubs) stay together: in one
-                # batch of the parallel writer, so in one segment, whose columns (the
-                # article's `source`) are then never missing from a segment of stubs alone.
-                with writer.group():
-                    for document in article_documents(loaded.article, loaded.size, loaded.mtime_ns, loaded.digest):
-                        writer.add_document(**document)
-                        written += 1
-                counts["same" if loaded.same else "updated" if known else "added"] += 1
-                if not loaded.same:
-                    alerts.saw(loaded.path, loaded.digest, loaded.article)
-                counts["warnings"].extend(Skipped(loaded.path, w) for w in loaded.article.warnings)
+                written += _write(loaded, writer, stored, was_indexed, doomed, skipped, alerts, counts)
             pending += 1
             # A full build in this process commits when the writer's posting pool is
             # full (the generation is published only at the end, so no reader sees it).

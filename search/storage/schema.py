@@ -468,35 +468,55 @@ def record_terms(path: str) -> list[tuple[str, str]]:
     return [("id", ident), ("parent", ident)]
 
 
-def encode_source(path: str, size: int, mtime_ns: int, digest: str) -> bytes:
+def encode_source(path: str, size: int, mtime_ns: int, digest: str, racy: bool = False) -> bytes:
     """The bookkeeping column's value: the path, a NUL (no path holds one),
     then a flag byte, the size (u64) and mtime (i64), and the content hash:
-    16 bytes when it is the indexer's 32 hex digits (flag 1), else its text
-    (flag 0).  As text, the numbers and the hash took 23 bytes a record more."""
+    16 bytes when it is the indexer's 32 hex digits (flag bit 1), else its
+    text.  As text, the numbers and the hash took 23 bytes a record more.
+
+    Flag bit 2, `racy`: the file was read within its mtime's timestamp tick,
+    so a later edit that kept its size may have kept its mtime too ("racy
+    git"); the next run reads it again instead of trusting the stat.  Indexes
+    written before the bit have it clear: not racy."""
     head = path.encode("utf-8", "surrogateescape") + b"\x00"
+    flag = _RACY if racy else 0
     if _HEX_DIGEST.fullmatch(digest):
-        return head + b"\x01" + _SIZE_MTIME.pack(size, mtime_ns) + bytes.fromhex(digest)
-    return head + b"\x00" + _SIZE_MTIME.pack(size, mtime_ns) + digest.encode("utf-8", "surrogateescape")
+        return head + bytes((flag | _HEX,)) + _SIZE_MTIME.pack(size, mtime_ns) + bytes.fromhex(digest)
+    return head + bytes((flag,)) + _SIZE_MTIME.pack(size, mtime_ns) + digest.encode("utf-8", "surrogateescape")
+
+
+def content_digest(data: bytes) -> str:
+    """The content hash encode_source keeps: 32 hex digits of a 16-byte BLAKE2b."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def decode_source(value: bytes) -> tuple[str, int, int, str] | None:
     """(path, size, mtime_ns, digest) from encode_source's value; None for none."""
+    decoded = _decode_source(value)
+    return None if decoded is None else decoded[:4]
+
+
+def _decode_source(value: bytes) -> tuple[str, int, int, str, bool] | None:
     if not value:
         return None
     end = value.index(b"\x00")
+    flag = value[end + 1]
     size, mtime = _SIZE_MTIME.unpack_from(value, end + 2)
     raw = value[end + 2 + _SIZE_MTIME.size :]
-    digest = raw.hex() if value[end + 1] == 1 else raw.decode("utf-8", "surrogateescape")
-    return value[:end].decode("utf-8", "surrogateescape"), size, mtime, digest
+    digest = raw.hex() if flag & _HEX else raw.decode("utf-8", "surrogateescape")
+    return value[:end].decode("utf-8", "surrogateescape"), size, mtime, digest, bool(flag & _RACY)
 
 
+#: encode_source's flag bits.
+_HEX, _RACY = 1, 2
 _SIZE_MTIME = struct.Struct("<Qq")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
-def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
-    """path -> (size, mtime_ns, digest) of every live record in the index."""
-    found: dict[str, tuple[int, int, str]] = {}
+def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str, bool]]:
+    """path -> (size, mtime_ns, digest, racy) of every live record in the index
+    (racy: see encode_source)."""
+    found: dict[str, tuple[int, int, str, bool]] = {}
     with ix.reader() as reader:
         if reader.doc_count_all() == 0:  # an empty index's reader has no columns at all
             return found
@@ -506,7 +526,7 @@ def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str]]:
             set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
         )
         for docnum, value in enumerate(_column_values(reader, "source")):
-            decoded = None if docnum in deleted else decode_source(value)
+            decoded = None if docnum in deleted else _decode_source(value)
             if decoded is not None:
                 path = decoded[0]
                 if not path.isascii():
@@ -698,8 +718,11 @@ def indexed_values(item: Article | Stub) -> dict[str, Any]:
     }
 
 
-def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -> Iterator[dict[str, Any]]:
-    """The Whoosh documents for one record file: the article, then its stubs."""
+def article_documents(
+    article: Article, size: int, mtime_ns: int, digest: str, racy: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The Whoosh documents for one record file: the article, then its stubs
+    (`racy`: see encode_source)."""
     path = str(article.path)
     ident = doc_id(path)
     doc = _common(**indexed_values(article))
@@ -707,7 +730,7 @@ def article_documents(article: Article, size: int, mtime_ns: int, digest: str) -
         id=ident,
         kind="article",
         path=path,
-        source=encode_source(path, size, mtime_ns, digest),
+        source=encode_source(path, size, mtime_ns, digest, racy),
         record=pack_record(article.to_record(), doc["title"], doc.get("excerpt")),
     )
     if article.topics:

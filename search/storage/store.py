@@ -97,7 +97,8 @@ _COMBINING = (
 )
 _BYTES_ERRORS = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, OSError)
 _READING_FUNCTIONS = frozenset(
-    ("search.storage.schema", name) for name in ("decode_source", "indexed_sources", "_check_utf8", "_column_values")
+    ("search.storage.schema", name)
+    for name in ("decode_source", "_decode_source", "indexed_sources", "_check_utf8", "_column_values")
 )
 
 
