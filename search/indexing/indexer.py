@@ -46,7 +46,15 @@ from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, article_from_record, parse_record, read_source, normalise_roots, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
-from search.storage.schema import SCHEMA_VERSION, article_documents, content_digest, doc_id, indexed_sources
+from search.storage import stems
+from search.storage.schema import (
+    SCHEMA_VERSION,
+    article_documents,
+    content_digest,
+    doc_id,
+    indexed_sources,
+    known_stems,
+)
 from search.storage.stored import Records
 from search.storage.store import CorruptionGuard, Store
 from search.storage.writers import (
@@ -506,6 +514,8 @@ def _apply(
     writer = open_writer(
         ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited, merge=not fresh
     )
+    if not fresh and len(tasks) >= stems.MIN_FILES:
+        stems.load(ix.storage.folder, into=known_stems())  # the build's stems: see search.storage.stems
     stored = _StoredRecords(ix, limits)
     pending = written = 0
     doomed = list(removed)
@@ -540,6 +550,8 @@ def _apply(
             stage("writing the index")
         delete_paths(writer, doomed)
         alerts.commit(writer, verify)
+        if fresh and not parallel:  # a parallel build's sub-writers save theirs
+            stems.save(ix.storage.folder, known_stems(), "main")
     except BaseException:
         discard(writer)
         raise

@@ -11,6 +11,7 @@ arrays beside each of its segments.
     blocks     the compact form of Whoosh's posting blocks
     positions  the full-text fields' positions in a compact format
     segments   a reader as its segment readers and their first document numbers
+    stems      the stem cache a full build leaves for the incremental runs after it
 
 Below it: the shared vocabulary (search.errors, search.records,
 search.results, ...).  Above it: the plan, the backends, the jobs.

@@ -369,6 +369,12 @@ _FAST = _FastAnalysis()
 WORDS_RE = re.compile(_WORDS, re.UNICODE)
 
 
+def known_stems() -> dict[str, str]:
+    """The indexing analysis' stem cache (word -> stem), which search.storage.stems
+    saves after a build and fills before an incremental run."""
+    return _FAST.stems
+
+
 def analyse_text(text: str) -> list[tuple[str, int]]:
     """The indexed (term, position) pairs of a text."""
     return list(_FAST.terms(text))

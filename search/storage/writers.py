@@ -82,7 +82,8 @@ from whoosh.writing import SegmentWriter
 from search.errors import SearchError
 from search.storage.blocks import PackedBlocks, pack_inlined
 from search.storage.postings import BulkWriting
-from search.storage.schema import record_terms
+from search.storage import stems
+from search.storage.schema import known_stems, record_terms
 from search.storage.segments import segment_readers
 from search.storage.sidecar import SideCarCommit, write_missing
 from search.storage.stored import StoredFields
@@ -319,6 +320,8 @@ class _SubWriter(SubWriterTask):  # type: ignore[misc]
         if self.writer._added or not segments:
             fieldnames |= self.writer.pool.fieldnames
             segments.append(self.writer._finalize_segment())
+        # The words this sub-writer stemmed, for the incremental runs after the build.
+        stems.save(self.storage.folder, known_stems(), str(self.place))
         self.resultqueue.put((None, fieldnames, segments), timeout=5)
 
 
