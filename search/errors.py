@@ -136,17 +136,22 @@ class QueryError(UsageError):
 
     def __init__(self, query: str, problem: str, *, hint: str | None = None) -> None:
         self.query = query
-        shown = query if len(query) <= 80 else query[:77] + "..."
+        quoted = query if len(query) <= 80 else query[:77] + "..."
         super().__init__(
-            f"cannot parse query {shown!r}: {problem}",
+            f"cannot parse query {quoted!r}: {problem}",
             option="query",
             hint=hint or "Drop --raw to search the words as typed.",
         )
 
 
-def _shown(name: str, width: int = 40) -> str:
-    """A name as an error message quotes it: repr (control characters escaped), cut short."""
-    return repr(name) if len(name) <= width else repr(name[:width]) + f"... ({len(name)} characters)"
+def shown(value: object, width: int = 40) -> str:
+    """A value as an error message quotes it: repr (control characters
+    escaped), cut short: a str after `width` characters, saying how long it
+    is; anything else once its repr passes `width`."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= width else repr(value[:width]) + f"... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class AlertNameError(UsageError):
@@ -155,7 +160,7 @@ class AlertNameError(UsageError):
     def __init__(self, name: str, longest: int) -> None:
         self.name = name
         super().__init__(
-            f"invalid alert name {_shown(name)}",
+            f"invalid alert name {shown(name)}",
             option="NAME",
             hint=f"Use 1 to {longest} letters, digits, '.', '_' or '-', starting with a letter or digit.",
         )
@@ -171,7 +176,7 @@ class AlertNotFoundError(AlertError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
-        super().__init__(f"no alert named {_shown(name)}", hint=f"Alerts: {listed}. See `search alert list`.")
+        super().__init__(f"no alert named {shown(name)}", hint=f"Alerts: {listed}. See `search alert list`.")
 
 
 class AlertExistsError(AlertError):
@@ -180,7 +185,7 @@ class AlertExistsError(AlertError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(
-            f"an alert named {_shown(name)} already exists",
+            f"an alert named {shown(name)} already exists",
             hint=f"Pick another name, or `search alert rm {name}` first (that also drops its matches).",
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from search.bounds import MAX_LIMIT
 from search.deadline import DEFAULT_TIME_LIMIT
-from search.errors import QueryError, UsageError
+from search.errors import QueryError, UsageError, shown
 from search.planning import ranking
 
 __all__ = ["SORTS", "Filters", "SearchRequest", "check_id", "check_limit", "search_request"]
@@ -50,12 +50,7 @@ def check_id(value: object, parameter: str = "id") -> str:
 
 
 def _kind(value: object) -> str:
-    return "None" if value is None else f"{type(value).__name__} {_shown(value)}"
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return "None" if value is None else f"{type(value).__name__} {shown(value)}"
 
 
 def _values(value: object, parameter: str, allowed: tuple[type, ...] = (str,)) -> tuple[Any, ...]:
