@@ -1048,6 +1048,24 @@ def test_raw_mode_unknown_field_is_a_query_error(ix: Index, query: str) -> None:
     assert caught.value.query == query and "unknown field" in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ["flase", "maybe", "ture", "fl*"])
+def test_raw_mode_published_flag_typo_is_a_query_error(ix: Index, value: str) -> None:
+    # Whoosh reads any word but its boolean ones as bool(word), true: the
+    # typo published_flag:flase found the published records, the opposite.
+    query = f"published_flag:{value}"
+    with pytest.raises(QueryError) as caught:
+        ix.search(query, raw=True)
+    assert caught.value.query == query and repr(value.rstrip("*")) in str(caught.value)
+
+
+def test_raw_mode_published_flag_words(ix: Index) -> None:
+    true, false = id_set(ix, "published_flag:true", raw=True), id_set(ix, "published_flag:false", raw=True)
+    assert true and false and not true & false
+    assert id_set(ix, "published_flag:NO", raw=True) == id_set(ix, "published_flag:f", raw=True) == false
+    assert id_set(ix, "published_flag:Yes", raw=True) == id_set(ix, "published_flag:1", raw=True) == true
+    assert id_set(ix, "published_flag:*", raw=True) == true | false
+
+
 def test_raw_mode_speaks_whoosh(ix: Index) -> None:
     in_titles = id_set(ix, "title:facial", raw=True)
     assert in_titles and all("facial" in h.title.lower() for h in every_hit(ix, "title:facial", raw=True))
