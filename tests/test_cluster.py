@@ -551,6 +551,46 @@ def test_us_and_the_dotted_abbreviations_find_what_the_embedded_index_finds(scra
         assert theirs and sorted(ours) == sorted(theirs), text
 
 
+def test_a_table_that_still_drops_us_is_warned_of_by_the_writer_and_the_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # searchd copies the stop-word list into a table when it creates it: a cluster
+    # made while the list held `us` drops it for good, whatever stopwords.txt says later.
+    old = daemons._stop_words() + "us\n"
+    monkeypatch.setattr(daemons, "_stop_words", lambda: old)
+    for cluster in _start(tmp_path / "old", shards=1):
+        monkeypatch.undo()
+        cluster.layout = daemons.up(cluster.root, 1, cluster.layout.port_base)  # the list file rewritten
+        assert "us" not in (cluster.root / "stopwords.txt").read_text().split()
+        shard = f"127.0.0.1:{cluster.layout.sql_port(0)}/news_0"
+        with caplog.at_level("WARNING", logger="search.backends.cluster.tables"):
+            sync.sync_cluster([SEEDS], cluster.url)
+            assert [r.getMessage() for r in caplog.records if "'us'" in r.getMessage()] == [
+                f"shard {shard} drops 'us' as a stop word: its table predates this version's stop-word"
+                " list, and searchd keeps a table's list whatever stopwords.txt says later, so a query"
+                " for it misses what the embedded index finds (`US` finds only \"U.S.\"); create the"
+                " tables again and re-send (docs/cluster.md, 'Pointing --backend at a Manticore cluster')"
+            ]
+            caplog.clear()
+            with ClusterIndex(cluster.url) as ix:
+                ix.search("us oil")  # two words: the reader asks the shards for statistics
+                ix.search("us trade")
+            assert sum("'us'" in r.getMessage() for r in caplog.records) == 1  # once a shard
+
+
+def test_a_table_made_with_this_versions_stop_words_is_not_warned_of(
+    seeded: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="search.backends.cluster.tables"):
+        sync.sync_cluster([SEEDS], seeded.url)
+        with ClusterIndex(seeded.url) as ix:
+            ix.search("us oil")
+    assert not [r for r in caplog.records if "stop word" in r.getMessage()]
+    conn = connect("127.0.0.1", seeded.layout.sql_port(0))
+    with contextlib.closing(conn):
+        assert tables.dropped_words(conn, "news_0") == []
+
+
 def test_a_cluster_query_loads_neither_numpy_nor_the_embedded_engine(seeded: Cluster) -> None:
     # The re-ranking's proximity test lives in search.planning.proximity: importing it
     # from the embedded engine loaded numpy and Whoosh's searcher into every cluster

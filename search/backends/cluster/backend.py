@@ -86,6 +86,7 @@ class ClusterIndex:
         self._conn: Any = None
         self._collection: rerank.Collection | None = None
         self._shards: list[tuple[Endpoint, Any]] | None = None
+        self._checked: set[Endpoint] = set()  # shards whose stop words were checked
 
     # -- life cycle -------------------------------------------------------------
 
@@ -462,6 +463,9 @@ class ClusterIndex:
                 if conn is None:
                     conn = connect(endpoint.host, endpoint.port, timeout=2.0, url=self.url.url)
                     self._shards[number] = (endpoint, conn)
+                    if endpoint not in self._checked:  # once a shard (tables.dropped_words)
+                        self._checked.add(endpoint)
+                        tables.warn_dropped(f"shard {endpoint}", tables.dropped_words(conn, endpoint.table))
                 for row in _keywords(conn, " ".join(words), endpoint.table):
                     tokenized, count = str(row[1]), int(row[3])
                     docs[tokenized] = docs.get(tokenized, 0) + count

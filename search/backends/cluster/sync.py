@@ -158,8 +158,11 @@ def _held(places: dict[str, str], known: dict[str, Any]) -> dict[str, int]:
 
 def _check_layout(shards: list[_Shard], full: bool, url: str) -> None:
     """Every shard's table has the columns this version writes (search.backends.cluster.tables):
-    an older one is refused, or on a full run given the missing columns."""
+    an older one is refused, or on a full run given the missing columns.  A table
+    that drops words as stop words the embedded analyzer keeps is only warned of:
+    its rows are right, its matching misses those words until it is made again."""
     for shard in shards:
+        tables.warn_dropped(f"shard {shard.endpoint}", tables.dropped_words(shard.conn, shard.endpoint.table))
         missing = tables.missing_columns(shard.conn, shard.endpoint.table)
         if not missing:
             continue

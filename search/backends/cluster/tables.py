@@ -26,13 +26,24 @@ Each article row also records the layout it was written with (in its
 ``source`` bookkeeping, search.backends.cluster.rows), so a row written
 before the current layout is re-sent by the next run even when a
 ``--full`` that added the column was killed half-way.
+
+The stop words are not a column: searchd copies the list into a table
+when it creates it and keeps it, whatever the list file says later, and
+no re-send changes it.  A table made before the embedded analyzer kept
+``us`` goes on dropping it, so ``US`` finds there only "U.S.".
+``dropped_words`` asks a table which of those words it drops (``CALL
+KEYWORDS``: one small statement a shard, no rows read); the writer and
+the reader log a warning when one does.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from search.errors import BackendError
+
+log = logging.getLogger(__name__)
 
 #: The version of the row layout below; rows record it (rows.encode_source).
 LAYOUT = 3
@@ -74,6 +85,36 @@ ALTER_TYPES = {
     "rt_attr_json": "JSON",
     "rt_attr_multi": "MULTI",
 }
+
+
+#: Words older versions' stop-word lists dropped that the embedded analyzer
+#: keeps (and indexes): a table made by such a version still drops them.
+RESTORED_WORDS = ("us",)
+
+
+def dropped_words(conn: Any, table: str) -> list[str]:
+    """Of RESTORED_WORDS, those `table` drops as stop words.  ``CALL KEYWORDS``
+    (Sphinx 2.2 and Manticore alike) gives a row for each word it keeps,
+    numbered by the word's place in the text (``qpos``), and none for a stop word."""
+    # Both strings need no escaping: the words are ours, lower-case letters, and a
+    # table name is letters, digits and _ (checked where it is read: url._table).
+    with conn.cursor() as cur:
+        cur.execute(f"CALL KEYWORDS('{' '.join(RESTORED_WORDS)}', '{table}')")
+        kept = {int(row[0]) for row in cur.fetchall()}
+    return [word for place, word in enumerate(RESTORED_WORDS, 1) if place not in kept]
+
+
+def warn_dropped(where: str, dropped: list[str]) -> None:
+    """Log that the table at `where` drops `dropped` (dropped_words), and what to do."""
+    if dropped:
+        log.warning(
+            "%s drops %s as a stop word: its table predates this version's stop-word list, and"
+            " searchd keeps a table's list whatever stopwords.txt says later, so a query for it"
+            " misses what the embedded index finds (`US` finds only \"U.S.\"); create the tables"
+            " again and re-send (docs/cluster.md, 'Pointing --backend at a Manticore cluster')",
+            where,
+            ", ".join(repr(w) for w in dropped),
+        )
 
 
 def missing_columns(conn: Any, table: str) -> list[str]:
