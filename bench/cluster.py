@@ -18,7 +18,12 @@ passes taken in turns, bench.py's time_interleaved), their ratio to the embedded
 default, and the top-10 overlap: for each query, |embedded top 10 &
 cluster top 10| / max(1, min(len)), averaged, both without feedback and
 both with; and the same counting documents tied at each page's 10th score
-as agreeing (see overlap()).
+as agreeing (see overlap()).  With the latencies, the CPU each search costs
+a query over its timed passes (CallCPU): this process's, which is the whole
+of an embedded search and the client's part of a cluster search, and the
+cluster's searchd daemons' (their utime + stime from /proc): on one box
+the two share the same cores, so their sum is what a cluster query takes
+from the machine, whatever the load does to the wall clock.
 With --relevance, instead: the relevance harness's judged collections
 (bench/relevance.py's loading and metrics), each sent in full to the
 cluster and indexed embedded, the same queries through both; nDCG@10 of
@@ -40,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -82,6 +88,48 @@ class ClusterCalls:
             page = self.cx.search(text, **options)
         self.partial += bool(page.partial)
         return page
+
+
+class CallCPU:
+    """A search wrapped to count the CPU its calls cost: this process's
+    (time.process_time) and, given their pids, the searchd daemons' (utime +
+    stime of /proc/PID/stat, in clock ticks: 10 ms each, so only a sum over
+    many calls means anything).  The first `skip` calls (time_interleaved's
+    warm-up pass) are not counted."""
+
+    def __init__(self, search: Callable[[str], int], pids: Sequence[int] = (), skip: int = 0) -> None:
+        self.search, self.pids, self.skip = search, list(pids), skip
+        self.calls = 0
+        self.client = 0.0
+        self.daemons = 0.0
+        self._tick = os.sysconf("SC_CLK_TCK") if self.pids else 100
+
+    def _daemons(self) -> float:
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / self._tick
+
+    def __call__(self, text: str) -> int:
+        if self.skip > 0:
+            self.skip -= 1
+            return self.search(text)
+        daemons, client = self._daemons() if self.pids else 0.0, time.process_time()
+        found = self.search(text)
+        self.client += time.process_time() - client
+        if self.pids:
+            self.daemons += self._daemons() - daemons
+        self.calls += 1
+        return found
+
+    def per_query_ms(self) -> dict[str, float | None]:
+        calls = max(self.calls, 1)
+        return {
+            "client": round(1000 * self.client / calls, 2),
+            "searchd": round(1000 * self.daemons / calls, 2) if self.pids else None,
+        }
 
 
 #: Two pages' 10th scores this close are read as the same tie group scored over
@@ -202,20 +250,22 @@ def main(argv: list[str] | None = None) -> int:
                 # The six searches' passes in turns (bench.py's time_interleaved), so that a
                 # stretch of load from elsewhere falls on each alike and the ratios to the
                 # embedded default compare passes of the same minutes.
-                timed = speed.time_interleaved(
-                    {
-                        "embedded": lambda q: len(ix.search(q, limit=10).hits),
-                        "embedded_plain": lambda q: len(ix.search(q, limit=10, feedback=False, suggest=False).hits),
-                        "embedded_nofacets": lambda q: len(
-                            ix.search(q, limit=10, feedback=False, suggest=False, facets=False).hits
-                        ),
-                        "cluster": lambda q: len(cx.search(q, limit=10).hits),
-                        "cluster_plain": lambda q: len(cx.search(q, limit=10, feedback=False).hits),
-                        "cluster_nofacets": lambda q: len(cx.search(q, limit=10, feedback=False, facets=False).hits),
-                    },
-                    queries,
-                    args.runs,
-                )
+                pids = [d.pid for d in daemons.status(cluster_dir)[1] if d.pid is not None]
+                searches = {
+                    "embedded": lambda q: len(ix.search(q, limit=10).hits),
+                    "embedded_plain": lambda q: len(ix.search(q, limit=10, feedback=False, suggest=False).hits),
+                    "embedded_nofacets": lambda q: len(
+                        ix.search(q, limit=10, feedback=False, suggest=False, facets=False).hits
+                    ),
+                    "cluster": lambda q: len(cx.search(q, limit=10).hits),
+                    "cluster_plain": lambda q: len(cx.search(q, limit=10, feedback=False).hits),
+                    "cluster_nofacets": lambda q: len(cx.search(q, limit=10, feedback=False, facets=False).hits),
+                }
+                cpu = {
+                    name: CallCPU(search, pids if name.startswith("cluster") else (), skip=len(queries))
+                    for name, search in searches.items()
+                }
+                timed = speed.time_interleaved(dict(cpu), queries, args.runs)
                 embedded, embedded_plain, embedded_nofacets = (
                     timed["embedded"], timed["embedded_plain"], timed["embedded_nofacets"]
                 )
@@ -239,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             "ties_at_10th_agreeing_without_feedback": round(statistics.mean(tied), 3),
             "ties_at_10th_agreeing_default": round(statistics.mean(tied_full), 3),
         },
+        "cpu_ms_per_query": {name: calls.per_query_ms() for name, calls in cpu.items()},
         "latency_ms": {
             "embedded_default": embedded,
             "embedded_no_feedback": embedded_plain,
@@ -249,12 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     rows = [
-        ("embedded (feedback, did-you-mean, facets)", embedded),
-        ("embedded (no feedback, facets)", embedded_plain),
-        ("embedded (no feedback, no facets)", embedded_nofacets),
-        (f"cluster, {args.shards} shards (feedback, facets)", cluster),
-        (f"cluster, {args.shards} shards (no feedback, facets)", cluster_plain),
-        (f"cluster, {args.shards} shards (no feedback, no facets)", cluster_nofacets),
+        ("embedded (feedback, did-you-mean, facets)", embedded, "embedded"),
+        ("embedded (no feedback, facets)", embedded_plain, "embedded_plain"),
+        ("embedded (no feedback, no facets)", embedded_nofacets, "embedded_nofacets"),
+        (f"cluster, {args.shards} shards (feedback, facets)", cluster, "cluster"),
+        (f"cluster, {args.shards} shards (no feedback, facets)", cluster_plain, "cluster_plain"),
+        (f"cluster, {args.shards} shards (no feedback, no facets)", cluster_nofacets, "cluster_nofacets"),
     ]
     base = embedded["p50_ms"]
     print(
@@ -262,10 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         f"median of {args.runs} warm runs; load average {result['load_average']}"
     )
     print()
-    print("| backend | p50 ms | p95 ms | p50 / embedded default |")
-    print("| --- | --- | --- | --- |")
-    for name, figures in rows:
-        print(f"| {name} | {figures['p50_ms']:.2f} | {figures['p95_ms']:.2f} | {figures['p50_ms'] / base:.2f}x |")
+    print("| backend | p50 ms | p95 ms | p50 / embedded default | CPU ms a query: this process + searchd |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, figures, key in rows:
+        used = result["cpu_ms_per_query"][key]
+        spent = f"{used['client']:.1f}" + (f" + {used['searchd']:.1f}" if used["searchd"] is not None else "")
+        print(
+            f"| {name} | {figures['p50_ms']:.2f} | {figures['p95_ms']:.2f} | {figures['p50_ms'] / base:.2f}x"
+            f" | {spent} |"
+        )
     print()
     print(
         f"top-10 overlap with the embedded index: {result['overlap_top10']['vs_embedded_without_feedback']:.3f} "
