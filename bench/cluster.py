@@ -37,6 +37,14 @@ scale step takes them, so a million records are never all in memory.
 in those folders instead of a temporary one: a second run over the same
 DIR is then an incremental reindex (nothing changed, nothing re-sent) and
 goes straight to the queries.  The daemons are stopped at the end either way.
+With --statements (--records DIR and the --cluster-dir it was sent to;
+no embedded index): where a default cluster query's CPU goes.  Each
+query's statements are caught as ClusterIndex.search sends them, then
+variants of them (STATEMENT_VARIANTS: the batch, the search alone, other
+candidate rankers, matching alone, the facets alone, the batch sent to
+the shards directly, the search with FACET clauses on each shard) are run
+in turns per query, --runs rounds: searchd's CPU a query, this process's,
+and the wall p50 of each.
 Needs searchd (Debian's sphinxsearch) and the [cluster] extra.
 """
 
@@ -46,6 +54,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -201,9 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--relevance", default="", help="judged collections, e.g. cisi,med (see bench/relevance.py)")
     parser.add_argument("--keywords", type=int, default=0, help="with --relevance: cut queries to N keywords")
+    parser.add_argument(
+        "--statements", action="store_true",
+        help="with --records and a kept --cluster-dir: searchd's CPU for variants of each query's statements",
+    )
     args = parser.parse_args(argv)
     if args.relevance:
         return relevance_main(args)
+    if args.statements:
+        return statements_main(args)
 
     from search import build_index, open_index
     from search.backends.cluster import daemons
@@ -337,6 +352,151 @@ def main(argv: list[str] | None = None) -> int:
           f"sending to the cluster {cluster_build:.1f} s ({sent.summary()})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+_RANKER = re.compile(r", ranker=expr\('[^']*'\), idf='[^']*', field_weights=\([^)]*\)")
+#: The stored text a search fetches for the re-ranking and the page (sphinxql.HIT_COLUMNS).
+_STORED = "id, doc_id, kind_code, path, parent, url, title_s, excerpt_s, meta, record, url_key, title_key,"
+
+
+def _ranked_as(statement: str, ranker: str) -> str:
+    """The search statement with another OPTION ranker (its expression ranker replaced)."""
+    changed = _RANKER.sub(f", {ranker}", statement)
+    if changed == statement:
+        raise ValueError("no expression ranker in the statement")
+    return changed
+
+
+def _queue(statement: str, size: int) -> str:
+    return re.sub(r"max_matches=\d+", f"max_matches={size}", statement, count=1)
+
+
+def _facet_clauses(size: int) -> str:
+    """The two facet statements as FACET clauses of the search (Sphinx 2.2.11 has them,
+    on a local table: an agent is sent separate queries)."""
+    return (
+        f" FACET meta, topic_keys BY topic_keys ORDER BY COUNT(*) DESC LIMIT {size}"
+        f" FACET provider_s, provider_key, year BY provider_key, year ORDER BY COUNT(*) DESC LIMIT {size}"
+    )
+
+
+#: name -> (what runs: "front" or "shards", the statements from a query's [search, topics, pairs]).
+STATEMENT_VARIANTS: dict[str, tuple[str, Callable[[list[str]], list[str]]]] = {
+    "the batch a default query sends: search, topics, pairs": ("front", lambda b: b),
+    "the same batch sent to each shard directly (in 2 threads)": ("shards", lambda b: b),
+    "the search alone": ("front", lambda b: b[:1]),
+    "the search without the stored text": ("front", lambda b: [b[0].replace(_STORED, "id, kind_code, url_key, title_key,")]),
+    "the search, ranker=expr('sum(hit_count)')": ("front", lambda b: [_ranked_as(b[0], "ranker=expr('sum(hit_count)')")]),
+    "the search, ranker=bm25 (built in)": ("front", lambda b: [_ranked_as(b[0], "ranker=bm25")]),
+    "the search, ranker=none": ("front", lambda b: [_ranked_as(b[0], "ranker=none")]),
+    "matching alone (ranker=none, 1 row)": (
+        "front",
+        lambda b: [re.sub(r"LIMIT 0, \d+ OPTION max_matches=\d+", "LIMIT 0, 1 OPTION max_matches=1", _ranked_as(b[0], "ranker=none"))],
+    ),
+    "the facets alone (topics, pairs)": ("front", lambda b: b[1:]),
+    "the topics facet alone": ("front", lambda b: b[1:2]),
+    "the pairs alone": ("front", lambda b: b[2:3]),
+    "on each shard: the search with queue 1,000, FACET topics, pairs": (
+        "shards", lambda b: [_queue(b[0], 1000) + _facet_clauses(1000)]
+    ),
+    "on each shard: the search with queue 1,000 alone": ("shards", lambda b: [_queue(b[0], 1000)]),
+}
+
+
+def statements_main(args: argparse.Namespace) -> int:
+    import threading
+
+    from search.backends.cluster import daemons
+    from search.backends.cluster.backend import ClusterIndex
+    from search.backends.cluster.url import connect, parse, shard_endpoints
+
+    if args.records is None or args.cluster_dir is None:
+        raise SystemExit("error: --statements needs --records DIR and the --cluster-dir it was sent to")
+    layout, running = daemons.status(args.cluster_dir)
+    pids = [d.pid for d in running if d.pid is not None]
+    if len(pids) != len(running):
+        raise SystemExit(f"error: the cluster in {args.cluster_dir} is not all up: search cluster up --dir ...")
+    queries = speed.make_queries(sample_titles(args.records.absolute()), args.queries, args.seed)
+    cx = ClusterIndex(layout.url)
+    sent: list[list[str]] = []
+    run = cx._run
+
+    def caught(statements: Any) -> Any:
+        sent.append(list(statements))
+        return run(statements)
+
+    cx._run = caught  # type: ignore[method-assign]
+    batches: dict[str, list[str]] = {}
+    for q in queries:
+        sent.clear()
+        cx.search(q, limit=10)
+        batch = next((b for b in sent if b and b[0].startswith("SELECT id, doc_id")), None)
+        if batch is not None and len(batch) == 3:  # the search, the topics and the pairs
+            batches[q] = batch
+    cx._run = run  # type: ignore[method-assign]
+    front = connect("127.0.0.1", layout.front_port)
+    shards = [(e.table, connect(e.host, e.port)) for e in shard_endpoints(parse(layout.url))]
+
+    def execute(conn: Any, statements: list[str]) -> None:
+        with conn.cursor() as cur:
+            cur.execute("; ".join(f"{s}; SHOW META" for s in statements))
+            while cur.nextset():
+                cur.fetchall()
+
+    def on_shards(statements: list[str]) -> None:
+        threads = [
+            threading.Thread(target=execute, args=(conn, [s.replace(" FROM news ", f" FROM {table} ") for s in statements]))
+            for table, conn in shards
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    searches: dict[str, Callable[[str], int]] = {
+        "the library call, defaults": lambda q: len(cx.search(q, limit=10).hits),
+        "the library call, no feedback, no facets": lambda q: len(cx.search(q, limit=10, feedback=False, facets=False).hits),
+    }
+    for name, (where, variant) in STATEMENT_VARIANTS.items():
+        def search(q: str, where: str = where, variant: Callable[[list[str]], list[str]] = variant) -> int:
+            statements = variant(batches[q])
+            if where == "shards":
+                on_shards(statements)
+            else:
+                execute(front, statements)
+            return 1
+
+        searches[name] = search
+    chosen = list(batches)
+    cpu = {name: CallCPU(search, pids, skip=len(chosen)) for name, search in searches.items()}
+    walls: dict[str, list[float]] = {name: [] for name in searches}
+    started_load = speed.load_average()
+    for q in chosen:  # the warm-up pass, not counted (CallCPU's skip)
+        for calls in cpu.values():
+            calls(q)
+    for _ in range(args.runs):
+        for q in chosen:
+            for name, calls in cpu.items():
+                started = time.perf_counter()
+                calls(q)
+                walls[name].append(time.perf_counter() - started)
+    print(
+        f"{args.records}: {len(chosen)} title queries of 1-3 words (of {len(queries)}: those with a search and both"
+        f" facets), each statement variant in turn per query, {args.runs} rounds; load average {started_load}"
+        f" -> {speed.load_average()}"
+    )
+    print()
+    print("| what runs | searchd CPU ms a query | this process's CPU ms | wall p50 ms |")
+    print("| --- | ---: | ---: | ---: |")
+    figures = {}
+    for name, calls in cpu.items():
+        used = calls.per_query_ms()
+        figures[name] = {**used, "wall_p50_ms": round(1000 * statistics.median(walls[name]), 2)}
+        print(f"| {name} | {used['searchd']:.1f} | {used['client']:.1f} | {figures[name]['wall_p50_ms']:.1f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"load_average": started_load, "queries": len(chosen), "runs": args.runs,
+                                         "per_query": figures}, indent=2) + "\n")
     return 0
 
 
