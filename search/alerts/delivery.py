@@ -9,6 +9,9 @@ own ``DELIVER.lock``:
   and SEARCH_ALERT / SEARCH_ALERT_COUNT in its environment.  Exit status 0
   means delivered; anything else, or running past EXEC_TIMEOUT seconds, is
   reported and the same matches (and any newer) are offered again next run.
+  The command is done when its shell exits: a child it leaves running is not
+  waited for (nor killed), and only the last STDERR_KEPT bytes of stderr are
+  kept, however much it writes.
   A run killed after the command succeeded but before its cursor was saved
   offers them again too: --exec is at-least-once, and each line's cursor
   lets a consumer drop a repeat.
@@ -29,8 +32,11 @@ import fcntl
 import json
 import logging
 import os
+import selectors
 import signal
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +50,11 @@ log = logging.getLogger(__name__)
 EXEC_TIMEOUT = 60.0
 #: Characters of a failing command's stderr quoted in the report.
 STDERR_SHOWN = 300
+#: Bytes of its stderr kept while it runs (the tail; room for STDERR_SHOWN characters after
+#: trailing blank lines are stripped), however much it writes.
+STDERR_KEPT = 1 << 16
+#: Seconds between checks that the shell has exited while its stderr is quiet.
+EXIT_POLL = 0.05
 
 
 @dataclass
@@ -155,27 +166,84 @@ def _to_file(path: Path, alert: str, batch: list[Match]) -> str | None:
 def _to_command(command: str, name: str, batch: list[Match]) -> str | None:
     data = b"".join(encode_line(m.to_line()) + b"\n" for m in batch)
     env = {**os.environ, "SEARCH_ALERT": name, "SEARCH_ALERT_COUNT": str(len(batch))}
+    # Standard input is a temporary file, not a pipe: a command that never reads it, or a
+    # child it leaves running, cannot block the run on a full pipe.
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(data)
+        stdin.flush()
+        stdin.seek(0)
+        try:
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # so a timeout kills the whole pipeline, not just the shell
+            )
+        except OSError as exc:
+            return f"cannot start it: {exc.strerror or exc}"
+    assert proc.stderr is not None
     try:
-        proc = subprocess.Popen(
-            command,
-            shell=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # so a timeout kills the whole pipeline, not just the shell
-        )
-    except OSError as exc:
-        return f"cannot start it: {exc.strerror or exc}"
-    try:
-        _out, err = proc.communicate(data, timeout=EXEC_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        err, finished = _tail_until_exit(proc, proc.stderr.fileno(), time.monotonic() + EXEC_TIMEOUT)
+    finally:
+        proc.stderr.close()
+    if not finished:
         return f"still running after {EXEC_TIMEOUT:g}s, killed"
     if proc.returncode != 0:
         said = err.decode("utf-8", "replace").strip()[-STDERR_SHOWN:]
         how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
         return how + (f": {said}" if said else "")
     return None
+
+
+def _tail_until_exit(proc: subprocess.Popen[bytes], fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Read the command's stderr until its shell exits (or the deadline passes: then its
+    group is killed), keeping only the last STDERR_KEPT bytes; returns them and whether
+    the shell exited by itself.
+
+    The shell's exit, not EOF on the pipe, ends the wait: a child the command leaves
+    running (`notify &`, `ssh -f`) holds the pipe open, and waiting for its EOF held the
+    run until the timeout, killed the child and sent the batch again every run (review2
+    s11 F4).  Everything written before the shell exited is drained without blocking.
+    Before, stderr was gathered whole by `communicate`: `yes >&2` took the run to 22 GB
+    (review2 s11 F2)."""
+    os.set_blocking(fd, False)
+    tail = bytearray()
+    eof = False
+    finished = True
+
+    def drain() -> None:
+        nonlocal eof
+        while not eof:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                eof = True
+                return
+            tail.extend(chunk)
+            if len(tail) > STDERR_KEPT:
+                del tail[:-STDERR_KEPT]
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while proc.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()  # the shell, killed: a child that left the group (setsid) is not waited for
+                finished = False
+                break
+            # After EOF (the command closed its stderr but runs on) only the exit is awaited.
+            if eof or not selector.select(min(left, EXIT_POLL)):
+                if eof:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(min(left, EXIT_POLL))
+                continue
+            drain()
+    drain()
+    return bytes(tail), finished
