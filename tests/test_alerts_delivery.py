@@ -69,6 +69,31 @@ def read_pid(path: Path) -> int:
     raise AssertionError(f"{path} was never written")
 
 
+CAPPED = """
+import resource
+from pathlib import Path
+from search.alerts import delivery
+from search.alerts.files import Match
+with open("/proc/self/status") as status:
+    size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:"))
+cap = size + (256 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+match = Match(alert="x", id="a", path="/a.md", title="t", url=None, published=None,
+              matched_at="2026-01-01T00:00:00Z", cursor=1)
+"""
+
+
+def run_capped(code: str) -> str:
+    """Run `code` (with `delivery` and one `match`) in a Python allowed 256 MB more address
+    space than it has after the imports, so a delivery that reads without bound dies with
+    MemoryError there, not the machine; returns its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-c", CAPPED + textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def new_match(records: Path) -> None:
     (records / "wheat.md").write_text(article("Wheat harvest"), "utf-8")
 
@@ -76,25 +101,13 @@ def new_match(records: Path) -> None:
 def test_a_flood_on_stderr_keeps_the_run_in_bounded_memory() -> None:
     # The whole of stderr was gathered (`communicate`) to quote its last 300 characters:
     # `yes >&2` took the run to 22 GB.  Here 595 MB through a process allowed 256 MB more
-    # than it had: MemoryError before, the failure and its last words after.
-    code = textwrap.dedent(
+    # than it had (run_capped): MemoryError before, the failure and its last words after.
+    said = run_capped(
         """
-        import resource
-        from search.alerts import delivery
-        from search.alerts.files import Match
-        with open("/proc/self/status") as status:
-            size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:"))
-        cap = size + (256 << 20)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        match = Match(alert="x", id="a", path="/a.md", title="t", url=None, published=None,
-                      matched_at="2026-01-01T00:00:00Z", cursor=1)
         print(delivery._to_command(
             "yes 0123456789abcdef | head -n 35000000 >&2; echo last words >&2; exit 3", "x", [match]))
         """
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    said = done.stdout.strip()
+    ).strip()
     assert said.startswith("exit status 3: ") and said.endswith("0123456789abcdef\nlast words"), said[-400:]
     assert len(said) <= len("exit status 3: ") + delivery.STDERR_SHOWN
 
@@ -133,3 +146,75 @@ def test_a_timed_out_command_does_not_hold_the_run_through_a_child_that_left_its
     (problem,) = report.alerts.problems
     assert "still running after 1s, killed" in problem and "offered again next run" in problem
     assert not done.exists()  # the run came back while the escaped child still held stderr
+
+
+def test_file_delivery_to_a_fifo_is_refused_without_blocking_the_run(
+    archive: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # open() of a FIFO with no writer blocked every run for ever (and `search watch` stopped
+    # indexing, silently).  A writer here unblocks such an open, so a failing run ends quickly.
+    import threading
+
+    records, index = archive
+    fifo = tmp_path / "alerts.jsonl"
+    Alerts(index).add("wheat", "wheat", file=fifo)
+    os.mkfifo(fifo)  # made after `alert add`, which refuses one
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # ENXIO: nobody has it open for reading
+                time.sleep(0.05)
+            else:
+                return
+
+    helper = threading.Thread(target=writer, daemon=True)
+    helper.start()
+    new_match(records)
+    try:
+        report = build_index([records], index)
+    finally:
+        stop.set()
+        helper.join()
+    assert report.added == 1 and report.alerts.delivered == ()
+    (problem,) = report.alerts.problems
+    assert f"file {str(fifo)!r} failed (a FIFO, not a regular file)" in problem and "offered again next run" in problem
+    fifo.unlink()  # the user puts a file back: the match was kept for it
+    report = build_index([records], index)
+    assert report.alerts.delivered == (("wheat", 1),) and report.alerts.problems == ()
+    assert [json.loads(line)["title"] for line in fifo.read_text().splitlines()] == ["Wheat harvest"]
+
+
+def test_file_delivery_to_a_device_is_refused_unread() -> None:
+    # /dev/zero was read to the end: MemoryError (exit 70); capped, so a failing run stops there.
+    said = run_capped(
+        """
+        for device in ("/dev/zero", "/dev/full", "/dev/null"):
+            print(device, delivery._to_file(Path(device), "x", [match]))
+        """
+    )
+    assert said.splitlines() == [
+        f"{device} a character device, not a regular file" for device in ("/dev/zero", "/dev/full", "/dev/null")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_alert_add_refuses_a_file_that_is_not_a_regular_file(
+    archive: tuple[Path, Path], tmp_path: Path, kind: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from search.cli.main import app
+
+    _records, index = archive
+    target = {"fifo": tmp_path / "pipe", "device": Path("/dev/zero"), "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(target)
+    said = {"fifo": "a FIFO", "device": "a character device", "directory": "a directory"}[kind]
+    result = CliRunner().invoke(app, ["alert", "add", "x", "wheat", "--file", str(target), "--index", str(index)])
+    assert result.exit_code == 2, result.output
+    assert f"--file {str(target)!r} is {said}, not a regular file" in result.stderr
+    assert result.stdout == ""
+    assert Alerts(index).list() == ()  # nothing saved

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from search.alerts.delivery import file_target_problem
 from search.alerts.files import Alert, AlertFiles, Definitions, Match, check_name
 from search.errors import (
     AlertExistsError,
@@ -101,6 +102,14 @@ class Alerts:
         check_name(name)
         if exec is not None and not exec.strip():
             raise UsageError("`exec` needs a command", option="exec")
+        target = Path(file).absolute() if file else None
+        problem = file_target_problem(target) if target else None
+        if problem:
+            raise UsageError(
+                f"--file {str(target)!r} is {problem}",
+                option="file",
+                hint="Name a file (it is created if absent) to append each run's matches to.",
+            )
         alert = Alert(
             name=name,
             query=query,
@@ -112,7 +121,7 @@ class Alerts:
             boost=_values(boost),
             raw=raw,
             exec=exec,
-            file=str(Path(file).absolute()) if file else None,
+            file=str(target) if target else None,
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         self._validate(alert)

@@ -16,6 +16,8 @@ own ``DELIVER.lock``:
   offers them again too: --exec is at-least-once, and each line's cursor
   lets a consumer drop a repeat.
 * ``--file PATH``: the matches are appended to PATH as JSON lines, fsynced.
+  PATH must be a regular file or absent: anything else (a FIFO, a device, a
+  directory) is refused at `alert add` and reported at delivery, unopened.
   Before appending, the file's last cursor is read back, so a crash between
   the append and saving the cursor does not write a line twice: --file is
   exactly-once.
@@ -34,6 +36,7 @@ import logging
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -133,17 +136,48 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             files.write_delivered(delivered)
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(mode: int) -> str:
+    kind = next((name for test, name in _KINDS if test(mode)), "something else")
+    return f"{kind}, not a regular file"
+
+
+def file_target_problem(path: Path) -> str | None:
+    """Why `path` cannot take --file deliveries ("a FIFO, not a regular file"), or None
+    when it is a regular file or absent (it is created).  Checked by `alert add` and
+    before each delivery, without opening it: a FIFO blocked the run for ever in
+    open(), /dev/zero was read until MemoryError (review2 s11 F3)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # absent, or unreachable: the delivery itself says why
+        return None
+    return None if stat.S_ISREG(mode) else _not_regular(mode)
+
+
 def _last_cursor(path: Path, alert: str) -> int:
     """The cursor of the file's last complete line of `alert`, 0 if none (in its
     last 64 KiB).  Alerts may share a file: another's later line says nothing
     of what this one delivered, and taking its cursor lost this one's retry."""
     try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - (1 << 16)))
-            lines = handle.read().split(b"\n")
+        # O_NONBLOCK and fstat: a FIFO put there since the check is refused, never waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return 0
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, _not_regular(mode))
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - (1 << 16)))
+        lines = handle.read().split(b"\n")
     for line in reversed(lines[:-1]):
         with contextlib.suppress(ValueError, AttributeError, TypeError):
             found = json.loads(line)
@@ -154,6 +188,9 @@ def _last_cursor(path: Path, alert: str) -> int:
 
 
 def _to_file(path: Path, alert: str, batch: list[Match]) -> str | None:
+    problem = file_target_problem(path)
+    if problem:
+        return problem
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         last = _last_cursor(path, alert)
