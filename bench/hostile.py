@@ -4,7 +4,8 @@
 
 Parses, in this process, a 9x9 "billion laughs" record (9 levels of 9
 aliases: 387 million nodes if it were expanded) and a record with 100,000
-nested brackets, each refused by search.records before the value is walked.
+nested brackets, each refused by search.records before the value is walked,
+and 5 MB of flow mappings, refused before YAML reads it.
 Prints the median wall time over --runs and the peak memory Python allocated
 while parsing (tracemalloc, one extra run), with the machine's load average.
 """
@@ -30,6 +31,12 @@ def billion_laughs(levels: int = 9, width: int = 9) -> bytes:
 
 def deep_nesting(depth: int = 100_000) -> bytes:
     return f"---\ntitle: x\ndeep: {'[' * depth}{']' * depth}\n---\n".encode()
+
+
+def big_front_matter(size: int = 5 * 1024 * 1024) -> bytes:
+    entries = ", ".join(f"k{n}: [1]" for n in range(size // 9))
+    entries = entries[: entries.rfind(", ", 0, size - 20)]
+    return f"---\ntitle: x\nm: {{{entries}}}\n---\n".encode()
 
 
 def refuse(data: bytes) -> str:
@@ -62,6 +69,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | --- |")
     measure("9x9 billion laughs", billion_laughs(), args.runs)
     measure("100,000 nested brackets", deep_nesting(), args.runs)
+    measure("5 MB of flow mappings", big_front_matter(), args.runs)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,33 @@ def test_a_long_plain_list_is_cut_with_a_warning_not_taken_for_a_bomb() -> None:
     assert article.warnings == ("field 'topics': 100,000 items, over the 1,000 limit; kept the first 1,000",)
 
 
+def test_front_matter_over_its_byte_limit_is_refused_before_yaml_reads_it() -> None:
+    # 5 MB of flow mappings cost 13.9 s and 605 MB to read; the body after it has no such limit
+    over = front("title: x", "m: {" + ", ".join(f"k{n}: [1]" for n in range(600_000)) + "}", body="b" * 100)
+    error = fails(over)
+    size = len(over.encode()) - len("---\n") - len("---\n") - 100
+    assert error.path == "/records/a.md" and error.line is None
+    assert error.problem == f"front matter is {size:,} bytes, over the 1,048,576-byte limit"
+    assert error.hint == "long text belongs in the body, after the closing '---' line"
+    # refused unread: invalid YAML past the limit still gets the size problem
+    bad = fails(front("title: x", "bad: [" * 300_000))
+    assert bad.problem == "front matter is 1,800,010 bytes, over the 1,048,576-byte limit"
+
+
+def test_front_matter_limit_counts_utf8_bytes_up_to_the_limit() -> None:
+    text = "title: " + "é" * 20  # 7 + 40 bytes, and the newline before the closing ---: 48
+    assert parse(front(text), limits=Limits(max_front_matter_bytes=48)).title == "é" * 20
+    error = fails(front(text), limits=Limits(max_front_matter_bytes=47))
+    assert error.problem == "front matter is 48 bytes, over the 47-byte limit"
+    assert fails(front(text), name="a.yaml", limits=Limits(max_front_matter_bytes=47)).problem == error.problem
+    bare = text.encode()  # a bare .yaml mapping is all front matter
+    assert fails(bare, name="b.yaml", limits=Limits(max_front_matter_bytes=46)).problem == (
+        "front matter is 47 bytes, over the 46-byte limit"
+    )
+    assert parse(bare, name="b.yaml", limits=Limits(max_front_matter_bytes=47)).title == "é" * 20
+    assert parse(front(text, body="x" * 1000), limits=Limits(max_front_matter_bytes=48)).body == "x" * 1000
+
+
 def test_merge_keys_are_budgeted_before_they_are_copied() -> None:
     text = front("title: x", "m: &m {a: 1, b: 2, c: 3, d: 4}", "n: {<<: [*m, *m, *m], e: 5}")
     assert parse(text).extra["n"] == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
