@@ -16,6 +16,7 @@
     └── IndexError_             anything about the index folder (index_dir)
         ├── IndexNotFoundError  no index there yet: run `search index`
         ├── IndexCorruptError   not an index, or a damaged one: rebuild with --full
+        ├── IndexPermissionError  an index file this user may not read (path): not damage
         ├── SchemaVersionError  built by another schema version: rebuild with --full
         └── IndexBusyError      another writer holds the lock (holder)
 
@@ -44,6 +45,7 @@ __all__ = [
     "IndexCorruptError",
     "IndexError_",
     "IndexNotFoundError",
+    "IndexPermissionError",
     "QueryError",
     "RecordError",
     "SchemaVersionError",
@@ -259,6 +261,22 @@ class IndexCorruptError(IndexError_):
             index_dir,
             f"the index at {index_dir} is unreadable: {problem}",
             hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+        )
+
+
+class IndexPermissionError(IndexError_):
+    """The operating system refused this user a file or folder of the index
+    (EACCES, EPERM).  The index is not damaged, so the advice is about
+    access: a rebuild would not help (and would be refused the same way)."""
+
+    def __init__(self, index_dir: Path | str, path: str | None) -> None:
+        index_dir = _index_root(index_dir)
+        self.path = path
+        super().__init__(
+            index_dir,
+            f"permission denied: {path or index_dir} (in the index at {index_dir})",
+            hint="The index is not damaged: run as the user that owns it, or give this user"
+            " access to the index folder and its files (a rebuild would not help).",
         )
 
 

@@ -12,8 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import stat
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -149,6 +152,60 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         proc.wait(REAP_SECONDS)
         if proc.stdout:
             proc.stdout.close()
+
+
+@dataclass(frozen=True)
+class Unprivileged:
+    """Runs Python as a user the file permissions apply to, in a folder it may use."""
+
+    dir: Path
+    prefix: tuple[str, ...]  # () for this user (not root: permissions apply already)
+
+    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        """`python ARGS` as that user: `run("-m", "search", "query", ...)`."""
+        return subprocess.run(
+            [*self.prefix, sys.executable, *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=self.dir,
+            env={**os.environ, "HOME": str(self.dir), "COLUMNS": "200"},
+            timeout=REAP_SECONDS,
+            check=False,
+        )
+
+
+@pytest.fixture()
+def unprivileged() -> Iterator[Unprivileged]:
+    """A real permission check, never a mock: as root (whom permissions do not
+    stop) the commands run as `nobody` through setpriv(1), which also finds an
+    interpreter under /root, in a folder of /tmp that user can enter; skipped,
+    with the reason, where that cannot be done."""
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        import pwd
+
+        setpriv = shutil.which("setpriv")
+        try:
+            uid = pwd.getpwnam("nobody").pw_uid
+        except KeyError:
+            pytest.skip("running as root, which permissions do not stop, and there is no user 'nobody'")
+        if setpriv is None:
+            pytest.skip("running as root, which permissions do not stop, and no setpriv(1) to run as 'nobody'")
+        prefix = (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups")
+    folder = Path(tempfile.mkdtemp(prefix="news-search-perm-"))
+    folder.chmod(0o755)
+    try:
+        helper = Unprivileged(folder, prefix)
+        probe = helper.run("-c", "import search.cli.main")
+        if probe.returncode != 0:
+            pytest.skip(f"an unprivileged user cannot run this checkout: {probe.stderr.strip()[-200:]}")
+        yield helper
+    finally:
+        for path in [folder, *folder.rglob("*")]:  # what a test made unreadable
+            with contextlib.suppress(OSError):
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode | stat.S_IRWXU)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def index_snapshot(index_dir: Path) -> tuple[tuple[object, ...], ...]:

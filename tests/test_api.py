@@ -81,6 +81,7 @@ EXPECTED_ALL = [
     "IndexBusyError",
     "IndexCorruptError",
     "IndexNotFoundError",
+    "IndexPermissionError",
     "IndexReport",
     "Limits",
     "Provider",

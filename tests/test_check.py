@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import Unprivileged
 
 from search import build_index
 from search.indexing.check import check_index
@@ -188,3 +189,71 @@ def test_a_run_killed_after_a_merging_commit_and_before_its_seal_is_not_damage(
     report = check_index(tmp_path / "ix", [str(records)])
     assert not report.ok
     assert f"segment file {live.name} is missing" in [p.detail for p in report.problems]
+
+
+# -- what the system refuses this user: no damage, and no reindex fixes it ----------------
+
+_CHECK_JSON = "import json, sys; from search.indexing.check import check_index; " \
+    "print(json.dumps(check_index(sys.argv[1], sys.argv[2:]).to_dict()))"
+_ACCESS = "Give this user access to what is marked unreadable, or run as its owner: no reindex or rebuild can read it either."
+
+
+def _check_as(unprivileged: Unprivileged, index_dir: Path, *paths: Path) -> dict:
+    import json
+
+    done = unprivileged.run("-c", _CHECK_JSON, index_dir, *paths)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("name", ["*.seg", "*.arrays", "checksums.json", "_MAIN_*.toc"])
+def test_an_index_file_this_user_may_not_read_is_unreadable_not_damaged(unprivileged: Unprivileged, name: str) -> None:
+    # a real EACCES (conftest's unprivileged); it was "damaged", advising --full, or a bare OSError
+    index_dir = unprivileged.dir / "ix"
+    build_index([SEEDS], index_dir)
+    (refused,) = (index_dir / "gen-000001").glob(name)
+    refused.chmod(0)
+    report = _check_as(unprivileged, index_dir)
+    assert report["problems"] == [
+        {"kind": "unreadable", "path": str(refused), "detail": "permission denied: this user cannot read it"}
+    ]
+    assert (report["ok"], report["advice"]) == (False, _ACCESS)
+    done = unprivileged.run("-m", "search", "check", "--index", index_dir)
+    assert done.returncode == 1 and done.stderr == f"Hint: {_ACCESS}\n"
+    refused.chmod(0o644)
+    assert _check_as(unprivileged, index_dir)["ok"]
+
+
+def test_a_records_folder_this_user_may_not_enter_is_unreadable_not_vanished(unprivileged: Unprivileged) -> None:
+    # they were "vanished", advising a `search index` that keeps them (a folder it cannot
+    # list keeps its records, exit 5), so check said the same thing again: a loop (review, session ten)
+    records, index_dir = unprivileged.dir / "records", unprivileged.dir / "ix"
+    (records / "shut").mkdir(parents=True)
+    (records / "open.md").write_text("---\ntitle: Open story\n---\n", "utf-8")
+    (records / "shut" / "a.md").write_text("---\ntitle: Shut story\n---\n", "utf-8")
+    build_index([records], index_dir)
+    (records / "shut").chmod(0)
+    report = _check_as(unprivileged, index_dir, records)
+    assert [(p["kind"], p["path"]) for p in report["problems"]] == [
+        ("unreadable", str(records / "shut" / "a.md")),
+        ("unreadable", str(records / "shut")),
+    ]
+    assert report["problems"][0]["detail"] == "indexed, but this user cannot reach the file: Permission denied"
+    assert report["advice"] == _ACCESS
+    (records / "shut").chmod(0o755)
+    (records / "shut" / "a.md").unlink()
+    (records / "new.md").write_text("---\ntitle: New story\n---\n", "utf-8")
+    gone = check_index(index_dir, [str(records)])
+    assert [(p.kind, p.detail) for p in gone.problems] == [
+        ("vanished", "indexed, but the file is gone"),
+        ("missing", "a record file that is not in the index yet"),
+    ]
+    assert gone.advice == f"Bring it up to date: search index --index {index_dir} PATH ..."
+
+
+def test_unreadable_beside_stale_advises_access_then_the_update() -> None:
+    from search.indexing.check import CheckReport, Problem
+
+    report = CheckReport("ix", 1, 1, (Problem("unreadable", "x", "a"), Problem("stale", "y", "b")))
+    assert report.advice == f"{_ACCESS} Then: bring it up to date: search index --index ix PATH ..."
+    assert CheckReport("ix", 1, 1, (Problem("unreadable", "x", "a"), Problem("alerts", "y", "b"))).advice == _ACCESS

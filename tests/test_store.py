@@ -30,7 +30,7 @@ import pytest
 import whoosh.codec.whoosh3
 import whoosh.reading
 import whoosh.writing
-from conftest import index_snapshot
+from conftest import Unprivileged, index_snapshot
 from whoosh.filedb.structfile import StructFile
 
 from search import build_index, open_index
@@ -622,6 +622,57 @@ def test_read_only_index_folder_still_searches(seed_copy: Path, seed_index_dir: 
                 assert ix.stats().documents == original.stats().documents
             ix.refresh()
         assert snapshot(folder) == snapshot(seed_index_dir)
+
+
+# -- an index file this user may not read -------------------------------------------------
+
+_DENIED_HINT = (
+    "Hint: The index is not damaged: run as the user that owns it, or give this user"
+    " access to the index folder and its files (a rebuild would not help)."
+)
+_LIBRARY_SEARCH = """
+import sys
+from search import open_index
+from search.errors import SearchError
+try:
+    with open_index(sys.argv[1]) as ix:
+        ix.search("facial recognition")
+except SearchError as exc:
+    print(type(exc).__name__, exc.path)
+"""
+
+
+@pytest.mark.parametrize("name", ["gen-000001/*.seg", "gen-000001/_MAIN_*.toc", "CURRENT", "gen-000001/manifest.json"])
+def test_an_index_file_this_user_may_not_read_is_a_permission_error_not_damage(
+    unprivileged: Unprivileged, name: str
+) -> None:
+    # A real EACCES from the kernel (tests/conftest.py's unprivileged): it was told as
+    # damage, "rebuild with --full", which the same refusal would stop (review, session ten)
+    index_dir = unprivileged.dir / "index"
+    build_index([SEEDS], index_dir)
+    (refused,) = index_dir.glob(name)
+    refused.chmod(0)
+    done = unprivileged.run("-m", "search", "query", "facial recognition", "--index", index_dir)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"Error: permission denied: {refused} (in the index at {index_dir})",
+        _DENIED_HINT,
+    ]
+    library = unprivileged.run("-c", _LIBRARY_SEARCH, index_dir)
+    assert library.stdout == f"IndexPermissionError {refused}\n", library.stderr
+    refused.chmod(0o644)
+    assert unprivileged.run("-m", "search", "query", "facial", "--index", index_dir).returncode == 0
+
+
+def test_a_refusal_outside_the_index_folder_is_not_about_the_index(tmp_path: Path) -> None:
+    from search.storage.store import refused_access
+
+    index_dir = tmp_path / "index"
+    inside = refused_access(PermissionError(13, "Permission denied", str(index_dir / "gen-000001" / "a.seg")), index_dir)
+    assert inside is not None and inside.path == str(index_dir / "gen-000001" / "a.seg")
+    assert refused_access(PermissionError(13, "Permission denied", str(tmp_path / "index2" / "x")), index_dir) is None
+    assert refused_access(PermissionError(13, "Permission denied", str(tmp_path / "records.md")), index_dir) is None
+    assert refused_access(FileNotFoundError(2, "No such file", str(index_dir / "CURRENT")), index_dir) is None
 
 
 # -- one writer at a time ---------------------------------------------------------------------

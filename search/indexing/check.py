@@ -16,7 +16,10 @@ Three passes, each reporting problems instead of raising:
 
 The advice names the command that fixes what was found: a damaged index
 needs ``search index --full``; stale or missing records and leftovers need
-an ordinary ``search index`` (the next writer removes leftovers).
+an ordinary ``search index`` (the next writer removes leftovers).  A file
+the system refuses this user (an index file, a record file or folder, kind
+``unreadable``) is no damage and no reindex can fix it, so its advice is
+about access: a reindex keeps such records, and would be told the same.
 
 A record file under the roots that is not indexed because it is invalid
 (it does not parse, or its name is not UTF-8) is a note, kind ``invalid``,
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.errors import IndexCorruptError, RecordError, SearchError
+from search.errors import FolderError, IndexCorruptError, IndexPermissionError, RecordError, SearchError
 from search.storage import sidecar
 from search.records import load_record, walk
 from search.results import KEPT_VERSION
@@ -43,13 +46,15 @@ from search.storage.store import Store, file_digest
 
 #: Problem kinds that mean the index itself is damaged.
 DAMAGED = frozenset({"unopenable", "damaged"})
+#: An `unreadable` problem's detail for a file the system refuses this user.
+_DENIED = "permission denied: this user cannot read it"
 #: Kinds reported for information only: they do not fail the check.
 NOTES = frozenset({"invalid"})
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unopenable | damaged | stale | vanished | missing | alerts | leftover | invalid (a note)
+    kind: str  # unopenable | damaged | unreadable | stale | vanished | missing | alerts | leftover | invalid (a note)
     detail: str
     path: str | None = None
 
@@ -72,11 +77,19 @@ class CheckReport:
     def advice(self) -> str | None:
         if self.ok:
             return None
-        if any(p.kind in DAMAGED for p in self.problems):
+        kinds = {p.kind for p in self.problems if p.kind not in NOTES}
+        if kinds & DAMAGED:
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
-        if all(p.kind == "alerts" for p in self.problems if p.kind not in NOTES):
+        if kinds == {"alerts"}:
             return "Fix the alerts file named above by hand (plain JSON, see docs/alerts.md); indexing goes on."
-        return f"Bring it up to date: search index --index {self.index_dir} PATH ..."
+        update = f"Bring it up to date: search index --index {self.index_dir} PATH ..."
+        if "unreadable" not in kinds:
+            return update
+        access = (
+            "Give this user access to what is marked unreadable, or run as its owner:"
+            " no reindex or rebuild can read it either."
+        )
+        return access if kinds <= {"unreadable", "alerts"} else f"{access} Then: {update[0].lower()}{update[1:]}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +119,9 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
             for docnum in reader.all_doc_ids():
                 decode_source(column[docnum])
             return int(reader.doc_count())
+    except PermissionError as exc:  # not damage: the system refused this user (_refused() ran first)
+        problems.append(Problem("unreadable", _DENIED, exc.filename))
+        return 0
     except Exception as exc:  # any failure here means damaged files
         problems.append(Problem("damaged", f"{type(exc).__name__}: {exc}"))
         return 0
@@ -119,10 +135,17 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
     problems = [Problem("alerts", detail, path) for path, detail in check_alerts(index_dir)]
     try:
         gen, ix = store.open()
+    except IndexPermissionError as exc:
+        problems.append(Problem("unreadable", _DENIED, exc.path))
+        return CheckReport(str(index_dir), 0, 0, tuple(problems))
     except SearchError as exc:
         hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""
         problems.append(Problem("unopenable", f"{exc}{hint}"))
         return CheckReport(str(index_dir), 0, 0, tuple(problems))
+    refused = _refused(gen)
+    if refused:  # the digest and read passes would call these files damaged
+        ix.close()
+        return CheckReport(str(index_dir), 0, 0, tuple(problems + refused))
     try:
         named: set[str] | None = {segment.make_filename(".seg") for segment in ix._segments()}
     except Exception:  # an unreadable table of contents: _read_segments says so; check every digest
@@ -149,8 +172,12 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         for path, (size, mtime_ns, digest, racy) in sorted(indexed.items()):
             try:
                 st = os.stat(path)
-            except OSError:
-                problems.append(Problem("vanished", "indexed, but the file is gone or unreadable", path))
+            except (FileNotFoundError, NotADirectoryError):
+                problems.append(Problem("vanished", "indexed, but the file is gone", path))
+                continue
+            except OSError as exc:  # a folder above it this user may not enter: a reindex keeps the record
+                detail = f"indexed, but this user cannot reach the file: {exc.strerror}"
+                problems.append(Problem("unreadable", detail, path))
                 continue
             if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) or (racy and _content_changed(path, digest)):
                 broken = _not_indexable(path)
@@ -161,6 +188,9 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
                     problems.append(Problem("invalid", detail, path))
     if paths and not any(p.kind in DAMAGED for p in problems):
         for item in walk([str(Path(p).absolute()) for p in paths]):
+            if isinstance(item, FolderError):  # its record files cannot be listed, so none is called missing
+                problems.append(Problem("unreadable", item.problem, item.path))
+                continue
             if isinstance(item, RecordError):
                 if item.problem.startswith(("file name is not valid UTF-8", "folder name is not valid UTF-8")):
                     problems.append(Problem("invalid", item.problem, item.path))
@@ -170,6 +200,22 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
     ix.close()
     problems.extend(_leftovers(store, gen))
     return CheckReport(str(index_dir), documents, len(indexed), tuple(problems))
+
+
+def _refused(gen: Path) -> list[Problem]:
+    """The generation's files the system refuses this user (EACCES, EPERM), as `unreadable`."""
+    found = []
+    for path in sorted(gen.iterdir()):
+        if path.name.endswith(".tmp") or not path.is_file():
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except PermissionError:
+            found.append(Problem("unreadable", _DENIED, str(path)))
+        except OSError:
+            continue  # vanished meanwhile, or an I/O error: the passes after this say what it is
+    return found
 
 
 def _unindexed(path: str) -> Problem:

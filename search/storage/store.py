@@ -60,6 +60,7 @@ from search.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexPermissionError,
     SchemaVersionError,
     SearchError,
     older_schema,
@@ -175,15 +176,39 @@ class CorruptionGuard:
         return None
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and not isinstance(exc, SearchError) and is_damage(exc, reading=self.reading):
-            # Whoosh leaves the damaged segment's files open when it fails, held
-            # by the failed frames' locals; release and collect them now, quietly,
-            # rather than warn at whatever later GC (the error keeps the traceback).
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ResourceWarning)
-                traceback.clear_frames(exc.__traceback__)
-                gc.collect()
-            raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
+        if exc is None or isinstance(exc, SearchError):
+            return
+        refused = refused_access(exc, self.index_dir)
+        if refused is None and not is_damage(exc, reading=self.reading):
+            return
+        # Whoosh leaves the failed segment's files open, held by the failed
+        # frames' locals; release and collect them now, quietly, rather than
+        # warn at whatever later GC (the error keeps the traceback).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            traceback.clear_frames(exc.__traceback__)
+            gc.collect()
+        if refused is not None:
+            raise refused from exc
+        raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
+
+
+def refused_access(exc: BaseException, index_dir: Path | str) -> IndexPermissionError | None:
+    """An IndexPermissionError when `exc` is the system refusing this user a
+    file of the index (EACCES, EPERM: a chmod, an ownership, an ACL), else None.
+
+    Such a file is not damaged, and a rebuild would be refused alike, so it is
+    told apart from damage wherever it was raised; one outside the index
+    folder (a record file, an alert's command) is not about the index."""
+    if not isinstance(exc, PermissionError):
+        return None
+    name = exc.filename
+    if name is not None:
+        inside = os.path.abspath(os.fsdecode(name))
+        root = os.path.abspath(os.fspath(index_dir))
+        if inside != root and not inside.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+    return IndexPermissionError(index_dir, None if name is None else os.fsdecode(name))
 
 
 CURRENT = "CURRENT"
@@ -231,7 +256,7 @@ class Store:
         except FileNotFoundError:
             return None
         except (NotADirectoryError, UnicodeDecodeError, OSError) as exc:
-            raise IndexCorruptError(self.root, f"cannot read {CURRENT}: {exc}") from exc
+            raise refused_access(exc, self.root) or IndexCorruptError(self.root, f"cannot read {CURRENT}: {exc}") from exc
         if _gen_number(name) is None:
             raise IndexCorruptError(self.root, f"{CURRENT} names {name!r}, not a generation")
         return name
@@ -259,7 +284,8 @@ class Store:
         except FileNotFoundError as exc:
             raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is missing") from exc
         except (OSError, ValueError) as exc:
-            raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is unreadable: {exc}") from exc
+            refused = refused_access(exc, self.root)
+            raise refused or IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is unreadable: {exc}") from exc
         if not isinstance(value, dict):
             raise IndexCorruptError(self.root, f"{gen.name}/{MANIFEST} is not an object")
         return value
