@@ -42,7 +42,7 @@ from search.records import load_record, walk
 from search.results import KEPT_VERSION
 from search.storage.schema import TEXT_FIELD, content_digest, decode_source, indexed_sources
 from search.storage.stored import Records
-from search.storage.store import Store, file_digest
+from search.storage.store import Store, file_digest, release_files
 
 #: Problem kinds that mean the index itself is damaged.
 DAMAGED = frozenset({"unopenable", "damaged"})
@@ -120,9 +120,11 @@ def _read_segments(ix: Any, problems: list[Problem]) -> int:
                 decode_source(column[docnum])
             return int(reader.doc_count())
     except PermissionError as exc:  # not damage: the system refused this user (_refused() ran first)
+        release_files(exc)
         problems.append(Problem("unreadable", _DENIED, exc.filename))
         return 0
     except Exception as exc:  # any failure here means damaged files
+        release_files(exc)
         problems.append(Problem("damaged", f"{type(exc).__name__}: {exc}"))
         return 0
 
@@ -148,7 +150,8 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         return CheckReport(str(index_dir), 0, 0, tuple(problems + refused))
     try:
         named: set[str] | None = {segment.make_filename(".seg") for segment in ix._segments()}
-    except Exception:  # an unreadable table of contents: _read_segments says so; check every digest
+    except Exception as exc:  # an unreadable table of contents: _read_segments says so; check every digest
+        release_files(exc)
         named = None
     for name, digest in sorted(store.checksums(gen).items()):
         if named is not None and name not in named:

@@ -181,16 +181,25 @@ class CorruptionGuard:
         refused = refused_access(exc, self.index_dir)
         if refused is None and not is_damage(exc, reading=self.reading):
             return
-        # Whoosh leaves the failed segment's files open, held by the failed
-        # frames' locals; release and collect them now, quietly, rather than
-        # warn at whatever later GC (the error keeps the traceback).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            traceback.clear_frames(exc.__traceback__)
-            gc.collect()
+        release_files(exc)
         if refused is not None:
             raise refused from exc
         raise IndexCorruptError(self.index_dir, f"{type(exc).__name__}: {exc}") from exc
+
+
+def release_files(exc: BaseException) -> None:
+    """Close, quietly, the files a failed read left open.
+
+    Whoosh leaves a damaged segment's files open when it fails, held by the
+    failed frames' locals; the error's traceback keeps those frames, and once
+    it is dropped they are garbage in a cycle, so some later collection would
+    close them with an unraisable ResourceWarning (under `-W error`, a test
+    failing elsewhere).  Clearing the frames and collecting now closes them
+    here, where it is known why they were open."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
 
 
 def refused_access(exc: BaseException, index_dir: Path | str) -> IndexPermissionError | None:
@@ -442,7 +451,8 @@ class Store:
                 live_segments = {segment.segment_id() for segment in ix._segments()}
                 live_toc = ix.latest_generation()
                 ix.close()
-        except Exception:  # noqa: BLE001 - an unreadable TOC is check's finding, not this one's
+        except Exception as exc:  # noqa: BLE001 - an unreadable TOC is check's finding, not this one's
+            release_files(exc)
             return [gen / name for name in found]
         toc_pattern, segment_pattern = TOC._pattern(ix.indexname), TOC._segment_pattern(ix.indexname)
         for name in names:
