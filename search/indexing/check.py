@@ -12,7 +12,9 @@ Three passes, each reporting problems instead of raising:
    file exists), and, when roots are given, no record file under them is
    missing from the index;
 4. no failed write left temp files or unreferenced segment files behind
-   (they fill the disk and, on a full one, block the next run).
+   (they fill the disk and, on a full one, block the next run), nor a
+   stopped full build its unpublished generation (the next writer removes
+   it, saying so).
 
 The advice names the command that fixes what was found: a damaged index
 needs ``search index --full``; stale or missing records and leftovers need
@@ -252,13 +254,20 @@ def _not_indexable(path: str) -> str | None:
 def _leftovers(store: Store, gen: Path) -> list[Problem]:
     if store.writer_running():  # a running writer is making these files
         return []
+    problems = []
+    for unpublished in store.unpublished():
+        detail = (
+            f"a generation a build left unpublished ({_size(unpublished) / 1e6:.1f} MB): it was stopped"
+            f" before its swap (killed, or the machine went down); the live {gen.name} is whole"
+        )
+        problems.append(Problem("leftover", detail, str(unpublished)))
     found = store.leftovers(gen)
-    if not found:
-        return []
-    size = sum(_size(path) for path in found)
-    names = ", ".join(path.name for path in found[:3]) + (", ..." if len(found) > 3 else "")
-    detail = f"{len(found)} files ({size / 1e6:.1f} MB) left by a write that failed: {names}"
-    return [Problem("leftover", detail, str(gen))]
+    if found:
+        size = sum(_size(path) for path in found)
+        names = ", ".join(path.name for path in found[:3]) + (", ..." if len(found) > 3 else "")
+        detail = f"{len(found)} files ({size / 1e6:.1f} MB) left by a write that failed: {names}"
+        problems.append(Problem("leftover", detail, str(gen)))
+    return problems
 
 
 def _size(path: Path) -> int:

@@ -423,14 +423,35 @@ class Store:
         if older:
             keep.add(older[-1])
         for n, path in gens:
-            if n not in keep:
-                log.info("removing old or unfinished generation %s", path.name)
-                shutil.rmtree(path, ignore_errors=True)
+            if n in keep:
+                continue
+            if live_n is None or n > live_n:  # under the lock: no build is making it
+                # Said, not only logged for --verbose: a run stopped this way (SIGTERM,
+                # SIGKILL, a power cut) could not say so itself.
+                log.warning(
+                    "removing %s, a generation a build left unpublished (stopped before its swap:"
+                    " killed, or the machine went down); %s",
+                    path.name,
+                    "there was no index before it" if live is None else f"the live {live} was not touched",
+                )
+            else:
+                log.info("removing old generation %s", path.name)
+            shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob(f"{CURRENT}.*.tmp"):
             with contextlib.suppress(OSError):
                 stray.unlink()
         if live_n is not None:
             self.remove_leftovers(self.root / str(live))
+
+    def unpublished(self) -> list[Path]:
+        """Generations newer than the live one: a build stopped before its swap
+        left them (a running one is making one: only a writer, under the lock,
+        or a check that sees no writer may take them for leftovers)."""
+        live = self.current_name()
+        live_n = _gen_number(live) if live else None
+        if live_n is None:
+            return []
+        return sorted(p for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None and n > live_n)
 
     def leftovers(self, gen: Path) -> list[Path]:
         """What a failed write left in `gen`: Whoosh's temp folder (MAIN.tmp:
