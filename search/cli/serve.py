@@ -11,14 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import errno
 import signal
+import socket
 from typing import Any
 
 import typer
 
 from search import settings
 from search.cli.options import BackendOpt
-from search.errors import UsageError
+from search.errors import SearchError, UsageError
 from search.web import config
 
 __all__ = ["serve_cmd"]
@@ -75,22 +77,62 @@ def serve_cmd(
             option="serve",
             hint="pip install 'news-search[web]'",
         ) from None
+    _can_listen(host, port)  # before the app opens the index: a refusal leaves nothing open
     app = create_app(config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit, backend=backend))
     _exit_zero_on_stop()
     typer.echo(f"Serving {backend or index} on http://{host}:{port} (Ctrl+C to stop)", err=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        http="h11",
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
-        log_level="info",
-        # Off by default: a request line can be a megabyte of query; the
-        # reverse proxy in front usually keeps the access log.
-        access_log=access_log,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            http="h11",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+            log_level="info",
+            # Off by default: a request line can be a megabyte of query; the
+            # reverse proxy in front usually keeps the access log.
+            access_log=access_log,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    except SystemExit as exc:
+        if exc.code != _UVICORN_STARTUP_FAILURE:
+            raise
+        # The probe passed, then the bind failed (taken meanwhile): never uvicorn's 3, "index busy".
+        raise SearchError(f"the web server could not start on {host}:{port}; the log line above says why") from None
+
+
+#: What uvicorn exits with when it cannot start (its STARTUP_FAILURE), which
+#: here would read as exit 3, "index busy: retry later".
+_UVICORN_STARTUP_FAILURE = 3
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "Another program listens there: pick another --port, or stop that program.",
+    errno.EACCES: "Ports below 1024 need privileges: pick --port 1024 or above.",
+    errno.EADDRNOTAVAIL: "That is not an address of this machine: use 127.0.0.1 (this machine only) or 0.0.0.0.",
+}
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Bind `host:port` once, as uvicorn will, before it does: uvicorn says a
+    failure in a log line and exits 3, which here means "index busy, retry
+    later" (a scheduler would retry a taken port for ever).  A name that does
+    not resolve is the command's mistake (exit 2, --host); a taken or
+    privileged port is the machine's (exit 1); both name the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice (Config.bind_socket)
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"cannot serve on --host {host!r}: {exc.strerror}",
+            option="--host",
+            hint="Use an address or name of this machine: 127.0.0.1 (the default, this machine only) or 0.0.0.0.",
+        ) from None
+    except OSError as exc:
+        raise SearchError(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint=_LISTEN_HINTS.get(exc.errno or 0)
+        ) from None
 
 
 def _exit_zero_on_stop() -> None:

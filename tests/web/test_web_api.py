@@ -225,6 +225,29 @@ def test_a_missing_index_stops_serve_with_a_hint(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_taken_port_or_an_unknown_host_stops_serve_with_its_own_error_never_exit_3(web_index_dir: Path) -> None:
+    # uvicorn logged the failure and exited 3, which is "index busy: retry later" here
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = RUNNER.invoke(cli_app, ["serve", "--index", str(web_index_dir), "--port", str(port)])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use",
+        "Hint: Another program listens there: pick another --port, or stop that program.",
+    ]
+    result = RUNNER.invoke(cli_app, ["serve", "--index", str(web_index_dir), "--host", "no such host.invalid"])
+    assert result.exit_code == 2
+    (error, hint) = result.stderr.splitlines()
+    assert error.startswith("Error: cannot serve on --host 'no such host.invalid': ")
+    assert hint == (
+        "Hint: Use an address or name of this machine: 127.0.0.1 (the default, this machine only) or 0.0.0.0."
+    )
+
+
 @pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["query", "--help"]])
 def test_help_loads_no_web_framework(args: list[str]) -> None:
     code = (
