@@ -15,7 +15,8 @@
     ├── BackendError            a cluster backend cannot be reached or refuses (url)
     └── IndexError_             anything about the index folder (index_dir)
         ├── IndexNotFoundError  no index there yet: run `search index`
-        ├── IndexCorruptError   not an index, or a damaged one: rebuild with --full
+        ├── IndexCorruptError   a damaged index: rebuild with --full
+        │   └── NotAnIndexError  the folder named is no index (a file, a folder of records)
         ├── IndexPermissionError  an index file this user may not read (path): not damage
         ├── SchemaVersionError  built by another schema version: rebuild with --full
         └── IndexBusyError      another writer holds the lock (holder)
@@ -46,6 +47,7 @@ __all__ = [
     "IndexError_",
     "IndexNotFoundError",
     "IndexPermissionError",
+    "NotAnIndexError",
     "QueryError",
     "RecordError",
     "SchemaVersionError",
@@ -261,6 +263,22 @@ class IndexCorruptError(IndexError_):
             index_dir,
             f"the index at {index_dir} is unreadable: {problem}",
             hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+        )
+
+
+class NotAnIndexError(IndexCorruptError):
+    """The path named as the index is a file, or a folder holding other files
+    and no generation (a folder of records, say).  There is nothing to rebuild,
+    and a build there would mix an index into someone else's files, so the
+    advice is to name another folder; nothing was changed."""
+
+    def __init__(self, index_dir: Path | str, problem: str) -> None:
+        IndexError_.__init__(
+            self,
+            index_dir,
+            f"{index_dir} is not a news-search index: {problem}",
+            hint="Name the index folder with --index (or SEARCH_INDEX_DIR), or a new or empty folder"
+            " to build one there; nothing was changed.",
         )
 
 

@@ -84,6 +84,7 @@ EXPECTED_ALL = [
     "IndexPermissionError",
     "IndexReport",
     "Limits",
+    "NotAnIndexError",
     "Provider",
     "QueryError",
     "RecordError",

@@ -7,14 +7,17 @@ import os
 import shutil
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Unprivileged
 
 from search import build_index
 from search.indexing.check import check_index
 from search.results import KEPT_VERSION
 from search.storage.store import Store
+
+if TYPE_CHECKING:
+    from conftest import Unprivileged  # a fixture's type; tests/web has a conftest too
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -236,7 +236,11 @@ def test_index_into_a_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_folder.write_text("hello\n", "utf-8")
     result = run("index", SEEDS, "--index", not_a_folder)
     assert result.exit_code == 1
-    assert error_lines(result) and "afile" in result.stderr
+    assert result.stderr.splitlines() == [
+        f"Error: {not_a_folder} is not a news-search index: it is a file, not a folder",
+        NOT_AN_INDEX_HINT,
+    ]
+    assert not_a_folder.read_text("utf-8") == "hello\n"
 
 
 @pytest.mark.parametrize("option", [["--wait", "-1"], ["--max-file-size", "0"], ["--procs", "-1"]], ids=lambda o: o[0])
@@ -541,13 +545,54 @@ def test_a_bug_shows_its_traceback_with_verbose(seed_index_dir: Path, monkeypatc
     assert result.stderr.rstrip().endswith("(which adds the traceback).")
 
 
+@pytest.mark.parametrize("command", ["index", "alert-add"])
+def test_a_wait_of_nan_is_a_usage_error_not_a_wait_for_ever(seed_copy_index: Path, command: str) -> None:
+    # it passed --wait's min=0; with a busy index no deadline would ever be reached
+    args = ["index", SEEDS] if command == "index" else ["alert", "add", "moon", "moon"]
+    result = run(*args, "--index", seed_copy_index, "--wait", "nan")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: --wait must be 0 or more seconds, not nan\n"
+
+
+NOT_AN_INDEX_HINT = (
+    "Hint: Name the index folder with --index (or SEARCH_INDEX_DIR), or a new or empty folder"
+    " to build one there; nothing was changed."
+)
+
+
 def test_query_on_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
+    # it advised `search index --full --index stuff`, which built an index among those files
     folder = tmp_path / "stuff"
     folder.mkdir()
     (folder / "notes.txt").write_text("hello\n", "utf-8")
     result = run("query", "facial", "--index", folder)
-    assert result.exit_code == 1
-    assert error_lines(result) and "--full" in result.stderr
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"Error: {folder} is not a news-search index: the folder holds other files (notes.txt) and no index",
+        NOT_AN_INDEX_HINT,
+    ]
+
+
+def test_no_index_is_built_among_the_files_of_a_folder_that_is_not_one(tmp_path: Path) -> None:
+    # e.g. `search index --index records records`: CURRENT, LOCK and gen-000001 among the records
+    records = tmp_path / "records"
+    shutil.copytree(SEEDS, records)
+    before = sorted(p.name for p in records.iterdir())
+    for full in ([], ["--full"]):
+        result = run("index", records, "--index", records, *full)
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            f"Error: {records} is not a news-search index: the folder holds other files"
+            f" ({before[0]}, {before[1]}, {before[2]} and {len(before) - 3:,} more) and no index",
+            NOT_AN_INDEX_HINT,
+        ]
+        assert sorted(p.name for p in records.iterdir()) == before
+    check = run("check", "--index", records)
+    assert check.exit_code == 1 and check.stdout.startswith(f"foreign {records}: {records} is not a news-search index")
+    assert check.stderr == "Hint: Name the index folder with --index (or SEARCH_INDEX_DIR).\n"
+    (tmp_path / "empty").mkdir()  # a new or empty folder takes one, as the hint says
+    assert run("index", records, "--index", tmp_path / "empty").exit_code == 0
+    assert run("index", records, "--index", tmp_path / "empty", "--full").exit_code == 0
 
 
 HOSTILE = {

@@ -26,13 +26,13 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import whoosh.codec.whoosh3
 import whoosh.reading
 import whoosh.writing
-from conftest import Unprivileged, index_snapshot
+from conftest import index_snapshot
 from whoosh.filedb.structfile import StructFile
 
 from search import build_index, open_index
@@ -45,6 +45,9 @@ from search.errors import (
 )
 from search.storage.schema import SCHEMA_VERSION
 from search.storage.store import Store, is_damage
+
+if TYPE_CHECKING:
+    from conftest import Unprivileged  # a fixture's type; tests/web has a conftest too
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 N_SEEDS = len(list(SEEDS.iterdir()))

@@ -298,3 +298,21 @@ def test_cli_watch_logs_one_line_per_run(cli_watch: WatchRun) -> None:
     assert "3 added" in runs[0] and all("3 unchanged" in line for line in runs[1:])
     others = [line for line in lines if line not in runs and "SIGTERM received" not in line]
     assert others == []
+
+
+def test_a_wait_that_is_no_number_of_seconds_stops_watch_before_its_first_run(folder: Path, tmp_path: Path) -> None:
+    # NaN passed the command line's min=0, and no deadline is ever reached: a busy index
+    # would have blocked the run for ever (and each run would refuse it again, for ever)
+    with pytest.raises(UsageError) as caught:
+        watch([folder], tmp_path / "index", every=TINY, stop=threading.Event(), wait=float("nan"), max_runs=2)
+    assert str(caught.value) == "`wait` must be 0 or more seconds, not nan" and caught.value.option == "wait"
+    assert not (tmp_path / "index").exists()
+
+
+def test_watch_into_a_folder_that_is_not_an_index_stops_at_the_first_run(folder: Path, tmp_path: Path) -> None:
+    from search.errors import NotAnIndexError
+
+    outcomes: list[Outcome] = []
+    with pytest.raises(NotAnIndexError):
+        watch([folder], folder, every=TINY, stop=threading.Event(), max_runs=3, on_report=outcomes.append)
+    assert outcomes == [] and not (folder / "LOCK").exists()

@@ -90,6 +90,7 @@ _FLAGS = {
     "follow_symlinks": "--follow-symlinks",
     "max_file_size": "--max-file-size",
     "allow_empty": "--allow-empty",
+    "wait": "--wait",
 }
 
 

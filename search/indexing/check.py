@@ -38,7 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.errors import FolderError, IndexCorruptError, IndexPermissionError, RecordError, SearchError
+from search.errors import (
+    FolderError,
+    IndexCorruptError,
+    IndexPermissionError,
+    NotAnIndexError,
+    RecordError,
+    SearchError,
+)
 from search.storage import sidecar
 from search.records import load_record, walk
 from search.results import KEPT_VERSION
@@ -56,7 +63,9 @@ NOTES = frozenset({"invalid"})
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unopenable | damaged | unreadable | stale | vanished | missing | alerts | leftover | invalid (a note)
+    # unopenable | damaged | unreadable | foreign (no index there) | stale | vanished | missing | alerts
+    # | leftover | invalid (a note)
+    kind: str
     detail: str
     path: str | None = None
 
@@ -80,6 +89,8 @@ class CheckReport:
         if self.ok:
             return None
         kinds = {p.kind for p in self.problems if p.kind not in NOTES}
+        if "foreign" in kinds:
+            return "Name the index folder with --index (or SEARCH_INDEX_DIR)."
         if kinds & DAMAGED:
             return f"Rebuild the index: search index --full --index {self.index_dir} PATH ..."
         if kinds == {"alerts"}:
@@ -141,6 +152,9 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
         gen, ix = store.open()
     except IndexPermissionError as exc:
         problems.append(Problem("unreadable", _DENIED, exc.path))
+        return CheckReport(str(index_dir), 0, 0, tuple(problems))
+    except NotAnIndexError as exc:  # nothing to rebuild: the advice is to name the index
+        problems.append(Problem("foreign", str(exc), str(index_dir)))
         return CheckReport(str(index_dir), 0, 0, tuple(problems))
     except SearchError as exc:
         hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""

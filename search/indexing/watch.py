@@ -4,7 +4,9 @@
 that cluster, search.indexing.cluster) every `every` seconds until `stop` is set,
 logging one line per run.  A failed run (a busy index, a full disk, an
 unreadable folder) is logged and the loop goes on; the next run redoes what
-the failed one did not commit.  Stopping is cooperative: the caller sets the
+the failed one did not commit.  Only what no later run could do better
+ends it, raising: a `wait` that is not a number of seconds, and a first run
+told that `index_dir` is not an index (NotAnIndexError).  Stopping is cooperative: the caller sets the
 event (the CLI does so on SIGINT/SIGTERM), the run under way finishes or is
 cancelled by Whoosh's writer, and the index is never left half-written,
 because every commit is atomic.
@@ -18,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from search.errors import SearchError, UsageError
+from search.errors import NotAnIndexError, SearchError, UsageError
 from search.indexing.indexer import build_index
 from search.records import Limits
 from search.results import IndexReport
@@ -62,6 +64,8 @@ def watch(
 
     With `backend` (a cluster's URL) each run is reindex_cluster's, its alerts
     kept in `index_dir` (search.indexing.cluster)."""
+    if not wait >= 0:  # checked before the loop: each run would refuse it again
+        raise UsageError(f"`wait` must be 0 or more seconds, not {wait}", option="wait")
     runs = 0
     while not stop.is_set() and (max_runs is None or runs < max_runs):
         started = time.monotonic()
@@ -82,6 +86,10 @@ def watch(
             for place in outcome.kept:
                 log.warning("reindex kept the records under %s: %s", place.path, place.error)
         except SearchError as exc:
+            if runs == 0 and isinstance(exc, NotAnIndexError):
+                # --index names a file or a folder of other files: every later run would
+                # fail alike, for ever (a missing root, by contrast, may be mounted later).
+                raise
             outcome = exc
             log.error("reindex failed: %s", exc)
         except OSError as exc:  # a full disk or a vanished folder must not end the job

@@ -61,8 +61,10 @@ from search.errors import (
     IndexCorruptError,
     IndexNotFoundError,
     IndexPermissionError,
+    NotAnIndexError,
     SchemaVersionError,
     SearchError,
+    UsageError,
     older_schema,
 )
 from search.storage.schema import SCHEMA_VERSION, build_schema
@@ -275,17 +277,30 @@ class Store:
         if not self.root.exists():
             raise IndexNotFoundError(self.root)
         if not self.root.is_dir():
-            raise IndexCorruptError(self.root, "it is a file, not a folder")
+            raise NotAnIndexError(self.root, "it is a file, not a folder")
         name = self.current_name()
         if name is None:
-            visible = [p for p in self.root.iterdir() if not p.name.startswith(".") and p.name != LOCK]
-            if visible and not any(_gen_number(p.name) is not None for p in visible):
-                raise IndexCorruptError(self.root, "the folder holds files but no news-search index")
+            self.refuse_foreign()
             raise IndexNotFoundError(self.root)
         gen = self.root / name
         if not gen.is_dir():
             raise IndexCorruptError(self.root, f"the live generation {name} is missing")
         return gen
+
+    def refuse_foreign(self) -> None:
+        """NotAnIndexError if the folder holds no generation but other files
+        (records, say): no index is there to read, and none may be built there."""
+        try:
+            names = sorted(name for name in os.listdir(self.root) if not name.startswith("."))
+        except FileNotFoundError:
+            return
+        if any(_gen_number(name) is not None for name in names):
+            return  # an index, maybe damaged: --full may repair it
+        own = (LOCK, CURRENT, "alerts")  # alerts: search.alerts.files.FOLDER
+        foreign = [name for name in names if name not in own and not name.startswith(f"{CURRENT}.")]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3:,} more" if len(foreign) > 3 else "")
+            raise NotAnIndexError(self.root, f"the folder holds other files ({shown}) and no index")
 
     def manifest(self, gen: Path) -> dict[str, Any]:
         try:
@@ -517,8 +532,12 @@ class Store:
 
         Yields the lock's file descriptor: a forked helper process shares the
         lock through it and must close it, or the lock outlives a killed writer."""
+        if not wait >= 0:  # NaN too: no deadline is ever reached, so a busy index would block for ever
+            raise UsageError(f"`wait` must be 0 or more seconds, not {wait}", option="wait")
         if self.root.exists() and not self.root.is_dir():
-            raise IndexCorruptError(self.root, "it is a file, not a folder")
+            raise NotAnIndexError(self.root, "it is a file, not a folder")
+        if self.root.is_dir():
+            self.refuse_foreign()
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
