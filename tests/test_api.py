@@ -30,6 +30,7 @@ from search import (
     DocumentNotFoundError,
     IndexCorruptError,
     IndexNotFoundError,
+    NotAnIndexError,
     IndexReport,
     ResultPage,
     SearchError,
@@ -194,9 +195,19 @@ def test_open_index_on_a_folder_of_random_files(tmp_path: Path) -> None:
     (junk / "data.bin").write_bytes(bytes(range(256)) * 8)
     (junk / "notes.txt").write_text("not an index\n", "utf-8")
     (junk / "_MAIN_1.toc").write_bytes(b"\x00garbage")
-    with pytest.raises(IndexCorruptError) as caught:
+    with pytest.raises(IndexCorruptError) as caught:  # NotAnIndexError, its subclass
         open_index(junk)
-    assert "search index" in (caught.value.hint or "") and "--full" in (caught.value.hint or "")
+    # It advised `search index --full` there, which wrote an index among those files (review s11 R4)
+    assert isinstance(caught.value, NotAnIndexError)
+    assert str(caught.value) == (
+        f"{junk} is not a news-search index: the folder holds other files (_MAIN_1.toc, data.bin, notes.txt)"
+        " and no index"
+    )
+    assert caught.value.hint == (
+        "Name the index folder with --index (or SEARCH_INDEX_DIR), or a new or empty folder to build one there;"
+        " nothing was changed."
+    )
+    assert sorted(p.name for p in junk.iterdir()) == ["_MAIN_1.toc", "data.bin", "notes.txt"]
 
 
 def expected_issue_hits(records: dict[Path, Any]) -> list[Any]:
