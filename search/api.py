@@ -200,7 +200,8 @@ class Index:
         check_id(ident)
         docnum = searcher.document_number(id=ident)
         if docnum is None and ident:
-            docnum = searcher.document_number(id=doc_id(str(Path(ident).absolute())))
+            # abspath, as walk's roots are (records.normalise_roots): `recs/../recs/a.md` folds
+            docnum = searcher.document_number(id=doc_id(os.path.abspath(ident)))
         if docnum is None:
             raise DocumentNotFoundError(ident)
         return int(docnum)

@@ -696,6 +696,44 @@ def test_show_accepts_a_record_path(seed_index_dir: Path) -> None:
     assert SECURED not in result.stdout
 
 
+def test_show_and_similar_take_a_record_path_through_dotdot(seed_index_dir: Path) -> None:
+    # the path was looked up as given (Path.absolute keeps `..`), the index holds it folded
+    # (review s11 R7): "no document" for an indexed record
+    detour = ORIGINAL.parent / ".." / ORIGINAL.parent.name / ORIGINAL.name
+    for command in ("show", "similar"):
+        result = run(command, detour, "--index", seed_index_dir)
+        assert result.exit_code == 0, result.stderr
+    assert json.loads(run("show", detour, "--index", seed_index_dir).stdout)["id"] == _article_id(
+        seed_index_dir, ORIGINAL
+    )
+
+
+NOT_UTF8 = os.fsdecode(b"/tmp/caf\xe9.md")  # a Latin-1 file name, as argv gives it
+
+
+@pytest.mark.parametrize("command", ["show", "similar"])
+def test_an_id_or_path_that_is_not_utf8_is_a_usage_error_not_a_bug(seed_index_dir: Path, command: str) -> None:
+    # Whoosh raised UnicodeEncodeError looking it up: "internal error", exit 70 (review s11 R1)
+    result = run(command, NOT_UTF8, "--index", seed_index_dir)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "Error: ID '/tmp/caf\\udce9.md' is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+        "Hint: Records are indexed by UTF-8 names: rename the file, index it, then use its new name.",
+    ]
+
+
+def test_a_raw_query_or_alert_that_is_not_utf8_is_a_query_error_not_a_bug(seed_copy_index: Path) -> None:
+    text = os.fsdecode(b"title:caf\xe9*")
+    expected = [
+        "Error: cannot parse query 'title:caf\\udce9*': it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+        "Hint: Type the query in UTF-8 (check the terminal's encoding), or drop --raw.",
+    ]
+    for args in (["query", "--raw", text], ["alert", "add", "cafe", text, "--raw"]):
+        result = run(*args, "--index", seed_copy_index)
+        assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", expected)
+    assert run("alert", "list", "--index", seed_copy_index, "--json").stdout.count("cafe") == 0
+
+
 def test_secured_is_in_no_query_output(seed_index_dir: Path) -> None:
     for text in ("", "facial recognition", "Met Police London"):
         result = run("query", text, "--index", seed_index_dir, "--json", "--limit", "1000")

@@ -91,6 +91,8 @@ _FLAGS = {
     "max_file_size": "--max-file-size",
     "allow_empty": "--allow-empty",
     "wait": "--wait",
+    "id": "ID",
+    "prefix": "PREFIX",
 }
 
 

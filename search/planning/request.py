@@ -46,7 +46,27 @@ def check_id(value: object, parameter: str = "id") -> str:
     UsageError naming `parameter`."""
     if not isinstance(value, str):
         raise UsageError(f"`{parameter}` must be a str, not {_kind(value)}", option=parameter)
+    if not value.isascii() and not utf8(value):
+        # A command-line argument in another encoding (os.fsdecode's surrogate escapes):
+        # no id or indexed path is spelled so (walk refuses such names), and Whoosh
+        # cannot encode it to look it up (UnicodeEncodeError, said as a bug).
+        raise UsageError(
+            f"`{parameter}` {value!r} is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+            option=parameter,
+            hint="Records are indexed by UTF-8 names: rename the file, index it, then use its new name."
+            if parameter == "id"
+            else "Type it in UTF-8 (check the terminal's encoding).",
+        )
     return value
+
+
+def utf8(text: str) -> bool:
+    """Whether `text` spells valid UTF-8: no surrogates (os.fsdecode's escapes of other bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(value: object) -> str:

@@ -34,6 +34,7 @@ from whoosh import matching, query
 from search.planning import ranking
 from search.deadline import Deadline
 from search.errors import QueryError
+from search.planning.request import utf8
 from search.storage.schema import TEXT_FIELD
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,12 @@ def _raw_parser_class() -> type:
 def build_raw_query(schema: Any, text: str) -> query.Query:
     """Whoosh query language, opt-in; a syntax error or unknown field is a QueryError."""
     fields_hint = f"Fields: {', '.join(RAW_FIELDS)}."
+    if not text.isascii() and not utf8(text):  # Whoosh cannot encode its terms: UnicodeEncodeError, a "bug"
+        raise QueryError(
+            text,
+            "it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+            hint="Type the query in UTF-8 (check the terminal's encoding), or drop --raw.",
+        )
     depth = _nesting(text)
     if depth > MAX_NESTING:
         raise QueryError(
