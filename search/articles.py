@@ -33,6 +33,7 @@ __all__ = [
     "scalar_text",
     "to_utc",
     "utc_seconds",
+    "utf8",
 ]
 
 UTC = timezone.utc
@@ -194,6 +195,16 @@ def scalar_text(value: float | date) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def utf8(text: str) -> bool:
+    """Whether `text` spells valid UTF-8: no surrogates, which is how os.fsdecode
+    (file names, command-line arguments) keeps bytes of another encoding."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def describe(value: object) -> str:

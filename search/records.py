@@ -82,6 +82,7 @@ from search.articles import (
     parse_datetime,
     scalar_text,
     to_utc,
+    utf8,
 )
 from search.errors import FolderError, RecordError, UsageError
 
@@ -143,7 +144,7 @@ def walk(
     starts: list[tuple[Path, os.stat_result]] = []
     for root in roots:
         path = Path(root).absolute()
-        if not _utf8(str(path)):
+        if not utf8(str(path)):
             problem = f"{root} is not a valid UTF-8 name (the \\xNN are its bytes that are not)"
             raise UsageError(problem, option="PATH", hint="rename it, or name a folder above it") from None
         try:
@@ -188,7 +189,7 @@ def _walk_folder(
         name = entry.name
         if name.startswith("."):
             continue
-        if not name.isascii() and not _utf8(name):
+        if not name.isascii() and not utf8(name):
             # The index stores names as UTF-8 text (a Whoosh term), which such a name has no spelling in.
             try:
                 what = "folder" if entry.is_dir(follow_symlinks=False) else "file"
@@ -225,15 +226,6 @@ def _walk_folder(
         except OSError as exc:
             loop = exc.errno == errno.ELOOP
             yield RecordError(entry.path, "symbolic link loop" if loop else f"cannot read: {exc.strerror}")
-
-
-def _utf8(name: str) -> bool:
-    """Whether `name` (as os.fsdecode gives it) spells valid UTF-8, i.e. has no surrogate escapes."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from search.articles import utf8
 from search.bounds import MAX_LIMIT
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import QueryError, UsageError, shown
@@ -58,15 +59,6 @@ def check_id(value: object, parameter: str = "id") -> str:
             else "Type it in UTF-8 (check the terminal's encoding).",
         )
     return value
-
-
-def utf8(text: str) -> bool:
-    """Whether `text` spells valid UTF-8: no surrogates (os.fsdecode's escapes of other bytes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _kind(value: object) -> str:

@@ -32,9 +32,9 @@ from typing import Any
 from whoosh import matching, query
 
 from search.planning import ranking
+from search.articles import utf8
 from search.deadline import Deadline
 from search.errors import QueryError
-from search.planning.request import utf8
 from search.storage.schema import TEXT_FIELD
 
 log = logging.getLogger(__name__)
