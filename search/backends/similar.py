@@ -31,7 +31,7 @@ SIMILAR_TERMS = 25
 def find_similar(context: SearchContext, docnum: int, limit: int = 10, collapse: bool = True) -> SimilarPage:
     """Articles like the document `docnum` (see the module docstring)."""
     searcher = context.searcher
-    fields = searcher.stored_fields(docnum)
+    fields = context.stored_fields(docnum)
     ident = fields["id"]
     related, resolved = _related(context, ident)
     terms_of = document_terms(fields, context.record(docnum, fields)) + [t for t, _ in analyse_text(fields.get("title") or "")]
@@ -63,7 +63,7 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
     live article with its webUrl where one is indexed; and those articles' docnums."""
     searcher = context.searcher
     stubs = sorted(
-        ((docnum, searcher.stored_fields(docnum)) for docnum in searcher.document_numbers(parent=ident)),
+        ((docnum, context.stored_fields(docnum)) for docnum in searcher.document_numbers(parent=ident)),
         key=lambda stub: int(stub[1]["id"].rsplit("-r", 1)[1]),
     )
     hits: list[Hit] = []
@@ -76,7 +76,7 @@ def _related(context: SearchContext, ident: str) -> tuple[tuple[Hit, ...], set[i
                 article = found[0]
         if article is not None:
             resolved.add(article)
-            fields = searcher.stored_fields(article)
+            fields = context.stored_fields(article)
             hits.append(make_hit(fields, partial(context.body, article, fields), 0.0, frozenset()))
         else:
             hits.append(make_hit(stub, partial(context.body, stub_docnum, stub), 0.0, frozenset()))
