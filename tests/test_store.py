@@ -43,6 +43,7 @@ from search.errors import (
     SchemaVersionError,
     SearchError,
 )
+from search.storage import stored
 from search.storage.schema import SCHEMA_VERSION
 from search.storage.store import Store, is_damage
 
@@ -874,15 +875,32 @@ def _stored_fields_unreadable(*args: object, **kwargs: object) -> object:
     ids=["get", "similar"],
 )
 def test_a_stored_field_read_that_fails_in_whoosh_is_damage_on_get_and_similar(
-    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch, call: Callable[[Any, str], object]
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch, call: Callable[[Any, str], object], tmp_path: Path
 ) -> None:
     with open_index(seed_index_dir) as ix:
         ident = ix.search("police").hits[0].id
     # Before the searcher opens: Whoosh's Searcher copies the reader's stored_fields method.
     monkeypatch.setattr(whoosh.reading.SegmentReader, "stored_fields", _stored_fields_unreadable)
-    with open_index(seed_index_dir) as ix:
-        with pytest.raises(IndexCorruptError) as caught:
-            call(ix, ident)
+    # A page's and similar's stored fields are read from the segment's
+    # stored-fields column directly (search.storage.stored.ReadColumn): its
+    # bytes unreadable too, as zeros where the values are.
+    zeros = tmp_path / "zeros"
+    with zeros.open("wb") as out:
+        out.truncate(1 << 30)
+    fd = os.open(zeros, os.O_RDONLY)
+    original = stored.ReadColumn.of
+
+    def of_zeros(column: Any) -> Any:
+        found = original(column)
+        return found and stored.ReadColumn(fd, found.base, found.offsets, found.lengths)
+
+    monkeypatch.setattr(stored.ReadColumn, "of", staticmethod(of_zeros))
+    try:
+        with open_index(seed_index_dir) as ix:
+            with pytest.raises(IndexCorruptError) as caught:
+                call(ix, ident)
+    finally:
+        os.close(fd)
     assert "--full" in (caught.value.hint or "")
 
 
