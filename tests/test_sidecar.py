@@ -192,3 +192,51 @@ def test_large_gaps_are_escaped_in_the_narrowest_width_that_holds_them(count: in
     arrays = sidecar.SegmentArrays(data, "MAIN_x", count)
     assert arrays.escapes.dtype.itemsize == width and arrays.escapes.tolist() == [300, count - 302]
     assert arrays.docs_of(0).tolist() == docs and arrays.docs_of(1).tolist() == [5]
+
+
+# -- a garbled side-car is damage (review s11, R2) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("garbled") / "index"
+    build_index([SEEDS], index_dir)
+    return index_dir
+
+
+def _garbled(clean: Path, tmp_path: Path, section: str) -> Path:
+    """A copy of the index whose side-car has every byte of `section` set to 254,
+    its header and offset tables intact (so the file is mapped and used)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(clean, index_dir)
+    (path,) = index_dir.glob("gen-*/*.arrays")
+    data = bytearray(path.read_bytes())
+    header = sidecar._HEADER.unpack_from(data, 0)
+    (_, _, _, _, docs, terms, postings, term_bytes, width, count_width, pos_width, offset_width, esc_width, _, npos, nesc) = header
+    layout = sidecar._Layout(terms, postings, term_bytes, docs, width, npos, count_width, pos_width, offset_width, nesc, esc_width)
+    offset, size = layout.sections()[section]
+    data[offset : offset + size] = bytes([254]) * size
+    path.write_bytes(bytes(data))
+    return index_dir
+
+
+@pytest.mark.parametrize("section", ["gaps", "counts"])
+def test_a_garbled_side_car_is_damage_not_a_bug(seeds_index: Path, tmp_path: Path, section: str) -> None:
+    """Garbled gaps (docnums past the segment) and position counts (more
+    positions than the term has) are refused where the side-car is read,
+    so the search says the index is damaged and to rebuild it, as check
+    does, where numpy's IndexError in the engine was called a bug (exit 70)."""
+    from typer.testing import CliRunner
+
+    from search.cli.main import EXIT_BUG, app
+    from search.errors import IndexCorruptError
+
+    index_dir = _garbled(seeds_index, tmp_path, section)
+    assert any(p.kind == "damaged" for p in check_index(index_dir).problems)
+    with open_index(index_dir) as ix:
+        with pytest.raises(IndexCorruptError):
+            ix.search("market oil")
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, ["query", "market oil", "--index", str(index_dir)])
+    assert result.exit_code == 1 and result.exit_code != EXIT_BUG, result.stderr
+    assert "internal error" not in result.stderr
+    assert "--full" in result.stderr

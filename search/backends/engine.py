@@ -415,19 +415,16 @@ class Engine:
     def position_offsets(self, number: int, term: bytes, i: int) -> Any:
         """int64[postings + 1]: where each posting's positions begin among
         the positions of term `i` of segment `number` (the running sum of its
-        counts, as sidecar.SegmentArrays.term_positions makes it), kept for
-        the query: a widened proximity window asks again, and the sum runs
-        over all the term's postings there (100,000 for a common word at
-        200,000 records)."""
+        counts, sidecar.SegmentArrays.position_offsets, which checks them),
+        kept for the query: a widened proximity window asks again, and the
+        sum runs over all the term's postings there (100,000 for a common
+        word at 200,000 records)."""
         key = (number, term)
         offsets = self.offsets.get(key)
         if offsets is None:
             arrays = self.segments[number].arrays
             assert arrays is not None  # the term was found in it
-            begin, end = int(arrays.post_starts[i]), int(arrays.post_starts[i + 1])
-            offsets = np.zeros(end - begin + 1, dtype=np.int64)
-            arrays.counts[begin:end].cumsum(out=offsets[1:])
-            self.offsets[key] = offsets
+            offsets = self.offsets[key] = arrays.position_offsets(i)
         return offsets
 
     # -- the dictionary interface (explain, similar) ----------------------------------------------

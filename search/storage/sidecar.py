@@ -250,7 +250,26 @@ class SegmentArrays:
         first, last = int(self.esc_starts[i]), int(self.esc_starts[i + 1])
         if last > first:
             gaps[raw == ESCAPE] = self.escapes[first:last]
-        return gaps.cumsum(out=gaps)
+        docs = gaps.cumsum(out=gaps)
+        # Gaps are unsigned, so the last docnum bounds them all: garbled gaps
+        # are damage here, not an index error in whatever reads the docnums.
+        if len(docs) and docs[-1] >= self.doc_count:
+            raise StaleArrays(f"term {i}'s postings reach document {int(docs[-1])}; the segment has {self.doc_count}")
+        return docs
+
+    def position_offsets(self, i: int) -> Any:
+        """int64[postings + 1]: where each posting's positions begin among
+        the term's positions (the running sum of its counts, from 0); their
+        total must be the term's positions, or the counts are damaged."""
+        import numpy as np
+
+        begin, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
+        offsets = np.zeros(end - begin + 1, dtype=np.int64)
+        self.counts[begin:end].cumsum(out=offsets[1:])
+        held = int(self.pos_starts[i + 1]) - int(self.pos_starts[i])
+        if int(offsets[-1]) != held:
+            raise StaleArrays(f"term {i}'s position counts add up to {int(offsets[-1])}, its positions are {held}")
+        return offsets
 
     def postings(self, term: bytes) -> tuple[Any, Any] | None:
         """(local docnums, weights) of `term`, or None when the segment lacks it."""
@@ -263,15 +282,10 @@ class SegmentArrays:
     def term_positions(self, term: bytes) -> tuple[Any, Any, Any] | None:
         """(local docnums, offsets of each posting's positions: one more than
         the postings, positions) of `term`, or None when the segment lacks it."""
-        import numpy as np
-
         i = self.find(term)
         if i < 0:
             return None
-        start, end = int(self.post_starts[i]), int(self.post_starts[i + 1])
-        counts = self.counts[start:end]
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        counts.cumsum(out=offsets[1:])
+        offsets = self.position_offsets(i)
         first = int(self.pos_starts[i])
         return self.docs_of(i), offsets, self.positions[first : first + int(offsets[-1])]
 
