@@ -137,14 +137,16 @@ def test_the_arrays_of_a_value_per_document_a_searcher_keeps_are_narrow(churned:
     fast, keys, facets, titles = context._engine, context._dup_keys, context._facets, context._titles
     assert fast is not None and keys is not None and facets is not None and titles is not None
     assert keys.arrays
-    urls, title_keys, order = keys.arrays
+    shared = keys.arrays
     kept = {
         "the field's length bytes": fast.length_bytes,
         "the title's length bytes": fast.title_length_bytes,
         "live documents": fast.live,
-        "shared webUrl keys": urls,
-        "shared title keys": title_keys,
-        "places in the title order": order.rank,
+        "shared webUrl keys": shared.url,
+        "shared title keys": shared.title,
+        "documents with a shared key": shared.keyed,
+        "places in the title order": shared.titles.rank,
+        "title keys and datedness in the title order": shared.titles.kind,
         "facet pairs' starts": facets.starts,
         "facet pairs' values": facets.values,
     }

@@ -43,29 +43,30 @@ class ArrayGroups(Groups):
     def __init__(self, keys: DuplicateKeys, matched: Any) -> None:
         docs = np.asarray(matched, dtype=np.int64)
         self.docs = docs
-        label = docs.copy()
-        in_group = np.zeros(len(docs), dtype=bool)
-        columns = []
         shared = _shared_keys(keys) if len(docs) else None
-        if shared is not None:
-            for column, ids in enumerate(shared[:2]):
-                # Only a key some other document has too can group a match:
-                # the index-wide shared ones, numbered (most keys are unique).
-                values = ids[docs]
-                valid = np.flatnonzero(values >= 0)
-                if len(valid) and column == 1:
-                    # Title keys: as in search.backends.collapse, copies are chained in time order within
-                    # COPY_WINDOW (undated with undated), so a key splits into runs of near ones.
-                    valid, inverse = self._title_runs(docs, valid, shared[2])
-                    counts = np.bincount(inverse) if len(inverse) else np.zeros(0, dtype=np.int64)
-                elif len(valid):
-                    _, inverse, counts = np.unique(values[valid], return_inverse=True, return_counts=True)
-                if len(valid):
-                    shared_here = counts[inverse] > 1
-                    valid, inverse = valid[shared_here], inverse[shared_here]
-                    if len(valid):
-                        in_group[valid] = True
-                        columns.append((valid, inverse, int(inverse.max()) + 1))
+        # Only the matches with a key some other document has can be grouped
+        # (on Reuters some 8%): one gather over all the matches finds them,
+        # and each key column is read for those alone.
+        keyed = shared.keyed[docs].nonzero()[0] if shared is not None else docs[:0]
+        columns = []
+        for column in shared.halves if shared is not None and len(keyed) else ():
+            values = (shared.url, shared.title)[column][docs[keyed]]
+            has = values >= 0
+            valid = keyed[has]
+            if not len(valid):
+                continue
+            if column == 1:
+                # Title keys: as in search.backends.collapse, copies are chained in time order within
+                # COPY_WINDOW (undated with undated), so a key splits into runs of near ones.
+                valid, inverse = self._title_runs(docs, valid, shared.titles)
+                counts = np.bincount(inverse)
+            else:
+                _, inverse, counts = np.unique(values[has], return_inverse=True, return_counts=True)
+            shared_here = counts[inverse] > 1
+            valid, inverse = valid[shared_here], inverse[shared_here]
+            if len(valid):
+                columns.append((valid, inverse, int(inverse.max()) + 1))
+        label = docs.copy()
         changed = bool(columns)
         while changed:
             changed = False
@@ -75,8 +76,17 @@ class ArrayGroups(Groups):
                 new = lowest[inverse]
                 if (new < label[valid]).any():
                     label[valid] = np.minimum(label[valid], new)
-                    changed = True
-        grouped = in_group.nonzero()[0]
+                    # One column's groups are its components already: no second round.
+                    changed = len(columns) > 1
+        if len(columns) == 1:
+            grouped = np.sort(columns[0][0])
+        elif columns:
+            in_group = np.zeros(len(docs), dtype=bool)
+            for valid, _inverse, _groups in columns:
+                in_group[valid] = True
+            grouped = in_group.nonzero()[0]
+        else:
+            grouped = docs[:0]
         self.grouped = docs[grouped]
         self.labels = label[grouped]
         self.extra = self.grouped[self.grouped != self.labels]
@@ -96,21 +106,22 @@ class ArrayGroups(Groups):
         # a title and a query has some 24,000 matches, sorting them took 2
         # of a default query's 15 ms of CPU; a few are sorted.
         ranks = titles.rank[docs[valid]]
-        if len(ranks) * ORDER_BY_MARKS < len(titles.key):
-            order = np.argsort(ranks)
+        if len(ranks) * ORDER_BY_MARKS < len(titles.kind):
+            order = ranks.argsort()
             valid, ranks = valid[order], ranks[order]
         else:
-            marked = np.zeros(len(titles.key), dtype=bool)
+            marked = np.zeros(len(titles.kind), dtype=bool)
             marked[ranks] = True
-            at = np.empty(len(titles.key), dtype=np.int64)
+            at = np.empty(len(titles.kind), dtype=np.int64)
             at[ranks] = valid
             ranks = marked.nonzero()[0]
             valid = at[ranks]
-        key, dated, seconds = titles.key[ranks], titles.dated[ranks], titles.seconds[ranks]
-        near = (key[1:] == key[:-1]) & (dated[1:] == dated[:-1]) & (
-            ~dated[1:] | (seconds[1:] - seconds[:-1] <= COPY_WINDOW)
-        )
-        inverse = np.concatenate(([0], np.cumsum(~near))).astype(np.int64) if len(valid) else np.zeros(0, np.int64)
+        # Near: the same key and datedness, at most COPY_WINDOW apart (two
+        # undated ones are 0 apart: their seconds are 0).
+        kind, seconds = titles.kind[ranks], titles.seconds[ranks]
+        near = (kind[1:] == kind[:-1]) & (seconds[1:] - seconds[:-1] <= COPY_WINDOW)
+        inverse = np.zeros(len(valid), dtype=np.int64)
+        (~near).cumsum(out=inverse[1:])
         return valid, inverse
 
     @property
@@ -162,12 +173,26 @@ class TitleOrder(NamedTuple):
     """The documents with a shared title key in the order that chains their
     copies in time, (title key, dated, date, docnum), made once per searcher."""
 
-    #: int64 per document: its place in that order, -1 without a shared title key.
+    #: int32/int64 per document: its place in that order, -1 without a shared title key.
     rank: Any
-    #: Per place in that order: the title key's number, dated (bool), the date (epoch seconds, 0 undated).
-    key: Any
-    dated: Any
+    #: Per place in that order: the title key's number times 2, plus 1 when dated (one
+    #: comparison for "same key, same datedness"), and the date (epoch seconds, 0 undated).
+    kind: Any
     seconds: Any
+
+
+class SharedKeys(NamedTuple):
+    """_shared_keys: the index's duplicate keys that some other document has too."""
+
+    #: Per document, a number for its webUrl key when shared, else -1.
+    url: Any
+    #: The same for its title-and-provider key.
+    title: Any
+    titles: TitleOrder
+    #: bool per document: it has some shared key (a match without one is in no group).
+    keyed: Any
+    #: The halves (0: webUrl, 1: title) some documents share a key of.
+    halves: tuple[int, ...]
 
 
 #: A title key's matches are put in time order by marking their places in
@@ -176,14 +201,14 @@ class TitleOrder(NamedTuple):
 ORDER_BY_MARKS = 32
 
 
-def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, TitleOrder] | None:
+def _shared_keys(keys: DuplicateKeys) -> SharedKeys | None:
     """For each half of the duplicate keys (webUrl; title and provider), an
-    int64 per document: a number for its key when some other document of the
+    int per document: a number for its key when some other document of the
     index has that key too, -1 when it is alone with it or has none; then
     the documents with a shared title key in the order that chains copies
     in time (TitleOrder).  Made once per searcher (None: the index has no keys).  A match
     whose key no other document has is in no group, so a search groups only
-    the others (on Reuters some 5% of a query's matches)."""
+    the others (on Reuters some 8% of a query's matches)."""
     if keys.arrays is None:
         if not keys.keys:
             keys.arrays = False
@@ -209,8 +234,11 @@ def _shared_keys(keys: DuplicateKeys) -> tuple[Any, Any, TitleOrder] | None:
             order = np.lexsort((titled, seconds, dated, numbered[1][titled]))
             rank = np.full(len(raw), -1, dtype=small)
             rank[titled[order]] = np.arange(len(titled), dtype=small)
-            titles = TitleOrder(rank, numbered[1][titled[order]], dated[order], seconds[order])
-            keys.arrays = (numbered[0], numbered[1], titles)
+            kind = numbered[1][titled[order]].astype(_index_type(2 * len(raw) + 2)) * 2 + dated[order]
+            titles = TitleOrder(rank, kind, seconds[order])
+            halves = tuple(column for column, ids in enumerate(numbered) if (ids >= 0).any())
+            keyed = (numbered[0] >= 0) | (numbered[1] >= 0)
+            keys.arrays = SharedKeys(numbered[0], numbered[1], titles, keyed, halves)
     return None if keys.arrays is False else keys.arrays
 
 

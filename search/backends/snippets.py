@@ -15,6 +15,7 @@ import html
 import re
 import string
 from collections.abc import Iterator
+from functools import lru_cache
 
 from search.storage.schema import WORDS_RE, fold, has_cjk, split_cjk_spans, token_term
 
@@ -32,14 +33,14 @@ def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
     # Porter stemming only rewrites endings ("lying" -> "lie"), so a word can
     # only analyse to a term that starts with its own first (folded) letter:
     # most words are passed over without being analysed.
-    heads = {term[:1] for term in terms}
+    heads, starts = _heads(terms)
     spans = []
     if text.isascii():
         # Folding an ASCII letter is lower-casing it (accent_map only lowers
         # ASCII), so one lower() of the text answers every word's first letter
         # by position.
         lowered = text.lower()
-        return _ascii_matches(text, lowered, heads, terms)
+        return _ascii_matches(text, lowered, heads, terms, starts)
     for match in WORDS_RE.finditer(text):
         word = match.group()
         if fold(word[:1])[:1] in heads:
@@ -54,7 +55,9 @@ _JOINERS = frozenset(".&'")
 _IN_TOKENS = frozenset(string.ascii_letters + string.digits + "_") | _JOINERS
 
 
-def _ascii_matches(text: str, lowered: str, heads: set[str], terms: frozenset[str]) -> list[tuple[int, int]]:
+def _ascii_matches(
+    text: str, lowered: str, heads: frozenset[str], terms: frozenset[str], starts: re.Pattern[str] | None
+) -> list[tuple[int, int]]:
     """_matches() of an ASCII text, reading only the tokens that start with
     a head letter, where the full scan tokenised the whole text.
 
@@ -62,25 +65,22 @@ def _ascii_matches(text: str, lowered: str, heads: set[str], terms: frozenset[st
     character (or the text's start), and every non-word character inside it
     is a joiner; so a word character that follows neither a word character
     nor a joiner starts a token, and one scan of a simple expression finds
-    those with a head letter.  One that follows a joiner ("s" in "U.S." or
+    those with a head letter, with the run of word characters that follows.
+    That run is the token unless a joiner ends it ("u.s.", "don't", "1.5"),
+    which WORDS_RE then reads.  One that follows a joiner ("s" in "U.S." or
     "company's") may be inside a token that started before it: the run of
     token characters around it is tokenised whole, as the full scan would
     (a character that is neither bounds every token).  On the benchmark's
-    Reuters pages the snippets cost a third of what they did."""
+    Reuters pages the snippets cost a third of what they did.  `starts`:
+    _heads(terms)'s expression."""
     spans: list[tuple[int, int]] = []
-    if not heads:
+    if starts is None:
         return spans
-    # A head letter, then "the character before it is not a word character" as
-    # a look behind over it and the one before (at the text's start there is
-    # none, so it holds): a pattern that starts with its letters is scanned for
-    # them in C, where one that starts with the look behind is tried at every
-    # position (the benchmark's Reuters pages: 15-30 -> 6-17 us a text).
-    letters = "[" + re.escape("".join(sorted(heads))) + "]"
-    starts = re.compile(letters + "(?<!\\w" + letters + ")")
     match_at = WORDS_RE.match
+    size = len(lowered)
     run_end = 0
     for candidate in starts.finditer(lowered):
-        start = candidate.start()
+        start, end = candidate.span()
         if start < run_end:
             continue  # tokenised with its run
         if start and lowered[start - 1] in _JOINERS:
@@ -88,7 +88,7 @@ def _ascii_matches(text: str, lowered: str, heads: set[str], terms: frozenset[st
             while first and lowered[first - 1] in _IN_TOKENS:
                 first -= 1
             run_end = start
-            while run_end < len(lowered) and lowered[run_end] in _IN_TOKENS:
+            while run_end < size and lowered[run_end] in _IN_TOKENS:
                 run_end += 1
             while spans and spans[-1][0] >= first:
                 spans.pop()
@@ -96,10 +96,38 @@ def _ascii_matches(text: str, lowered: str, heads: set[str], terms: frozenset[st
                 if lowered[inside.start()] in heads and token_term(inside.group()) in terms:
                     spans.append(inside.span())
             continue
-        token = match_at(text, start)
-        if token is not None and token_term(token.group()) in terms:
-            spans.append((start, token.end()))
+        if end < size and lowered[end] in _JOINERS:
+            token = match_at(text, start)
+            if token is None:
+                continue
+            end = token.end()
+        if token_term(text[start:end]) in terms:
+            spans.append((start, end))
     return spans
+
+
+@lru_cache(maxsize=256)
+def _heads(terms: frozenset[str]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """The first letters of `terms`, and the expression that finds, in a
+    lowered ASCII text, each of them that is a word character and that no
+    word character precedes, with the word characters after it (None when
+    none is a word character: no token starts with any other).  Kept for the
+    query's terms, which every snippet of a page shares (building the set and
+    looking the expression up was some 2 us a text)."""
+    heads = frozenset(term[:1] for term in terms)
+    letters = "".join(sorted(h for h in heads if _WORD_CHAR.fullmatch(h)))
+    if not letters:
+        return heads, None
+    # A head letter, then "the character before it is not a word character" as
+    # a look behind over it and the one before (at the text's start there is
+    # none, so it holds): a pattern that starts with its letters is scanned for
+    # them in C, where one that starts with the look behind is tried at every
+    # position (the benchmark's Reuters pages: 15-30 -> 6-17 us a text).
+    chosen = "[" + re.escape(letters) + "]"
+    return heads, re.compile(chosen + "(?<!\\w" + chosen + ")\\w*")
+
+
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _token_spans(match: re.Match[str]) -> Iterator[tuple[int, int]]:
