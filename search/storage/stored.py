@@ -252,7 +252,11 @@ class Records:
         self._columns: list[Any] = [None] * len(leaves)
 
     def get(self, docnum: int, fields: dict[str, Any]) -> dict[str, Any]:
-        """The record of document `docnum`, whose stored fields are `fields`."""
+        """The record of document `docnum`, whose stored fields are `fields`:
+        that document's own, as read (its stored title and excerpt are the
+        record's preset dictionary, pack_record's, so any other title or
+        excerpt fails to decompress, which the corruption guard takes for
+        damage)."""
         segment = max(0, bisect_right(self._offsets, docnum) - 1)
         column = self._columns[segment]
         if column is None:
