@@ -50,6 +50,7 @@ class ArrayGroups(Groups):
         keyed = shared.keyed[docs].nonzero()[0] if shared is not None else docs[:0]
         columns = []
         for column in shared.halves if shared is not None and len(keyed) else ():
+            assert shared is not None  # (for mypy: the loop runs only then)
             values = (shared.url, shared.title)[column][docs[keyed]]
             has = values >= 0
             valid = keyed[has]
@@ -237,8 +238,8 @@ def _shared_keys(keys: DuplicateKeys) -> SharedKeys | None:
             kind = numbered[1][titled[order]].astype(_index_type(2 * len(raw) + 2)) * 2 + dated[order]
             titles = TitleOrder(rank, kind, seconds[order])
             halves = tuple(column for column, ids in enumerate(numbered) if (ids >= 0).any())
-            keyed = (numbered[0] >= 0) | (numbered[1] >= 0)
-            keys.arrays = SharedKeys(numbered[0], numbered[1], titles, keyed, halves)
+            with_key = (numbered[0] >= 0) | (numbered[1] >= 0)
+            keys.arrays = SharedKeys(numbered[0], numbered[1], titles, with_key, halves)
     return None if keys.arrays is False else keys.arrays
 
 

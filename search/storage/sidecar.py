@@ -229,10 +229,10 @@ class SegmentArrays:
         # is read in place, as a memoryview of native ints where those are
         # its little-endian ones, or as a list when that is small.
         self._starts: Any = None
-        code = {4: "I", 8: "Q"}.get(offset_width)
-        if sys.byteorder == "little" and code is not None and struct.calcsize(code) == offset_width:
+        if sys.byteorder == "little" and (offset_width, struct.calcsize("I"), struct.calcsize("Q")) in ((4, 4, 8), (8, 4, 8)):
             at = sec["term_starts"][0]
-            self._starts = memoryview(buffer)[at : at + offset_width * (terms + 1)].cast(code)
+            table = memoryview(buffer)[at : at + offset_width * (terms + 1)]
+            self._starts = table.cast("I") if offset_width == 4 else table.cast("Q")
         elif terms < 4096:
             self._starts = self.term_starts.tolist()
         self._term_bytes = buffer if isinstance(buffer, (bytes, mmap.mmap)) else None
