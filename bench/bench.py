@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,9 +48,12 @@ import generate
 import peers
 
 REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
 STEPS = ("build", "query", "cold", "reindex")
 PEER_LABELS = {
-    "fts5": "sqlite FTS5",
+    "fts5": "sqlite FTS5 (mmap, 256 MiB cache, optimized)",
+    "fts5-default": "sqlite FTS5, sqlite's defaults (figures before session eleven)",
+    "fts5-terms": "sqlite FTS5's bm25 over the product's terms (a diagnostic)",
     "tantivy": "tantivy",
     "whoosh": "plain Whoosh script (one writer, StemmingAnalyzer)",
     "bm25s": "bm25s (PyStemmer, in-memory sparse matrix)",
@@ -118,6 +121,32 @@ with open("/proc/self/status") as status:
     out["query_peak_rss_kb"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps(out))
 """
+
+# The scale step's FTS5 builds and queries, each in a child of its own like
+# the product's (bench.fts5_child): "build BENCH FOLDER DB NAME GROUP TITLES"
+# or "query BENCH DB NAME GROUP QUERIES RUNS"; one JSON line on stdout.
+_CHILD_FTS5 = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+import bench
+sys.exit(bench.fts5_child(sys.argv[1:]))
+"""
+
+
+def peer_list(spec: str) -> list[str]:
+    """The peers of ``--peers``; the tuned FTS5 brings the one with sqlite's
+    defaults along, the FTS5 older figures were measured against."""
+    names = [p for p in spec.split(",") if p]
+    if "fts5" in names and "fts5-default" not in names:
+        names.insert(names.index("fts5") + 1, "fts5-default")
+    return names
+
+
+def sync() -> None:
+    """Write back every dirty page (untimed, before a timed build)."""
+    if hasattr(os, "sync"):
+        os.sync()
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -339,12 +368,10 @@ def peer_hits(peer: Any) -> Callable[[str], int]:
     return lambda q: len(peer.search(q, 10))
 
 
-def fts5_page(peer: Any, docs: Sequence[peers.Doc]) -> Callable[[str], int]:
-    """FTS5 doing the product's whole page: the top 10 with a snippet() each,
-    and facet counts (topics, provider, year) over every match by a GROUP BY
-    on a facet table joined to the matches, top 20 of each.  The table is
-    built here, untimed."""
-    db = peer._db
+def fts5_facet_table(db: sqlite3.Connection, docs: Iterable[peers.Doc]) -> None:
+    """The table fts5_page's GROUP BY reads: (rowid, facet, value) rows for
+    the topics, provider and year of each record, in the order they were
+    inserted into ``docs``."""
     db.execute("DROP TABLE IF EXISTS facet")
     db.execute("CREATE TABLE facet(doc INTEGER, facet TEXT, value TEXT)")
     rowids = [r for (r,) in db.execute("SELECT rowid FROM docs ORDER BY rowid")]
@@ -358,6 +385,17 @@ def fts5_page(peer: Any, docs: Sequence[peers.Doc]) -> Callable[[str], int]:
     with db:
         db.executemany("INSERT INTO facet VALUES (?, ?, ?)", rows)
         db.execute("CREATE INDEX facet_doc ON facet(doc)")
+
+
+def fts5_page(peer: Any, docs: Sequence[peers.Doc] | None) -> Callable[[str], int]:
+    """FTS5 doing the product's whole page: the top 10 with a snippet() each,
+    and facet counts (topics, provider, year) over every match by a GROUP BY
+    on a facet table joined to the matches, top 20 of each.  The table is
+    built here from `docs`, untimed (None: it was built before, by
+    fts5_facet_table)."""
+    db = peer._db
+    if docs is not None:
+        fts5_facet_table(db, docs)
     weights = ", ".join(str(w) for w in peers.FIELD_WEIGHTS.values())
     joiner = " OR " if peer.group == "or" else " "
 
@@ -420,6 +458,67 @@ def time_interleaved(searches: dict[str, Callable[[str], int]], queries: Sequenc
         }
         for name in searches
     }
+
+
+def scale_fts5_build(folder: Path, db_dir: Path, name: str, group: peers.Group, titles_file: Path) -> dict[str, Any]:
+    """An FTS5 peer's build of `folder` for the scale step.  Parse and build
+    are streamed together, so a million records never sit in memory at once;
+    parsing time is summed inside the stream.  Then, untimed: the page's
+    facet table (the tuned peer only) and the first 20,000 titles, written
+    to `titles_file`, that the queries are drawn from."""
+    parse_seconds = 0.0
+    titles: list[str] = []
+    facets: list[peers.Doc] = []
+
+    def stream() -> Iterator[peers.Doc]:
+        nonlocal parse_seconds
+        for path in peers.iter_record_paths(folder):
+            started = time.perf_counter()
+            doc = peers.load_doc(path)
+            parse_seconds += time.perf_counter() - started
+            if len(titles) < 20_000:
+                titles.append(doc.title)
+            # What fts5_page's facet table needs, without the texts.
+            facets.append(peers.Doc("", "", "", "", doc.topics, doc.provider, doc.published))
+            yield doc
+
+    peer = peers.make_peer(name, db_dir, group)
+    try:
+        total, _ = timed(peer.build, stream())
+        index_bytes = peer.size_bytes()
+        if name == "fts5":
+            fts5_facet_table(peer._db, facets)
+    finally:
+        peer.close()
+    titles_file.write_text(json.dumps(titles), encoding="utf-8")
+    return {"parse_seconds": parse_seconds, "seconds": total - parse_seconds, "index_bytes": index_bytes}
+
+
+def scale_fts5_query(db_dir: Path, name: str, group: peers.Group, queries: Sequence[str], runs: int) -> dict[str, Any]:
+    """An FTS5 peer's top 10 (and, the tuned one, the page) over an index
+    scale_fts5_build left, in turns (time_interleaved)."""
+    peer = peers.make_peer(name, db_dir, group)
+    try:
+        peer.open()
+        searches = {"top10": peer_hits(peer)}
+        if name == "fts5":
+            searches["page"] = fts5_page(peer, None)
+        return time_interleaved(searches, queries, runs)
+    finally:
+        peer.close()
+
+
+def fts5_child(argv: list[str]) -> int:
+    """The body of _CHILD_FTS5: one JSON line on stdout."""
+    if argv[0] == "build":
+        folder, db_dir, name, group, titles_file = argv[2:]
+        out = scale_fts5_build(Path(folder), Path(db_dir), name, group, Path(titles_file))  # type: ignore[arg-type]
+    else:
+        db_dir, name, group, query_file, runs = argv[2:]
+        queries = json.loads(Path(query_file).read_text(encoding="utf-8"))
+        out = scale_fts5_query(Path(db_dir), name, group, queries, int(runs))  # type: ignore[arg-type]
+    print(json.dumps(out))
+    return 0
 
 
 # ---------------------------------------------------------------- reindex
@@ -507,7 +606,7 @@ class Bench:
         self.peers: dict[str, Any] = {}
         self.product_index: Path | None = None
         self.results: dict[str, Any] = {}
-        self.peer_names = [p for p in args.peers.split(",") if p]
+        self.peer_names = peer_list(args.peers)
         if "tantivy" in self.peer_names:
             try:
                 import tantivy  # noqa: F401
@@ -552,33 +651,46 @@ class Bench:
         another, minutes apart, divided builds taken under different loads
         (a shared machine's load moves 2-3x in that time); in rounds, each
         round's ratio compares builds taken minutes apart at most, and the
-        ratio reported is the median of the rounds' ratios."""
+        ratio reported is the median of the rounds' ratios.
+
+        In each round the builds the ratios divide (the product and FTS5,
+        tuned and with sqlite's defaults) come first, right after the parse,
+        their order turned by one each round, so each takes each place once
+        in three rounds and none always follows the plain Whoosh script's
+        long build; every build starts after an untimed ``os.sync()``, so no
+        engine pays for writing back the one before it."""
         errors: list[tuple[Path, str]] = []
         parse_times: list[float] = []
         times: dict[str, list[float]] = {name: [] for name in self.peer_names}
         product_times: list[float] = []
         reports: list[dict[str, int]] = []
+        orders: list[list[str]] = []
         index_dir = self.tmp / "product-index"
         for run in range(self.runs):
             errors.clear()
             seconds, self.docs = timed(peers.load_docs, self.folder, errors)
             parse_times.append(seconds)
             log(f"  parse run {run + 1}: {seconds:.2f} s, {len(self.docs):,} records")
-            for name in self.peer_names:
+            order = self.build_order(run)
+            orders.append(order)
+            for name in order:
+                if name == "product":
+                    shutil.rmtree(index_dir, ignore_errors=True)
+                    sync()
+                    seconds, report = timed(self.product.build_index, [str(self.folder)], str(index_dir), full=True)
+                    product_times.append(seconds)
+                    reports.append(report_counts(report))
+                    self.product_index = index_dir
+                    log(f"  product full build run {run + 1}: {seconds:.2f} s {reports[-1]}")
+                    continue
                 if name in self.peers:
                     self.peers.pop(name).close()
                 peer = peers.make_peer(name, self.tmp / name, group=self.args.peer_semantics)
+                sync()
                 seconds, _ = timed(peer.build, self.parsed())
                 times[name].append(seconds)
                 self.peers[name] = peer
                 log(f"  {name} build run {run + 1}: {seconds:.2f} s")
-            if self.product is not None:
-                shutil.rmtree(index_dir, ignore_errors=True)
-                seconds, report = timed(self.product.build_index, [str(self.folder)], str(index_dir), full=True)
-                product_times.append(seconds)
-                reports.append(report_counts(report))
-                self.product_index = index_dir
-                log(f"  product full build run {run + 1}: {seconds:.2f} s {reports[-1]}")
         parse = median(parse_times)
         result: dict[str, Any] = {
             "parse": {"seconds": parse, "runs": parse_times, "records": len(self.parsed()), "errors": len(errors)}
@@ -593,14 +705,28 @@ class Bench:
                 "report": reports[-1],
                 "index_bytes": peers.disk_usage(index_dir),
             }
-            if "fts5" in result:
-                rounds = [
-                    product / (parsed + fts5)
-                    for product, parsed, fts5 in zip(product_times, parse_times, times["fts5"], strict=True)
-                ]
-                result["product"]["ratio_to_parse_plus_fts5"] = median(rounds)
-                result["product"]["ratio_runs"] = rounds
+            # ratio_to_parse_plus_fts5 keeps its meaning from before session
+            # eleven: FTS5 with sqlite's defaults, which builds without the
+            # tuned peer's optimize and so is the quicker build to beat.
+            for peer_name, key in (("fts5-default", ""), ("fts5", "_tuned")):
+                if peer_name in result:
+                    rounds = [
+                        product / (parsed + fts5)
+                        for product, parsed, fts5 in zip(product_times, parse_times, times[peer_name], strict=True)
+                    ]
+                    result["product"][f"ratio_to_parse_plus_fts5{key}"] = median(rounds)
+                    result["product"][f"ratio{key}_runs"] = rounds
+        result["orders"] = orders
         self.results["build"] = result
+
+    def build_order(self, run: int) -> list[str]:
+        """The builds of round `run` (see step_build)."""
+        divided = [n for n in ("fts5", "fts5-default") if n in self.peer_names]
+        if self.product is not None:
+            divided.append("product")
+        turn = run % len(divided) if divided else 0
+        others = [n for n in self.peer_names if n not in divided]
+        return divided[turn:] + divided[:turn] + others
 
     def step_query(self) -> None:
         queries = make_queries([d.title for d in self.parsed()], self.args.queries, self.args.seed)
@@ -758,34 +884,42 @@ class Bench:
             "corpus_bytes": made.bytes,
             "corpus_disk_bytes": peers.disk_usage(folder),
         }
-        # Parse and FTS5 build streamed together, so a million records never
-        # sit in memory at once; parsing time is summed inside the stream.
-        parse_seconds = 0.0
-        titles: list[str] = []
-        facets: list[peers.Doc] = []
-
-        def stream() -> Iterator[peers.Doc]:
-            nonlocal parse_seconds
-            for path in peers.iter_record_paths(folder):
-                started = time.perf_counter()
-                doc = peers.load_doc(path)
-                parse_seconds += time.perf_counter() - started
-                if len(titles) < 20_000:
-                    titles.append(doc.title)
-                # What fts5_page's facet table needs, without the texts.
-                facets.append(peers.Doc("", "", "", "", doc.topics, doc.provider, doc.published))
-                yield doc
-
-        fts5 = peers.Fts5Peer(self.tmp / f"scale-{n}-fts5", group=self.args.peer_semantics)
-        total, _ = timed(fts5.build, stream())
-        result["parse_seconds"] = parse_seconds
-        result["fts5"] = {"seconds": total - parse_seconds, "index_bytes": fts5.size_bytes()}
-        queries = make_queries(titles, self.args.queries, self.args.seed)
-        result["fts5"].update(time_queries(peer_hits(fts5), queries, self.runs))
-        result["fts5_page"] = time_queries(fts5_page(fts5, facets), queries, self.runs)
-        del facets[:]
-        fts5.close()
-        log(f"  scale {n:,}: parse {parse_seconds:.1f} s, FTS5 build {total - parse_seconds:.1f} s")
+        # FTS5, tuned and with sqlite's defaults, built and queried in child
+        # processes as the product is, so that neither side's figures carry
+        # this process's parsed corpora, peers or heap (scale_fts5_build).
+        titles_file = self.tmp / f"scale-{n}-titles.json"
+        query_file = self.tmp / f"scale-{n}-queries.json"
+        queries: list[str] = []
+        for name in ("fts5", "fts5-default"):
+            db_dir = self.tmp / f"scale-{n}-{name}"
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD_FTS5, "build", str(BENCH), str(folder), str(db_dir), name,
+                 self.args.peer_semantics, str(titles_file)],
+                capture_output=True, text=True, check=False,
+            )
+            if done.returncode:
+                raise RuntimeError(f"scale {n:,}: the {name} build failed: {done.stderr.strip()[-800:]}")
+            built = json.loads(done.stdout.strip().splitlines()[-1])
+            if not queries:
+                titles = json.loads(titles_file.read_text(encoding="utf-8"))
+                queries = make_queries(titles, self.args.queries, self.args.seed)
+                query_file.write_text(json.dumps(queries), encoding="utf-8")
+            asked = subprocess.run(
+                [sys.executable, "-c", _CHILD_FTS5, "query", str(BENCH), str(db_dir), name,
+                 self.args.peer_semantics, str(query_file), str(self.runs)],
+                capture_output=True, text=True, check=False,
+            )
+            if asked.returncode:
+                raise RuntimeError(f"scale {n:,}: the {name} queries failed: {asked.stderr.strip()[-800:]}")
+            answered = json.loads(asked.stdout.strip().splitlines()[-1])
+            result[name] = {"seconds": built["seconds"], "parse_seconds": built["parse_seconds"],
+                            "index_bytes": built["index_bytes"], **answered["top10"]}
+            if "page" in answered:
+                result["fts5_page"] = answered["page"]
+            shutil.rmtree(db_dir, ignore_errors=True)
+            log(f"  scale {n:,}: parse {built['parse_seconds']:.1f} s, {name} build {built['seconds']:.1f} s")
+        # Parsing alone, as before session eleven: the default FTS5's stream.
+        parse_seconds = result["parse_seconds"] = result["fts5-default"]["parse_seconds"]
         if self.product is not None:
             log(f"  scale {n:,}: product full build in a child process")
             done, tree = run_sampled([sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir)])
@@ -800,10 +934,10 @@ class Bench:
                     "peak_rss_workers_bytes": rss_bytes(child["maxrss_children"]),
                     **tree,
                     "index_bytes": peers.disk_usage(index_dir),
-                    "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5"]["seconds"]),
+                    "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5-default"]["seconds"]),
+                    "ratio_to_parse_plus_fts5_tuned": child["seconds"]
+                    / (result["fts5"]["parse_seconds"] + result["fts5"]["seconds"]),
                 }
-                query_file = self.tmp / f"scale-{n}-queries.json"
-                query_file.write_text(json.dumps(queries), encoding="utf-8")
                 log(f"  scale {n:,}: product queries in a child process")
                 asked = subprocess.run(
                     [sys.executable, "-c", _CHILD_QUERY, str(REPO), str(index_dir), str(query_file), str(self.runs)],
@@ -874,6 +1008,8 @@ class Bench:
                 if "ratio_to_parse_plus_fts5" in b:
                     ratio = b["ratio_to_parse_plus_fts5"]
                     cell += f" = {ratio:.2f}x parse+FTS5 ({target(ratio, 2)})"
+                if "ratio_to_parse_plus_fts5_tuned" in b:
+                    cell += f", {b['ratio_to_parse_plus_fts5_tuned']:.2f}x parse+FTS5 tuned"
                 rows.append(
                     ["product: full build from files; search()", cell, fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
                 )
@@ -892,6 +1028,7 @@ class Bench:
             for mine, theirs, label in (
                 ("product", "fts5_page", "search() / FTS5 with snippets and facets"),
                 ("product", "fts5", "search() / FTS5 top 10"),
+                ("product", "fts5-default", "search() / FTS5 top 10 with sqlite's defaults"),
                 ("product_lean", "fts5", "search(facets=False, feedback=False) / FTS5 top 10"),
             ):
                 if mine in query and theirs in query:
@@ -899,7 +1036,11 @@ class Bench:
                     ratios.append(f"{label}: p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p95 {a['p95_ms'] / b['p95_ms']:.2f}x")
             if ratios:
                 out.append("same-run query ratios: " + "; ".join(ratios))
-            mine_bytes, fts5_bytes = build.get("product", {}).get("index_bytes"), build.get("fts5", {}).get("index_bytes")
+            # Against the smaller FTS5 index, the default one: on Reuters the
+            # tuned file is 42.3 MiB against 40.0, the optimize's merge leaving
+            # 1,261 free 4 KiB pages where the default build leaves 594.
+            mine_bytes = build.get("product", {}).get("index_bytes")
+            fts5_bytes = build.get("fts5-default", build.get("fts5", {})).get("index_bytes")
             if mine_bytes and fts5_bytes:
                 sizes = f"index on disk: product {fmt_bytes(mine_bytes)} = {mine_bytes / fts5_bytes:.2f}x FTS5's"
                 sizes += f" {fmt_bytes(fts5_bytes)}"
@@ -971,19 +1112,21 @@ class Bench:
         for s in self.results.get("scale", []):
             rows = [
                 [
-                    "sqlite FTS5 (parse + build, streamed)",
-                    fmt_s(s["parse_seconds"] + s["fts5"]["seconds"]),
-                    fmt_bytes(s["fts5"]["index_bytes"]),
-                    fmt_ms(s["fts5"]["p50_ms"]),
-                    fmt_ms(s["fts5"]["p95_ms"]),
+                    f"{PEER_LABELS[name]} (parse + build, streamed, in a child)",
+                    fmt_s(s[name]["parse_seconds"] + s[name]["seconds"]),
+                    fmt_bytes(s[name]["index_bytes"]),
+                    fmt_ms(s[name]["p50_ms"]),
+                    fmt_ms(s[name]["p95_ms"]),
                     "",
                 ]
+                for name in ("fts5", "fts5-default")
             ]
             p = s.get("product")
             if p:
                 rows.append(
                     [
-                        f"product full build ({p['ratio_to_parse_plus_fts5']:.2f}x parse+FTS5)",
+                        f"product full build ({p['ratio_to_parse_plus_fts5']:.2f}x parse+FTS5, "
+                        f"{p['ratio_to_parse_plus_fts5_tuned']:.2f}x parse+FTS5 tuned)",
                         fmt_s(p["seconds"]),
                         fmt_bytes(p["index_bytes"]),
                         fmt_ms(p["p50_ms"]),
@@ -1023,7 +1166,7 @@ class Bench:
             elif "product_error" in s:
                 rows.append([f"product failed: {s['product_error']}", "", "", "", "", ""])
             if "fts5_page" in s:
-                rows.insert(1, ["sqlite FTS5 + snippet() + GROUP BY facets", "", "",
+                rows.insert(2, ["sqlite FTS5 + snippet() + GROUP BY facets", "", "",
                                 fmt_ms(s["fts5_page"]["p50_ms"]), fmt_ms(s["fts5_page"]["p95_ms"]), ""])
             for key in ("product_query_error", "product_incremental_error"):
                 if key in s:
@@ -1037,10 +1180,12 @@ class Bench:
             out.append(table(["", "build", "index size", "query p50", "query p95", "peak RSS"], rows))
             ratios = []
             if p:
-                ratios.append(f"index size {p['index_bytes'] / s['fts5']['index_bytes']:.2f}x FTS5's (target <= 1.5x)")
+                smaller = min(s["fts5"]["index_bytes"], s["fts5-default"]["index_bytes"])
+                ratios.append(f"index size {p['index_bytes'] / smaller:.2f}x the smaller FTS5's (target <= 1.5x)")
             for mine, theirs, label in (
                 ("product", "fts5_page", "search() / FTS5 with snippets and facets"),
                 ("product", "fts5", "search() / FTS5 top 10"),
+                ("product", "fts5-default", "search() / FTS5 top 10 with sqlite's defaults"),
                 ("lean", "fts5", "search(facets=False, feedback=False) / FTS5 top 10"),
             ):
                 a = p if mine == "product" else (p or {}).get(mine)
