@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,34 @@ def test_build_rounds_without_the_product() -> None:
         ["fts5", "fts5-default", "tantivy"],
         ["fts5-default", "fts5", "tantivy"],
     ]
+
+
+def test_time_interleaved_gives_wall_and_cpu_figures_for_every_search() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def search(name: str) -> Callable[[str], int]:
+        return lambda q: asked.append((name, q)) or (0 if q == "none" else 1)
+
+    figures = bench.time_interleaved({"a": search("a"), "b": search("b")}, ["x", "none"], runs=2)
+    for name in ("a", "b"):
+        one = figures[name]
+        assert one["queries_without_hits"] == 1
+        for key in ("p50", "p95", "cpu_p50", "cpu_p95"):
+            assert len(one[f"runs_{key}_ms"]) == 2 and one[f"{key}_ms"] >= 0
+    # One untimed pass of each, then the timed passes in turns: a, b, a, b.
+    assert [name for name, _ in asked] == ["a", "a", "b", "b"] + ["a", "a", "b", "b"] * 2
+
+
+def test_the_query_table_gives_cpu_ratios_against_both_fts5s() -> None:
+    run = harness(["fts5", "fts5-default"])
+    one = {"queries_without_hits": 0}
+    run.results["query"] = {
+        "queries": 1,
+        "sample": ["cocoa"],
+        "peer_semantics": "or",
+        "fts5": {**one, "p50_ms": 9.0, "p95_ms": 9.0, "cpu_p50_ms": 2.0, "cpu_p95_ms": 8.0},
+        "fts5-default": {**one, "p50_ms": 9.0, "p95_ms": 9.0, "cpu_p50_ms": 4.0, "cpu_p95_ms": 16.0},
+        "product": {**one, "p50_ms": 9.0, "p95_ms": 9.0, "cpu_p50_ms": 3.0, "cpu_p95_ms": 4.0},
+    }
+    line = next(line for line in run.render().splitlines() if line.startswith("CPU per query"))
+    assert "product/fts5 1.50x / 0.50x" in line and "product/fts5-default 0.75x / 0.25x" in line
