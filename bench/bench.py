@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -156,6 +157,20 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any
     started = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - started, result
+
+
+def cpu_seconds() -> float:
+    """CPU time (user and system) of this process and of its children that
+    have been waited for: a process pool's workers, once it shut down."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_cpu(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, float, Any]:
+    """`timed`, and the CPU seconds it took (cpu_seconds)."""
+    started = cpu_seconds()
+    seconds, result = timed(fn, *args, **kwargs)
+    return seconds, cpu_seconds() - started, result
 
 
 def median(values: Sequence[float]) -> float:
@@ -662,77 +677,104 @@ class Bench:
         round's ratio compares builds taken minutes apart at most, and the
         ratio reported is the median of the rounds' ratios.
 
-        In each round the builds the ratios divide (the product and FTS5,
-        tuned and with sqlite's defaults) come first, right after the parse,
-        their order turned by one each round, so each takes each place once
-        in three rounds and none always follows the plain Whoosh script's
+        In each round the builds the ratios divide (the product, with its
+        default processes and with one, and FTS5, tuned and with sqlite's
+        defaults) come first, right after the parse, their order turned by
+        one each round, so none always follows the plain Whoosh script's
         long build; every build starts after an untimed ``os.sync()``, so no
-        engine pays for writing back the one before it."""
+        engine pays for writing back the one before it.
+
+        The product parses in a pool of up to two processes (one per core)
+        where FTS5 and the parse run in one thread; ``product-1`` is the
+        same build with ``procs=1``, all in this process, the like-for-like
+        figure.  Beside the wall clock each build's CPU time is taken (this
+        process's and its waited-for children's, the pool's workers): the
+        work done, which a loaded machine barely moves."""
         errors: list[tuple[Path, str]] = []
         parse_times: list[float] = []
-        times: dict[str, list[float]] = {name: [] for name in self.peer_names}
-        product_times: list[float] = []
+        parse_cpu: list[float] = []
+        times: dict[str, list[float]] = {name: [] for name in self.builds()}
+        cpu: dict[str, list[float]] = {name: [] for name in self.builds()}
         reports: list[dict[str, int]] = []
         orders: list[list[str]] = []
         index_dir = self.tmp / "product-index"
         for run in range(self.runs):
             errors.clear()
-            seconds, self.docs = timed(peers.load_docs, self.folder, errors)
+            seconds, used, self.docs = timed_cpu(peers.load_docs, self.folder, errors)
             parse_times.append(seconds)
-            log(f"  parse run {run + 1}: {seconds:.2f} s, {len(self.docs):,} records")
+            parse_cpu.append(used)
+            log(f"  parse run {run + 1}: {seconds:.2f} s, CPU {used:.2f} s, {len(self.docs):,} records")
             order = self.build_order(run)
             orders.append(order)
             for name in order:
-                if name == "product":
-                    shutil.rmtree(index_dir, ignore_errors=True)
-                    sync()
-                    seconds, report = timed(self.product.build_index, [str(self.folder)], str(index_dir), full=True)
-                    product_times.append(seconds)
-                    reports.append(report_counts(report))
-                    self.product_index = index_dir
-                    log(f"  product full build run {run + 1}: {seconds:.2f} s {reports[-1]}")
-                    continue
-                if name in self.peers:
-                    self.peers.pop(name).close()
-                peer = peers.make_peer(name, self.tmp / name, group=self.args.peer_semantics)
                 sync()
-                seconds, _ = timed(peer.build, self.parsed())
+                if name in ("product", "product-1"):
+                    # Apart, so the query step searches the default build's segments.
+                    target_dir = index_dir if name == "product" else self.tmp / "product-index-1"
+                    shutil.rmtree(target_dir, ignore_errors=True)
+                    procs = {"procs": 1} if name == "product-1" else {}
+                    seconds, used, report = timed_cpu(
+                        self.product.build_index, [str(self.folder)], str(target_dir), full=True, **procs
+                    )
+                    reports.append(report_counts(report))
+                    if name == "product":
+                        self.product_index = index_dir
+                else:
+                    if name in self.peers:
+                        self.peers.pop(name).close()
+                    peer = peers.make_peer(name, self.tmp / name, group=self.args.peer_semantics)
+                    seconds, used, _ = timed_cpu(peer.build, self.parsed())
+                    self.peers[name] = peer
                 times[name].append(seconds)
-                self.peers[name] = peer
-                log(f"  {name} build run {run + 1}: {seconds:.2f} s")
+                cpu[name].append(used)
+                log(f"  {name} build run {run + 1}: {seconds:.2f} s, CPU {used:.2f} s")
         parse = median(parse_times)
         result: dict[str, Any] = {
-            "parse": {"seconds": parse, "runs": parse_times, "records": len(self.parsed()), "errors": len(errors)}
-        }
-        for name in self.peer_names:
-            size = self.peers[name].size_bytes()
-            result[name] = {"seconds": median(times[name]), "runs": times[name], "index_bytes": size}
-        if self.product is not None:
-            result["product"] = {
-                "seconds": median(product_times),
-                "runs": product_times,
-                "report": reports[-1],
-                "index_bytes": peers.disk_usage(index_dir),
+            "parse": {
+                "seconds": parse,
+                "runs": parse_times,
+                "cpu_seconds": median(parse_cpu),
+                "cpu_runs": parse_cpu,
+                "records": len(self.parsed()),
+                "errors": len(errors),
             }
+        }
+        for name in self.builds():
+            result[name] = {"seconds": median(times[name]), "runs": times[name],
+                            "cpu_seconds": median(cpu[name]), "cpu_runs": cpu[name]}
+            if name in self.peers:
+                result[name]["index_bytes"] = self.peers[name].size_bytes()
+        if self.product is not None:
+            result["product"].update(report=reports[-1], index_bytes=peers.disk_usage(index_dir))
             # ratio_to_parse_plus_fts5 keeps its meaning from before session
             # eleven: FTS5 with sqlite's defaults, which builds without the
             # tuned peer's optimize and so is the quicker build to beat.
-            for peer_name, key in (("fts5-default", ""), ("fts5", "_tuned")):
-                if peer_name in result:
-                    rounds = [
-                        product / (parsed + fts5)
-                        for product, parsed, fts5 in zip(product_times, parse_times, times[peer_name], strict=True)
-                    ]
-                    result["product"][f"ratio_to_parse_plus_fts5{key}"] = median(rounds)
-                    result["product"][f"ratio{key}_runs"] = rounds
+            for mine in ("product", "product-1"):
+                for peer_name, key in (("fts5-default", ""), ("fts5", "_tuned")):
+                    if peer_name in result:
+                        rounds = [
+                            product / (parsed + fts5)
+                            for product, parsed, fts5 in zip(times[mine], parse_times, times[peer_name], strict=True)
+                        ]
+                        result[mine][f"ratio_to_parse_plus_fts5{key}"] = median(rounds)
+                        result[mine][f"ratio{key}_runs"] = rounds
+                        cpu_rounds = [
+                            product / (parsed + fts5)
+                            for product, parsed, fts5 in zip(cpu[mine], parse_cpu, cpu[peer_name], strict=True)
+                        ]
+                        result[mine][f"cpu_ratio_to_parse_plus_fts5{key}"] = median(cpu_rounds)
         result["orders"] = orders
         self.results["build"] = result
+
+    def builds(self) -> list[str]:
+        """Every build of a round: the peers, then the product's two."""
+        return self.peer_names + (["product", "product-1"] if self.product is not None else [])
 
     def build_order(self, run: int) -> list[str]:
         """The builds of round `run` (see step_build)."""
         divided = [n for n in ("fts5", "fts5-default") if n in self.peer_names]
         if self.product is not None:
-            divided.append("product")
+            divided += ["product", "product-1"]
         turn = run % len(divided) if divided else 0
         others = [n for n in self.peer_names if n not in divided]
         return divided[turn:] + divided[:turn] + others
@@ -862,8 +904,14 @@ class Bench:
         result: dict[str, Any] = {"runs": runs}
         for kind in ("full", "incremental", "no_change"):
             result[kind] = median([r[kind]["seconds"] for r in runs])
-        result["incremental_ratio"] = result["incremental"] / result["full"]
-        result["no_change_ratio"] = result["no_change"] / result["full"]
+        # Each run's incremental and no-change runs divided by its own full
+        # build, minutes apart at most, and the median of those ratios (as
+        # step_build's rounds): a median over one run's incremental divided by
+        # another run's full build mixed runs taken under different loads.
+        for kind in ("incremental", "no_change"):
+            ratios = [r[kind]["seconds"] / r["full"]["seconds"] for r in runs]
+            result[f"{kind}_ratio"] = median(ratios)
+            result[f"{kind}_ratio_runs"] = ratios
         result["counts_ok"] = all(
             r[kind]["report"] == r[kind]["expected"] for r in runs for kind in ("incremental", "no_change")
         )
@@ -998,13 +1046,11 @@ class Bench:
         if build or query:
             rows = []
             if "parse" in build:
-                rows.append(
-                    ["parsing alone (PyYAML CSafeLoader, one process)", fmt_s(build["parse"]["seconds"]), "", ""]
-                )
+                rows.append(["parsing alone (PyYAML CSafeLoader, one process)", fmt_build(build["parse"]), "", ""])
             for name in self.peer_names:
                 b, q = build.get(name, {}), query.get(name, {})
                 rows.append(
-                    [PEER_LABELS[name], fmt_s(b.get("seconds")), fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
+                    [PEER_LABELS[name], fmt_build(b), fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
                 )
                 if name == "fts5" and "fts5_page" in query:
                     q = query["fts5_page"]
@@ -1013,15 +1059,13 @@ class Bench:
                     )
             if self.product is not None:
                 b, q = build.get("product", {}), query.get("product", {})
-                cell = fmt_s(b.get("seconds"))
-                if "ratio_to_parse_plus_fts5" in b:
-                    ratio = b["ratio_to_parse_plus_fts5"]
-                    cell += f" = {ratio:.2f}x parse+FTS5 ({target(ratio, 2)})"
-                if "ratio_to_parse_plus_fts5_tuned" in b:
-                    cell += f", {b['ratio_to_parse_plus_fts5_tuned']:.2f}x parse+FTS5 tuned"
                 rows.append(
-                    ["product: full build from files; search()", cell, fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
+                    ["product: full build from files (up to 2 parsing processes); search()", product_build_cell(b),
+                     fmt_ms(q.get("p50_ms")), fmt_ms(q.get("p95_ms"))]
                 )
+                if "product-1" in build:
+                    rows.append(["product: full build in one process (procs=1)",
+                                 product_build_cell(build["product-1"]), "", ""])
                 if "product_no_facets" in query:
                     q = query["product_no_facets"]
                     rows.append(["product: search(facets=False)", "", fmt_ms(q["p50_ms"]), fmt_ms(q["p95_ms"])])
@@ -1206,6 +1250,27 @@ class Bench:
             if ratios:
                 out.append("same-run scale ratios: " + "; ".join(ratios))
         return "\n\n".join(out)
+
+
+def fmt_build(figures: dict[str, Any]) -> str:
+    """A build's wall time, and its CPU time where it was taken."""
+    cell = fmt_s(figures.get("seconds"))
+    if "cpu_seconds" in figures:
+        cell += f" (CPU {fmt_s(figures['cpu_seconds'])})"
+    return cell
+
+
+def product_build_cell(b: dict[str, Any]) -> str:
+    """The product's build and its ratios to parse + FTS5, wall and CPU."""
+    cell = fmt_build(b)
+    if "ratio_to_parse_plus_fts5" in b:
+        ratio = b["ratio_to_parse_plus_fts5"]
+        cell += f" = {ratio:.2f}x parse+FTS5 ({target(ratio, 2)})"
+    if "ratio_to_parse_plus_fts5_tuned" in b:
+        cell += f", {b['ratio_to_parse_plus_fts5_tuned']:.2f}x parse+FTS5 tuned"
+    if "cpu_ratio_to_parse_plus_fts5" in b:
+        cell += f"; CPU {b['cpu_ratio_to_parse_plus_fts5']:.2f}x"
+    return cell
 
 
 def cpu_ratios(figures: dict[str, Any], lean: str) -> str:

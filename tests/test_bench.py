@@ -79,18 +79,18 @@ def test_the_fts5_peer_brings_its_default_twin_along() -> None:
     assert bench.peer_list("tantivy,bm25s") == ["tantivy", "bm25s"]
 
 
-@pytest.mark.parametrize("runs", [3, 6])
+@pytest.mark.parametrize("runs", [4, 8])
 def test_build_rounds_give_the_product_and_fts5_each_place_alike(runs: int) -> None:
     run = harness(["fts5", "fts5-default", "tantivy", "whoosh"], product=object())
     orders = [run.build_order(r) for r in range(runs)]
-    divided = {"fts5", "fts5-default", "product"}
+    divided = {"fts5", "fts5-default", "product", "product-1"}
     for order in orders:
         # The builds the ratios divide come first, right after the parse;
         # the others (the long Whoosh build among them) after all of them.
-        assert set(order[:3]) == divided and order[3:] == ["tantivy", "whoosh"]
+        assert set(order[:4]) == divided and order[4:] == ["tantivy", "whoosh"]
     for name in divided:
         places = [order.index(name) for order in orders]
-        assert sorted(places) == sorted([0, 1, 2] * (runs // 3))
+        assert sorted(places) == sorted([0, 1, 2, 3] * (runs // 4))
 
 
 def test_build_rounds_without_the_product() -> None:
