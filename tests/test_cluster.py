@@ -468,6 +468,20 @@ def test_a_dotted_word_stays_one_operand_as_on_the_embedded_index(scratch: Clust
         assert ours and set(ours) == set(theirs), text
 
 
+def test_pages_without_collapse_hold_every_hit_once(cix: ClusterIndex) -> None:
+    # Shadowed stubs are dropped after the fetch: with no slack they left holes, and
+    # pages of 1 of "facial recognition" were all empty (review2 s11, F10).
+    whole = [h.id for h in cix.search("facial recognition", limit=100, collapse=False).hits]
+    assert len(whole) > 5
+    for size in (1, 2, 5):
+        paged = [
+            h.id
+            for page in range(1, -(-len(whole) // size) + 1)
+            for h in cix.search("facial recognition", limit=size, page=page, collapse=False).hits
+        ]
+        assert paged == whole, size
+
+
 def test_a_page_past_the_result_window_is_refused(cix: ClusterIndex) -> None:
     # searchd holds every hit up to the page's last in each daemon: page x limit is bounded.
     from search.backends.cluster.backend import MAX_RESULT_WINDOW

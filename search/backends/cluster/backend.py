@@ -282,7 +282,10 @@ class ClusterIndex:
                 option="page",
                 hint="Narrow the query (more words, --topic, --since/--until) or sort it another way (--sort newest).",
             )
-        window = needed + (min(4 * needed, 1000) + COLLAPSE_SLACK if plan.collapse else 0)
+        # The slack also without collapse: the stubs an article shadows are dropped after
+        # the fetch (_shadowed), and a page of only the window it needs had holes (review2 s11
+        # F10: "facial recognition" on seeds/, pages of 1 without collapse, all 11 empty).
+        window = needed + min(4 * needed, 1000) + COLLAPSE_SLACK
         table = self.url.front.table
         budget = int(time_limit * 1000) if time_limit else 0
         terms = _QueryTerms.of(plan) if plan.positive else None
