@@ -1045,9 +1045,21 @@ def _key_text(key: object) -> str:
     return "null" if key is None else _clean(str(key))
 
 
-def normalise_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+def normalise_roots(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[str]:
     """Absolute, normalised roots, without duplicates or roots inside other roots
-    (so `R` and `R/../R`, or `R` and `R/sub`, never index a file twice)."""
+    (so `R` and `R/../R`, or `R` and `R/sub`, never index a file twice).
+
+    A lone str or path is one root, not its letters (build_index("/srv/news")
+    would otherwise walk "/"); an empty one is a UsageError, not the current
+    folder: `search index "$RECORDS"` with RECORDS unset would index (with
+    --full, replace the index with) whatever folder the job runs in."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = list(paths)
+    if any(os.fspath(p) == "" for p in paths):
+        raise UsageError(
+            "an empty PATH names no folder", option="PATH", hint="Give the records' folder; `.` is the current one."
+        )
     roots = sorted({os.path.abspath(p) for p in paths})
     if not roots:
         raise UsageError("no PATH to index", option="PATH")

@@ -597,6 +597,37 @@ def test_no_root_at_all_is_a_usage_error(tmp_path: Path) -> None:
         build_index([], tmp_path / "index")
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_an_empty_root_is_a_usage_error_not_the_current_folder(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
+    # `search index "$RECORDS"` with RECORDS unset: "" was os.path.abspath's
+    # current folder, indexed (with --full, in place of the real roots).
+    index_dir = tmp_path / "index"
+    write_record("a.md", record("Alpha aardvark"))
+    build_index([tmp_path / "records"], index_dir)
+    before = snapshot(index_dir)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.md").write_text(record("Private todo list"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for roots in ([""], [tmp_path / "records", ""]):
+        with pytest.raises(UsageError) as caught:
+            build_index(roots, index_dir, full=full)
+        assert "empty PATH" in str(caught.value)
+        assert snapshot(index_dir) == before
+
+
+def test_one_root_given_alone_is_one_root_not_its_letters(write_record: RecordWriter, tmp_path: Path) -> None:
+    write_record("a.md", record("Alpha aardvark"))
+    (tmp_path / "r").mkdir()  # a folder named like one of the root's letters
+    (tmp_path / "r" / "x.md").write_text(record("Not a root"), encoding="utf-8")
+    for root in (str(tmp_path / "records"), tmp_path / "records"):
+        report = build_index(root, tmp_path / "index", full=True)
+        assert report.added == 1
+        with open_index(tmp_path / "index") as ix:
+            assert [h.title for h in ix.search("").hits] == ["Alpha aardvark"]
+
+
 def test_empty_folder_is_a_fine_root(write_record: RecordWriter, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -208,7 +208,7 @@ def _default_procs() -> int:
 
 
 def build_index(
-    paths: Iterable[str | os.PathLike[str]] = ("seeds",),
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] = ("seeds",),
     index_dir: str | os.PathLike[str] = "index",
     *,
     full: bool = False,
@@ -226,6 +226,9 @@ def build_index(
     generation that replaces the old one whole.  Raises IndexBusyError when
     another writer holds the index for longer than `wait` seconds.  Bad
     records never raise: they are listed in the report's ``skipped``.
+
+    `paths` are the record folders or files: several, or one alone (a str or
+    path is one root, never its letters); an empty one is a UsageError.
 
     Deletion safety: a root folder that yields no files (an unmounted disk
     leaves its mount point empty) or a folder that cannot be listed is not
