@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 
 from search.records import Article, Provider, Stub
 from search.storage.schema import (
+    CHANGED,
+    SAME,
+    SAME_RACY,
     _decode_source,
     _FAST,
     PART_GAP,
@@ -23,9 +26,11 @@ from search.storage.schema import (
     _FastAnalysis,
     _encode_positions,
     build_schema,
+    compare_stat,
     decode_source,
     doc_id,
     encode_source,
+    stat_key,
     text_analyzer,
 )
 from search.storage.stored import pack_record, unpack_record
@@ -379,6 +384,21 @@ def test_the_racy_flag_is_a_bit_of_the_flag_byte_and_bookkeeping_before_it_is_no
         assert _decode_source(racy) == (path, size, mtime_ns, text, True)
         assert decode_source(racy) == (path, size, mtime_ns, text)
         assert len(racy) == len(encode_source(path, size, mtime_ns, text))
+
+
+def test_compare_stat_tells_a_changed_stat_from_an_unchanged_one_and_a_racy_entry() -> None:
+    """The incremental run compares a file's stat with its bookkeeping as bytes (stat_key),
+    whatever the digest's form and whether the value was written before the racy bit."""
+    hexdigest = "0123456789abcdef" * 2
+    for digest in (hexdigest, "sha:x"):
+        value = encode_source("/news/é.md", 4_096, -5, digest)
+        assert compare_stat(value, stat_key(4_096, -5)) == SAME
+        assert compare_stat(value, stat_key(4_096, -4)) == compare_stat(value, stat_key(4_097, -5)) == CHANGED
+        racy = encode_source("/news/é.md", 4_096, -5, digest, racy=True)
+        assert compare_stat(racy, stat_key(4_096, -5)) == SAME_RACY
+    old = "/a.md".encode() + b"\x00\x01" + struct.pack("<Qq", 7, 8) + bytes.fromhex(hexdigest)
+    assert compare_stat(old, stat_key(7, 8)) == SAME
+    assert compare_stat(b"/a.md\x00\x01" + struct.pack("<Qq", 7, 8)[:9], stat_key(7, 8)) == CHANGED  # cut short
 
 
 def test_the_bookkeeping_holds_the_numbers_and_the_hash_in_binary() -> None:

@@ -48,12 +48,18 @@ from search.records import Article, Limits, article_from_record, parse_record, r
 from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage import stems
 from search.storage.schema import (
+    SAME,
+    SAME_RACY,
     SCHEMA_VERSION,
     article_documents,
+    bookkeeping,
+    compare_stat,
     content_digest,
+    decode_source,
     doc_id,
     indexed_sources,
     known_stems,
+    stat_key,
 )
 from search.storage.stored import Records
 from search.storage.store import CorruptionGuard, Store
@@ -264,25 +270,26 @@ def build_index(
             with contextlib.nullcontext() if fresh else CorruptionGuard(store.root, reading=False):
                 with CorruptionGuard(store.root):
                     within = _within(roots)
-                    indexed = {} if fresh else {p: v for p, v in indexed_sources(ix).items() if within(p)}
+                    # Each record's bookkeeping value as it is: decoded only for the files to read.
+                    indexed = {} if fresh else {p: v for p, v in bookkeeping(ix).items() if within(p)}
                 kept = _keep_records_under(empty, indexed)
                 tasks: list[_Task] = []
                 unchanged = 0
                 # Racy entries whose stat is as indexed: read again, and rewritten
                 # only if their bytes or their stat differ, or they are racy no longer.
-                recheck: dict[str, tuple[int, int]] = {}
-                for key, source in found.items():
-                    known = indexed.pop(key, None)
-                    if known is None:
+                recheck: dict[str, bytes] = {}
+                for key, stat in found.items():
+                    value = indexed.pop(key, None)
+                    if value is None:
                         tasks.append(_Task(key, None))
-                    elif source is not None and known[0] == source[0] and known[1] == source[1]:
-                        if not known[3]:
-                            unchanged += 1
-                            continue
-                        recheck[key] = source
-                        tasks.append(_Task(key, known[2]))
-                    else:
-                        tasks.append(_Task(key, known[2]))
+                        continue
+                    state = compare_stat(value, stat) if stat is not None else None
+                    if state == SAME:
+                        unchanged += 1
+                        continue
+                    if state == SAME_RACY and stat is not None:
+                        recheck[key] = stat
+                    tasks.append(_Task(key, _digest(value)))
                 was_indexed = {t.path for t in tasks if t.known_digest is not None}
                 counts = _apply(
                     ix,
@@ -334,20 +341,25 @@ def build_index(
     return report
 
 
+def _digest(value: bytes) -> str | None:
+    decoded = decode_source(value)
+    return None if decoded is None else decoded[3]
+
+
 def _scan(
     roots: list[str], fresh: bool, follow_symlinks: bool
-) -> tuple[dict[str, tuple[int, int] | None], list[Skipped], dict[str, str]]:
-    """The record files under `roots` (path -> (size, mtime_ns), None for a
-    fresh build), what was skipped, and the folders that could not be listed
-    (path -> why)."""
+) -> tuple[dict[str, bytes | None], list[Skipped], dict[str, str]]:
+    """The record files under `roots` (path -> its size and mtime as a
+    stat_key, None for a fresh build), what was skipped, and the folders that
+    could not be listed (path -> why)."""
     # A fresh build needs only the paths: keeping every file's stat too
     # took 83 MB of this process at 200,000 files (40 MB without; 470 MB
     # at 1,000,000), a heap the forked sub-writers then inherit.
-    # The stat is kept as a plain tuple of two numbers, not the SourceFile:
-    # the collector untracks such a tuple at its first pass, while 20,841
-    # SourceFile objects lived on into the oldest generation and set off a
-    # full collection of the caller's whole heap in the middle of the run.
-    found: dict[str, tuple[int, int] | None] = {}
+    # The stat is kept as 16 bytes, not the SourceFile: 20,841 SourceFile
+    # objects lived on into the oldest generation and set off a full
+    # collection of the caller's whole heap in the middle of the run (bytes
+    # are not tracked at all; a tuple of two numbers was, until a first pass).
+    found: dict[str, bytes | None] = {}
     skipped: list[Skipped] = []
     unlisted: dict[str, str] = {}
     for item in walk(roots, follow_symlinks=follow_symlinks):
@@ -356,11 +368,11 @@ def _scan(
             if isinstance(item, FolderError):
                 unlisted[item.path] = item.problem
         else:
-            found.setdefault(item.path, None if fresh else (item.size, item.mtime_ns))
+            found.setdefault(item.path, None if fresh else stat_key(item.size, item.mtime_ns))
     return found, skipped, unlisted
 
 
-def _empty_roots(roots: list[str], found: dict[str, tuple[int, int] | None]) -> dict[str, str]:
+def _empty_roots(roots: list[str], found: dict[str, bytes | None]) -> dict[str, str]:
     """Root folders under which no record file was found."""
     empty: dict[str, str] = {}
     for root in roots:
@@ -491,7 +503,7 @@ def _apply(
     *,
     removed: list[str],
     was_indexed: set[str],
-    recheck: dict[str, tuple[int, int]] | None = None,
+    recheck: dict[str, bytes] | None = None,
     limits: Limits,
     procs: int,
     fresh: bool,
@@ -503,7 +515,7 @@ def _apply(
 ) -> dict[str, Any]:
     """Parse `tasks` and write them, committing every COMMIT_EVERY files.
 
-    `recheck`: racy entries (path -> their indexed size and mtime) read again;
+    `recheck`: racy entries (path -> their indexed size and mtime, a stat_key) read again;
     `inherited`: descriptors (the index lock) that helper processes close."""
     counts: dict[str, Any] = {"added": 0, "updated": 0, "same": 0, "warnings": []}
     total = len(tasks)
@@ -529,7 +541,8 @@ def _apply(
     try:
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
-            if loaded.same and loaded.racy and recheck and recheck.get(loaded.path) == (loaded.size, loaded.mtime_ns):
+            racy_as_indexed = loaded.same and loaded.racy and recheck
+            if racy_as_indexed and recheck.get(loaded.path) == stat_key(loaded.size, loaded.mtime_ns):
                 # Racy still (read within its tick again), its bytes and stat as
                 # indexed: what would be written is what is there.
                 counts["same"] += 1

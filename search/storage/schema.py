@@ -523,6 +523,19 @@ def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str, bool]]:
     """path -> (size, mtime_ns, digest, racy) of every live record in the index
     (racy: see encode_source)."""
     found: dict[str, tuple[int, int, str, bool]] = {}
+    for path, value in bookkeeping(ix).items():
+        decoded = _decode_source(value)
+        if decoded is not None:
+            found[path] = decoded[1:]
+    return found
+
+
+def bookkeeping(ix: Any) -> dict[str, bytes]:
+    """path -> the bookkeeping value (encode_source's bytes) of every live
+    record in the index, for compare_stat and decode_source: decoding all of
+    them took 30 ms of a reindex run of Reuters with nothing to do (load 14),
+    the paths alone 11."""
+    found: dict[str, bytes] = {}
     with ix.reader() as reader:
         if reader.doc_count_all() == 0:  # an empty index's reader has no columns at all
             return found
@@ -532,13 +545,29 @@ def indexed_sources(ix: Any) -> dict[str, tuple[int, int, str, bool]]:
             set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
         )
         for docnum, value in enumerate(_column_values(reader, "source")):
-            decoded = None if docnum in deleted else _decode_source(value)
-            if decoded is not None:
-                path = decoded[0]
+            if value and docnum not in deleted:
+                path = value[: value.index(b"\x00")].decode("utf-8", "surrogateescape")
                 if not path.isascii():
                     _check_utf8(path, docnum)
-                found[path] = decoded[1:]
+                found[path] = value
     return found
+
+
+def stat_key(size: int, mtime_ns: int) -> bytes:
+    """A file's size and mtime as its bookkeeping value holds them (compare_stat)."""
+    return _SIZE_MTIME.pack(size, mtime_ns)
+
+
+#: compare_stat's answers: the stat differs; it is as indexed; it is, but the entry is racy.
+CHANGED, SAME, SAME_RACY = 0, 1, 2
+
+
+def compare_stat(value: bytes, stat: bytes) -> int:
+    """Whether a file whose stat_key is `stat` has the stat of the bookkeeping `value`."""
+    end = value.index(b"\x00")
+    if value[end + 2 : end + 2 + _SIZE_MTIME.size] != stat:
+        return CHANGED
+    return SAME_RACY if value[end + 1] & _RACY else SAME
 
 
 def _check_utf8(path: str, docnum: int) -> None:

@@ -101,7 +101,10 @@ _COMBINING = (
 _BYTES_ERRORS = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, OSError)
 _READING_FUNCTIONS = frozenset(
     ("search.storage.schema", name)
-    for name in ("decode_source", "_decode_source", "indexed_sources", "_check_utf8", "_column_values")
+    for name in (
+        "decode_source", "_decode_source", "indexed_sources", "bookkeeping", "compare_stat", "_check_utf8",
+        "_column_values",
+    )
 )
 
 
