@@ -541,8 +541,8 @@ def _apply(
     try:
         loads = _load_all(tasks, limits, 1 if parallel else procs, inherited + lock_fds(writer))
         for done, loaded in enumerate(loads, start=1):
-            racy_as_indexed = loaded.same and loaded.racy and recheck
-            if racy_as_indexed and recheck.get(loaded.path) == stat_key(loaded.size, loaded.mtime_ns):
+            indexed_stat = recheck.get(loaded.path) if recheck and loaded.same and loaded.racy else None
+            if indexed_stat is not None and indexed_stat == stat_key(loaded.size, loaded.mtime_ns):
                 # Racy still (read within its tick again), its bytes and stat as
                 # indexed: what would be written is what is there.
                 counts["same"] += 1
