@@ -62,7 +62,7 @@ from search.storage.positions import CompactPositions, PackedPositions, encode_p
 from search.storage.segments import segment_readers
 from search.storage.stored import pack_record
 from search.storage.stored import doc_id as doc_id  # re-exported: the id is the schema's
-from search.articles import Article, Provider, Stub, utc_seconds
+from search.articles import Article, Provider, Stub, utc_seconds, utf8
 
 #: 7: the stored record is JSON text, compressed once with the other stored fields.
 #: 8: the full-text fields' positions in the compact format (search.storage.positions).
@@ -575,10 +575,8 @@ def _check_utf8(path: str, docnum: int) -> None:
     path with a surrogate escape is garbled bytes: damage (a ValueError raised
     in reading code).  Taken as a path, each run "deleted" it in vain and added
     its file again, a duplicate hit."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"document {docnum}'s bookkeeping path is not UTF-8: {path!r}") from None
+    if not utf8(path):
+        raise ValueError(f"document {docnum}'s bookkeeping path is not UTF-8: {path!r}")
 
 
 def _column_values(reader: Any, name: str) -> Iterator[bytes]:
