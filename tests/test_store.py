@@ -40,6 +40,7 @@ from search.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexNotFoundError,
+    NotAnIndexError,
     SchemaVersionError,
     SearchError,
 )
@@ -203,6 +204,40 @@ def test_next_writer_removes_unpublished_generations_and_stray_temp_files(seed_c
     assert generations(index_dir) == ["gen-000001"]
     assert not list(index_dir.glob("CURRENT.*"))
     assert snapshot(index_dir) == before
+
+
+def _users_folder(path: Path) -> dict[str, bytes]:
+    path.mkdir()
+    (path / "photo.jpg").write_bytes(b"\xff\xd8 the user's own")
+    (path / "manifest.json").write_text('{"name": "their web build"}', "utf-8")
+    return {p.name: p.read_bytes() for p in path.iterdir()}
+
+
+@pytest.mark.parametrize("name", ["gen-1", "gen-0007", "gen-000001", "gen-000002"])
+def test_a_users_own_gen_folder_as_the_index_is_refused_and_kept(records: Path, tmp_path: Path, name: str) -> None:
+    # F1: the first build took the user's gen-1/ for a generation of its own,
+    # kept it as "the one before" and deleted it at the next full build.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    theirs = _users_folder(folder / name)
+    for _ in range(3):
+        with pytest.raises(NotAnIndexError) as caught:
+            build_index([records], folder, full=True)
+        assert f"the folder holds other files ({name}) and no index" in str(caught.value)
+    assert sorted(p.name for p in folder.iterdir()) == [name]
+    assert {p.name: p.read_bytes() for p in (folder / name).iterdir()} == theirs
+
+
+@pytest.mark.parametrize("name", ["gen-1", "gen-0007", "gen-000003", "gen-000009"])
+def test_a_users_gen_folder_beside_an_index_is_never_pruned(seed_copy: Path, name: str) -> None:
+    index_dir = seed_copy
+    theirs = _users_folder(index_dir / name)
+    for _ in range(4):
+        build_index([SEEDS], index_dir, full=True)
+    assert {p.name: p.read_bytes() for p in (index_dir / name).iterdir()} == theirs
+    ours = [gen for gen in generations(index_dir) if gen != name]
+    assert len(ours) == 2 and live_gen(index_dir).name == ours[-1]  # the live one and the one before
+    exercise(index_dir)  # the live generation searches
 
 
 _STOPPED_BEFORE_THE_SWAP = """

@@ -255,6 +255,34 @@ def _gen_number(name: str) -> int | None:
     return None
 
 
+def _own_generation(path: Path) -> int | None:
+    """The number of `path` if it is a generation this index wrote, else None.
+
+    A name alone does not say so: a user's own gen-1/ or gen-000003/ beside
+    (or as) the index was taken for one and deleted by the pruning (F1).  Ours
+    is a real folder named exactly as create_generation names them, and either
+    empty (a build stopped between its mkdir and its manifest) or holding our
+    manifest (an object with a schema version) or a Whoosh table of contents."""
+    number = _gen_number(path.name)
+    if number is None or path.name != f"{_GEN_PREFIX}{number:06d}" or path.is_symlink() or not path.is_dir():
+        return None
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return None
+    if not names or any(_TOC_NAME.fullmatch(name) for name in names):
+        return number
+    with contextlib.suppress(OSError, ValueError):
+        manifest = json.loads((path / MANIFEST).read_text("utf-8"))
+        if isinstance(manifest, dict) and "schema_version" in manifest:
+            return number
+    return None
+
+
+#: A Whoosh table of contents of our index name ("MAIN"), the one being written too.
+_TOC_NAME = re.compile(r"_?MAIN_\d+\.toc")
+
+
 class Store:
     """One index folder: finds, opens, creates and publishes its generations."""
 
@@ -297,7 +325,7 @@ class Store:
             names = sorted(name for name in os.listdir(self.root) if not name.startswith("."))
         except FileNotFoundError:
             return
-        if any(_gen_number(name) is not None for name in names):
+        if any(_own_generation(self.root / name) is not None for name in names):
             return  # an index, maybe damaged: --full may repair it
         own = (LOCK, CURRENT, "alerts")  # alerts: search.alerts.files.FOLDER
         foreign = [name for name in names if name not in own and not name.startswith(f"{CURRENT}.")]
@@ -356,6 +384,7 @@ class Store:
     def create_generation(self) -> tuple[Path, Any]:
         """A new, empty, unpublished generation: (folder, Whoosh index)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        # Past every gen-N name, a user's own folder too (left alone, never reused).
         numbers = [n for n in (_gen_number(p.name) for p in self.root.iterdir()) if n is not None]
         gen = self.root / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
         gen.mkdir()
@@ -432,10 +461,11 @@ class Store:
             shutil.rmtree(gen, ignore_errors=True)
 
     def prune(self) -> None:
-        """Delete every generation but the live one and the one before it."""
+        """Delete every generation but the live one and the one before it (only
+        generations this index wrote: _own_generation)."""
         live = self.current_name()
         live_n = _gen_number(live) if live else None
-        gens = sorted((n, p) for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None)
+        gens = sorted((n, p) for p in self.root.iterdir() if (n := _own_generation(p)) is not None)
         keep = {live_n}
         older = [n for n, _ in gens if live_n is not None and n < live_n]
         if older:
@@ -469,7 +499,7 @@ class Store:
         live_n = _gen_number(live) if live else None
         if live_n is None:
             return []
-        return sorted(p for p in self.root.iterdir() if (n := _gen_number(p.name)) is not None and n > live_n)
+        return sorted(p for p in self.root.iterdir() if (n := _own_generation(p)) is not None and n > live_n)
 
     def leftovers(self, gen: Path) -> list[Path]:
         """What a failed write left in `gen`: Whoosh's temp folder (MAIN.tmp:
