@@ -170,6 +170,14 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
+def children_cpu_seconds() -> float:
+    """CPU time (user and system) of this process's children that have been
+    waited for, and of their own waited-for descendants: a child build and
+    its parsing workers, measured around the child (the scale step)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
 def timed_cpu(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, float, Any]:
     """`timed`, and the CPU seconds it took (cpu_seconds)."""
     started = cpu_seconds()
@@ -953,6 +961,7 @@ class Bench:
         queries: list[str] = []
         for name in ("fts5", "fts5-default"):
             db_dir = self.tmp / f"scale-{n}-{name}"
+            cpu_before = children_cpu_seconds()
             done = subprocess.run(
                 [sys.executable, "-c", _CHILD_FTS5, "build", str(BENCH), str(folder), str(db_dir), name,
                  self.args.peer_semantics, str(titles_file)],
@@ -961,6 +970,10 @@ class Bench:
             if done.returncode:
                 raise RuntimeError(f"scale {n:,}: the {name} build failed: {done.stderr.strip()[-800:]}")
             built = json.loads(done.stdout.strip().splitlines()[-1])
+            # The child's parse and build together, in CPU: at a load the
+            # wall clock of a long build follows the machine (the product's
+            # build below runs minutes later, under another load).
+            built_cpu = children_cpu_seconds() - cpu_before
             if not queries:
                 titles = json.loads(titles_file.read_text(encoding="utf-8"))
                 queries = make_queries(titles, self.args.queries, self.args.seed)
@@ -974,6 +987,7 @@ class Bench:
                 raise RuntimeError(f"scale {n:,}: the {name} queries failed: {asked.stderr.strip()[-800:]}")
             answered = json.loads(asked.stdout.strip().splitlines()[-1])
             result[name] = {"seconds": built["seconds"], "parse_seconds": built["parse_seconds"],
+                            "parse_and_build_cpu_seconds": built_cpu,
                             "index_bytes": built["index_bytes"], **answered["top10"]}
             if "page" in answered:
                 result["fts5_page"] = answered["page"]
@@ -983,7 +997,9 @@ class Bench:
         parse_seconds = result["parse_seconds"] = result["fts5-default"]["parse_seconds"]
         if self.product is not None:
             log(f"  scale {n:,}: product full build in a child process")
+            cpu_before = children_cpu_seconds()
             done, tree = run_sampled([sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir)])
+            build_cpu = children_cpu_seconds() - cpu_before
             if done.returncode:
                 result["product_error"] = f"exit {done.returncode}: {done.stderr.strip()[-800:]}"
             else:
@@ -998,6 +1014,11 @@ class Bench:
                     "ratio_to_parse_plus_fts5": child["seconds"] / (parse_seconds + result["fts5-default"]["seconds"]),
                     "ratio_to_parse_plus_fts5_tuned": child["seconds"]
                     / (result["fts5"]["parse_seconds"] + result["fts5"]["seconds"]),
+                    # CPU of the whole build (both parsing processes) over
+                    # FTS5's parse and build (one thread): the ratio of the
+                    # work done, which the load moves far less than the wall's.
+                    "cpu_seconds": build_cpu,
+                    "cpu_ratio_to_parse_plus_fts5": build_cpu / result["fts5-default"]["parse_and_build_cpu_seconds"],
                 }
                 log(f"  scale {n:,}: product queries in a child process")
                 asked = subprocess.run(
@@ -1016,9 +1037,11 @@ class Bench:
                 # Incremental: 1% edited, 0.5% deleted, 0.5% added, as step_reindex.
                 log(f"  scale {n:,}: product incremental build in a child process")
                 mutation = mutate(folder, self.args.seed)
+                cpu_before = children_cpu_seconds()
                 inc, inc_tree = run_sampled(
                     [sys.executable, "-c", _CHILD_BUILD, str(REPO), str(folder), str(index_dir), "incremental"]
                 )
+                inc_cpu = children_cpu_seconds() - cpu_before
                 if inc.returncode:
                     result["product_incremental_error"] = f"exit {inc.returncode}: {inc.stderr.strip()[-800:]}"
                 else:
@@ -1027,6 +1050,8 @@ class Bench:
                         "seconds": child["seconds"],
                         "report": child["report"],
                         "ratio_to_full": child["seconds"] / product["seconds"],
+                        "cpu_seconds": inc_cpu,
+                        "cpu_ratio_to_full": inc_cpu / build_cpu,
                         "mutation": {"changed": mutation.changed, "deleted": mutation.deleted, "added": mutation.added},
                         "peak_rss_bytes": rss_bytes(child["maxrss_self"]),
                         **inc_tree,
@@ -1241,6 +1266,14 @@ class Bench:
             if p:
                 smaller = min(s["fts5"]["index_bytes"], s["fts5-default"]["index_bytes"])
                 ratios.append(f"index size {p['index_bytes'] / smaller:.2f}x the smaller FTS5's (target <= 1.5x)")
+                if "cpu_ratio_to_parse_plus_fts5" in p:
+                    ratios.append(
+                        f"build CPU {fmt_s(p['cpu_seconds'])} = {p['cpu_ratio_to_parse_plus_fts5']:.2f}x FTS5's parse "
+                        f"and build ({fmt_s(s['fts5-default']['parse_and_build_cpu_seconds'])}, sqlite's defaults)"
+                    )
+                if "cpu_ratio_to_full" in p.get("incremental", {}):
+                    inc = p["incremental"]
+                    ratios.append(f"incremental CPU {fmt_s(inc['cpu_seconds'])} = {inc['cpu_ratio_to_full']:.1%} of the full build's")
             for mine, theirs, label in (
                 ("product", "fts5_page", "search() / FTS5 with snippets and facets"),
                 ("product", "fts5", "search() / FTS5 top 10"),
