@@ -7,13 +7,19 @@
 
 This module only re-exports.  The names load on first use (PEP 562), so
 ``import search`` loads neither Typer nor Rich, and the CLI's ``--help``
-does not load Whoosh.
+does not load Whoosh.  It also installs, before anything of ours imports
+Whoosh, the finder that keeps two of Whoosh's unused imports out of every
+process (search.storage.whoosh_imports: 23 ms of a 0.2 s cold query).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from search.storage import whoosh_imports as _whoosh_imports
+
+_whoosh_imports.install()
 
 if TYPE_CHECKING:
     from search.api import Document, Index, open_index

@@ -12,6 +12,7 @@ arrays beside each of its segments.
     positions  the full-text fields' positions in a compact format
     segments   a reader as its segment readers and their first document numbers
     stems      the stem cache a full build leaves for the incremental runs after it
+    whoosh_imports  Whoosh loaded without two imports it never calls (installed by `import search`)
 
 Below it: the shared vocabulary (search.errors, search.records,
 search.results, ...).  Above it: the plan, the backends, the jobs.
