@@ -939,6 +939,24 @@ def test_hostile_names_and_titles_reach_the_terminal_as_visible_escapes(tmp_path
     assert "P\\u2066x\\u200b" in table.stdout
 
 
+def test_emoji_codes_in_titles_and_names_are_text_not_emoji(tmp_path: Path) -> None:
+    """Rich reads ":name:" as an emoji code; a title or a file name is data, so
+    "3:b:1" and ":warning:" reach the terminal as they are written."""
+    root, index = tmp_path / "codes", tmp_path / "ix"
+    root.mkdir()
+    (root / "cocoa :smile: notes.md").write_text(
+        '---\ntitle: "Cocoa :warning: up 3:b:1"\nprovider: {name: "P:cd:"}\n---\ncocoa body\n', "utf-8"
+    )
+    assert run("index", "--index", index, root).exit_code == 0
+    table = run("query", "cocoa", "--index", index)
+    assert table.exit_code == 0, table.stderr
+    for written in ("Cocoa :warning: up 3:b:1", "P:cd:", "cocoa :smile: notes.md"):
+        assert written in table.stdout, written
+    missing = run("show", "no:smile:such", "--index", index)
+    assert missing.exit_code == 1
+    assert "no:smile:such" in missing.stderr
+
+
 def test_json_keeps_hostile_characters_as_data_but_escaped(tmp_path: Path) -> None:
     root, index = _hostile_tree(tmp_path), tmp_path / "ix"
     run("index", "--index", index, root)

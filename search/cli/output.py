@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["err", "out", "print_json", "render_hits", "render_page", "show", "what_filters_leave"]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: Rich reads ":name:" as an emoji code, and show() escapes markup,
+# not codes, so a title "Cocoa :warning: 3:b:1" printed as "Cocoa ⚠ 3🅱1"; without
+# the codes a cold query also skips Rich's emoji table (3 ms of CPU, of 0.2 s).
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def show(text: str) -> str:
