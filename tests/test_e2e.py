@@ -161,7 +161,7 @@ def test_a_query_imports_only_what_it_uses(cli_seed_index: Path, tmp_path: Path)
     """A cold `search query` is mostly imports: it reads no record files, so
     PyYAML (the record reader) stays out of it, and a word of few postings
     runs on Whoosh's searcher, so numpy and the engine's arrays stay out too
-    (search.backends.costs)."""
+    (search.backends.costs).  What it imports is a contract, not a timing."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "search", "query", "facial", "--index", cli_seed_index],
         cwd=tmp_path,
@@ -176,6 +176,13 @@ def test_a_query_imports_only_what_it_uses(cli_seed_index: Path, tmp_path: Path)
     assert {"search.backends.query", "whoosh.searching"} <= imported  # the measurement saw the search
     assert not [m for m in imported if m.split(".")[0] in ("yaml", "numpy") or m == "search.records"]
     assert not {"search.backends.engine", "search.backends.columns", "search.backends.titles"} & imported
+    # Nor what other commands use: the web door, the cluster's client and
+    # daemons, progress bars, and what Whoosh imports and never calls
+    # (search.storage.whoosh_imports); nor Rich's emoji table (codes are text).
+    other_doors = {"fastapi", "starlette", "uvicorn", "jinja2", "pymysql", "socket", "http", "email", "ssl"}
+    assert not [m for m in imported if m.split(".")[0] in other_doors]
+    unused = {"urllib.request", "whoosh.lang.morph_en", "rich.progress", "rich._emoji_codes", "search.web.app"}
+    assert not unused & imported
 
 
 def test_help_does_not_import_whoosh_in_process() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from search.backends.cluster import daemons
+from search.cli.output import out
 
 app = typer.Typer(
     help="Start, inspect and stop a development searchd cluster on 127.0.0.1.",
@@ -23,7 +23,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
 
 DirOpt = Annotated[
     Path, typer.Option("--dir", metavar="DIR", help="Folder for the configs, data and logs of the cluster.")

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import errno
 import signal
-import socket
 from typing import Any
 
 import typer
@@ -118,6 +117,8 @@ def _can_listen(host: str, port: int) -> None:
     later" (a scheduler would retry a taken port for ever).  A name that does
     not resolve is the command's mistake (exit 2, --host); a taken or
     privileged port is the machine's (exit 1); both name the address."""
+    import socket  # here: every command of the CLI imports this module (2 ms of a cold query)
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice (Config.bind_socket)
     try:
         with socket.socket(family, socket.SOCK_STREAM) as probe:

@@ -40,7 +40,6 @@ import os
 import pickle
 import re
 import shutil
-import socket
 import struct
 import time
 import traceback
@@ -549,6 +548,8 @@ class Store:
         found = re.match(r"pid (\d+) on (\S+) ", holder)
         if found is None:  # released (emptied), or its note could not be written
             return bool(holder.strip())
+        import socket  # here: a search never asks (2 ms of a cold query)
+
         if found.group(2) != socket.gethostname():
             return True  # another machine's writer: assume it is alive
         try:
@@ -587,6 +588,8 @@ class Store:
                         holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or None
                         raise IndexBusyError(self.root, holder, wait) from None
                     time.sleep(0.1)
+            import socket
+
             started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             os.ftruncate(fd, 0)
             # Who holds the lock is a courtesy to the next writer's message: on a full

@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import unicodedata
@@ -198,6 +197,8 @@ def _stop_words() -> str:
 
 
 def _port_free(port: int) -> bool:
+    import socket  # here, not at the top: the CLI imports this module for every command
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -208,6 +209,8 @@ def _port_free(port: int) -> bool:
 
 
 def _answers(port: int) -> bool:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
