@@ -34,10 +34,16 @@ import builtins
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
 from types import CodeType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader, MetaPathFinder
+else:
+    # The import system asks only for the methods; importlib.abc itself
+    # imports importlib.resources, tempfile and random (5 ms at every start).
+    Loader = MetaPathFinder = object
 
 __all__ = ["STAND_INS", "install"]
 
