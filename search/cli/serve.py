@@ -76,8 +76,9 @@ def serve_cmd(
             option="serve",
             hint="pip install 'news-search[web]'",
         ) from None
+    web = config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit, backend=backend)
     _can_listen(host, port)  # before the app opens the index: a refusal leaves nothing open
-    app = create_app(config.WebConfig(index_dir=index, searchers=searchers, time_limit=time_limit, backend=backend))
+    app = create_app(web)
     _exit_zero_on_stop()
     typer.echo(f"Serving {backend or index} on http://{host}:{port} (Ctrl+C to stop)", err=True)
     try:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from search.bounds import check_seconds
 from search.errors import NotAnIndexError, SearchError, UsageError
 from search.indexing.indexer import build_index
 from search.records import Limits
@@ -64,8 +65,7 @@ def watch(
 
     With `backend` (a cluster's URL) each run is reindex_cluster's, its alerts
     kept in `index_dir` (search.indexing.cluster)."""
-    if not wait >= 0:  # checked before the loop: each run would refuse it again
-        raise UsageError(f"`wait` must be 0 or more seconds, not {wait}", option="wait")
+    check_seconds(wait, "wait")  # before the loop: each run would refuse it again
     runs = 0
     while not stop.is_set() and (max_runs is None or runs < max_runs):
         started = time.monotonic()

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from search.articles import utf8
-from search.bounds import MAX_LIMIT
+from search.bounds import MAX_LIMIT, check_seconds
 from search.deadline import DEFAULT_TIME_LIMIT
 from search.errors import QueryError, UsageError, shown
 from search.planning import ranking
@@ -118,12 +118,8 @@ class SearchRequest:
         check_limit(self.limit)
         if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
             raise UsageError(f"`page` must be a whole number, 1 or more, not {self.page!r}", option="page")
-        if self.time_limit is not None and (
-            isinstance(self.time_limit, bool)
-            or not isinstance(self.time_limit, (int, float))
-            or not self.time_limit >= 0
-        ):
-            raise UsageError(f"`time_limit` must be 0 or more seconds, not {self.time_limit}", option="time_limit")
+        if self.time_limit is not None:
+            check_seconds(self.time_limit, "time_limit")
         if self.boosts and self.sort != "relevance":
             raise UsageError(
                 f"`boost` works with `sort` relevance, not `sort` {self.sort}",

@@ -55,6 +55,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
 from search import atomic
+from search.bounds import check_seconds
 from search.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -63,7 +64,6 @@ from search.errors import (
     NotAnIndexError,
     SchemaVersionError,
     SearchError,
-    UsageError,
     older_schema,
 )
 from search.storage.schema import SCHEMA_VERSION, build_schema
@@ -566,8 +566,7 @@ class Store:
 
         Yields the lock's file descriptor: a forked helper process shares the
         lock through it and must close it, or the lock outlives a killed writer."""
-        if not wait >= 0:  # NaN too: no deadline is ever reached, so a busy index would block for ever
-            raise UsageError(f"`wait` must be 0 or more seconds, not {wait}", option="wait")
+        check_seconds(wait, "wait")
         if self.root.exists() and not self.root.is_dir():
             raise NotAnIndexError(self.root, "it is a file, not a folder")
         if self.root.is_dir():

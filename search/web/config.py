@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from search.bounds import check_seconds
 from search.settings import TIME_LIMIT, Setting
 
 __all__ = ["HOST", "MAX_QUERY_CHARS", "PORT", "SEARCHERS", "WEB_SETTINGS", "WebConfig"]
@@ -45,3 +46,8 @@ class WebConfig:
     #: The most a search may work (the library's deadline; 0: none); a
     #: request's `time_limit` may ask for less, never more.
     time_limit: float = float(str(TIME_LIMIT.default))
+
+    def __post_init__(self) -> None:
+        # Refused here, at start: NaN passes every "at most" check a request
+        # makes against it, so a server given it answered every search 400 (F8).
+        check_seconds(self.time_limit, "time_limit")

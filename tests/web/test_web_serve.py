@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -13,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from webutil import SEEDS, START_SECONDS, serve
+from webutil import SEEDS, START_SECONDS, free_port, serve
 
 from search import build_index
 from search.storage.store import Store
@@ -92,3 +95,16 @@ def test_no_request_fails_while_generations_swap(tmp_path: Path) -> None:
                 thread.join(START_SECONDS)
     assert len(generations) == 4  # three full rebuilds swapped in a new generation each
     assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_time_limit_that_is_not_a_number_is_refused_at_start(web_index_dir: Path, how: str) -> None:
+    # F8: `--time-limit nan` started, then answered every request 400.
+    extra, env = (["--time-limit", "nan"], {}) if how == "option" else ([], {"SEARCH_TIME_LIMIT": "nan"})
+    command = [sys.executable, "-m", "search", "serve", "--index", str(web_index_dir), "--port", str(free_port())]
+    done = subprocess.run(
+        [*command, *extra], env={**os.environ, **env}, capture_output=True, text=True, timeout=START_SECONDS
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: --time-limit must be 0 or more seconds, not nan")
+    assert "Serving" not in done.stderr
