@@ -257,12 +257,12 @@ def _index_root(index_dir: Path | str) -> Path | str:
 class IndexCorruptError(IndexError_):
     """The folder is not a news-search index, or its files are damaged."""
 
-    def __init__(self, index_dir: Path | str, problem: str) -> None:
+    def __init__(self, index_dir: Path | str, problem: str, *, hint: str | None = None) -> None:
         index_dir = _index_root(index_dir)
         super().__init__(
             index_dir,
             f"the index at {index_dir} is unreadable: {problem}",
-            hint=f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
+            hint=hint or f"Rebuild it with `search index --full --index {index_dir} PATH ...`.",
         )
 
 

@@ -406,6 +406,11 @@ def _toc_deleted(index_dir: Path) -> None:
         toc.unlink()
 
 
+def _current_an_empty_folder(index_dir: Path) -> None:
+    (index_dir / "CURRENT").unlink()
+    (index_dir / "CURRENT").mkdir()
+
+
 BUG_CURRENT = (
     "BUG: build_index(full=True) cannot repair an unreadable CURRENT, although the hint says to "
     "run --full: Store.prune() reads CURRENT first and raises"
@@ -414,6 +419,7 @@ BUG_CURRENT = (
 FOLDER_DAMAGE = [
     pytest.param(_current_garbage, id="CURRENT-garbage"),
     pytest.param(_current_binary, id="CURRENT-binary"),
+    pytest.param(_current_an_empty_folder, id="CURRENT-an-empty-folder"),
     pytest.param(_live_generation_deleted, id="live-generation-deleted"),
     pytest.param(_manifest_deleted, id="manifest-deleted"),
     pytest.param(_manifest_not_json, id="manifest-not-json"),
@@ -437,6 +443,28 @@ def test_damaged_folder_is_reported_and_the_hinted_full_rebuild_repairs_it(
     assert "--full" in (caught.value.hint or "")
     build_index([SEEDS], index_dir, full=True)
     assert snapshot(index_dir) == before
+    exercise(index_dir)
+
+
+def test_a_current_that_is_a_folder_of_files_is_named_with_a_way_out_that_works(seed_copy: Path) -> None:
+    # F11: the hint said `--full`, and --full failed on the folder, saying --full.
+    index_dir = seed_copy
+    pointer = index_dir / "CURRENT"
+    pointer.unlink()
+    pointer.mkdir()
+    (pointer / "notes.txt").write_text("someone's", "utf-8")
+    for attempt in (lambda: exercise(index_dir), lambda: build_index([SEEDS], index_dir), lambda: build_index([SEEDS], index_dir, full=True)):
+        with pytest.raises(IndexCorruptError) as caught:
+            attempt()
+        assert f"CURRENT ({pointer}) is a folder, not the file naming the live generation" in str(caught.value)
+        assert caught.value.hint == (
+            f"Move the folder {pointer} out of the index folder (CURRENT is the one-line file naming the live"
+            f" generation), then rebuild with `search index --full --index {index_dir} PATH ...`."
+        )
+    assert (pointer / "notes.txt").read_text("utf-8") == "someone's"
+    assert generations(index_dir) == ["gen-000001"]  # the refused --full built nothing
+    pointer.rename(index_dir.parent / "moved")
+    build_index([SEEDS], index_dir, full=True)
     exercise(index_dir)
 
 

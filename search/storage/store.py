@@ -296,11 +296,30 @@ class Store:
             name = (self.root / CURRENT).read_text("utf-8").strip()
         except FileNotFoundError:
             return None
+        except IsADirectoryError as exc:
+            raise self._pointer_a_folder() from exc
         except (NotADirectoryError, UnicodeDecodeError, OSError) as exc:
             raise refused_access(exc, self.root) or IndexCorruptError(self.root, f"cannot read {CURRENT}: {exc}") from exc
         if _gen_number(name) is None:
             raise IndexCorruptError(self.root, f"{CURRENT} names {name!r}, not a generation")
         return name
+
+    def _pointer_a_folder(self) -> IndexCorruptError:
+        """CURRENT is a folder (F11).  An empty one a --full rebuild replaces
+        (create_generation), so the usual hint works; one holding files is not
+        ours to delete, and --full refuses it alike: the way out is to move it."""
+        pointer = self.root / CURRENT
+        try:
+            empty = not os.listdir(pointer)
+        except OSError:
+            empty = False
+        hint = None if empty else (
+            f"Move the folder {pointer} out of the index folder (CURRENT is the one-line file naming the live"
+            f" generation), then rebuild with `search index --full --index {self.root} PATH ...`."
+        )
+        return IndexCorruptError(
+            self.root, f"{CURRENT} ({pointer}) is a folder, not the file naming the live generation", hint=hint
+        )
 
     def current_dir(self) -> Path:
         """The live generation's folder; raises when there is no usable index."""
@@ -383,6 +402,12 @@ class Store:
     def create_generation(self) -> tuple[Path, Any]:
         """A new, empty, unpublished generation: (folder, Whoosh index)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        pointer = self.root / CURRENT
+        if pointer.is_dir() and not pointer.is_symlink():  # publish could not rename over it
+            try:
+                pointer.rmdir()  # empty: nothing of anyone's is lost
+            except OSError as exc:
+                raise self._pointer_a_folder() from exc
         # Past every gen-N name, a user's own folder too (left alone, never reused).
         numbers = [n for n in (_gen_number(p.name) for p in self.root.iterdir()) if n is not None]
         gen = self.root / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
