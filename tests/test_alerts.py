@@ -8,7 +8,10 @@ among the articles that run added or changed, each recorded once, ever.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -665,3 +668,31 @@ def test_a_full_build_refused_by_its_count_check_matches_no_alert(
     report = build_index([records], index, full=True)
     assert report.alerts.matches == (("quokka", 1),)
     assert [title for _path, title in matched(index, "quokka")] == ["Quokka census"]
+
+
+@pytest.mark.parametrize("name", ["matches.jsonl", "pending.jsonl", "alerts.json", "delivered.json"])
+def test_a_fifo_at_an_alerts_file_is_refused_naming_it_and_nothing_is_lost(
+    archive: tuple[Path, Path], tmp_path: Path, name: str
+) -> None:
+    # A plain open() of a FIFO waits for the other end for ever: the run hung.
+    # In a subprocess with a timeout, so that the hang fails the test instead of the suite.
+    records, index = archive
+    delivered = tmp_path / "delivered.jsonl"
+    Alerts(index).add("wheat", "wheat", file=delivered)
+    put(records, "w1.md", article("Wheat one"))
+    build_index([records], index)
+    path = index / "alerts" / name
+    kept = path.read_bytes() if path.exists() else None
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    put(records, "w2.md", article("Wheat two"))
+    run = [sys.executable, "-m", "search", "index", str(records), "--index", str(index)]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "1 added" in done.stdout
+    assert f"{path}" in done.stderr and "a FIFO, not a regular file" in done.stderr
+    path.unlink()
+    if kept is not None:
+        path.write_bytes(kept)
+    build_index([records], index)  # the user puts the file back: the match was kept for it
+    assert [t for _, t in matched(index, "wheat")] == ["Wheat one", "Wheat two"]
+    assert [json.loads(line)["title"] for line in delivered.read_text("utf-8").splitlines()] == ["Wheat one", "Wheat two"]

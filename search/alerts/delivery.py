@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.alerts.files import DELIVER_LOCK, AlertFiles, Match, append_lines, encode_line
+from search.alerts.files import DELIVER_LOCK, AlertFiles, Match, append_lines, encode_line, not_regular, open_regular
 from search.errors import AlertsCorruptError
 
 log = logging.getLogger(__name__)
@@ -136,20 +136,6 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             files.write_delivered(delivered)
 
 
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def _not_regular(mode: int) -> str:
-    kind = next((name for test, name in _KINDS if test(mode)), "something else")
-    return f"{kind}, not a regular file"
-
-
 def file_target_problem(path: Path) -> str | None:
     """Why `path` cannot take --file deliveries ("a FIFO, not a regular file"), or None
     when it is a regular file or absent (it is created).  Checked by `alert add` and
@@ -159,7 +145,7 @@ def file_target_problem(path: Path) -> str | None:
         mode = os.stat(path).st_mode
     except OSError:  # absent, or unreachable: the delivery itself says why
         return None
-    return None if stat.S_ISREG(mode) else _not_regular(mode)
+    return None if stat.S_ISREG(mode) else not_regular(mode)
 
 
 def _last_cursor(path: Path, alert: str) -> int:
@@ -167,14 +153,10 @@ def _last_cursor(path: Path, alert: str) -> int:
     last 64 KiB).  Alerts may share a file: another's later line says nothing
     of what this one delivered, and taking its cursor lost this one's retry."""
     try:
-        # O_NONBLOCK and fstat: a FIFO put there since the check is refused, never waited on.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_regular(path, os.O_RDONLY)  # a FIFO put there since the check is refused, never waited on
     except FileNotFoundError:
         return 0
     with open(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, _not_regular(mode))
         size = handle.seek(0, os.SEEK_END)
         handle.seek(max(0, size - (1 << 16)))
         lines = handle.read().split(b"\n")

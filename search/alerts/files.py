@@ -30,9 +30,11 @@ alerts.json keeps cursors rising across such rewrites.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -203,30 +205,68 @@ def replace_file(path: Path, data: bytes) -> None:
     atomic.replace_file(path, data, tmp=path.with_name(f".{path.name}.{os.getpid()}.tmp"))
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_regular(mode: int) -> str:
+    """What a file of `mode` is, said as why it is refused ("a FIFO, not a regular file")."""
+    kind = next((name for test, name in _KINDS if test(mode)), "something else")
+    return f"{kind}, not a regular file"
+
+
+def open_regular(path: Path, flags: int) -> int:
+    """A descriptor of the regular file at `path` opened with `flags` (and
+    O_CREAT's mode 0o644), or OSError(EINVAL) naming it when it is anything
+    else.  O_NONBLOCK: a FIFO put at an alerts file's path blocked the run for
+    ever in open() (a reader waits for a writer, a writer for a reader); the
+    check is fstat() of what was opened, so nothing can be swapped in between."""
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:  # ENXIO: a FIFO nobody reads, or a socket, opened to write
+            raise
+        raise OSError(errno.EINVAL, not_regular(os.stat(path).st_mode), str(path)) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, not_regular(mode), str(path))
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at `path` (open_regular: never a FIFO's wait
+    nor /dev/zero read until memory runs out)."""
+    with open(open_regular(path, os.O_RDONLY), "rb") as handle:
+        return handle.read()
+
+
 def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append one JSON line per row and fsync, after cutting off a torn last line."""
+    """Append one JSON line per row and fsync, after cutting off a torn last line;
+    `path` must be a regular file or absent (open_regular)."""
     data = b"".join(encode_line(row) + b"\n" for row in rows)
     if not data:
         return
     created = not path.exists()
-    with open(path, "ab") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        if size:
-            with open(path, "rb") as reader:
-                reader.seek(size - 1)
-                torn = reader.read(1) != b"\n"
-                if torn:
-                    # A crash in the middle of an append: drop its partial line.
-                    tail = min(size, 1 << 16)
-                    reader.seek(size - tail)
-                    last = reader.read(tail)
-                    if b"\n" not in last:
-                        reader.seek(0)
-                        last, tail = reader.read(), size
-                    handle.truncate(size - tail + last.rfind(b"\n") + 1)
+    with open(open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT), "ab") as handle:
+        fd = handle.fileno()
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A crash in the middle of an append: drop its partial line.
+            tail = min(size, 1 << 16)
+            last = os.pread(fd, tail, size - tail)
+            if b"\n" not in last:
+                last, tail = os.pread(fd, size, 0), size
+            handle.truncate(size - tail + last.rfind(b"\n") + 1)
         handle.write(data)
         handle.flush()
-        os.fsync(handle.fileno())
+        os.fsync(fd)
     if created:
         atomic.fsync_dir(path.parent)
 
@@ -237,7 +277,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
     A last line without its newline is a torn append and is skipped; any other
     unreadable line is AlertsCorruptError naming the file and line."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -277,7 +317,7 @@ class AlertFiles:
     def read_definitions(self) -> Definitions:
         path = self.folder / DEFINITIONS
         try:
-            text = path.read_bytes().decode("utf-8", "surrogateescape")
+            text = read_regular(path).decode("utf-8", "surrogateescape")
         except FileNotFoundError:
             return Definitions()
         except OSError as exc:
@@ -369,7 +409,7 @@ class AlertFiles:
     def read_delivered(self) -> dict[str, dict[str, int]]:
         path = self.folder / DELIVERED
         try:
-            value = json.loads(path.read_text("utf-8"))
+            value = json.loads(read_regular(path).decode("utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
