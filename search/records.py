@@ -98,6 +98,7 @@ __all__ = [
     "normalise_roots",
     "parse_datetime",
     "parse_record",
+    "racy",
     "read_source",
     "walk",
 ]
@@ -305,6 +306,25 @@ def read_source(path: Path, limits: Limits = Limits()) -> tuple[bytes, int, int]
     finally:
         os.close(fd)
     return b"".join(parts), st.st_size, st.st_mtime_ns
+
+
+#: How long after a file's mtime an edit may leave that mtime as it was: a
+#: whole-second mtime is a coarse filesystem's (ext3 and HFS+ 1 s, FAT 2 s);
+#: a finer one is stamped from the kernel's coarse clock, which moves once a
+#: timer tick (1-10 ms) and lags time.time_ns() by up to that tick.
+COARSE_TICK_NS = 2_000_000_000
+FINE_TICK_NS = 20_000_000
+
+
+def racy(mtime_ns: int, read_ns: int) -> bool:
+    """Whether a file with this mtime, read (to its end) at `read_ns`, could
+    still be edited without its mtime changing: read within its mtime's tick,
+    or with an mtime in the future (a skewed clock), as git's racy check.
+    Read later than that, any edit after the read gets a later mtime.  The
+    embedded indexer and the cluster's sync both mark such a file in their
+    bookkeeping, and read it again next run."""
+    tick = COARSE_TICK_NS if mtime_ns % 1_000_000_000 == 0 else FINE_TICK_NS
+    return read_ns - mtime_ns < tick
 
 
 def _too_large(path: Path, size: int, limit: int) -> RecordError:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -717,6 +718,84 @@ def test_a_file_that_stops_parsing_keeps_its_rows(scratch: Cluster, tmp_path: Pa
     assert (mended.updated, mended.deleted, mended.documents) == (1, 0, 2)
 
 
+# -- racy mtimes (F7): the cluster's bookkeeping as the embedded index's (search.records.racy) ---------
+
+#: A whole second (a coarse filesystem's mtime) long past.
+TICK = 1_700_000_000 * 1_000_000_000
+
+
+def _stamp(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_the_racy_mark_round_trips_and_older_bookkeeping_is_not_racy() -> None:
+    from search.backends.cluster import rows
+
+    assert rows.decode_source(rows.encode_source(10, TICK, "ab", racy=True)) == (10, TICK, "ab", tables.LAYOUT, True)
+    assert rows.decode_source(rows.encode_source(10, TICK, "ab")) == (10, TICK, "ab", tables.LAYOUT, False)
+    assert rows.decode_source(f"10 {TICK} ab") == (10, TICK, "ab", 1, False)
+    assert rows.encode_source(10, TICK, "ab", racy=True) == f"10 {TICK} ab R L{tables.LAYOUT}"  # the layout last
+    assert rows.decode_source(f"10 {TICK} ab X L3") is None
+    assert rows.decode_source(f"10 {TICK} ab R") is None
+
+
+def test_a_same_size_edit_in_the_tick_of_the_sync_is_sent_by_the_next_sync(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run reads the file 0.4 s into its mtime's second; an edit in that second
+    # keeps its size and so its whole stat: the next run skipped it for ever.
+    root = tmp_path / "r"
+    path = _record(root / "a.md", "Record AAAA")
+    _stamp(path, TICK)
+    monkeypatch.setattr(sync, "_clock", lambda: TICK + 400_000_000)
+    sync.sync_cluster([root], scratch.url)
+    _record(path, "Record BBBB")
+    _stamp(path, TICK)
+    monkeypatch.setattr(sync, "_clock", lambda: TICK + 5_000_000_000)
+    report = sync.sync_cluster([root], scratch.url)
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 0)
+    assert _ids(scratch.url, "bbbb") and not _ids(scratch.url, "aaaa")
+
+
+def test_a_racy_file_left_alone_is_read_once_more_and_then_no_more(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    racy = _record(root / "a.md", "Alpha aardvark", related=1)
+    _stamp(racy, TICK)
+    calm = _record(root / "b.md", "Bravo bison")
+    _stamp(calm, TICK - 10_000_000_000)
+    monkeypatch.setattr(sync, "_clock", lambda: TICK + 400_000_000)
+    sync.sync_cluster([root], scratch.url)
+    reads: list[str] = []
+    sends: list[str] = []
+    real_read, real_execute = sync.read_source, sync._execute
+
+    def reading(path: Path, *args: Any) -> Any:
+        reads.append(path.name)
+        return real_read(path, *args)
+
+    def executing(shard: Any, statement: str) -> None:
+        sends.append(statement.split(" ", 1)[0])
+        real_execute(shard, statement)
+
+    monkeypatch.setattr(sync, "read_source", reading)
+    monkeypatch.setattr(sync, "_execute", executing)
+    for at_ns, read, sent in (
+        (TICK + 900_000_000, ["a.md"], []),  # still within the tick: read, the same: nothing to send
+        (TICK + 5_000_000_000, ["a.md"], ["REPLACE"]),  # past it: read, sent with the mark cleared
+        (TICK + 9_000_000_000, [], []),  # left alone since: not read
+        (TICK + 99_000_000_000, [], []),
+    ):
+        monkeypatch.setattr(sync, "_clock", lambda at_ns=at_ns: at_ns)
+        reads.clear()
+        sends.clear()
+        report = sync.sync_cluster([root], scratch.url)
+        assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 0, 0, 2)
+        assert reads == read and sends == sent and report.documents == 3
+    assert len(_ids(scratch.url, "aardvark")) == 2  # the article and its stub
+
+
 def test_full_resends_everything_and_drops_what_it_did_not_send(scratch: Cluster, tmp_path: Path) -> None:
     _record(tmp_path / "one" / "a.md", "Heron lake")
     _record(tmp_path / "two" / "b.md", "Pelican bay")
@@ -837,7 +916,7 @@ def test_a_table_of_an_older_layout_is_refused_until_a_full_rebuild(
     for n in range(4):
         _record(root / f"{n}.md", f"Osprey nest {n}")
     # Rows written by older code: their bookkeeping names no layout; the next run re-sends them.
-    monkeypatch.setattr(sync.rows, "encode_source", lambda size, mtime_ns, digest: f"{size} {mtime_ns} {digest}")
+    monkeypatch.setattr(sync.rows, "encode_source", lambda size, mtime_ns, digest, racy: f"{size} {mtime_ns} {digest}")
     assert sync.sync_cluster([root], scratch.url).added == 4
     monkeypatch.undo()
     again = sync.sync_cluster([root], scratch.url)

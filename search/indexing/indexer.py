@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 from search.alerts.run import AlertRun
 from search.errors import EmptySourceError, FolderError, IndexCorruptError, RecordError, SearchError
 from search.records import Article, Limits, article_from_record, parse_record, read_source, normalise_roots, walk
+from search.records import racy as _racy  # shared with the cluster's sync
 from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage import stems
 from search.storage.schema import (
@@ -87,13 +88,6 @@ IN_FLIGHT = 4
 #: Whoosh writer memory for posting pools; its default is 128 MB.
 WRITER_LIMIT_MB = 96
 
-#: How long after a file's mtime an edit may leave that mtime as it was: a
-#: whole-second mtime is a coarse filesystem's (ext3 and HFS+ 1 s, FAT 2 s);
-#: a finer one is stamped from the kernel's coarse clock, which moves once a
-#: timer tick (1-10 ms) and lags time.time_ns() by up to that tick.
-COARSE_TICK_NS = 2_000_000_000
-FINE_TICK_NS = 20_000_000
-
 #: progress(done, total): record files read so far, of the total to read.
 Progress = Callable[[int, int], None]
 #: stage(name): what the run does after the reading, which has no count to show:
@@ -133,15 +127,6 @@ def _load(task: _Task, limits: Limits) -> _Loaded:
     except RecordError as exc:
         return _Loaded(task.path, error=_with_hint(exc))
     return _Loaded(task.path, size, mtime_ns, digest, article=article, racy=racy)
-
-
-def _racy(mtime_ns: int, read_ns: int) -> bool:
-    """Whether a file with this mtime, read (to its end) at `read_ns`, could
-    still be edited without its mtime changing: read within its mtime's tick,
-    or with an mtime in the future (a skewed clock), as git's racy check.
-    Read later than that, any edit after the read gets a later mtime."""
-    tick = COARSE_TICK_NS if mtime_ns % 1_000_000_000 == 0 else FINE_TICK_NS
-    return read_ns - mtime_ns < tick
 
 
 #: The wall clock a read is dated by (file mtimes are wall-clock times); tests replace it.

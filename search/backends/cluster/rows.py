@@ -73,20 +73,26 @@ def _signed(key: bytes | None) -> int:
     return 0 if key is None else int.from_bytes(key, "big") & (2**63 - 1)
 
 
-def encode_source(size: int, mtime_ns: int, digest: str) -> str:
-    """The bookkeeping: the file's size, mtime and content hash, and the row layout written."""
-    return f"{size} {mtime_ns} {digest} L{LAYOUT}"
+def encode_source(size: int, mtime_ns: int, digest: str, racy: bool = False) -> str:
+    """The bookkeeping: the file's size, mtime and content hash, "R" when the
+    file was read within its mtime's tick (search.records.racy: the next run
+    reads it again), and the row layout written, last."""
+    return f"{size} {mtime_ns} {digest}" + (" R" if racy else "") + f" L{LAYOUT}"
 
 
-def decode_source(value: str) -> tuple[int, int, str, int] | None:
-    """(size, mtime_ns, digest, layout); rows from before layouts were recorded say layout 1."""
+def decode_source(value: str) -> tuple[int, int, str, int, bool] | None:
+    """(size, mtime_ns, digest, layout, racy); rows from before layouts were
+    recorded say layout 1, rows from before the racy mark say not racy."""
     parts = value.split(" ")
     layout = 1
-    if len(parts) == 4 and parts[3][:1] == "L" and parts[3][1:].isdigit():
+    if len(parts) in (4, 5) and parts[-1][:1] == "L" and parts[-1][1:].isdigit():
         layout = int(parts.pop()[1:])
+    racy = len(parts) == 4 and parts[3] == "R" and layout > 1  # the mark came after layouts
+    if racy:
+        parts.pop()
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].lstrip("-").isdigit():
         return None
-    return int(parts[0]), int(parts[1]), parts[2], layout
+    return int(parts[0]), int(parts[1]), parts[2], layout, racy
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ def _common(
     }
 
 
-def article_rows(article: Article, size: int, mtime_ns: int, digest: str) -> list[Row]:
+def article_rows(article: Article, size: int, mtime_ns: int, digest: str, racy: bool = False) -> list[Row]:
     """The stubs' rows, then the article's (last: it carries the bookkeeping)."""
     path = str(article.path)
     ident = doc_id(path)
@@ -161,7 +167,7 @@ def article_rows(article: Article, size: int, mtime_ns: int, digest: str) -> lis
         path=path,
         parent="",
         stubs=len(article.related),
-        source=encode_source(size, mtime_ns, digest),
+        source=encode_source(size, mtime_ns, digest, racy),
         record=json.dumps(article.to_record(), ensure_ascii=False),
     )
     rows.append(Row(sphinx_id(ident), values))

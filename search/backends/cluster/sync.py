@@ -3,7 +3,11 @@
 The same set difference as the embedded indexer (search.indexing.indexer): files
 under the roots against the files the cluster says it holds, a file with
 an unchanged size and mtime not read at all, a changed one re-sent only if
-its bytes differ, files gone from the roots deleted with their stubs.
+its bytes differ, files gone from the roots deleted with their stubs.  A
+file read within its mtime's tick (search.records.racy: a same-size edit in
+that tick keeps its whole stat) is marked so in its bookkeeping and read
+again by the next run whatever its stat: re-sent if its bytes differ, or
+once its tick is over with the mark cleared, and then left alone.
 
 Where the bookkeeping lives: in the cluster, in each article row's
 ``source`` attribute (size, mtime_ns, content hash; search.backends.cluster.rows),
@@ -42,7 +46,7 @@ from typing import Any, Protocol
 from search.backends.cluster import rows, sphinxql, tables
 from search.backends.cluster.url import Endpoint, connect, parse, shard_endpoints
 from search.errors import BackendError, EmptySourceError, FolderError, RecordError
-from search.records import Article, Limits, normalise_roots, parse_record, read_source, walk
+from search.records import Article, Limits, normalise_roots, parse_record, racy, read_source, walk
 from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage.schema import doc_id
 
@@ -58,6 +62,9 @@ BATCH_ROWS = 500
 LIST_PAGE = 5_000
 
 Progress = Callable[[int, int], None]
+
+#: The wall clock a read is dated by (file mtimes are wall-clock times); tests replace it.
+_clock = time.time_ns
 
 
 class Batches(Protocol):
@@ -90,6 +97,7 @@ class _Known:
     stubs: int
     article_id: str
     layout: int = tables.LAYOUT
+    racy: bool = False  # read within its mtime's tick: read again, whatever its stat
 
 
 @dataclass
@@ -139,8 +147,8 @@ def _indexed(shard: _Shard) -> dict[str, _Known]:
             page = cur.fetchall()
             for ident, path, source, stubs, article_id in page:
                 decoded = rows.decode_source(source)
-                size, mtime_ns, digest, layout = decoded if decoded else (-1, -1, "", 0)
-                found[path] = _Known(size, mtime_ns, digest, int(stubs), article_id, layout)
+                size, mtime_ns, digest, layout, marked = decoded if decoded else (-1, -1, "", 0, False)
+                found[path] = _Known(size, mtime_ns, digest, int(stubs), article_id, layout, marked)
             if len(page) < LIST_PAGE:
                 return found
             last = int(page[-1][0])
@@ -235,6 +243,7 @@ def sync_cluster(
             or path not in known
             or (known[path][0].size, known[path][0].mtime_ns) != (size, mtime_ns)
             or known[path][0].layout < tables.LAYOUT  # written by older code: its row lacks columns
+            or known[path][0].racy
         ]
         counts["unchanged"] = len(found) - len(todo)
         send = _Send(shards)
@@ -248,7 +257,7 @@ def sync_cluster(
         if progress:
             progress(0, len(todo))
         for done, path in enumerate(todo, start=1):
-            _send_file(path, known.get(path), shards, limits, counts, skipped, warnings, commit, batches)
+            _send_file(path, known.get(path), shards, limits, counts, skipped, warnings, commit, batches, full=full)
             if progress:
                 progress(done, len(todo))
         gone = [
@@ -294,6 +303,8 @@ def _send_file(
     warnings: list[Skipped],
     commit: Callable[[], None],
     batches: Batches | None,
+    *,
+    full: bool = False,
 ) -> None:
     article_id = doc_id(path)
     shard = shards[rows.shard_of(article_id, len(shards))]
@@ -301,12 +312,19 @@ def _send_file(
     try:
         data, size, mtime_ns = read_source(Path(path), limits)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        marked = racy(mtime_ns, _clock())
+        if (
+            not full and entry is not None and entry.racy and marked and entry.layout >= tables.LAYOUT
+            and (entry.size, entry.mtime_ns, entry.digest) == (size, mtime_ns, digest)
+        ):
+            counts["unchanged"] += 1  # still within its tick, the same bytes: nothing to send
+            return
         article = parse_record(data, Path(path), limits)
     except RecordError as exc:
         # Its rows, if any, stay as they are, under their old stat: the next run tries again.
         skipped.append(Skipped(path, f"{exc}; {KEPT_VERSION}" if entry is not None else str(exc)))
         return
-    batch = rows.article_rows(article, size, mtime_ns, digest)
+    batch = rows.article_rows(article, size, mtime_ns, digest, marked)
     # A file's rows go in one REPLACE, which searchd applies whole: split over two,
     # a run killed between them left stub rows without the article row that
     # records them, which no later run could find to delete.  So the send before
