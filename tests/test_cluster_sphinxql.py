@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from search.backends.cluster import rows, sphinxql
 from search.backends.cluster.url import parse
+from search.errors import UsageError
 from search.planning.plan import build_plan
 from search.planning.request import SearchRequest, search_request
 
@@ -112,3 +115,24 @@ def test_each_shard_keeps_no_more_matches_than_the_window() -> None:
     plan = build_plan(SearchRequest(text="oil prices"))
     statement = sphinxql.search_statement(plan, "news", 100, (None, None))
     assert statement.count("max_matches=") == 1 and "LIMIT 0, 100 OPTION max_matches=100," in statement
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sphinx://[::1", "invalid host in --backend sphinx://[::1"),  # was an internal error (urlsplit's ValueError)
+        ("sphinx://127.0.0.1:0", "invalid port in --backend sphinx://127.0.0.1:0"),  # was taken for 9306
+        ("sphinx://127.0.0.1:1?shards=[x:2", "invalid host in --backend sphinx://127.0.0.1:1?shards=[x:2"),
+        ("sphinx://127.0.0.1:99999", "invalid port in --backend sphinx://127.0.0.1:99999"),
+    ],
+)
+def test_a_malformed_backend_url_is_a_usage_error_naming_it(url: str, said: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(url)
+    assert str(caught.value) == said and caught.value.option == "--backend"
+
+
+@given(st.text())
+def test_any_backend_text_parses_or_is_a_usage_error(text: str) -> None:
+    with contextlib.suppress(UsageError):
+        parse(f"sphinx://{text}")

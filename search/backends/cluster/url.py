@@ -54,11 +54,16 @@ def _table(name: str, url: str) -> str:
 
 
 def _endpoint(text: str, url: str, default_table: str) -> Endpoint:
-    parts = urlsplit(f"//{text}")
     try:
-        port = parts.port or DEFAULT_PORT
+        parts = urlsplit(f"//{text}")
+    except ValueError:  # "Invalid IPv6 URL": an unclosed [
+        raise UsageError(f"invalid host in --backend {url}", option="--backend") from None
+    try:
+        port = DEFAULT_PORT if parts.port is None else parts.port
     except ValueError:
-        raise UsageError(f"invalid port in --backend {url}", option="--backend") from None
+        port = 0
+    if not 0 < port < 65536:  # 0 was taken for "none given": the default port was tried instead
+        raise UsageError(f"invalid port in --backend {url}", option="--backend")
     if not parts.hostname:
         raise UsageError(f"no host in --backend {url}", option="--backend", hint="e.g. sphinx://127.0.0.1:9306")
     return Endpoint(parts.hostname, port, _table(parts.path.strip("/") or default_table, url))
