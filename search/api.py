@@ -54,8 +54,8 @@ class Index:
     """An open, searchable index; see the module docstring for its life cycle."""
 
     def __init__(self, index_dir: str | os.PathLike[str] = "index") -> None:
-        self.index_dir = Path(index_dir)
-        self._store = Store(index_dir)
+        self._store = Store(index_dir)  # which checks it is a path
+        self.index_dir = self._store.root
         self._gen: Path | None = None
         self._ix: Any = None
         self._context: SearchContext | None = None

@@ -40,6 +40,7 @@ from search import (
     open_index,
 )
 from search.api import Index
+from search.indexing.check import check_index
 from search.storage.stored import Records
 from search.storage.store import Store
 
@@ -187,6 +188,21 @@ def test_open_index_without_an_index(tmp_path: Path, make: str) -> None:
         open_index(where)
     assert "search index" in (caught.value.hint or "")
     assert str(where) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [None, 123, 1.5, ["index"]])
+def test_an_index_dir_that_is_no_path_is_a_usage_error_naming_it(tmp_path: Path, value: Any) -> None:
+    # open_index(os.environ.get("NEWS_INDEX")) with the variable unset was a bare TypeError.
+    for call in (lambda: open_index(value), lambda: build_index([SEEDS], value), lambda: check_index(value)):
+        with pytest.raises(UsageError) as caught:
+            call()
+        assert str(caught.value) == f"`index_dir` must be a str or a path, not {type(value).__name__}"
+        assert caught.value.option == "index_dir"
+
+
+def test_an_index_dir_given_as_bytes_is_that_path(seed_index_dir: Path) -> None:
+    with open_index(os.fsencode(seed_index_dir)) as ix:
+        assert ix.index_dir == seed_index_dir and ix.search("facial recognition").hits
 
 
 def test_open_index_on_a_folder_of_random_files(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ from search.errors import (
     NotAnIndexError,
     SchemaVersionError,
     SearchError,
+    UsageError,
     older_schema,
 )
 from search.storage.schema import SCHEMA_VERSION, build_schema
@@ -286,7 +287,11 @@ class Store:
     """One index folder: finds, opens, creates and publishes its generations."""
 
     def __init__(self, index_dir: str | os.PathLike[str]) -> None:
-        self.root = Path(index_dir)
+        try:  # a str, a path, or their bytes (os.fsencode's)
+            self.root = Path(os.fsdecode(os.fspath(index_dir)))
+        except TypeError:  # open_index(os.environ.get(...)) with the variable unset
+            kind = type(index_dir).__name__
+            raise UsageError(f"`index_dir` must be a str or a path, not {kind}", option="index_dir") from None
 
     # -- reading -----------------------------------------------------------
 
