@@ -12,7 +12,7 @@ Selenium Manager never downloads anything.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -81,6 +81,15 @@ def params(driver: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(driver.current_url).query)
 
 
+def navigated(driver: Any, until: Callable[[dict[str, list[str]]], bool]) -> None:
+    """Wait for the page a click or an Enter leads to: until its URL's query says
+    so.  The page before holds hits too (the home page lists the newest), so
+    waiting for `li.hit` alone read the old page under load."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: until(params(d)))
+
+
 def count(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -98,6 +107,7 @@ def test_search_facets_paging_and_did_you_mean(browser: Any, live_server: str, s
     browser.get(live_server + "/")
     box = wait_for(browser, "input#q")
     box.send_keys("facial recognition", Keys.ENTER)
+    navigated(browser, lambda query: "q" in query)
     wait_for(browser, "li.hit")
     assert params(browser)["q"] == ["facial recognition"]
     before = count(browser)
@@ -111,6 +121,7 @@ def test_search_facets_paging_and_did_you_mean(browser: Any, live_server: str, s
     assert providers == {"The Financial Times"} and count(browser) != before
     browser.save_screenshot(str(shots / "search-filtered.png"))
     browser.find_element(By.CSS_SELECTOR, "a.remove").click()
+    navigated(browser, lambda query: "provider" not in query)
     wait_for(browser, "li.hit")
     assert "provider" not in params(browser) and count(browser) == before
 
@@ -123,6 +134,7 @@ def test_search_facets_paging_and_did_you_mean(browser: Any, live_server: str, s
     # Did you mean: a link to the corrected query.
     browser.get(live_server + "/?q=facail+recogniton")
     wait_for(browser, "a#didyoumean").click()
+    navigated(browser, lambda query: query.get("q") != ["facail recogniton"])
     wait_for(browser, "li.hit")
     assert params(browser)["q"] == ["facial recognition"]
 
