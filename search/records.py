@@ -144,6 +144,8 @@ def walk(
     """
     starts: list[tuple[Path, os.stat_result]] = []
     for root in roots:
+        if os.fspath(root) == "":
+            raise _empty_root()
         path = Path(root).absolute()
         if not utf8(str(path)):
             problem = f"{root} is not a valid UTF-8 name (the \\xNN are its bytes that are not)"
@@ -1065,6 +1067,12 @@ def _key_text(key: object) -> str:
     return "null" if key is None else _clean(str(key))
 
 
+def _empty_root() -> UsageError:
+    return UsageError(
+        "an empty PATH names no folder", option="PATH", hint="Give the records' folder; `.` is the current one."
+    )
+
+
 def normalise_roots(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[str]:
     """Absolute, normalised roots, without duplicates or roots inside other roots
     (so `R` and `R/../R`, or `R` and `R/sub`, never index a file twice).
@@ -1077,9 +1085,7 @@ def normalise_roots(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[
         paths = [paths]
     paths = list(paths)
     if any(os.fspath(p) == "" for p in paths):
-        raise UsageError(
-            "an empty PATH names no folder", option="PATH", hint="Give the records' folder; `.` is the current one."
-        )
+        raise _empty_root()
     roots = sorted({os.path.abspath(p) for p in paths})
     if not roots:
         raise UsageError("no PATH to index", option="PATH")

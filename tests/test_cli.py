@@ -231,6 +231,28 @@ def test_index_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
     assert "nope" in result.stderr
 
 
+@pytest.mark.parametrize("full", [[], ["--full"]])
+def test_an_empty_path_argument_is_a_usage_error_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: list[str]
+) -> None:
+    # `search index "$RECORDS"` with RECORDS unset: Typer made "" into Path("."),
+    # so the job's own folder was indexed (with --full, in place of the records).
+    records, job = tmp_path / "records", tmp_path / "job" / "notes"
+    records.mkdir()
+    (records / "a.md").write_text('---\ntitle: "Alpha aardvark"\n---\nbody\n', "utf-8")
+    job.mkdir(parents=True)
+    (job / "todo.md").write_text('---\ntitle: "Private todo list"\n---\nbody\n', "utf-8")
+    index = tmp_path / "idx"
+    assert run("index", "--index", index, records).exit_code == 0
+    monkeypatch.chdir(tmp_path / "job")
+    for command in (["index", *full, "--index", index, ""], ["check", "--index", index, ""]):
+        result = run(*command)
+        assert result.exit_code == 2, command
+        assert "an empty PATH names no folder" in result.stderr
+    listed = run("query", "", "--index", index, "--json")
+    assert [hit["title"] for hit in json.loads(listed.stdout)["hits"]] == ["Alpha aardvark"]
+
+
 def test_index_into_a_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "afile"
     not_a_folder.write_text("hello\n", "utf-8")

@@ -194,7 +194,7 @@ def index_cmd(
     from search.indexing.indexer import build_index
     from search.records import Limits
 
-    roots = [str(p) for p in (paths or [Path("seeds")])]
+    roots = [str(p) for p in (paths or ["seeds"])]
     with _progress(enabled=not as_json and err.is_terminal) as bar:
         if backend:
             from search.indexing.cluster import reindex_cluster
@@ -474,7 +474,8 @@ def stats_cmd(
 @app.command("check")
 def check_cmd(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Also report record files under these roots that are not indexed.")
+        # str, not Path, as PathsArg: an empty root is check_index's UsageError, not ".".
+        list[str] | None, typer.Argument(help="Also report record files under these roots that are not indexed.")
     ] = None,
     index: IndexOpt = Path(str(settings.INDEX_DIR.default)),
     as_json: JsonOpt = False,
@@ -533,7 +534,7 @@ def watch_cmd(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    roots = [str(p) for p in (paths or [Path("seeds")])]
+    roots = [str(p) for p in (paths or ["seeds"])]
     watch(
         roots,
         index,

@@ -26,7 +26,9 @@ IndexOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PathsArg = Annotated[
-    list[Path] | None,
+    # str, not Path: Path("") is ".", and `search index "$RECORDS"` with RECORDS unset
+    # must reach normalise_roots as "" (a UsageError), not as the current folder.
+    list[str] | None,
     typer.Argument(metavar="PATH", help="Record files or folders [default: seeds].", show_default=False),
 ]
 WaitOpt = Annotated[

@@ -206,7 +206,7 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
                     detail = f"changed since it was indexed and {broken}; {KEPT_VERSION}"
                     problems.append(Problem("invalid", detail, path))
     if paths and not any(p.kind in DAMAGED for p in problems):
-        for item in walk([str(Path(p).absolute()) for p in paths]):
+        for item in walk(paths):  # absolute there; an empty root is walk's UsageError
             if isinstance(item, FolderError):  # its record files cannot be listed, so none is called missing
                 problems.append(Problem("unreadable", item.problem, item.path))
                 continue
