@@ -748,12 +748,34 @@ def test_a_raw_query_or_alert_that_is_not_utf8_is_a_query_error_not_a_bug(seed_c
     text = os.fsdecode(b"title:caf\xe9*")
     expected = [
         "Error: cannot parse query 'title:caf\\udce9*': it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
-        "Hint: Type the query in UTF-8 (check the terminal's encoding), or drop --raw.",
+        "Hint: Type the query in UTF-8 (check the terminal's encoding).",  # not "or drop --raw": that is refused too
     ]
     for args in (["query", "--raw", text], ["alert", "add", "cafe", text, "--raw"]):
         result = run(*args, "--index", seed_copy_index)
         assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", expected)
     assert run("alert", "list", "--index", seed_copy_index, "--json").stdout.count("cafe") == 0
+
+
+def test_a_plain_query_alert_or_filter_that_is_not_utf8_is_refused_naming_it(seed_copy_index: Path) -> None:
+    # It matched nothing, a did-you-mean echoed its bytes, and `alert add` wrote
+    # them into alerts.json, which then was not UTF-8 (review s12 R3).
+    text = os.fsdecode(b"caf\xe9")
+    query_error = [
+        "Error: cannot parse query 'caf\\udce9': it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+        "Hint: Type the query in UTF-8 (check the terminal's encoding).",
+    ]
+    for args in (["query", text], ["alert", "add", "cafe", text]):
+        result = run(*args, "--index", seed_copy_index)
+        assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", query_error)
+    result = run("query", "police", "--topic", text, "--index", seed_copy_index)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[0] == (
+        "Error: `topics` 'caf\\udce9' is not valid UTF-8 (the \\udcXX are its bytes that are not)"
+    )
+    assert run("alert", "list", "--index", seed_copy_index, "--json").stdout.count("cafe") == 0
+    alerts = seed_copy_index / "alerts" / "alerts.json"
+    if alerts.exists():
+        alerts.read_text("utf-8")  # still UTF-8
 
 
 def test_secured_is_in_no_query_output(seed_index_dir: Path) -> None:

@@ -47,18 +47,14 @@ def check_id(value: object, parameter: str = "id") -> str:
     UsageError naming `parameter`."""
     if not isinstance(value, str):
         raise UsageError(f"`{parameter}` must be a str, not {_kind(value)}", option=parameter)
-    if not value.isascii() and not utf8(value):
-        # A command-line argument in another encoding (os.fsdecode's surrogate escapes):
-        # no id or indexed path is spelled so (walk refuses such names), and Whoosh
-        # cannot encode it to look it up (UnicodeEncodeError, said as a bug).
-        raise UsageError(
-            f"`{parameter}` {value!r} is not valid UTF-8 (the \\udcXX are its bytes that are not)",
-            option=parameter,
-            hint="Records are indexed by UTF-8 names: rename the file, index it, then use its new name."
-            if parameter == "id"
-            else "Type it in UTF-8 (check the terminal's encoding).",
+    # A command-line argument in another encoding (os.fsdecode's surrogate escapes):
+    # no id or indexed path is spelled so (walk refuses such names), and Whoosh
+    # cannot encode it to look it up (UnicodeEncodeError, said as a bug).
+    if parameter == "id":
+        return _utf8_value(
+            value, parameter, "Records are indexed by UTF-8 names: rename the file, index it, then use its new name."
         )
-    return value
+    return _utf8_value(value, parameter)
 
 
 def _kind(value: object) -> str:
@@ -73,7 +69,7 @@ def _values(value: object, parameter: str, allowed: tuple[type, ...] = (str,)) -
     if value is None:
         return ()
     if isinstance(value, str):
-        return (value,)
+        return (_utf8_value(value, parameter),)
     what = " or ".join(t.__name__ for t in allowed)
     if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
         raise UsageError(f"`{parameter}` must be a {what} or a list of them, not {_kind(value)}", option=parameter)
@@ -83,7 +79,23 @@ def _values(value: object, parameter: str, allowed: tuple[type, ...] = (str,)) -
             raise UsageError(
                 f"`{parameter}` must be a {what} or a list of them; it holds {_kind(item)}", option=parameter
             )
+        if isinstance(item, str):
+            _utf8_value(item, parameter)
     return items
+
+
+def _utf8_value(value: str, parameter: str, hint: str = "Type it in UTF-8 (check the terminal's encoding).") -> str:
+    """`value` (an id, a filter's or a boost's text) if it spells UTF-8; else a
+    UsageError naming `parameter`: a saved alert would write it into
+    alerts.json, which then is not UTF-8, and no indexed topic, provider or
+    path is spelled so."""
+    if not value.isascii() and not utf8(value):
+        raise UsageError(
+            f"`{parameter}` {value!r} is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+            option=parameter,
+            hint=hint,
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,15 @@ class SearchRequest:
                 repr(self.text),
                 f"`text` (the query) must be a str, not {type(self.text).__name__}",
                 hint="Pass the words to search for as a string; '' lists every document.",
+            )
+        if not self.text.isascii() and not utf8(self.text):
+            # A command-line argument in another encoding (os.fsdecode's surrogate
+            # escapes): it matches no indexed word, a did-you-mean echoed its
+            # bytes, and a saved alert wrote them into alerts.json (review s12 R3).
+            raise QueryError(
+                self.text,
+                "it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
+                hint="Type the query in UTF-8 (check the terminal's encoding).",
             )
         # Requests built by hand (not by search_request) are held to the same types.
         _values(self.filters.topics, "topics")

@@ -249,7 +249,7 @@ def build_raw_query(schema: Any, text: str) -> query.Query:
         raise QueryError(
             text,
             "it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
-            hint="Type the query in UTF-8 (check the terminal's encoding), or drop --raw.",
+            hint="Type the query in UTF-8 (check the terminal's encoding).",  # a plain query is refused too
         )
     depth = _nesting(text)
     if depth > MAX_NESTING:
