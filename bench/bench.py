@@ -303,6 +303,52 @@ def target(ratio: float, limit: float, percent: bool = False) -> str:
     return f"target <= {shown}: {'met' if ratio <= limit else 'missed'}"
 
 
+def time_commands(
+    commands: dict[str, list[str]], rounds: int, env: dict[str, str], strict: Sequence[str] = ()
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each command run once unmeasured, then `rounds` times in turns, the
+    order reversed every other round (so that no command always follows the
+    same one on a loaded machine): per command the median wall time
+    (``seconds``, what a user waits) and the median CPU time of the process
+    and its children (``cpu_seconds``: user + system, from
+    ``RUSAGE_CHILDREN``; on two shared cores the wall time also holds
+    the time other processes took the core), each round's figures, and
+    the lines its last run printed (a check that it really answered).
+    Errors: a command that exited other than 0 or 1 (grep's no match), or
+    other than 0 if it is one of `strict`."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    output_lines: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for round_ in range(rounds + 1):
+        order = list(commands.items())
+        if round_ % 2 == 0:
+            order.reverse()
+        for name, command in order:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+            elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode not in (0, 1) or (name in strict and done.returncode):
+                errors[name] = f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}"
+            if round_:
+                samples[name].append(elapsed)
+                cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            output_lines[name] = len(done.stdout.splitlines())
+    timed = {
+        name: {
+            "seconds": median(times),
+            "runs": times,
+            "cpu_seconds": median(cpu[name]),
+            "cpu_runs": cpu[name],
+            "output_lines": output_lines[name],
+        }
+        for name, times in samples.items()
+    }
+    return timed, errors
+
+
 # ---------------------------------------------------------------- machine
 
 
@@ -842,8 +888,6 @@ class Bench:
             result["product_error"] = f"no console script at {cli}"
         else:
             commands["product"] = [str(cli), "query", word, "--index", str(self.product_index_dir())]
-        samples: dict[str, list[float]] = {name: [] for name in commands}
-        output_lines: dict[str, int] = {}
         # One unmeasured round first, so every command meets the same warm
         # page cache and the product's .pyc files exist.  An installed
         # command runs from compiled files; with PYTHONDONTWRITEBYTECODE set
@@ -851,21 +895,13 @@ class Bench:
         # compile its modules from source on every run instead (0.61 s of
         # CPU against 0.46 s for a Reuters cold query, medians of 10 at load 11-13).
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        for round_ in range(self.args.cold_runs + 1):
-            for name, command in commands.items():
-                started = time.perf_counter()
-                done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-                elapsed = time.perf_counter() - started
-                if done.returncode not in (0, 1) or (name == "product" and done.returncode):
-                    result[f"{name}_error"] = f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}"
-                if round_:
-                    samples[name].append(elapsed)
-                output_lines[name] = len(done.stdout.splitlines())
-        for name, times in samples.items():
-            # Lines printed: a check that each command really answered.
-            result[name] = {"seconds": median(times), "runs": times, "output_lines": output_lines[name]}
+        timed, errors = time_commands(commands, self.args.cold_runs, env, strict=["product"])
+        for name, error in errors.items():
+            result[f"{name}_error"] = error
+        result.update(timed)
         if "product" in result:
             result["product"]["ratio_to_grep"] = result["product"]["seconds"] / result["grep"]["seconds"]
+            result["product"]["cpu_ratio_to_grep"] = result["product"]["cpu_seconds"] / result["grep"]["cpu_seconds"]
         self.results["cold"] = result
 
     def step_reindex(self) -> None:
@@ -1145,13 +1181,21 @@ class Bench:
                 )
         cold = self.results.get("cold")
         if cold:
-            grep = cold["grep"]["seconds"]
+            grep, grep_cpu = cold["grep"]["seconds"], cold["grep"].get("cpu_seconds")
+
+            def cpu(figures: dict[str, Any]) -> list[str]:
+                # Results written before the CPU figures were measured have none.
+                if grep_cpu is None or "cpu_seconds" not in figures:
+                    return ["", ""]
+                return [fmt_s(figures["cpu_seconds"]), f"{figures['cpu_seconds'] / grep_cpu:.2f}x"]
+
             rows = [
-                [f"grep -ril {cold['word']} FOLDER", fmt_s(grep), "1.00x"],
+                [f"grep -ril {cold['word']} FOLDER", fmt_s(grep), "1.00x", *cpu(cold["grep"])],
                 [
                     'python -c "import typer, rich, whoosh, yaml"',
                     fmt_s(cold["python_imports"]["seconds"]),
                     f"{cold['python_imports']['seconds'] / grep:.2f}x",
+                    *cpu(cold["python_imports"]),
                 ],
             ]
             if "product" in cold:
@@ -1161,9 +1205,11 @@ class Bench:
                         f"search query {cold['word']} --index DIR",
                         fmt_s(cold["product"]["seconds"]),
                         f"{ratio:.2f}x ({target(ratio, 2)})",
+                        *cpu(cold["product"]),
                     ]
                 )
-            out.append(table([f"cold command (median of {cold['runs']})", "wall", "vs grep"], rows))
+            header = [f"cold command (median of {cold['runs']})", "wall", "vs grep", "CPU", "CPU vs grep"]
+            out.append(table(header, rows))
             errors = [f"{k}: {v}" for k, v in cold.items() if k.endswith("_error")]
             out.extend(errors)
         reindex = self.results.get("reindex")

@@ -130,3 +130,38 @@ def test_the_query_table_gives_cpu_ratios_against_both_fts5s() -> None:
     }
     line = next(line for line in run.render().splitlines() if line.startswith("CPU per query"))
     assert "product/fts5 1.50x / 0.50x" in line and "product/fts5-default 0.75x / 0.25x" in line
+
+
+def test_cold_commands_are_timed_in_turns_with_wall_and_cpu(tmp_path: Path) -> None:
+    log = tmp_path / "order"
+    commands = {
+        name: [sys.executable, "-c", f"open({str(log)!r}, 'a').write({name!r}); print('a'); print('b')"]
+        for name in ("one", "two")
+    }
+    commands["fails"] = [sys.executable, "-c", "raise SystemExit(1)"]
+    timed, errors = bench.time_commands(commands, rounds=3, env={}, strict=["fails"])
+    # One unmeasured round, then three, every other one in the reverse order.
+    assert log.read_text() == "twoone" + "onetwo" + "twoone" + "onetwo"
+    for name in commands:
+        figures = timed[name]
+        assert len(figures["runs"]) == len(figures["cpu_runs"]) == 3
+        assert figures["seconds"] > 0 and figures["cpu_seconds"] > 0
+    assert timed["one"]["output_lines"] == 2
+    assert list(errors) == ["fails"] and errors["fails"].startswith("exit 1")
+
+
+def test_the_cold_table_gives_wall_and_cpu_ratios_to_grep() -> None:
+    made = harness([])
+    figures = {"seconds": 0.2, "cpu_seconds": 0.1, "runs": [0.2], "cpu_runs": [0.1], "output_lines": 3}
+    made.results["cold"] = {
+        "word": "cocoa",
+        "runs": 1,
+        "grep": figures,
+        "python_imports": {**figures, "seconds": 0.1, "cpu_seconds": 0.05},
+        "product": {**figures, "seconds": 0.3, "cpu_seconds": 0.25, "ratio_to_grep": 1.5, "cpu_ratio_to_grep": 2.5},
+    }
+    text = made.render()
+    header = next(line for line in text.splitlines() if line.startswith("| cold command"))
+    assert [c.strip() for c in header.split("|")[2:-1]] == ["wall", "vs grep", "CPU", "CPU vs grep"]
+    row = next(line for line in text.splitlines() if line.startswith("| search query cocoa"))
+    assert "1.50x (target <= 2x: met)" in row and "2.50x" in row
