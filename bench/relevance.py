@@ -34,7 +34,10 @@ product against the best peer) and the **macro average** of the suites'
 figures, then the load average and the time the run took.  With
 ``--baseline FILE`` (an earlier run's ``--json``) it also says, per suite,
 how the product moved, and whether a change passes the keep rule: the macro
-average up, and no suite down by more than 1% (relative).
+average up, and no suite down by more than 1% (relative); then, per suite,
+how many queries moved up and down, and the mean of the better of the two
+figures per query (the bound of any per-query choice between the two
+rankings, e.g. of when to run feedback).
 
 ``--set MODULE.NAME=VALUE`` runs the product with a constant changed (e.g.
 ``--set ranking.K1=1.2``; the module is under ``search``), and ``--sweep
@@ -605,6 +608,38 @@ def to_json(outcomes: Sequence[Outcome], meta: Mapping[str, Any]) -> dict[str, A
     }
 
 
+def per_query_change(outcomes: Sequence[Outcome], baseline: Mapping[str, Mapping[str, float]]) -> str:
+    """Per suite, the queries the product's figure moved up and down against
+    the baseline's, and the mean of the better of the two per query: an
+    oracle that knew each query's judgments and picked between the two
+    rankings, the bound of any rule that decides per query between them
+    (session twelve: feedback on or off on NPL, 0.458)."""
+    lines = ["| suite | queries up | down | the better of the two, per query |", "|---|---:|---:|---:|"]
+    for o in outcomes:
+        product, old = o.system(PRODUCT), baseline.get(o.name)
+        if product is None or not old:
+            continue
+        new = product.per_query
+        common = [q for q in new if q in old]
+        if not common:
+            continue
+        up = sum(1 for q in common if new[q] > old[q] + 1e-9)
+        down = sum(1 for q in common if new[q] < old[q] - 1e-9)
+        lines.append(f"| {o.name} | {up} | {down} | {macro(max(new[q], old[q]) for q in common):.3f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def read_baseline_queries(path: Path) -> dict[str, dict[str, float]]:
+    """suite -> query -> the product's figure in an earlier run's JSON."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for name, suite in data.get("suites", {}).items():
+        found = suite.get("per_query", {}).get(PRODUCT)
+        if found:
+            out[name] = {str(q): float(v) for q, v in found.items()}
+    return out
+
+
 def read_baseline(path: Path) -> dict[str, float]:
     """suite -> the product's figure in an earlier run's JSON."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -782,6 +817,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     baseline = read_baseline(args.baseline) if args.baseline else None
     print(summary(ordered, systems, baseline) + "\n")
+    if args.baseline and not args.peers_only:
+        if changed := per_query_change(ordered, read_baseline_queries(args.baseline)):
+            print(f"per query against {args.baseline.name}:\n\n{changed}\n")
     if sweep is not None and swept:
         module, name, values = sweep
         default = getattr(importlib.import_module(module), name)
@@ -874,6 +912,11 @@ def _selftest() -> None:
         raise AssertionError("typed_headline")
     if salient(["u", "s", "the", "1987", "credit", "markets"], frozenset({"the"})) != ["credit", "markets"]:
         raise AssertionError("salient")
+    # Per query against a baseline: one up, one down, one level; the better of each pair.
+    suite = Suite("s", "s", Path("."), [("1", ""), ("2", ""), ("3", "")], {})
+    now = Outcome(suite, [Scores(PRODUCT, {"nDCG@10": 0.5}, {"1": 1.0, "2": 0.0, "3": 0.5})], {})
+    if per_query_change([now], {"s": {"1": 0.5, "2": 0.5, "3": 0.5}}).splitlines()[-1] != "| s | 1 | 1 | 0.667 |":
+        raise AssertionError("per_query_change")
     print("selftest: ok")
 
 
