@@ -9,9 +9,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from whoosh.formats import Existence, Positions
+from whoosh.formats import Existence, Frequency, Positions
 
-from search.storage.blocks import pack_ids, pack_inlined, pack_values, pack_weights
+from search.storage.blocks import dumps_inlined_one, pack_ids, pack_inlined, pack_values, pack_weights
 from search.storage.positions import CompactPositions, PackedPositions, encode_positions
 
 
@@ -117,6 +117,32 @@ def test_an_inlined_posting_list_comes_back_as_whoosh_pickles_it(ids: list[int],
     plain = [bytes(v) for v in values]
     as_bytes, as_packed = pack_inlined(format_, ids, floats, plain), pack_inlined(format_, ids, floats, values)
     assert pickle.dumps(as_bytes, 2) == pickle.dumps(as_packed, 2)
+
+
+@given(
+    st.one_of(st.integers(0, 300), st.integers(0, 2**17), st.integers(0, 2**33)),
+    st.one_of(st.sampled_from([1.0, 0.0, -0.0, 2.0, 255.0, 256.0, -1.0, 0.5, float("nan"), float("inf")]), st.floats()),
+    st.sampled_from(["positions", "long positions", "none", "empty", "frequency"]),
+)
+def test_one_inlined_posting_is_pickled_as_the_pickler_pickles_it(docnum: int, weight: float, kind: str) -> None:
+    """dumps_inlined_one writes the bytes pickle.dumps(pack_inlined(...), 2) writes, or leaves the case to it."""
+    format_: Any = CompactPositions()
+    value: bytes | None = None
+    if kind == "positions":
+        value = bytes(encode_positions([docnum % 1000, docnum % 1000 + 7]))
+    elif kind == "long positions":
+        value = bytes(encode_positions(list(range(0, 300 * 200, 200))))  # 300 positions: past 255 bytes
+    elif kind == "empty":
+        value, format_ = b"", Existence()
+    elif kind == "frequency":
+        value, format_ = b"\x00\x00\x00\x03", Frequency()  # a frequency field's value (its count)
+    else:
+        format_ = Existence()
+    fast = dumps_inlined_one(format_, docnum, weight, value)
+    whoosh_way = pickle.dumps(pack_inlined(format_, [docnum], [weight], [value] if value else []), 2)
+    assert fast is None or fast == whoosh_way
+    if docnum < 2**32 and (weight == 1.0 or weight in (0.0, 2.0, 255.0)) and kind in ("positions", "none", "empty"):
+        assert fast == whoosh_way  # the usual cases are written here, not left to the pickler
 
 
 def test_an_inlined_posting_is_smaller() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from whoosh.writing import SegmentWriter
 
-from search.storage.blocks import pack_ids, pack_inlined, pack_values, pack_weights
+from search.storage.blocks import dumps_inlined_one, pack_ids, pack_inlined, pack_values, pack_weights
 from search.storage.positions import decode_positions as decode
 
 #: Whoosh's postings per block (W3Codec's blocklimit).
@@ -332,10 +332,13 @@ def _write_terms(
             maxweight = max(maxweight, weight if weight > 0 else 0)
             minlength, maxlength = min_lengths[block], max(maxlength, max_lengths[block])
             block += 1
+            inlined = dumps_inlined_one(value_format, minid, weights[0], values_all[s]) if e - s == 1 else None
+            if inlined is None:
+                inlined = dumps(pack_inlined(value_format, ids, weights, values), 2)
             info = pack_info(
                 True, total, e - s, 0 if minlength is None else length_to_byte(minlength),
                 length_to_byte(maxlength), maxweight, minid, ids[-1],
-            ) + dumps(pack_inlined(value_format, ids, weights, values), 2)  # fmt: skip
+            ) + inlined  # fmt: skip
         else:
             start = offset
             parts = [WHOOSH3_HEADER_MAGIC]
