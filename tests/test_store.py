@@ -228,6 +228,16 @@ def test_a_users_own_gen_folder_as_the_index_is_refused_and_kept(records: Path, 
     assert {p.name: p.read_bytes() for p in (folder / name).iterdir()} == theirs
 
 
+def test_a_folder_holding_only_lost_and_found_is_built_in(records: Path, tmp_path: Path) -> None:
+    # review s12 R2: a volume made for the index (mkfs.ext4 puts lost+found at its top)
+    # was refused as a folder of other files.
+    volume = tmp_path / "volume"
+    (volume / "lost+found").mkdir(parents=True)
+    assert build_index([records], volume).added
+    exercise(volume)
+    assert (volume / "lost+found").is_dir()
+
+
 @pytest.mark.parametrize("name", ["gen-1", "gen-0007", "gen-000003", "gen-000009"])
 def test_a_users_gen_folder_beside_an_index_is_never_pruned(seed_copy: Path, name: str) -> None:
     index_dir = seed_copy

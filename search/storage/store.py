@@ -350,7 +350,8 @@ class Store:
             return
         if any(_own_generation(self.root / name) is not None for name in names):
             return  # an index, maybe damaged: --full may repair it
-        own = (LOCK, CURRENT, "alerts")  # alerts: search.alerts.files.FOLDER
+        # alerts: search.alerts.files.FOLDER; lost+found: a volume made for the index (mkfs.ext4 puts it there)
+        own = (LOCK, CURRENT, "alerts", "lost+found")
         foreign = [name for name in names if name not in own and not name.startswith(f"{CURRENT}.")]
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3:,} more" if len(foreign) > 3 else "")
