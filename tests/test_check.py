@@ -220,11 +220,19 @@ def _check_as(unprivileged: Unprivileged, index_dir: Path, *paths: Path) -> dict
     return json.loads(done.stdout)
 
 
+@pytest.mark.parametrize("alert", [False, True], ids=["", "with-an-alert"])
 @pytest.mark.parametrize("name", ["*.seg", "*.arrays", "checksums.json", "_MAIN_*.toc"])
-def test_an_index_file_this_user_may_not_read_is_unreadable_not_damaged(unprivileged: Unprivileged, name: str) -> None:
-    # a real EACCES (conftest's unprivileged); it was "damaged", advising --full, or a bare OSError
+def test_an_index_file_this_user_may_not_read_is_unreadable_not_damaged(
+    unprivileged: Unprivileged, name: str, alert: bool
+) -> None:
+    # a real EACCES (conftest's unprivileged); it was "damaged", advising --full, or a bare OSError;
+    # with an alert defined, the alerts' check met it first and it was "Error: permission denied" (review s12 R5)
     index_dir = unprivileged.dir / "ix"
     build_index([SEEDS], index_dir)
+    if alert:
+        from search.alerts import Alerts
+
+        Alerts(index_dir).add("faces", "facial recognition")
     (refused,) = (index_dir / "gen-000001").glob(name)
     refused.chmod(0)
     report = _check_as(unprivileged, index_dir)

@@ -27,6 +27,7 @@ from search.errors import (
     AlertNotFoundError,
     AlertsCorruptError,
     IndexCorruptError,
+    IndexPermissionError,
     SearchError,
     UsageError,
 )
@@ -266,8 +267,8 @@ def check_alerts(index_dir: str | os.PathLike[str]) -> builtins.list[tuple[str, 
                         compile_alert(searcher, alert)
                     except SearchError as exc:
                         problems.append((str(files.path("alerts.json")), f"alert {alert.name!r}: {exc}"))
-        except IndexCorruptError:
-            pass  # damage met compiling: the index's own check reports it
+        except (IndexCorruptError, IndexPermissionError):
+            pass  # damage, or a file this user may not read, met compiling: the index's own check reports it
         finally:
             ix.close()
     return problems
