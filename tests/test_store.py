@@ -805,6 +805,20 @@ def test_a_refusal_outside_the_index_folder_is_not_about_the_index(tmp_path: Pat
     assert refused_access(FileNotFoundError(2, "No such file", str(index_dir / "CURRENT")), index_dir) is None
 
 
+def test_a_refusal_naming_no_file_is_not_blamed_on_the_index(tmp_path: Path) -> None:
+    # review s12 R7: the process pool's semaphore (SemLock, /dev/shm refused) raises a
+    # PermissionError naming no file; it said "permission denied: INDEX ... run as the
+    # user that owns it", which the user already was.
+    from search.storage.store import CorruptionGuard, refused_access
+
+    index_dir = tmp_path / "index"
+    semaphore = PermissionError(13, "Permission denied")
+    assert refused_access(semaphore, index_dir) is None
+    with pytest.raises(PermissionError) as caught, CorruptionGuard(index_dir, reading=False):
+        raise semaphore
+    assert caught.value is semaphore
+
+
 # -- one writer at a time ---------------------------------------------------------------------
 
 

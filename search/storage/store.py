@@ -213,16 +213,16 @@ def refused_access(exc: BaseException, index_dir: Path | str) -> IndexPermission
 
     Such a file is not damaged, and a rebuild would be refused alike, so it is
     told apart from damage wherever it was raised; one outside the index
-    folder (a record file, an alert's command) is not about the index."""
-    if not isinstance(exc, PermissionError):
+    folder (a record file, an alert's command) is not about the index, nor is
+    one naming no file (the process pool's semaphore with /dev/shm refused)."""
+    if not isinstance(exc, PermissionError) or exc.filename is None:
         return None
-    name = exc.filename
-    if name is not None:
-        inside = os.path.abspath(os.fsdecode(name))
-        root = os.path.abspath(os.fspath(index_dir))
-        if inside != root and not inside.startswith(root.rstrip(os.sep) + os.sep):
-            return None
-    return IndexPermissionError(index_dir, None if name is None else os.fsdecode(name))
+    name = os.fsdecode(exc.filename)
+    inside = os.path.abspath(name)
+    root = os.path.abspath(os.fspath(index_dir))
+    if inside != root and not inside.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    return IndexPermissionError(index_dir, name)
 
 
 CURRENT = "CURRENT"
