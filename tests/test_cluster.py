@@ -757,6 +757,37 @@ def test_a_same_size_edit_in_the_tick_of_the_sync_is_sent_by_the_next_sync(
     assert _ids(scratch.url, "bbbb") and not _ids(scratch.url, "aaaa")
 
 
+def test_an_edit_during_a_slow_read_in_the_mtimes_tick_is_sent_by_the_next_sync(
+    scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review s12 R1, for the cluster: the read starts 1 ms into a fine mtime's tick, the
+    # file is rewritten (same size, same mtime) after its bytes were read, and the read
+    # returns 25 ms after the mtime; dated by its end, it was "not racy", and the edit never sent.
+    root = tmp_path / "r"
+    path = _record(root / "a.md", "Record AAAA")
+    mtime = TICK + 123_456_789
+    _stamp(path, mtime)
+    now = [mtime + 1_000_000]
+    monkeypatch.setattr(sync, "_clock", lambda: now[0])
+    real = sync.read_source
+
+    def slow_read(p: Path, *args: Any) -> Any:
+        got = real(p, *args)
+        if Path(p) == path and now[0] < mtime + 20_000_000:
+            _record(path, "Record BBBB")
+            _stamp(path, mtime)  # the same kernel tick
+            now[0] = mtime + 25_000_000
+        return got
+
+    monkeypatch.setattr(sync, "read_source", slow_read)
+    sync.sync_cluster([root], scratch.url)
+    assert _ids(scratch.url, "aaaa")
+    now[0] = mtime + 60_000_000_000
+    report = sync.sync_cluster([root], scratch.url)
+    assert (report.updated, report.unchanged) == (1, 0)
+    assert _ids(scratch.url, "bbbb") and not _ids(scratch.url, "aaaa")
+
+
 def test_a_racy_file_left_alone_is_read_once_more_and_then_no_more(
     scratch: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

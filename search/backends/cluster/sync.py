@@ -310,9 +310,10 @@ def _send_file(
     shard = shards[rows.shard_of(article_id, len(shards))]
     entry = known[0] if known else None
     try:
+        started = _clock()  # before the fstat: an edit after it may be missing from what is read
         data, size, mtime_ns = read_source(Path(path), limits)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        marked = racy(mtime_ns, _clock())
+        marked = racy(mtime_ns, started)
         if (
             not full and entry is not None and entry.racy and marked and entry.layout >= tables.LAYOUT
             and (entry.size, entry.mtime_ns, entry.digest) == (size, mtime_ns, digest)
