@@ -363,6 +363,28 @@ def test_an_ordinary_run_rebuilds_an_index_an_older_version_wrote(seed_copy: Pat
 # -- a damaged index folder ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_an_index_path_that_is_a_broken_symlink_is_named_as_such(records: Path, tmp_path: Path, kind: str) -> None:
+    # A query said "no index: run `search index --index LINK`", and that run said
+    # "File exists: LINK": advice that led nowhere.
+    link = tmp_path / "index"
+    if kind == "dangling":
+        link.symlink_to(tmp_path / "big" / "idx")
+        said = f"it is a symbolic link to {tmp_path / 'big' / 'idx'}, which does not exist"
+    else:
+        link.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(link)
+        said = "it is a symbolic link that leads to itself"
+    for attempt in (lambda: open_index(link), lambda: build_index([records], link)):
+        with pytest.raises(NotAnIndexError) as caught:
+            attempt()
+        assert str(caught.value) == f"{link} is not a news-search index: {said}"
+    if kind == "dangling":
+        (tmp_path / "big" / "idx").mkdir(parents=True)  # the way out: make the folder it names
+        assert build_index([records], link).added
+        exercise(link)
+
+
 def test_no_index_yet_says_to_run_index(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError) as caught:
         open_index(tmp_path / "nothing")

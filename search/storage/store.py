@@ -329,6 +329,7 @@ class Store:
     def current_dir(self) -> Path:
         """The live generation's folder; raises when there is no usable index."""
         if not self.root.exists():
+            self.refuse_broken_link()
             raise IndexNotFoundError(self.root)
         if not self.root.is_dir():
             raise NotAnIndexError(self.root, "it is a file, not a folder")
@@ -340,6 +341,19 @@ class Store:
         if not gen.is_dir():
             raise IndexCorruptError(self.root, f"the live generation {name} is missing")
         return gen
+
+    def refuse_broken_link(self) -> None:
+        """NotAnIndexError if the index path is a symbolic link that leads nowhere:
+        "no index, run `search index`" was advice the run then refused ("File
+        exists"), as no folder can be made through it."""
+        try:
+            os.stat(self.root)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotAnIndexError(self.root, "it is a symbolic link that leads to itself") from None
+            if exc.errno == errno.ENOENT and self.root.is_symlink():
+                target = os.readlink(self.root)
+                raise NotAnIndexError(self.root, f"it is a symbolic link to {target}, which does not exist") from None
 
     def refuse_foreign(self) -> None:
         """NotAnIndexError if the folder holds no generation but other files
@@ -600,6 +614,7 @@ class Store:
         check_seconds(wait, "wait")
         if self.root.exists() and not self.root.is_dir():
             raise NotAnIndexError(self.root, "it is a file, not a folder")
+        self.refuse_broken_link()
         if self.root.is_dir():
             self.refuse_foreign()
         self.root.mkdir(parents=True, exist_ok=True)
