@@ -20,6 +20,8 @@ starts without loading either.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import re
 import signal
@@ -552,6 +554,12 @@ app.command("serve")(serve_cmd)
 
 
 def main() -> None:
+    # At exit the interpreter's last garbage collections walk every object the
+    # imports made (Whoosh, Rich, Typer): 26 -> 7.5 ms of a cold query's CPU,
+    # medians of 12, when they are frozen first.  Only collection is skipped:
+    # the exit still flushes the streams, runs logging.shutdown and tears the
+    # modules down; a command's files are closed and committed before it returns.
+    atexit.register(gc.freeze)
     _app_for(sys.argv[1:])()
 
 
