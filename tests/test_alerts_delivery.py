@@ -218,3 +218,42 @@ def test_alert_add_refuses_a_file_that_is_not_a_regular_file(
     assert f"--file {str(target)!r} is {said}, not a regular file" in result.stderr
     assert result.stdout == ""
     assert Alerts(index).list() == ()  # nothing saved
+
+
+@pytest.mark.parametrize("inside", ["CURRENT", "alerts/matches.jsonl", "alerts/alerts.json", "gen-000001/manifest.json", "x.jsonl"])
+def test_alert_add_refuses_a_file_inside_the_index_folder(archive: tuple[Path, Path], inside: str) -> None:
+    # Matches appended to index/CURRENT made the index unreadable ("CURRENT names
+    # 'gen-000001\n{...}'"); to alerts.json, every alert command an Error.
+    from typer.testing import CliRunner
+
+    from search.cli.main import app
+
+    _records, index = archive
+    before = {p: p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    target = index / inside
+    result = CliRunner().invoke(app, ["alert", "add", "x", "wheat", "--file", str(target), "--index", str(index)])
+    assert result.exit_code == 2, result.output
+    assert f"--file {str(target)!r} is inside the index folder {index}, whose files the matches would damage" in result.stderr
+    assert result.stdout == ""
+    assert Alerts(index).list() == ()  # nothing saved
+    assert {p: p.read_bytes() for p in index.rglob("*") if p.is_file()} == before
+
+
+def test_a_file_target_that_became_a_link_into_the_index_is_refused_and_offered_again(
+    archive: tuple[Path, Path], tmp_path: Path
+) -> None:
+    records, index = archive
+    target = tmp_path / "matches.jsonl"
+    Alerts(index).add("wheat", "wheat", file=target)
+    target.symlink_to(index / "CURRENT")  # put there after `alert add`
+    pointer = (index / "CURRENT").read_bytes()
+    new_match(records)
+    report = build_index([records], index)
+    assert report.added == 1 and report.alerts.delivered == ()
+    (problem,) = report.alerts.problems
+    assert f"inside the index folder {index}, whose files the matches would damage" in problem
+    assert "offered again next run" in problem
+    assert (index / "CURRENT").read_bytes() == pointer
+    target.unlink()
+    report = build_index([records], index)
+    assert report.alerts.delivered == (("wheat", 1),) and json.loads(target.read_text("utf-8"))["title"] == "Wheat harvest"

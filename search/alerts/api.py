@@ -104,7 +104,7 @@ class Alerts:
         if exec is not None and not exec.strip():
             raise UsageError("`exec` needs a command", option="exec")
         target = Path(file).absolute() if file else None
-        problem = file_target_problem(target) if target else None
+        problem = file_target_problem(target, self.index_dir) if target else None
         if problem:
             raise UsageError(
                 f"--file {str(target)!r} is {problem}",

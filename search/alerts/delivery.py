@@ -122,7 +122,7 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             if not batch:
                 continue
             if channel == "file":
-                error = _to_file(Path(target), alert.name, batch)
+                error = _to_file(Path(target), alert.name, batch, index_dir=files.index_dir)
             else:
                 error = _to_command(target, alert.name, batch)
             if error:
@@ -136,11 +136,17 @@ def _deliver_all(files: AlertFiles, outcome: DeliveryOutcome) -> None:
             files.write_delivered(delivered)
 
 
-def file_target_problem(path: Path) -> str | None:
+def file_target_problem(path: Path, index_dir: Path | None = None) -> str | None:
     """Why `path` cannot take --file deliveries ("a FIFO, not a regular file"), or None
     when it is a regular file or absent (it is created).  Checked by `alert add` and
     before each delivery, without opening it: a FIFO blocked the run for ever in
-    open(), /dev/zero was read until MemoryError (review2 s11 F3)."""
+    open(), /dev/zero was read until MemoryError (review2 s11 F3).  Nor may it be
+    inside `index_dir`, links followed: matches appended to its CURRENT made the
+    index unreadable, to alerts/alerts.json every alert command an error."""
+    if index_dir is not None:
+        root, where = os.path.realpath(index_dir), os.path.realpath(path)
+        if where == root or where.startswith(root.rstrip(os.sep) + os.sep):
+            return f"inside the index folder {index_dir}, whose files the matches would damage"
     try:
         mode = os.stat(path).st_mode
     except OSError:  # absent, or unreachable: the delivery itself says why
@@ -169,8 +175,8 @@ def _last_cursor(path: Path, alert: str) -> int:
     return 0
 
 
-def _to_file(path: Path, alert: str, batch: list[Match]) -> str | None:
-    problem = file_target_problem(path)
+def _to_file(path: Path, alert: str, batch: list[Match], *, index_dir: Path | None = None) -> str | None:
+    problem = file_target_problem(path, index_dir)
     if problem:
         return problem
     try:
