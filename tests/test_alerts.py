@@ -696,3 +696,37 @@ def test_a_fifo_at_an_alerts_file_is_refused_naming_it_and_nothing_is_lost(
     build_index([records], index)  # the user puts the file back: the match was kept for it
     assert [t for _, t in matched(index, "wheat")] == ["Wheat one", "Wheat two"]
     assert [json.loads(line)["title"] for line in delivered.read_text("utf-8").splitlines()] == ["Wheat one", "Wheat two"]
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"raw": "yes"}, "`raw` must be True or False, not 'yes'"),
+        ({"published": 1}, "`published` must be True, False or None, not 1"),
+        ({"exec": 5}, "`exec` must be a str (a shell command), not int"),
+        ({"file": 5}, "`file` must be a str or a path, not int"),
+        ({"topics": 5}, "`topics` must be a str or a list of them, not int"),
+        ({"boost": None}, "`boost` must be a str or a list of them, not NoneType"),
+    ],
+)
+def test_add_refuses_values_of_the_wrong_type_and_keeps_the_definitions_readable(
+    archive: tuple[Path, Path], given: dict[str, Any], said: str
+) -> None:
+    # add(raw="yes") was saved, and alerts.json then read as damaged ("expected true,
+    # false or null, not 'yes'"): every alert command failed until a hand edit.
+    _records, index = archive
+    alerts = Alerts(index)
+    alerts.add("kept", "wheat")
+    with pytest.raises(UsageError) as caught:
+        alerts.add("bad", "wheat", **given)
+    assert str(caught.value) == said and caught.value.option == said[1 : said.index("`", 1)]
+    assert [s.alert.name for s in alerts.list()] == ["kept"]
+
+
+@pytest.mark.parametrize("since", ["a", 1.5, None, True])
+def test_show_refuses_a_cursor_that_is_no_whole_number(archive: tuple[Path, Path], since: Any) -> None:
+    _records, index = archive
+    Alerts(index).add("wheat", "wheat")
+    with pytest.raises(UsageError) as caught:
+        Alerts(index).show("wheat", since=since)
+    assert str(caught.value) == f"`since` must be a cursor (0 or more), not {since!r}"

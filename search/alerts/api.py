@@ -66,8 +66,27 @@ class AlertSummary:
         return {**self.alert.to_dict(), "matches": self.matches, "last_cursor": self.last_cursor}
 
 
-def _values(value: str | builtins.list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
+def _values(value: str | builtins.list[str] | tuple[str, ...], parameter: str) -> tuple[str, ...]:
+    """One value or several as a tuple (what each holds is search_request's check)."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        kind = type(value).__name__
+        raise UsageError(f"`{parameter}` must be a str or a list of them, not {kind}", option=parameter)
+    return tuple(value)
+
+
+def _check_types(raw: object, published: object, exec: object, file: object) -> None:
+    """UsageError for a value an alert cannot hold: add(raw="yes") was saved,
+    and alerts.json then read as damaged, failing every alert command."""
+    if not isinstance(raw, bool):
+        raise UsageError(f"`raw` must be True or False, not {raw!r}", option="raw")
+    if published is not None and not isinstance(published, bool):
+        raise UsageError(f"`published` must be True, False or None, not {published!r}", option="published")
+    if exec is not None and not isinstance(exec, str):
+        raise UsageError(f"`exec` must be a str (a shell command), not {type(exec).__name__}", option="exec")
+    if file is not None and not isinstance(file, (str, os.PathLike)):
+        raise UsageError(f"`file` must be a str or a path, not {type(file).__name__}", option="file")
 
 
 class Alerts:
@@ -101,6 +120,7 @@ class Alerts:
         changed article it matches is recorded once.  The query and filters are
         checked as `search query` checks them, with the same errors."""
         check_name(name)
+        _check_types(raw, published, exec, file)
         if exec is not None and not exec.strip():
             raise UsageError("`exec` needs a command", option="exec")
         target = Path(file).absolute() if file else None
@@ -114,12 +134,12 @@ class Alerts:
         alert = Alert(
             name=name,
             query=query,
-            topics=_values(topics),
-            providers=_values(providers),
+            topics=_values(topics, "topics"),
+            providers=_values(providers, "providers"),
             since=since or None,
             until=until or None,
             published=published,
-            boost=_values(boost),
+            boost=_values(boost, "boost"),
             raw=raw,
             exec=exec,
             file=str(target) if target else None,
@@ -170,8 +190,8 @@ class Alerts:
         """The alert's matches with a cursor above `since`, oldest first, at most `limit`."""
         if not 1 <= limit <= MAX_SHOW:
             raise UsageError(f"`limit` must be 1 to {MAX_SHOW}, not {limit}", option="limit")
-        if since < 0:
-            raise UsageError(f"`since` must be a cursor (0 or more), not {since}", option="since")
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise UsageError(f"`since` must be a cursor (0 or more), not {since!r}", option="since")
         alert = self.get(name)
         found: builtins.list[Match] = []
         for match in self._files.read_matches():
