@@ -1081,12 +1081,22 @@ def normalise_roots(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[
     would otherwise walk "/"); an empty one is a UsageError, not the current
     folder: `search index "$RECORDS"` with RECORDS unset would index (with
     --full, replace the index with) whatever folder the job runs in."""
-    if isinstance(paths, (str, os.PathLike)):
+    if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
-    paths = list(paths)
-    if any(os.fspath(p) == "" for p in paths):
+    try:  # each a str, a path, or their bytes (os.fsencode's)
+        given = [os.fsdecode(os.fspath(p)) for p in paths]
+    except TypeError:
+        wrong = paths if not isinstance(paths, Iterable) else next(
+            (p for p in paths if not isinstance(p, (str, bytes, os.PathLike))), paths
+        )
+        kind = type(wrong).__name__
+        raise UsageError(f"a PATH to index must be a str or a path, not {kind}", option="PATH") from None
+    for p in given:
+        if "\0" in p:  # the stat would raise ValueError("embedded null byte"): a bug to the CLI
+            raise UsageError(f"a PATH to index holds a NUL character: {p!r}", option="PATH")
+    if any(p == "" for p in given):
         raise _empty_root()
-    roots = sorted({os.path.abspath(p) for p in paths})
+    roots = sorted({os.path.abspath(p) for p in given})
     if not roots:
         raise UsageError("no PATH to index", option="PATH")
     kept: list[str] = []

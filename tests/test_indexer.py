@@ -617,6 +617,28 @@ def test_an_empty_root_is_a_usage_error_not_the_current_folder(
         assert snapshot(index_dir) == before
 
 
+@pytest.mark.parametrize(
+    ("paths", "said"),
+    [
+        ([None], "a PATH to index must be a str or a path, not NoneType"),
+        (123, "a PATH to index must be a str or a path, not int"),
+        ([["records"]], "a PATH to index must be a str or a path, not list"),
+        (["records\0x"], "a PATH to index holds a NUL character: 'records\\x00x'"),
+    ],
+)
+def test_a_root_that_is_no_path_is_a_usage_error(tmp_path: Path, paths: Any, said: str) -> None:
+    # They were bare TypeErrors (and a ValueError "embedded null byte" from a stat), a bug to the CLI.
+    with pytest.raises(UsageError) as caught:
+        build_index(paths, tmp_path / "index")
+    assert str(caught.value) == said and caught.value.option == "PATH"
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_root_given_as_bytes_is_that_path(write_record: RecordWriter, tmp_path: Path) -> None:
+    write_record("a.md", record("Alpha aardvark"))
+    assert build_index([os.fsencode(tmp_path / "records")], tmp_path / "index").added == 1
+
+
 def test_one_root_given_alone_is_one_root_not_its_letters(write_record: RecordWriter, tmp_path: Path) -> None:
     write_record("a.md", record("Alpha aardvark"))
     (tmp_path / "r").mkdir()  # a folder named like one of the root's letters
