@@ -541,9 +541,7 @@ def bookkeeping(ix: Any) -> dict[str, bytes]:
             return found
         # One pass over the whole column is about 5x faster than a lookup
         # per document; deleted documents are skipped afterwards.
-        deleted = (
-            set() if not reader.has_deletions() else set(range(reader.doc_count_all())) - set(reader.all_doc_ids())
-        )
+        deleted = _deleted_documents(reader) if reader.has_deletions() else set()
         for docnum, value in enumerate(_column_values(reader, "source")):
             if value and docnum not in deleted:
                 path = value[: value.index(b"\x00")].decode("utf-8", "surrogateescape")
@@ -551,6 +549,24 @@ def bookkeeping(ix: Any) -> dict[str, bytes]:
                     _check_utf8(path, docnum)
                 found[path] = value
     return found
+
+
+def _deleted_documents(reader: Any) -> set[int]:
+    """The deleted document numbers of `reader`, from each segment's own set
+    of them: Whoosh's all_doc_ids() asks each document of a multi-segment
+    reader whether it is deleted, through a search for its segment, which
+    took 13 of the 27 ms of reading Reuters' bookkeeping once a run had
+    deleted anything (every run after the first that changes a file)."""
+    deleted: set[int] = set()
+    for leaf, offset in segment_readers(reader):
+        if not leaf.has_deletions():
+            continue
+        segment = leaf.segment() if leaf.is_atomic() else None
+        if segment is not None and hasattr(segment, "deleted_docs"):
+            deleted.update(offset + docnum for docnum in segment.deleted_docs())
+        else:
+            deleted.update(offset + docnum for docnum in range(leaf.doc_count_all()) if leaf.is_deleted(docnum))
+    return deleted
 
 
 def stat_key(size: int, mtime_ns: int) -> bytes:
