@@ -331,6 +331,38 @@ def test_racy_a_same_size_edit_in_the_tick_of_the_run_is_indexed_by_the_next_run
     assert titles(index_dir, "") == {"Record BBBB"}
 
 
+def test_racy_an_edit_during_a_slow_read_in_the_mtimes_tick_is_read_again(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read is dated by its start (review, session twelve): it starts 1 ms
+    into the mtime's tick, the file is rewritten (same size, same mtime) 4 ms
+    in, after its bytes were read, and the read returns 25 ms after the mtime
+    (a 5 MB record on NFS, or a preempted process at load 15).  Dated by its
+    end it was "not racy", and the old text stayed under the new stat for ever."""
+    index_dir = tmp_path / "index"
+    path = write_record("a.md", record("Record AAAA"))
+    mtime = TICK + 123_456_789  # a fine (nanosecond) mtime
+    stamp(path, mtime)
+    now = [mtime + 1_000_000]
+    monkeypatch.setattr(search.indexing.indexer, "_clock", lambda: now[0])
+    real = search.indexing.indexer.read_source
+
+    def slow_read(source: Path, *args: Any) -> Any:
+        got = real(source, *args)
+        if Path(source) == path and now[0] < mtime + 20_000_000:
+            path.write_text(path.read_text().replace("AAAA", "BBBB"))
+            stamp(path, mtime)  # the same kernel tick
+            now[0] = mtime + 25_000_000
+        return got
+
+    monkeypatch.setattr(search.indexing.indexer, "read_source", slow_read)
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    assert titles(index_dir, "") == {"Record AAAA"}
+    now[0] = mtime + 60_000_000_000
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    assert titles(index_dir, "") == {"Record BBBB"}
+
+
 def test_racy_with_the_real_clock_a_future_mtime_is_read_again(
     write_record: RecordWriter, tmp_path: Path
 ) -> None:

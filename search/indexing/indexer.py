@@ -118,8 +118,9 @@ def _load(task: _Task, limits: Limits) -> _Loaded:
     """Read, hash and parse one file (runs in a pool worker or inline)."""
     path = Path(task.path)
     try:
+        started = _clock()  # before the fstat: an edit after it may be missing from what is read
         data, size, mtime_ns = read_source(path, limits)
-        racy = _racy(mtime_ns, _clock())
+        racy = _racy(mtime_ns, started)
         digest = content_digest(data)
         if digest == task.known_digest:
             return _Loaded(task.path, size, mtime_ns, digest, same=True, racy=racy)
