@@ -4,7 +4,9 @@ used by later runs only as its writer's stemmer would stem, never otherwise."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,59 @@ def test_a_small_run_does_not_read_the_cache(
         write_record(f"b{n:03d}.md", _record(n))
     assert build_index([tmp_path / "records"], index_dir, procs=1).added == stems.MIN_FILES - 1
     assert loads == []
+
+
+def test_a_cache_is_read_only_by_a_run_it_repays(tmp_path: Path) -> None:
+    """Reading a cache costs by its entries, a run gains by its files (review R4, session twelve)."""
+    assert not stems.pays(tmp_path, stems.MIN_FILES)  # no cache
+    rng = random.Random(12)
+    words = {"".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(60_000)}
+    stems.save(tmp_path, {word: word[:-2] for word in words}, "0")
+    size = (tmp_path / "stems-0.cache").stat().st_size
+    enough = -(-size // stems.BYTES_PER_FILE)  # the fewest files that repay it
+    assert enough > stems.MIN_FILES  # the premise: a cache too big for a run of MIN_FILES
+    assert not stems.pays(tmp_path, stems.MIN_FILES)
+    assert not stems.pays(tmp_path, enough - 1)
+    assert stems.pays(tmp_path, enough)
+    assert not stems.pays(tmp_path, stems.MIN_FILES - 1)
+
+
+def test_a_cache_is_read_up_to_the_limit_it_is_given(tmp_path: Path) -> None:
+    """Filled past the analysis' bound, the cache was emptied by the run's first new word."""
+    first = {f"a{n}": f"a{n % 7}" for n in range(60)}
+    second = {f"b{n}": f"b{n % 5}" for n in range(60)}
+    stems.save(tmp_path, first, "0")
+    stems.save(tmp_path, second, "1")
+    found: dict[str, str] = {}
+    assert stems.load(tmp_path, found, limit=100) == 2
+    assert len(found) == 100 and found.items() <= {**first, **second}.items()
+    found = {"x": "x"}
+    assert stems.load(tmp_path, found, limit=61) == 1  # the second part finds no room
+    assert len(found) == 61 and found.items() <= {"x": "x", **first}.items()
+    found = {}
+    assert stems.load(tmp_path, found) == 2 and found == {**first, **second}
+
+
+def test_a_run_too_small_for_the_cache_does_not_read_it(
+    write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    first = write_record("a.md", _record(1))
+    os.utime(first, (first.stat().st_atime, first.stat().st_mtime - 3600))  # not racy: not read again
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    size = sum(p.stat().st_size for p in _gen(index_dir).iterdir() if p.name.startswith(stems.PREFIX))
+    loads: list[Any] = []
+    monkeypatch.setattr(stems, "load", lambda *args, **kwargs: loads.append(kwargs))
+    # a cache worth more than MIN_FILES files' words
+    monkeypatch.setattr(stems, "BYTES_PER_FILE", size // (stems.MIN_FILES + 1))
+    for n in range(stems.MIN_FILES):
+        write_record(f"b{n:03d}.md", _record(n))
+    assert build_index([tmp_path / "records"], index_dir, procs=1).added == stems.MIN_FILES
+    assert loads == []
+    for n in range(stems.MIN_FILES, 3 * stems.MIN_FILES):
+        write_record(f"b{n:03d}.md", _record(n))
+    assert build_index([tmp_path / "records"], index_dir, procs=1).added == 2 * stems.MIN_FILES
+    assert loads == [{"into": schema.known_stems(), "limit": schema.CACHE_LIMIT // 2}]
 
 
 def test_a_parallel_builds_sub_writers_each_save_their_part(

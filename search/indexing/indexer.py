@@ -49,6 +49,7 @@ from search.records import racy as _racy  # shared with the cluster's sync
 from search.results import KEPT_VERSION, IndexReport, Skipped
 from search.storage import stems
 from search.storage.schema import (
+    CACHE_LIMIT,
     SAME,
     SAME_RACY,
     SCHEMA_VERSION,
@@ -515,8 +516,9 @@ def _apply(
     writer = open_writer(
         ix, parallel=parallel, procs=procs, limitmb=WRITER_LIMIT_MB, inherited=inherited, merge=not fresh
     )
-    if not fresh and len(tasks) >= stems.MIN_FILES:
-        stems.load(ix.storage.folder, into=known_stems())  # the build's stems: see search.storage.stems
+    if not fresh and stems.pays(ix.storage.folder, len(tasks)):
+        # The build's stems (see search.storage.stems), leaving the analysis' cache room for the run's new words.
+        stems.load(ix.storage.folder, into=known_stems(), limit=CACHE_LIMIT // 2)
     stored = _StoredRecords(ix, limits)
     pending = written = 0
     doomed = list(removed)

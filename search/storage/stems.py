@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import zlib
@@ -40,6 +41,30 @@ LAYOUT = 1
 #: new to the process takes (2,300 distinct words in 50 Reuters files, 3,600
 #: in 100, 6,900 in 312, at 12 us a word).
 MIN_FILES = 100
+#: ...and only when the cache is small enough for them to repay reading it:
+#: reading costs 0.3-0.7 us an entry (Reuters' two parts, 82,000 entries in
+#: 521 KB, 24-30 ms; 599,905 entries of a larger index 444 ms and 101 MB,
+#: the review's measure, session twelve), and a file brings 20-45 words new
+#: to the process at 8-12 us each, so about 500 entries a file to read; the
+#: files' size stands for their entries (6.3 bytes each in Reuters' parts).
+BYTES_PER_FILE = 3_200
+
+
+def pays(folder: str | os.PathLike[str], files: int) -> bool:
+    """Whether an incremental run that reads `files` record files should read
+    `folder`'s stem cache: at least MIN_FILES of them, and no more than
+    BYTES_PER_FILE of cache for each (Reuters' 521 KB: from 163 files)."""
+    if files < MIN_FILES:
+        return False
+    try:
+        size = sum(p.stat().st_size for p in _parts(folder))
+    except OSError:
+        return False
+    return 0 < size <= BYTES_PER_FILE * files
+
+
+def _parts(folder: str | os.PathLike[str]) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX))
 
 
 _SEPARATORS = frozenset("\n\0")
@@ -73,16 +98,22 @@ def save(folder: str | os.PathLike[str], stems: dict[str, str], part: str) -> No
         log.info("could not save the stem cache %s: %s", path, exc)
 
 
-def load(folder: str | os.PathLike[str], into: dict[str, str]) -> int:
-    """Add the stems saved in `folder` by writers of this version to `into`;
-    return how many files were used (0 when none can be)."""
+def load(folder: str | os.PathLike[str], into: dict[str, str], limit: int | None = None) -> int:
+    """Add the stems saved in `folder` by writers of this version to `into`,
+    until it holds `limit` entries (the analysis empties a cache grown past
+    its bound at the next new word: filled to it, the first new word of the
+    run threw the whole cache away); return how many files were used (0 when
+    none can be)."""
     header = _header()
     try:
-        paths = sorted(p for p in Path(folder).iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX))
+        paths = _parts(folder)
     except OSError:
         return 0
     used = 0
     for path in paths:
+        room = None if limit is None else limit - len(into)
+        if room is not None and room <= 0:
+            break
         try:
             data = path.read_bytes()
         except OSError:
@@ -97,6 +128,7 @@ def load(folder: str | os.PathLike[str], into: dict[str, str]) -> int:
             continue
         if len(lines) % 2:
             continue
-        into.update(zip(lines[0::2], lines[1::2]))
+        pairs = zip(lines[0::2], lines[1::2])
+        into.update(pairs if room is None or len(lines) // 2 <= room else itertools.islice(pairs, room))
         used += 1
     return used
