@@ -171,6 +171,18 @@ def test_status_of_no_cluster_is_a_usage_error(tmp_path: Path) -> None:
     assert f"no cluster in {tmp_path}" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["status", "down", "up"])
+def test_a_cluster_dir_that_is_a_file_is_a_usage_error_naming_it(tmp_path: Path, command: str) -> None:
+    # "Error: Not a directory: FILE/cluster.json" with the hint "nothing committed
+    # before the failure is lost", or for up "File exists: FILE".
+    plain = tmp_path / "notes.txt"
+    plain.write_text("mine", "utf-8")
+    result = CliRunner().invoke(app, ["cluster", command, "--dir", str(plain)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: --dir {plain} is a file, not a folder")
+    assert plain.read_text("utf-8") == "mine"
+
+
 # -- reading ---------------------------------------------------------------------------
 
 

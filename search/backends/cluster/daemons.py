@@ -237,7 +237,13 @@ def _pid(directory: Path) -> int | None:
     return pid if str(directory / "searchd.conf") in cmdline else None
 
 
+def _refuse_a_file(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--dir {root} is a file, not a folder", option="--dir", hint="Name a folder for the cluster.")
+
+
 def load_layout(root: Path) -> Layout:
+    _refuse_a_file(root)
     try:
         state: dict[str, Any] = json.loads((root / "cluster.json").read_text())
         return Layout(root=root, shards=int(state["shards"]), port_base=int(state["port_base"]))
@@ -254,6 +260,7 @@ def up(root: Path, shards: int, port_base: int = DEFAULT_PORT_BASE) -> Layout:
     if not 1 <= shards <= MAX_SHARDS:
         raise UsageError(f"--shards must be 1 to {MAX_SHARDS}, not {shards}", option="--shards")
     root = root.absolute()
+    _refuse_a_file(root)
     if (root / "cluster.json").exists():
         layout = load_layout(root)
         if layout.shards != shards:
