@@ -495,6 +495,9 @@ def test_a_current_that_is_a_folder_of_files_is_named_with_a_way_out_that_works(
         )
     assert (pointer / "notes.txt").read_text("utf-8") == "someone's"
     assert generations(index_dir) == ["gen-000001"]  # the refused --full built nothing
+    from search.indexing.check import check_index
+
+    assert check_index(index_dir).advice == caught.value.hint  # not "Rebuild: --full", which is refused
     pointer.rename(index_dir.parent / "moved")
     build_index([SEEDS], index_dir, full=True)
     exercise(index_dir)

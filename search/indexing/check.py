@@ -79,6 +79,9 @@ class CheckReport:
     documents: int
     records_checked: int
     problems: tuple[Problem, ...]
+    #: The way out an unopenable index's error names when the rebuild would be refused
+    #: (a CURRENT that is a folder holding files: move it first), else None.
+    way_out: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,6 +91,8 @@ class CheckReport:
     def advice(self) -> str | None:
         if self.ok:
             return None
+        if self.way_out:
+            return self.way_out
         kinds = {p.kind for p in self.problems if p.kind not in NOTES}
         if "foreign" in kinds:
             return "Name the index folder with --index (or SEARCH_INDEX_DIR)."
@@ -159,7 +164,9 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
     except SearchError as exc:
         hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""
         problems.append(Problem("unopenable", f"{exc}{hint}"))
-        return CheckReport(str(index_dir), 0, 0, tuple(problems))
+        rebuild = IndexCorruptError(store.root, "").hint  # the usual advice, which the report gives
+        way_out = exc.hint if isinstance(exc, IndexCorruptError) and exc.hint != rebuild else None
+        return CheckReport(str(index_dir), 0, 0, tuple(problems), way_out)
     refused = _refused(gen)
     if refused:  # the digest and read passes would call these files damaged
         ix.close()
