@@ -628,6 +628,15 @@ def test_none_is_no_filter_and_no_boost(seed_index: Index, parameter: str) -> No
         ("providers", {"name": "ft.com"}),
         ("boost", [None]),
         ("boost", 2.0),
+        # A flag taken by its truth: raw="no" parsed the query as Whoosh syntax.
+        ("raw", "no"),
+        ("facets", "no"),
+        ("collapse", 0),
+        ("explain", "yes"),
+        ("suggest", None),
+        ("feedback", 1),
+        ("published", "no"),
+        ("published", 0),
     ],
 )
 def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_parameter(

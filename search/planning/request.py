@@ -130,6 +130,16 @@ class SearchRequest:
                 "it is not valid UTF-8 (the \\udcXX are its bytes that are not)",
                 hint="Type the query in UTF-8 (check the terminal's encoding).",
             )
+        # A flag that is not a bool was taken by its truth (raw="no" parsed the
+        # query as Whoosh syntax, published="no" kept the published records):
+        # refused, as Elasticsearch refuses "no" for a boolean parameter.
+        for name in ("raw", "facets", "collapse", "explain", "suggest", "feedback"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"`{name}` must be True or False, not {_kind(getattr(self, name))}", option=name)
+        if self.filters.published is not None and not isinstance(self.filters.published, bool):
+            raise UsageError(
+                f"`published` must be True, False or None, not {_kind(self.filters.published)}", option="published"
+            )
         # Requests built by hand (not by search_request) are held to the same types.
         _values(self.filters.topics, "topics")
         _values(self.filters.providers, "providers")
