@@ -221,7 +221,7 @@ def _walk_folder(
             elif wanted:
                 st = entry.stat(follow_symlinks=follow)
                 if not stat.S_ISREG(st.st_mode):
-                    yield RecordError(entry.path, "not a regular file; skipped")
+                    yield RecordError(entry.path, "not a regular file")  # reported as "skipped PATH: ..."
                 elif not follow or _first_time(seen, st):
                     yield SourceFile(entry.path, st.st_size, st.st_mtime_ns)
         except FileNotFoundError:

@@ -225,6 +225,17 @@ def test_busy_index_exits_3_and_names_the_holder(seed_copy_index: Path, records:
     assert run("index", records, "--index", seed_copy_index).exit_code == 0
 
 
+def test_a_fifo_among_the_records_is_skipped_and_said_once(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "a.md").write_text('---\ntitle: "Alpha"\n---\n', "utf-8")
+    os.mkfifo(records / "pipe.md")
+    result = run("index", records, "--index", tmp_path / "ix")
+    assert result.exit_code == 0, result.stderr
+    # It read "skipped PATH: not a regular file; skipped".
+    assert f"skipped {records / 'pipe.md'}: not a regular file" in result.stderr.splitlines()
+
+
 def test_index_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
     result = run("index", tmp_path / "nope", "--index", tmp_path / "ix")
     assert result.exit_code in (1, 2)
