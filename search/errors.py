@@ -257,7 +257,12 @@ def _index_root(index_dir: Path | str) -> Path | str:
 class IndexCorruptError(IndexError_):
     """The folder is not a news-search index, or its files are damaged."""
 
+    #: A way out given in place of the rebuild advice, where `--full` would be
+    #: refused too (a CURRENT that is a folder holding files): `search check` advises it.
+    way_out: str | None = None
+
     def __init__(self, index_dir: Path | str, problem: str, *, hint: str | None = None) -> None:
+        self.way_out = hint
         index_dir = _index_root(index_dir)
         super().__init__(
             index_dir,

@@ -164,8 +164,7 @@ def check_index(index_dir: str | os.PathLike[str], paths: list[str] | None = Non
     except SearchError as exc:
         hint = f" ({exc.hint})" if exc.hint and not isinstance(exc, IndexCorruptError) else ""
         problems.append(Problem("unopenable", f"{exc}{hint}"))
-        rebuild = IndexCorruptError(store.root, "").hint  # the usual advice, which the report gives
-        way_out = exc.hint if isinstance(exc, IndexCorruptError) and exc.hint != rebuild else None
+        way_out = exc.way_out if isinstance(exc, IndexCorruptError) else None
         return CheckReport(str(index_dir), 0, 0, tuple(problems), way_out)
     refused = _refused(gen)
     if refused:  # the digest and read passes would call these files damaged
