@@ -117,13 +117,19 @@ def test_a_build_saves_the_stemmers_stems_and_a_big_enough_run_stems_no_word_aga
         assert ix.search("organization").total == ix.search("organizations").total > 0
 
 
+def _built_with_one_record(write_record: RecordWriter, tmp_path: Path) -> Path:
+    """An index of one record, old enough not to be racy (so not read again)."""
+    index_dir = tmp_path / "index"
+    first = write_record("a.md", _record(1))
+    os.utime(first, (first.stat().st_atime, first.stat().st_mtime - 3600))
+    build_index([tmp_path / "records"], index_dir, procs=1)
+    return index_dir
+
+
 def test_a_small_run_does_not_read_the_cache(
     write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index_dir = tmp_path / "index"
-    first = write_record("a.md", _record(1))
-    os.utime(first, (first.stat().st_atime, first.stat().st_mtime - 3600))  # not racy: not read again
-    build_index([tmp_path / "records"], index_dir, procs=1)
+    index_dir = _built_with_one_record(write_record, tmp_path)
     loads: list[Any] = []
     monkeypatch.setattr(stems, "load", lambda *args, **kwargs: loads.append(args))
     for n in range(stems.MIN_FILES - 1):
@@ -166,10 +172,7 @@ def test_a_cache_is_read_up_to_the_limit_it_is_given(tmp_path: Path) -> None:
 def test_a_run_too_small_for_the_cache_does_not_read_it(
     write_record: RecordWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index_dir = tmp_path / "index"
-    first = write_record("a.md", _record(1))
-    os.utime(first, (first.stat().st_atime, first.stat().st_mtime - 3600))  # not racy: not read again
-    build_index([tmp_path / "records"], index_dir, procs=1)
+    index_dir = _built_with_one_record(write_record, tmp_path)
     size = sum(p.stat().st_size for p in _gen(index_dir).iterdir() if p.name.startswith(stems.PREFIX))
     loads: list[Any] = []
     monkeypatch.setattr(stems, "load", lambda *args, **kwargs: loads.append(kwargs))
